@@ -1,0 +1,157 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { BackendSettings } from "../../infra";
+import { dataPlaneProvider } from "./dataPlaneProvider";
+
+/**
+ * The dynamic resources over the database seam. Each is a thin spec: which inputs replace, how to create and delete.
+ * Secrets (passwords, URIs) leave the provider through `additionalSecretOutputs`.
+ */
+type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+interface ProjectInputs { backend: BackendSettings; name: string; regionId?: string; pgVersion?: number; historyRetentionSeconds?: number }
+interface ProjectOutputs { projectId: string; defaultBranchId: string }
+
+const projectProvider = dataPlaneProvider<ProjectInputs, ProjectOutputs>({
+  replaceOn: ["name", "regionId", "pgVersion"],
+  async create(_dp, backend, inputs) {
+    const ref = await backend.ensureProject(inputs);
+    return { id: ref.projectId, outs: { projectId: ref.projectId, defaultBranchId: ref.defaultBranchId } };
+  },
+  async update(_dp, backend, id, olds, news) {
+    await backend.configureProject(id, news);
+    return { projectId: olds.projectId, defaultBranchId: olds.defaultBranchId };
+  },
+  async delete(_dp, backend, id) {
+    await backend.deleteProject(id);
+  },
+});
+
+export class DatabaseProjectResource extends pulumi.dynamic.Resource {
+  declare readonly projectId: pulumi.Output<string>;
+  declare readonly defaultBranchId: pulumi.Output<string>;
+  constructor(name: string, args: In<ProjectInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(projectProvider, name, { projectId: undefined, defaultBranchId: undefined, ...args }, opts, "bloom", "DatabaseProject");
+  }
+}
+
+interface BranchInputs { backend: BackendSettings; projectId: string; name: string; parentBranchId?: string; at?: string; expiresAt?: string }
+interface BranchOutputs { branchId: string; createdAt: string }
+
+const branchProvider = dataPlaneProvider<BranchInputs, BranchOutputs>({
+  replaceOn: ["projectId", "name", "parentBranchId", "at"],
+  // Re-creating a snapshot to move its expiry would copy today's data under an old name: never do that.
+  createOnly: ["expiresAt"],
+  async create(_dp, backend, inputs) {
+    const ref = await backend.ensureBranch(inputs);
+    return { id: ref.branchId, outs: { branchId: ref.branchId, createdAt: ref.createdAt } };
+  },
+  async delete(_dp, backend, id, props) {
+    await backend.deleteBranch(props.projectId, id);
+  },
+});
+
+export class DatabaseBranchResource extends pulumi.dynamic.Resource {
+  declare readonly branchId: pulumi.Output<string>;
+  declare readonly createdAt: pulumi.Output<string>;
+  constructor(name: string, args: In<BranchInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(branchProvider, name, { branchId: undefined, createdAt: undefined, ...args }, opts, "bloom", "DatabaseBranch");
+  }
+}
+
+interface RoleInputs { backend: BackendSettings; projectId: string; branchId: string; name: string }
+interface RoleOutputs { roleName: string; password: string }
+
+const roleProvider = dataPlaneProvider<RoleInputs, RoleOutputs>({
+  replaceOn: ["projectId", "branchId", "name"],
+  async create(_dp, backend, inputs) {
+    const role = await backend.ensureRole(inputs.projectId, inputs.branchId, inputs.name);
+    return { id: `${inputs.projectId}/${inputs.branchId}/${role.name}`, outs: { roleName: role.name, password: role.password } };
+  },
+  async delete(_dp, backend, _id, props) {
+    await backend.deleteRole(props.projectId, props.branchId, props.name);
+  },
+});
+
+export class DatabaseRoleResource extends pulumi.dynamic.Resource {
+  declare readonly roleName: pulumi.Output<string>;
+  declare readonly password: pulumi.Output<string>;
+  constructor(name: string, args: In<RoleInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(roleProvider, name, { roleName: undefined, password: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password"] }, "bloom", "DatabaseRole");
+  }
+}
+
+interface DatabaseInputs { backend: BackendSettings; projectId: string; branchId: string; name: string; ownerRole: string; ownerPassword: string }
+interface DatabaseOutputs { databaseName: string; directUri: string; pooledUri: string }
+
+async function ownerUris(backend: import("../../infra").DatabaseBackend, i: DatabaseInputs): Promise<DatabaseOutputs> {
+  const base = { projectId: i.projectId, branchId: i.branchId, database: i.name, role: i.ownerRole, password: i.ownerPassword };
+  return {
+    databaseName: i.name,
+    directUri: await backend.connectionUri({ ...base, pooled: false }),
+    pooledUri: await backend.connectionUri({ ...base, pooled: true }),
+  };
+}
+
+const databaseProvider = dataPlaneProvider<DatabaseInputs, DatabaseOutputs>({
+  replaceOn: ["projectId", "branchId", "name"],
+  async create(_dp, backend, inputs) {
+    await backend.ensureDatabase(inputs.projectId, inputs.branchId, inputs.name, inputs.ownerRole);
+    return { id: `${inputs.projectId}/${inputs.branchId}/${inputs.name}`, outs: await ownerUris(backend, inputs) };
+  },
+  async update(_dp, backend, _id, _olds, news) {
+    await backend.ensureDatabase(news.projectId, news.branchId, news.name, news.ownerRole);
+    return ownerUris(backend, news);
+  },
+  async delete(_dp, backend, _id, props) {
+    await backend.deleteDatabase(props.projectId, props.branchId, props.name);
+  },
+});
+
+export class DatabaseResource extends pulumi.dynamic.Resource {
+  declare readonly databaseName: pulumi.Output<string>;
+  declare readonly directUri: pulumi.Output<string>;
+  declare readonly pooledUri: pulumi.Output<string>;
+  constructor(name: string, args: In<DatabaseInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(databaseProvider, name, { databaseName: undefined, directUri: undefined, pooledUri: undefined, ...args },
+      { ...opts, additionalSecretOutputs: ["directUri", "pooledUri"] }, "bloom", "Database");
+  }
+}
+
+interface AppRoleInputs { backend: BackendSettings; name: string; migratorDirectUri: string; migratorPooledUri: string }
+interface AppRoleOutputs { roleName: string; password: string; directUri: string; pooledUri: string }
+
+const appRoleProvider = dataPlaneProvider<AppRoleInputs, AppRoleOutputs>({
+  replaceOn: ["name"],
+  async create(dp, _backend, inputs) {
+    const role = await dp.ensureAppRole(inputs.migratorDirectUri, inputs.name);
+    return { id: role.name, outs: appRoleOutputs(dp, inputs, role.password) };
+  },
+  // The migrator's URIs change when it is re-created: re-assert the role through the new ones, keep the password.
+  async update(dp, _backend, _id, olds, news) {
+    const role = await dp.ensureAppRole(news.migratorDirectUri, news.name);
+    return appRoleOutputs(dp, news, role.password ?? olds.password);
+  },
+  async delete(dp, _backend, id, props) {
+    await dp.dropAppRole(props.migratorDirectUri, id);
+  },
+});
+
+function appRoleOutputs(dp: typeof import("../../infra"), i: AppRoleInputs, password: string): AppRoleOutputs {
+  return {
+    roleName: i.name,
+    password,
+    directUri: dp.withCredentials(i.migratorDirectUri, i.name, password),
+    pooledUri: dp.withCredentials(i.migratorPooledUri, i.name, password),
+  };
+}
+
+export class AppRoleResource extends pulumi.dynamic.Resource {
+  declare readonly roleName: pulumi.Output<string>;
+  declare readonly password: pulumi.Output<string>;
+  declare readonly directUri: pulumi.Output<string>;
+  declare readonly pooledUri: pulumi.Output<string>;
+  constructor(name: string, args: In<AppRoleInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(appRoleProvider, name, { roleName: undefined, password: undefined, directUri: undefined, pooledUri: undefined, ...args },
+      { ...opts, additionalSecretOutputs: ["password", "directUri", "pooledUri"] }, "bloom", "AppRole");
+  }
+}

@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { BackendSettings } from "../../infra";
+import { DatabaseBranchResource } from "./resources";
+
+export interface SnapshotBranchArgs {
+  backend: pulumi.Input<BackendSettings>;
+  projectId: pulumi.Input<string>;
+  /** Branch name, e.g. `snap-20261127-0900-pre-rls`. */
+  branchName: string;
+  /** Parent branch id; the project's default branch when omitted. */
+  parentBranchId?: pulumi.Input<string>;
+  /** Point in time on the parent (ISO 8601). Neon only. */
+  at?: string;
+  /** Expiry (ISO 8601) after which the snapshot may be deleted. */
+  expiresAt?: string;
+  protectData?: boolean;
+}
+
+const BRANCH_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** A branch of a database taken from its parent: a snapshot before a risky step, or a repoint target for rollback. */
+export class SnapshotBranch extends pulumi.ComponentResource {
+  readonly branchId: pulumi.Output<string>;
+  readonly createdAt: pulumi.Output<string>;
+
+  constructor(name: string, args: SnapshotBranchArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bloom:database:SnapshotBranch", name, {}, opts);
+    if (!BRANCH_NAME.test(args.branchName)) {
+      throw new pulumi.InputPropertyError({ propertyPath: "branchName", reason: `"${args.branchName}" must be lowercase letters, digits and hyphens (<= 63), e.g. snap-20261127-pre-rls` });
+    }
+    for (const [field, value] of [["at", args.at], ["expiresAt", args.expiresAt]] as const) {
+      if (value !== undefined && Number.isNaN(Date.parse(value))) {
+        throw new pulumi.InputPropertyError({ propertyPath: field, reason: `"${value}" is not an ISO 8601 timestamp such as 2026-11-27T09:00:00Z` });
+      }
+    }
+    const branch = new DatabaseBranchResource(`${name}-branch`, {
+      backend: pulumi.secret(args.backend),
+      projectId: args.projectId,
+      name: args.branchName,
+      parentBranchId: args.parentBranchId,
+      at: args.at,
+      expiresAt: args.expiresAt,
+    }, { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
+    this.branchId = branch.branchId;
+    this.createdAt = branch.createdAt;
+    this.registerOutputs({ branchId: this.branchId, createdAt: this.createdAt });
+  }
+}

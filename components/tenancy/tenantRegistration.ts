@@ -1,0 +1,41 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { TenantConfig } from "../../infra/config/schema";
+import { tenantProjectName } from "../../infra/naming";
+
+export interface TenantRegistrationArgs {
+  environment: string;
+  tenant: TenantConfig;
+}
+
+/** One row of the tenant catalog as published by the platform stack. */
+export interface TenantCatalogEntry {
+  id: string;
+  name: string;
+  tier: string;
+  isolation: "pooled" | "dedicated";
+  region?: string;
+  /** Dedicated tenants: the tenant stack (`<env>-<tenant>`) and its Neon project. */
+  stack?: string;
+  projectName?: string;
+}
+
+export function catalogEntry(environment: string, t: TenantConfig): TenantCatalogEntry {
+  const base = { id: t.id, name: t.name, tier: t.tier, isolation: t.isolation, region: t.region };
+  return t.isolation === "dedicated"
+    ? { ...base, stack: `${environment}-${t.id}`, projectName: tenantProjectName(environment, t.id) }
+    : base;
+}
+
+/**
+ * A tenant as the platform knows it: where its data lives (the pool, or its own project in a tenant stack).
+ * Per-tenant platform resources (flags, budgets, edge rules) hang under it so each tenant is one subtree.
+ */
+export class TenantRegistration extends pulumi.ComponentResource {
+  readonly entry: TenantCatalogEntry;
+
+  constructor(name: string, args: TenantRegistrationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bloom:tenancy:Tenant", name, {}, opts);
+    this.entry = catalogEntry(args.environment, args.tenant);
+    this.registerOutputs({ entry: this.entry });
+  }
+}

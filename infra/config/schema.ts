@@ -1,0 +1,149 @@
+import { z } from "zod";
+
+/**
+ * The one schema for `bloom:*` stack config. Every message says what is wrong *and* how to fix it, because the
+ * reader is an operator looking at `pulumi up` output, not at this file.
+ */
+
+/** Tenant ids end up in database, branch, role and DNS names, so they are held to a conservative slug. */
+export const TENANT_ID_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+export const TENANT_ID_MAX = 30;
+const RESERVED_TENANT_IDS = new Set(["main", "pool", "shared", "platform", "postgres", "template0", "template1"]);
+
+const tenantId = z
+  .string({ error: "must be a string slug such as \"acme-dental\"" })
+  .min(2, "must be at least 2 characters, e.g. \"acme-dental\"")
+  .max(TENANT_ID_MAX, `must be at most ${TENANT_ID_MAX} characters; shorten it (it becomes part of database names)`)
+  .regex(TENANT_ID_PATTERN, "must be a slug: lowercase letters, digits and single hyphens, starting with a letter (e.g. \"acme-dental\")")
+  .refine((id) => !RESERVED_TENANT_IDS.has(id), { message: "is reserved by the platform; choose another id" });
+
+export const TIERS = ["standard", "professional", "enterprise"] as const;
+export const ISOLATIONS = ["pooled", "dedicated"] as const;
+
+/** Neon region ids as the API spells them (`aws-eu-central-1`); the platform keeps tenants in the regions it runs. */
+const neonRegion = z
+  .string()
+  .regex(/^(aws|azure)-[a-z0-9-]+$/, "must be a Neon region id such as \"aws-eu-central-1\" (see neon.com/docs/introduction/regions)");
+
+const tenant = z
+  .object({
+    id: tenantId,
+    name: z.string().min(1, "must be the clinic's display name, e.g. \"Acme Dental\""),
+    tier: z.enum(TIERS, { error: `must be one of ${TIERS.join(", ")}` }),
+    isolation: z.enum(ISOLATIONS, { error: "must be \"pooled\" (shared database, RLS) or \"dedicated\" (own Neon project)" }),
+    region: neonRegion.optional(),
+  })
+  .strict();
+
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL such as postgres://postgres@127.0.0.1:5432/postgres");
+
+const localDatabase = z
+  .object({
+    /** Maintenance connection to the server that hosts the branches; absent = an embedded server is started. */
+    serverUrl: postgresUrl.optional(),
+  })
+  .strict();
+
+const neonDatabase = z
+  .object({
+    regionId: neonRegion,
+    pgVersion: z.union([z.literal(15), z.literal(16), z.literal(17), z.literal(18)], {
+      error: "must be a Postgres major version Neon offers: 15, 16, 17 or 18",
+    }),
+    historyRetentionSeconds: z
+      .number({ error: "must be a number of seconds, e.g. 86400 for one day" })
+      .int("must be a whole number of seconds")
+      .min(0, "must be >= 0")
+      .max(2_592_000, "must be <= 2592000 (30 days, Neon's maximum)"),
+    orgId: z.string().min(1).optional(),
+    /** Only for tests against a local fake; production uses Neon's public endpoint. */
+    apiBaseUrl: z.string().url("must be an http(s) URL").optional(),
+  })
+  .strict();
+
+const database = z
+  .object({
+    backend: z.enum(["neon", "local"], { error: "must be \"neon\" (cloud) or \"local\" (Postgres on loopback)" }),
+    local: localDatabase.optional(),
+    neon: neonDatabase.optional(),
+  })
+  .strict()
+  .superRefine((db, ctx) => {
+    if (db.backend === "neon" && !db.neon) {
+      ctx.addIssue({ code: "custom", path: ["neon"], message: "is required when backend is \"neon\": set regionId, pgVersion and historyRetentionSeconds" });
+    }
+    if (db.backend === "local" && db.neon) {
+      ctx.addIssue({ code: "custom", path: ["neon"], message: "is set but backend is \"local\": remove it or set backend to \"neon\"" });
+    }
+  });
+
+const flag = z
+  .object({
+    type: z.literal("boolean", { error: "must be \"boolean\" (the only flag type the store serves)" }),
+    default: z.boolean({ error: "must be true or false" }),
+    /** Per-tenant overrides: tenant id → value. */
+    tenants: z.record(z.string(), z.boolean({ error: "must be true or false" })).optional(),
+    description: z.string().optional(),
+  })
+  .strict();
+
+const budget = z
+  .object({
+    requests: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0"),
+    window: z.string().regex(/^\d+ ?(ms|s|m|h|d)$/, "must be a window such as \"1 m\", \"30 s\" or \"1 h\""),
+  })
+  .strict();
+
+const limits = z
+  .object({
+    tiers: z.object(Object.fromEntries(TIERS.map((t) => [t, budget])) as Record<(typeof TIERS)[number], typeof budget>).strict(),
+    tenants: z.record(z.string(), budget).optional(),
+  })
+  .strict();
+
+const FLAG_NAME = /^[a-z][a-z0-9_]*$/;
+
+export const platformConfigSchema = z
+  .object({
+    environment: z.enum(["local", "staging", "prod"], { error: "must be \"local\", \"staging\" or \"prod\"" }),
+    database,
+    /** The branch the app is pointed at: "main", or a snapshot branch name during a rollback. */
+    appBranch: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a branch name such as \"main\"").default("main"),
+    tenants: z.array(tenant, { error: "must be a list of tenants (id, name, tier, isolation)" }).default([]),
+    flags: z.record(z.string().regex(FLAG_NAME, "flag names are snake_case, e.g. \"tenancy_enabled\""), flag).default({}),
+    limits: limits.optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.tenants.forEach((t, i) => {
+      const first = seen.get(t.id);
+      if (first !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: `duplicates tenants[${first}].id "${t.id}": tenant ids must be unique` });
+      } else seen.set(t.id, i);
+      if (t.isolation === "dedicated" && cfg.database.backend === "neon" && !t.region) {
+        ctx.addIssue({ code: "custom", path: ["tenants", i, "region"], message: "is required for a dedicated tenant on Neon (its own project needs a region), e.g. \"aws-eu-central-1\"" });
+      }
+    });
+    for (const [name, f] of Object.entries(cfg.flags)) {
+      for (const id of Object.keys(f.tenants ?? {})) {
+        if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["flags", name, "tenants", id], message: `names unknown tenant "${id}": add it to bloom:tenants or remove the override` });
+      }
+    }
+    for (const id of Object.keys(cfg.limits?.tenants ?? {})) {
+      if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["limits", "tenants", id], message: `names unknown tenant "${id}": add it to bloom:tenants or remove the override` });
+    }
+    if (cfg.environment === "prod" && cfg.database.backend === "local") {
+      ctx.addIssue({ code: "custom", path: ["database", "backend"], message: "is \"local\" on prod: prod data must live on \"neon\"" });
+    }
+  });
+
+export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+export type TenantConfig = PlatformConfig["tenants"][number];
+export type DatabaseConfig = PlatformConfig["database"];
+/** The config keys the schema reads, in the order operators see them in Pulumi.<stack>.yaml. */
+export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits"] as const;
+/** Secret settings, read with requireSecret by the program rather than validated as plain values. */
+export const SECRET_KEYS = ["neonApiKey"] as const;

@@ -1,0 +1,93 @@
+/**
+ * The database-branching seam. Two implementations: Neon (cloud) and a Postgres server on loopback (local).
+ * Every `ensure*` is idempotent by name: calling it again after a crash returns the existing object.
+ * No Pulumi here: the same functions serve dynamic providers and the runbook CLI.
+ */
+
+export interface ProjectSpec {
+  name: string;
+  /** Neon region id, e.g. aws-eu-central-1 (ignored locally). */
+  regionId?: string;
+  pgVersion?: number;
+  historyRetentionSeconds?: number;
+}
+
+export interface ProjectRef {
+  projectId: string;
+  name: string;
+  defaultBranchId: string;
+}
+
+export interface BranchSpec {
+  projectId: string;
+  name: string;
+  /** Parent branch id; the project's default branch when omitted. */
+  parentBranchId?: string;
+  /** Branch from the parent's state at this instant (point-in-time); now when omitted. */
+  at?: string;
+  /** When the branch may be deleted by expiry jobs (snapshots carry one). */
+  expiresAt?: string;
+}
+
+export interface BranchRef {
+  projectId: string;
+  branchId: string;
+  name: string;
+  parentBranchId?: string;
+  createdAt: string;
+  expiresAt?: string;
+}
+
+export interface RoleRef {
+  name: string;
+  password: string;
+}
+
+export interface ConnectionSpec {
+  projectId: string;
+  branchId: string;
+  database: string;
+  role: string;
+  password: string;
+  /** Pooled (PgBouncer) for the app; direct for migrations and session-level locks. */
+  pooled?: boolean;
+}
+
+export interface RestoreSpec {
+  projectId: string;
+  /** The branch whose contents are replaced. */
+  branchId: string;
+  /** The branch whose contents it takes. */
+  sourceBranchId: string;
+  /** Name under which the replaced state is kept, so the restore can be undone. */
+  preserveUnderName: string;
+}
+
+export interface DatabaseBackend {
+  readonly kind: "neon" | "local";
+  ensureProject(spec: ProjectSpec): Promise<ProjectRef>;
+  /** Apply settings that may change on a live project (history retention); never replaces it. */
+  configureProject(projectId: string, spec: ProjectSpec): Promise<void>;
+  /** The role name as the server knows it (local roles are server-wide, so they carry the project prefix). */
+  physicalRoleName(projectId: string, role: string): string;
+  deleteProject(projectId: string): Promise<void>;
+  ensureBranch(spec: BranchSpec): Promise<BranchRef>;
+  listBranches(projectId: string): Promise<BranchRef[]>;
+  deleteBranch(projectId: string, branchId: string): Promise<void>;
+  /** Replace a branch's contents with another's, keeping the old state under `preserveUnderName`. */
+  restoreBranch(spec: RestoreSpec): Promise<{ branch: BranchRef; preserved: BranchRef }>;
+  /** A login role that may own objects (the migrator). Returns its password (existing roles get theirs back or reset). */
+  ensureRole(projectId: string, branchId: string, role: string): Promise<RoleRef>;
+  deleteRole(projectId: string, branchId: string, role: string): Promise<void>;
+  ensureDatabase(projectId: string, branchId: string, database: string, ownerRole: string): Promise<void>;
+  deleteDatabase(projectId: string, branchId: string, database: string): Promise<void>;
+  connectionUri(spec: ConnectionSpec): Promise<string>;
+  close(): Promise<void>;
+}
+
+export class BackendError extends Error {
+  constructor(message: string, readonly details: { project?: string; branch?: string; operation: string }) {
+    super(message);
+    this.name = "BackendError";
+  }
+}

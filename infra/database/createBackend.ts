@@ -1,0 +1,21 @@
+import path from "node:path";
+import type { DatabaseBackend } from "./backend";
+import { LocalPostgresBackend } from "./local/localPostgresBackend";
+import { ensureEmbeddedServer } from "./local/embeddedPostgres";
+import { NeonBackend } from "./neon/neonBackend";
+
+/** What a dynamic resource carries to rebuild its backend inside the provider process (secrets stay secret inputs). */
+export type BackendSettings =
+  | { kind: "local"; serverUrl?: string; embeddedDataDir?: string }
+  | { kind: "neon"; apiKey: string; apiBaseUrl?: string; orgId?: string };
+
+export const DEFAULT_EMBEDDED_DATA_DIR = path.resolve(__dirname, "..", "..", ".bloom", "embedded-postgres");
+
+export function createDatabaseBackend(settings: BackendSettings): DatabaseBackend {
+  if (settings.kind === "neon") {
+    if (!settings.apiKey) throw new Error("the neon backend needs an API key: `pulumi config set --secret bloom:neonApiKey <key>` (or NEON_API_KEY for the CLI)");
+    return new NeonBackend({ apiKey: settings.apiKey, apiBaseUrl: settings.apiBaseUrl, orgId: settings.orgId });
+  }
+  const serverUrl = settings.serverUrl ?? ensureEmbeddedServer(settings.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR).url;
+  return new LocalPostgresBackend(serverUrl);
+}

@@ -1,0 +1,41 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { embeddedBinDir } from "./embeddedPostgres";
+
+/**
+ * A consistent copy of a live database when `CREATE DATABASE … TEMPLATE` cannot be used (the template has other
+ * sessions, e.g. the running app). pg_dump reads inside one repeatable-read snapshot, so the copy is consistent.
+ */
+export function pgToolPath(tool: "pg_dump" | "pg_restore", serverMajor: number): string {
+  const debian = `/usr/lib/postgresql/${serverMajor}/bin/${tool}`;
+  if (existsSync(debian)) return debian;
+  const embedded = path.join(embeddedBinDir(), tool);
+  if (existsSync(embedded)) return embedded; // newer than the server: pg_dump reads older servers
+  return tool;
+}
+
+export function dumpAndRestore(sourceUrl: string, targetUrl: string, serverMajor: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const dump = spawn(pgToolPath("pg_dump", serverMajor), ["--format=custom", "--no-owner", "--no-acl", `--dbname=${sourceUrl}`]);
+    const restore = spawn(pgToolPath("pg_restore", serverMajor), ["--no-owner", "--no-acl", "--exit-on-error", `--dbname=${targetUrl}`]);
+    let stderr = "";
+    dump.stderr.on("data", (d) => (stderr += d));
+    restore.stderr.on("data", (d) => (stderr += d));
+    dump.stdout.pipe(restore.stdin);
+    let exits = 0;
+    let failed = false;
+    const done = (code: number | null, tool: string) => {
+      if (code !== 0 && !failed) {
+        failed = true;
+        // Connection strings never reach the message: only the tool and its stderr.
+        reject(new Error(`${tool} exited with ${code}: ${stderr.trim()}`));
+      }
+      if (++exits === 2 && !failed) resolve();
+    };
+    dump.on("error", reject);
+    restore.on("error", reject);
+    dump.on("close", (c) => done(c, "pg_dump"));
+    restore.on("close", (c) => done(c, "pg_restore"));
+  });
+}

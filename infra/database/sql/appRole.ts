@@ -1,0 +1,61 @@
+import { randomBytes } from "node:crypto";
+import { Client } from "pg";
+import { quoteIdent, quoteLiteral } from "../../naming";
+
+/**
+ * The app's login role, made with SQL by the migrator rather than through a provider API: on Neon, API-made roles
+ * join neon_superuser, which bypasses row-level security. This role is no superuser, cannot bypass RLS, and gets
+ * only data privileges on what the migrator creates in `public`.
+ */
+export interface AppRole {
+  name: string;
+  password: string;
+}
+
+export async function ensureAppRole(migratorUri: string, name: string): Promise<AppRole> {
+  const password = randomBytes(18).toString("base64url");
+  const client = new Client({ connectionString: migratorUri });
+  await client.connect();
+  try {
+    const exists = (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount;
+    const attrs = `LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(password)}`;
+    await client.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(name)} WITH ${attrs}`);
+    const db = (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0]!.db;
+    const role = quoteIdent(name);
+    await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${role}`);
+    await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+    await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${role}`);
+    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${role}`);
+    const check = await client.query<{ rolsuper: boolean; rolbypassrls: boolean }>("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", [name]);
+    if (check.rows[0]?.rolsuper || check.rows[0]?.rolbypassrls) {
+      throw new Error(`app role "${name}" can bypass row-level security; it must be NOSUPERUSER NOBYPASSRLS`);
+    }
+    return { name, password };
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropAppRole(migratorUri: string, name: string): Promise<void> {
+  const client = new Client({ connectionString: migratorUri });
+  await client.connect();
+  try {
+    if (!(await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount) return;
+    // DROP OWNED needs membership in the role; the migrator created it, so it may grant that to itself.
+    await client.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
+    await client.query(`DROP OWNED BY ${quoteIdent(name)}`);
+    await client.query(`DROP ROLE ${quoteIdent(name)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The same server, database and options as `uri`, logged in as another role. */
+export function withCredentials(uri: string, role: string, password: string): string {
+  const url = new URL(uri);
+  url.username = encodeURIComponent(role);
+  url.password = encodeURIComponent(password);
+  return url.toString();
+}

@@ -1,0 +1,83 @@
+import * as pulumi from "@pulumi/pulumi";
+import { expect, it } from "vitest";
+import { readStackConfig } from "../../infra/config/stackFile";
+import { isSecretOutput, promiseOf, runUnderMocks, type RegisteredResource } from "../../test/pulumiMocks";
+import { runPlatformStack } from "./run";
+
+export const FAKE_NEON_KEY = "neon-key-that-must-stay-secret";
+
+export interface StackRun {
+  registered: RegisteredResource[];
+  outputs: Record<string, unknown>;
+  ofType(type: string): RegisteredResource[];
+  one(type: string): RegisteredResource;
+}
+
+/** Runs the platform program for a committed stack file under Pulumi mocks and records what the engine would receive. */
+export async function runStackUnderMocks(stack: string): Promise<StackRun> {
+  const config = { ...readStackConfig(stack), "bloom:neonApiKey": FAKE_NEON_KEY };
+  const { registered, outputs, failure } = await runUnderMocks(stack, () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey"]);
+  if (failure) throw failure;
+  const ofType = (type: string) => registered.filter((r) => r.type === type);
+  const one = (type: string) => {
+    const found = ofType(type);
+    expect(found, `exactly one ${type}`).toHaveLength(1);
+    return found[0]!;
+  };
+  return { registered, outputs, ofType, one };
+}
+
+/** The checks every stack must pass; stack-specific tests add their own. */
+export function describeCommonStackChecks(stack: string, run: () => StackRun) {
+  it("registers the pool database component with project, migrator, database and app role under it", () => {
+    const r = run();
+    const pool = r.one("bloom:database:PoolDatabase");
+    expect(pool.name).toBe("pool");
+    for (const t of ["DatabaseProject", "DatabaseRole", "Database", "AppRole"]) {
+      const child = r.one(`pulumi-nodejs:dynamic/bloom:${t}`);
+      expect(child.opts.parent, `${t} is parented to the pool`).toBeDefined();
+      expect((child.opts.parent as pulumi.Resource & { __name?: string }).__name ?? "pool").toBe("pool");
+    }
+  });
+
+  it("names the project after the environment and passes the backend as a secret input", async () => {
+    const r = run();
+    const project = r.one("pulumi-nodejs:dynamic/bloom:DatabaseProject");
+    expect(await promiseOf(project.inputs.name)).toBe(`bloom-${stack}`);
+    for (const res of r.ofType("pulumi-nodejs:dynamic/bloom:DatabaseProject").concat(r.ofType("pulumi-nodejs:dynamic/bloom:Database"))) {
+      expect(await pulumi.isSecret(res.inputs.backend), `${res.name}.backend is secret`).toBe(true);
+    }
+  });
+
+  it("marks passwords and connection strings as secret outputs", async () => {
+    const r = run();
+    expect(r.one("pulumi-nodejs:dynamic/bloom:DatabaseRole").opts.additionalSecretOutputs).toEqual(["password"]);
+    expect(r.one("pulumi-nodejs:dynamic/bloom:Database").opts.additionalSecretOutputs).toEqual(["directUri", "pooledUri"]);
+    expect(r.one("pulumi-nodejs:dynamic/bloom:AppRole").opts.additionalSecretOutputs).toEqual(["password", "directUri", "pooledUri"]);
+    expect(await isSecretOutput(r.outputs.appDatabaseUrl)).toBe(true);
+    expect(await isSecretOutput(r.outputs.migratorDatabaseUrl)).toBe(true);
+  });
+
+  it("keeps credentials out of every plain output", async () => {
+    const r = run();
+    for (const [key, value] of Object.entries(r.outputs)) {
+      if (await isSecretOutput(value)) continue;
+      const text = JSON.stringify(await promiseOf(value as pulumi.Output<unknown>));
+      expect(text, key).not.toContain(FAKE_NEON_KEY);
+      expect(text ?? "", key).not.toMatch(/postgres(ql)?:\/\/[^@\s"]*:[^@\s"]*@/);
+    }
+  });
+
+  it("registers one tenant component per configured tenant and publishes the catalog", async () => {
+    const r = run();
+    const cfgTenants = JSON.parse(readStackConfig(stack)["bloom:tenants"]!) as { id: string; isolation: string }[];
+    expect(r.ofType("bloom:tenancy:Tenant").map((t) => t.name)).toEqual(cfgTenants.map((t) => `tenant-${t.id}`));
+    const catalog = (await promiseOf(r.outputs.tenantCatalog as pulumi.Output<any[]>)) as any[];
+    for (const t of cfgTenants) {
+      const entry = catalog.find((e) => e.id === t.id);
+      expect(entry.isolation).toBe(t.isolation);
+      if (t.isolation === "dedicated") expect(entry).toMatchObject({ stack: `${stack}-${t.id}`, projectName: `bloom-${stack}-${t.id}` });
+      else expect(entry.stack).toBeUndefined();
+    }
+  });
+}

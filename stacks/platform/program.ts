@@ -1,0 +1,45 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PoolDatabase } from "../../components/database/poolDatabase";
+import { TenantRegistration } from "../../components/tenancy/tenantRegistration";
+import type { PlatformConfig } from "../../infra/config/schema";
+import { poolProjectName } from "../../infra/naming";
+import { backendSettings } from "./backendSettings";
+
+export interface PlatformSecrets {
+  /** Read lazily: only Neon stacks need (and require) the key. */
+  neonApiKey: () => pulumi.Output<string>;
+}
+
+/**
+ * The platform stack: the environment's shared pool database and the tenant catalog. Dedicated tenants get their
+ * own project in a tenant stack (`stacks/tenant`), which reads this stack's outputs.
+ */
+export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets) {
+  const env = config.environment;
+  const backend = backendSettings(config.database, secrets.neonApiKey);
+  const neon = config.database.neon;
+  const pool = new PoolDatabase("pool", {
+    backend,
+    projectName: poolProjectName(env),
+    regionId: neon?.regionId,
+    pgVersion: neon?.pgVersion,
+    historyRetentionSeconds: neon?.historyRetentionSeconds,
+    protectData: env === "prod",
+  });
+  const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, { environment: env, tenant: t }));
+
+  return {
+    environment: env,
+    databaseBackend: config.database.backend,
+    poolProjectId: pool.projectId,
+    poolMainBranchId: pool.mainBranchId,
+    poolDatabaseName: pool.databaseName,
+    appBranch: config.appBranch,
+    appRoleName: pool.appRoleName,
+    appDatabaseUrl: pool.appUrl,
+    migratorDatabaseUrl: pool.migratorUrl,
+    tenantCatalog: tenants.map((t) => t.entry),
+    flags: config.flags,
+    limits: config.limits ?? null,
+  };
+}

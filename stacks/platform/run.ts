@@ -1,0 +1,15 @@
+import * as pulumi from "@pulumi/pulumi";
+import { parseConfigValue, validatePlatformConfig } from "../../infra/config/validate";
+import { platformProgram } from "./program";
+
+
+function bloomKeysPresent(): string[] {
+  return Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith("bloom:")).map((k) => k.slice("bloom:".length));
+}
+
+/** The platform program as Pulumi runs it: config is validated before anything registers. */
+export function runPlatformStack() {
+  const cfg = new pulumi.Config("bloom");
+  const config = validatePlatformConfig((key) => parseConfigValue(cfg.get(key)), pulumi.getStack(), bloomKeysPresent());
+  return platformProgram(config, { neonApiKey: () => cfg.requireSecret("neonApiKey") });
+}

@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** What the engine would receive for one resource: type, name, inputs, and the options that matter to us. */
+export interface RegisteredResource {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+  opts: pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
+}
+
+/** Outputs a cloud provider would return, per dynamic resource type. */
+const FAKE_OUTPUTS: Record<string, (inputs: any) => Record<string, unknown>> = {
+  "pulumi-nodejs:dynamic/bloom:DatabaseProject": (i) => ({ projectId: `${i.name}-id`, defaultBranchId: "br-main" }),
+  "pulumi-nodejs:dynamic/bloom:DatabaseBranch": (i) => ({ branchId: `br-${i.name}`, createdAt: "2026-11-27T00:00:00Z" }),
+  "pulumi-nodejs:dynamic/bloom:DatabaseRole": (i) => ({ roleName: i.name, password: "mock-password" }),
+  "pulumi-nodejs:dynamic/bloom:Database": (i) => ({ databaseName: i.name, directUri: "postgres://owner:pw@db.invalid/bloom", pooledUri: "postgres://owner:pw@db-pooler.invalid/bloom" }),
+  "pulumi-nodejs:dynamic/bloom:AppRole": (i) => ({ roleName: i.name, password: "app-pw", directUri: "postgres://app:pw@db.invalid/bloom", pooledUri: "postgres://app:pw@db-pooler.invalid/bloom" }),
+};
+
+/**
+ * Installs Pulumi mocks, then runs `program` inside a root stack with a transformation that records every resource
+ * with its options, so tests assert on what the engine would receive (types, inputs, protect/retain, secret
+ * outputs) rather than on private fields.
+ */
+export async function runUnderMocks<T>(stack: string, program: () => T, config: Record<string, string> = {}, secretKeys: string[] = []) {
+  const registered: RegisteredResource[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const outputs = FAKE_OUTPUTS[args.type]?.(args.inputs) ?? {};
+        return { id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs, ...outputs } };
+      },
+      call: (args) => args.inputs,
+    },
+    "bloom-platform",
+    stack,
+  );
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  let outputs: T | undefined;
+  let failure: unknown;
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      registered.push({ type: args.type, name: args.name, inputs: args.props, opts: args.opts as RegisteredResource["opts"] });
+      return undefined;
+    });
+    try {
+      outputs = program();
+    } catch (err) {
+      failure = err;
+    }
+    return {};
+  });
+  return { registered, outputs: outputs as T, failure };
+}
+
+export function promiseOf<T>(output: pulumi.Output<T> | T): Promise<T> {
+  return pulumi.Output.isInstance(output) ? new Promise((resolve) => (output as pulumi.Output<T>).apply(resolve)) : Promise.resolve(output as T);
+}
+
+export async function isSecretOutput(output: unknown): Promise<boolean> {
+  return pulumi.Output.isInstance(output) ? pulumi.isSecret(output as pulumi.Output<unknown>) : false;
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+// Four layers, one runner (design §7). `npm test` runs unit + integration + contract; e2e has its own command.
+export default defineConfig({
+  test: {
+    reporters: ["default", "./test/summaryReporter.ts"],
+    projects: [
+      { test: { name: "unit", include: ["{infra,components,stacks,scripts,policies}/**/*.test.ts"], exclude: ["**/*.{integration,contract,e2e}.test.ts", "**/node_modules/**"], testTimeout: 30_000 } },
+      { test: { name: "integration", include: ["**/*.integration.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
+      { test: { name: "contract", include: ["**/*.contract.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000 } },
+      { test: { name: "e2e", include: ["**/*.e2e.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
+    ],
+  },
+});
