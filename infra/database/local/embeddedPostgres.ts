@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, chownSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, chownSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 /**
@@ -57,7 +57,6 @@ function chownTree(dir: string, user: { uid: number; gid: number }): void {
 export function ensureEmbeddedServer(dataDir: string, port = DEFAULT_EMBEDDED_PORT): EmbeddedServer {
   const bin = embeddedBinDir();
   const user = serverUser();
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   mkdirSync(dataDir, { recursive: true });
   if (user) chownTree(dataDir, user);
   if (!existsSync(path.join(dataDir, "PG_VERSION"))) {
@@ -74,7 +73,9 @@ export function ensureEmbeddedServer(dataDir: string, port = DEFAULT_EMBEDDED_PO
     );
     if (start.status !== 0) throw new Error(`embedded Postgres did not start (port ${port}); see ${logFile}:\n${start.output}`);
   }
-  return { url, dataDir, port };
+  // A server already running from this folder keeps the port it was started with (postmaster.pid line 4).
+  const actualPort = Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[3]) || port;
+  return { url: `postgres://postgres@127.0.0.1:${actualPort}/postgres`, dataDir, port: actualPort };
 }
 
 export function stopEmbeddedServer(dataDir: string): void {

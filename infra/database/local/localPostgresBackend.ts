@@ -131,14 +131,19 @@ export class LocalPostgresBackend implements DatabaseBackend {
   /** Template copy is instant and consistent but needs the source idle; otherwise a pg_dump snapshot copy. */
   private async copyDatabase(source: string, target: string): Promise<void> {
     const admin = await this.sql();
-    try {
-      await admin.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}`);
-      return;
-    } catch (err) {
-      if ((err as { code?: string }).code !== "55006") throw err; // 55006: source is being accessed by other users
+    // Postgres waits 5 s before refusing a busy template, so look first; the catch covers a session arriving meanwhile.
+    const busy = (await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() LIMIT 1", [source])).rowCount;
+    if (!busy) {
+      try {
+        await admin.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}`);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "55006") throw err; // 55006: source is being accessed by other users
+      }
     }
     await admin.query(`CREATE DATABASE ${quoteIdent(target)}`);
-    const major = Number((await admin.query<{ v: string }>("SHOW server_version_num")).rows[0]!.v.slice(0, -4));
+    const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v;
+    const major = Math.floor(Number(version) / 10_000);
     try {
       await dumpAndRestore(this.urlFor(source), this.urlFor(target), major);
     } catch (err) {

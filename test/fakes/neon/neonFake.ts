@@ -1,0 +1,377 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { NeonOpenApi, type MatchedOperation } from "./openapiValidator";
+
+/**
+ * A local stand-in for the Neon API, shaped after its documented behaviour:
+ *  - every request is checked against Neon's OpenAPI document (bad requests get 400, like the real API);
+ *  - mutations return operations that finish asynchronously; while one runs, further mutations of that project
+ *    get 423 Locked;
+ *  - faults can be injected: 429/503 with Retry-After, and operations that end `failed`;
+ *  - branch names are unique per project (a second create with the same name conflicts).
+ * The fake also validates its own responses against the spec and records any mismatch in `problems`.
+ */
+type Json = any;
+
+interface FakeOperation { op: Json; finishAt: number; failWith?: string }
+interface FakeProject {
+  project: Json;
+  branches: Map<string, Json>;
+  roles: Map<string, Map<string, Json>>;
+  databases: Map<string, Map<string, Json>>;
+  endpoints: Map<string, Json>;
+  operations: FakeOperation[];
+}
+interface Fault { status: 423 | 429 | 503; remaining: number; retryAfter?: string; when: (method: string, path: string) => boolean }
+
+export interface RecordedRequest { method: string; path: string; status: number; body?: unknown }
+
+const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+const shortId = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}`;
+
+export class NeonFake {
+  readonly requests: RecordedRequest[] = [];
+  /** Requests the real API would reject, and responses the fake got wrong: both must stay empty in a green suite. */
+  readonly problems: string[] = [];
+  private readonly spec = new NeonOpenApi();
+  private readonly projects = new Map<string, FakeProject>();
+  private readonly faults: Fault[] = [];
+  private readonly failingActions = new Map<string, string>();
+  private server?: Server;
+  url = "";
+
+  constructor(readonly apiKey = "fake-neon-key", readonly operationMs = 40) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/api/v2`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** The next `times` matching requests answer `status` (with Retry-After when given). */
+  injectFault(status: Fault["status"], times: number, opts: { retryAfter?: string; when?: (method: string, path: string) => boolean } = {}): void {
+    this.faults.push({ status, remaining: times, retryAfter: opts.retryAfter, when: opts.when ?? (() => true) });
+  }
+
+  /** The next operation with this action ends `failed` with the message. */
+  failNextOperation(action: string, error: string): void {
+    this.failingActions.set(action, error);
+  }
+
+  count(method: string, pathPattern: RegExp): number {
+    return this.requests.filter((r) => r.method === method && pathPattern.test(r.path)).length;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake");
+    const path = url.pathname.replace(/^\/api\/v2/, "");
+    const method = req.method ?? "GET";
+    const raw = await new Promise<string>((r) => {
+      let data = "";
+      req.on("data", (c) => (data += c));
+      req.on("end", () => r(data));
+    });
+    let body: unknown;
+    try {
+      body = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      return this.reply(res, method, path, undefined, 400, { code: "", message: "request body is not valid JSON" });
+    }
+    if (req.headers.authorization !== `Bearer ${this.apiKey}`) return this.reply(res, method, path, undefined, 401, { code: "", message: "authentication required" });
+    const fault = this.faults.find((f) => f.remaining > 0 && f.when(method, path));
+    if (fault) {
+      fault.remaining--;
+      const headers = fault.retryAfter ? { "retry-after": fault.retryAfter } : undefined;
+      return this.reply(res, method, path, undefined, fault.status, { code: "", message: `injected ${fault.status}` }, headers, body);
+    }
+    const op = this.spec.match(method, path);
+    if (!op) return this.reply(res, method, path, undefined, 404, { code: "", message: `no route ${method} ${path}` });
+    const invalid = this.spec.validateRequest(op, url.searchParams, body);
+    if (invalid.length) {
+      this.problems.push(`${method} ${path}: ${invalid.join("; ")}`);
+      return this.reply(res, method, path, op, 400, { code: "", message: invalid.join("; ") }, undefined, body);
+    }
+    try {
+      const [status, payload] = this.route(op, url.searchParams, body as Json);
+      this.reply(res, method, path, op, status, payload, undefined, body);
+    } catch (err) {
+      const e = err as { status?: number; message: string };
+      this.reply(res, method, path, op, e.status ?? 500, { code: "", message: e.message }, undefined, body);
+    }
+  }
+
+  private reply(res: ServerResponse, method: string, path: string, op: MatchedOperation | undefined, status: number, payload: Json, headers?: Record<string, string>, body?: unknown) {
+    this.requests.push({ method, path, status, body });
+    if (op) for (const p of this.spec.validateResponse(op, status, payload)) this.problems.push(`fake answered ${method} ${op.template} wrongly: ${p}`);
+    res.writeHead(status, { "content-type": "application/json", ...headers });
+    res.end(JSON.stringify(payload));
+  }
+
+  // ---- state --------------------------------------------------------------------------------------------------
+
+  private project(id: string): FakeProject {
+    const p = this.projects.get(id);
+    if (!p) throw Object.assign(new Error(`project ${id} not found`), { status: 404 });
+    return p;
+  }
+
+  private branch(p: FakeProject, id: string): Json {
+    const b = p.branches.get(id);
+    if (!b) throw Object.assign(new Error(`branch ${id} not found`), { status: 404 });
+    return b;
+  }
+
+  private settle(p: FakeProject): void {
+    const t = Date.now();
+    for (const o of p.operations) {
+      if (o.op.status === "running" && t >= o.finishAt) {
+        o.op.status = o.failWith ? "failed" : "finished";
+        if (o.failWith) o.op.error = o.failWith;
+        o.op.updated_at = now();
+        o.op.total_duration_ms = this.operationMs;
+      }
+    }
+  }
+
+  /** Neon locks a project while an operation runs on it. */
+  private assertUnlocked(p: FakeProject): void {
+    this.settle(p);
+    if (p.operations.some((o) => o.op.status === "running")) {
+      throw Object.assign(new Error("project already has running conflicting operations, scheduling of new ones is prohibited"), { status: 423 });
+    }
+  }
+
+  private operation(p: FakeProject, action: string, branchId?: string, endpointId?: string): Json {
+    const failWith = this.failingActions.get(action);
+    if (failWith) this.failingActions.delete(action);
+    const op: Json = { id: randomUUID(), project_id: p.project.id, action, status: "running", failures_count: 0, created_at: now(), updated_at: now(), total_duration_ms: 0 };
+    if (branchId) op.branch_id = branchId;
+    if (endpointId) op.endpoint_id = endpointId;
+    p.operations.push({ op, finishAt: Date.now() + this.operationMs, failWith });
+    return op;
+  }
+
+  private newBranch(p: FakeProject, name: string, parent?: Json, extra: Json = {}): Json {
+    const b: Json = {
+      id: shortId("br"), project_id: p.project.id, name, current_state: "ready", state_changed_at: now(), creation_source: "console",
+      created_at: now(), updated_at: now(), default: !parent, protected: false, cpu_used_sec: 0, active_time_seconds: 0,
+      compute_time_seconds: 0, written_data_bytes: 0, data_transfer_bytes: 0, init_source: "parent-data", ...extra,
+    };
+    if (parent) {
+      b.parent_id = parent.id;
+      b.parent_lsn = "0/1DE2850";
+    }
+    p.branches.set(b.id, b);
+    p.roles.set(b.id, new Map(parent ? [...(p.roles.get(parent.id) ?? new Map())].map(([k, v]) => [k, { ...v, branch_id: b.id }]) : []));
+    p.databases.set(b.id, new Map(parent ? [...(p.databases.get(parent.id) ?? new Map())].map(([k, v]) => [k, { ...v, branch_id: b.id }]) : []));
+    return b;
+  }
+
+  private newEndpoint(p: FakeProject, branchId: string): Json {
+    const id = shortId("ep");
+    const e: Json = {
+      host: `${id}.eu-central-1.aws.fake-neon.invalid`, id, project_id: p.project.id, branch_id: branchId, region_id: p.project.region_id,
+      autoscaling_limit_min_cu: 0.25, autoscaling_limit_max_cu: 1, type: "read_write", current_state: "idle", pooler_enabled: false,
+      pooler_mode: "transaction", disabled: false, passwordless_access: false, creation_source: "console", created_at: now(),
+      updated_at: now(), settings: {}, proxy_host: "eu-central-1.aws.fake-neon.invalid", suspend_timeout_seconds: 0, provisioner: "k8s-neonvm",
+    };
+    p.endpoints.set(id, e);
+    return e;
+  }
+
+  private role(p: FakeProject, branchId: string, name: string): Json {
+    const password = randomBytes(12).toString("base64url");
+    const r: Json = { branch_id: branchId, name, password, protected: false, created_at: now(), updated_at: now() };
+    p.roles.get(branchId)!.set(name, r);
+    return r;
+  }
+
+  private database(p: FakeProject, branchId: string, name: string, owner: string): Json {
+    if (!p.roles.get(branchId)!.has(owner)) throw Object.assign(new Error(`role ${owner} does not exist`), { status: 400 });
+    const d: Json = { id: Math.floor(Math.random() * 1e6), branch_id: branchId, name, owner_name: owner, created_at: now(), updated_at: now() };
+    p.databases.get(branchId)!.set(name, d);
+    return d;
+  }
+
+  private route(op: MatchedOperation, q: URLSearchParams, body: Json): [number, Json] {
+    const { project_id: pid, branch_id: bid, role_name: roleName, database_name: dbName, operation_id: opId } = op.pathParams;
+    const key = `${op.method} ${op.template}`;
+    const stripRole = (r: Json) => { const { password: _pw, ...rest } = r; return rest; };
+    switch (key) {
+      case "get /projects": {
+        const search = q.get("search") ?? "";
+        const list = [...this.projects.values()].map((p) => p.project).filter((p) => p.name.includes(search) || p.id.includes(search));
+        const items = list.map((p) => ({ ...p, active_time: 0 }));
+        const page: Json = { projects: items, applications: {}, integrations: {} };
+        if (items.length) page.pagination = { cursor: items.at(-1)!.id };
+        return [200, page];
+      }
+      case "post /projects": {
+        const spec = body.project ?? {};
+        const id = `${shortId("fake")}-${randomBytes(2).toString("hex")}`;
+        const project: Json = {
+          id, platform_id: "aws", region_id: spec.region_id ?? "aws-us-east-2", name: spec.name ?? id, pg_version: spec.pg_version ?? 17,
+          proxy_host: "fake-neon.invalid", branch_logical_size_limit: 0, branch_logical_size_limit_bytes: 0, store_passwords: true,
+          cpu_used_sec: 0, provisioner: "k8s-neonvm", creation_source: "console", history_retention_seconds: spec.history_retention_seconds ?? 86400,
+          created_at: now(), updated_at: now(), owner_id: "fake-owner", consumption_period_start: now(), consumption_period_end: now(),
+          active_time_seconds: 0, compute_time_seconds: 0, written_data_bytes: 0, data_transfer_bytes: 0, data_storage_bytes_hour: 0,
+        };
+        if (spec.org_id) project.org_id = spec.org_id;
+        const p: FakeProject = { project, branches: new Map(), roles: new Map(), databases: new Map(), endpoints: new Map(), operations: [] };
+        this.projects.set(id, p);
+        const main = this.newBranch(p, spec.branch?.name ?? "main");
+        const endpoint = this.newEndpoint(p, main.id);
+        const owner = this.role(p, main.id, spec.branch?.role_name ?? "neondb_owner");
+        const db = this.database(p, main.id, spec.branch?.database_name ?? "neondb", owner.name);
+        const operations = [this.operation(p, "create_timeline", main.id), this.operation(p, "start_compute", main.id, endpoint.id)];
+        const connection_uris = [{ connection_uri: `postgresql://${owner.name}:${owner.password}@${endpoint.host}/${db.name}?sslmode=require`, connection_parameters: { database: db.name, password: owner.password, role: owner.name, host: endpoint.host, pooler_host: endpoint.host.replace(/^([^.]+)/, "$1-pooler") } }];
+        return [201, { project, branch: main, endpoints: [endpoint], roles: [owner], databases: [db], operations, connection_uris }];
+      }
+      case "patch /projects/{project_id}": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        if (body.project.history_retention_seconds !== undefined) p.project.history_retention_seconds = body.project.history_retention_seconds;
+        p.project.updated_at = now();
+        return [200, { project: p.project, operations: [this.operation(p, "apply_config")] }];
+      }
+      case "delete /projects/{project_id}": {
+        const p = this.project(pid!);
+        this.projects.delete(pid!);
+        return [200, { project: p.project }];
+      }
+      case "get /projects/{project_id}/operations/{operation_id}": {
+        const p = this.project(pid!);
+        this.settle(p);
+        const found = p.operations.find((o) => o.op.id === opId);
+        if (!found) throw Object.assign(new Error(`operation ${opId} not found`), { status: 404 });
+        return [200, { operation: found.op }];
+      }
+      case "get /projects/{project_id}/branches": {
+        const p = this.project(pid!);
+        const search = q.get("search") ?? "";
+        return [200, { branches: [...p.branches.values()].filter((b) => b.name.includes(search) || b.id.includes(search)), annotations: {} }];
+      }
+      case "post /projects/{project_id}/branches": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        const spec = body?.branch ?? {};
+        const name = spec.name ?? shortId("br-auto");
+        if ([...p.branches.values()].some((b) => b.name === name)) throw Object.assign(new Error(`branch with name "${name}" already exists`), { status: 409 });
+        const parent = spec.parent_id ? this.branch(p, spec.parent_id) : [...p.branches.values()].find((b) => b.default);
+        const extra: Json = {};
+        if (spec.parent_timestamp) extra.parent_timestamp = spec.parent_timestamp;
+        if (spec.expires_at) extra.expires_at = spec.expires_at;
+        const b = this.newBranch(p, name, parent, extra);
+        const endpoints = (body?.endpoints ?? []).map(() => this.newEndpoint(p, b.id));
+        const operations = [this.operation(p, "create_branch", b.id), ...endpoints.map((e: Json) => this.operation(p, "start_compute", b.id, e.id))];
+        return [201, { branch: b, endpoints, operations, roles: [...p.roles.get(b.id)!.values()].map(stripRole), databases: [...p.databases.get(b.id)!.values()] }];
+      }
+      case "delete /projects/{project_id}/branches/{branch_id}": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        const b = this.branch(p, bid!);
+        if (b.default) throw Object.assign(new Error("cannot delete the default branch"), { status: 400 });
+        p.branches.delete(bid!);
+        for (const [id, e] of p.endpoints) if (e.branch_id === bid) p.endpoints.delete(id);
+        return [200, { branch: b, operations: [this.operation(p, "delete_timeline", b.id)] }];
+      }
+      case "post /projects/{project_id}/branches/{branch_id}/restore": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        const target = this.branch(p, bid!);
+        this.branch(p, body.source_branch_id);
+        const hasChildren = [...p.branches.values()].some((b) => b.parent_id === bid);
+        if ((hasChildren || body.source_branch_id === bid) && !body.preserve_under_name) {
+          throw Object.assign(new Error("preserve_under_name is required when the branch has children or restores from itself"), { status: 400 });
+        }
+        const operations = [this.operation(p, "create_timeline", target.id)];
+        if (body.preserve_under_name) {
+          const parent = target.parent_id ? p.branches.get(target.parent_id) : undefined;
+          const preserved = this.newBranch(p, body.preserve_under_name, parent, { default: false });
+          // The preserved branch takes the old state: copy the target's roles and databases over.
+          p.roles.set(preserved.id, new Map([...p.roles.get(target.id)!].map(([k, v]) => [k, { ...v, branch_id: preserved.id }])));
+          p.databases.set(preserved.id, new Map([...p.databases.get(target.id)!].map(([k, v]) => [k, { ...v, branch_id: preserved.id }])));
+          operations.push(this.operation(p, "create_branch", preserved.id));
+        }
+        target.updated_at = now();
+        target.last_reset_at = now();
+        return [200, { branch: target, operations }];
+      }
+      case "get /projects/{project_id}/branches/{branch_id}/roles": {
+        const p = this.project(pid!);
+        this.branch(p, bid!);
+        return [200, { roles: [...p.roles.get(bid!)!.values()].map(stripRole) }];
+      }
+      case "post /projects/{project_id}/branches/{branch_id}/roles": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        this.branch(p, bid!);
+        if (p.roles.get(bid!)!.has(body.role.name)) throw Object.assign(new Error(`role "${body.role.name}" already exists`), { status: 409 });
+        const r = this.role(p, bid!, body.role.name);
+        return [201, { role: r, operations: [this.operation(p, "apply_config", bid)] }];
+      }
+      case "get /projects/{project_id}/branches/{branch_id}/roles/{role_name}": {
+        const p = this.project(pid!);
+        const r = p.roles.get(this.branch(p, bid!).id)!.get(roleName!);
+        if (!r) throw Object.assign(new Error(`role ${roleName} not found`), { status: 404 });
+        return [200, { role: stripRole(r) }];
+      }
+      case "get /projects/{project_id}/branches/{branch_id}/roles/{role_name}/reveal_password": {
+        const p = this.project(pid!);
+        const r = p.roles.get(this.branch(p, bid!).id)!.get(roleName!);
+        if (!r) throw Object.assign(new Error(`role ${roleName} not found`), { status: 404 });
+        return [200, { password: r.password }];
+      }
+      case "delete /projects/{project_id}/branches/{branch_id}/roles/{role_name}": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        const roles = p.roles.get(this.branch(p, bid!).id)!;
+        const r = roles.get(roleName!);
+        if (!r) throw Object.assign(new Error(`role ${roleName} not found`), { status: 404 });
+        roles.delete(roleName!);
+        return [200, { role: stripRole(r), operations: [this.operation(p, "apply_config", bid)] }];
+      }
+      case "post /projects/{project_id}/branches/{branch_id}/databases": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        this.branch(p, bid!);
+        if (p.databases.get(bid!)!.has(body.database.name)) throw Object.assign(new Error(`database "${body.database.name}" already exists`), { status: 409 });
+        const d = this.database(p, bid!, body.database.name, body.database.owner_name);
+        return [201, { database: d, operations: [this.operation(p, "apply_config", bid)] }];
+      }
+      case "get /projects/{project_id}/branches/{branch_id}/databases/{database_name}": {
+        const p = this.project(pid!);
+        const d = p.databases.get(this.branch(p, bid!).id)!.get(dbName!);
+        if (!d) throw Object.assign(new Error(`database ${dbName} not found`), { status: 404 });
+        return [200, { database: d }];
+      }
+      case "delete /projects/{project_id}/branches/{branch_id}/databases/{database_name}": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        const dbs = p.databases.get(this.branch(p, bid!).id)!;
+        const d = dbs.get(dbName!);
+        if (!d) throw Object.assign(new Error(`database ${dbName} not found`), { status: 404 });
+        dbs.delete(dbName!);
+        return [200, { database: d, operations: [this.operation(p, "apply_config", bid)] }];
+      }
+      case "get /projects/{project_id}/connection_uri": {
+        const p = this.project(pid!);
+        const branchId = q.get("branch_id") ?? [...p.branches.values()].find((b) => b.default)!.id;
+        const r = p.roles.get(this.branch(p, branchId).id)!.get(q.get("role_name")!);
+        const d = p.databases.get(branchId)!.get(q.get("database_name")!);
+        const e = [...p.endpoints.values()].find((x) => x.branch_id === branchId);
+        if (!r || !d || !e) throw Object.assign(new Error("role, database or endpoint not found on branch"), { status: 404 });
+        const host = q.get("pooled") === "true" ? e.host.replace(/^([^.]+)/, "$1-pooler") : e.host;
+        return [200, { uri: `postgresql://${r.name}:${r.password}@${host}/${d.name}?sslmode=require&channel_binding=require` }];
+      }
+      default:
+        throw Object.assign(new Error(`the fake does not implement ${key}`), { status: 501 });
+    }
+  }
+}
