@@ -17,7 +17,7 @@ describe("embedded Postgres (no server URL configured)", () => {
     const first = ensureEmbeddedServer(dataDir, 54339);
     const second = ensureEmbeddedServer(dataDir, 54339);
     expect(second.url).toBe(first.url);
-    const [{ v }] = await query<{ v: string }>(first.url, "SELECT current_setting('server_version') AS v");
+    const [{ v }] = (await query<{ v: string }>(first.url, "SELECT current_setting('server_version') AS v")) as [{ v: string }];
     expect(Number(v.split(".")[0])).toBeGreaterThanOrEqual(15);
     const backend = createDatabaseBackend({ kind: "local", embeddedDataDir: dataDir, serverUrl: undefined });
     const project = await backend.ensureProject({ name: "embedded-check" });

@@ -1,0 +1,64 @@
+import { LocalWorkspace, PulumiCommand, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
+import { runPlatformStack } from "../../stacks/platform/run";
+import { requireEngine } from "./engineLocation";
+
+/**
+ * Opens a platform stack through the Automation API with an inline program: the Node SDK serves the language
+ * runtime itself, so only the CLI is needed (the Node language host is not on the Go proxy here). Each stack gets
+ * its own work dir, PULUMI_HOME and file-backend state folder, so stacks can run concurrently.
+ */
+export interface LocalStackOptions {
+  /** Stack name; also names the folders under `root`. */
+  stackName: string;
+  /** `bloom:*` config as Pulumi hands it to the program (objects as JSON text). Defaults to Pulumi.local.yaml. */
+  config?: Record<string, string>;
+  /** Where work dir, PULUMI_HOME and state live. Default: `.bloom/stacks` in the repo (gitignored). */
+  root?: string;
+  /** Secrets passphrase for the file backend; the local stack's is not a secret worth guarding. */
+  passphrase?: string;
+}
+
+export const DEFAULT_STACKS_ROOT = path.join(REPO_ROOT, ".bloom", "stacks");
+
+export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack> {
+  const engine = requireEngine();
+  const root = path.join(opts.root ?? DEFAULT_STACKS_ROOT, opts.stackName);
+  // The work dir sits inside the repo so the dynamic-provider plugin resolves @pulumi/pulumi from node_modules.
+  const workDir = path.join(root, "work");
+  const pulumiHome = path.join(root, "home");
+  const stateDir = path.join(root, "state");
+  for (const dir of [workDir, pulumiHome, stateDir]) mkdirSync(dir, { recursive: true });
+  if (!workDir.startsWith(REPO_ROOT)) throw new Error(`stack folder ${root} must be inside the repository (${REPO_ROOT}) so node can resolve @pulumi/pulumi`);
+
+  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: false });
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: opts.stackName, projectName: "bloom-platform", program: async () => runPlatformStack() },
+    {
+      workDir,
+      pulumiHome,
+      pulumiCommand,
+      secretsProvider: "passphrase",
+      projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: `file://${stateDir}` } },
+      envVars: {
+        PULUMI_CONFIG_PASSPHRASE: opts.passphrase ?? process.env.PULUMI_CONFIG_PASSPHRASE ?? "bloom-local-stack",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+        PATH: `${engine.binDir}${path.delimiter}${process.env.PATH ?? ""}`,
+      },
+    },
+  );
+  await applyConfig(stack, opts.config ?? readStackConfig("local"));
+  return stack;
+}
+
+/** Replaces the stack's bloom config with exactly these values (a removed key must not linger). */
+export async function applyConfig(stack: Stack, values: Record<string, string>): Promise<void> {
+  const current = await stack.getAllConfig();
+  const stale = Object.keys(current).filter((k) => k.startsWith("bloom:") && !(k in values));
+  if (stale.length) await stack.removeAllConfig(stale);
+  const map: ConfigMap = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v, secret: k === "bloom:neonApiKey" }]));
+  await stack.setAllConfig(map);
+}

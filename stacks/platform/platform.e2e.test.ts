@@ -1,0 +1,104 @@
+import type { Stack } from "@pulumi/pulumi/automation";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
+import { findEngine } from "../../scripts/engine/engineLocation";
+import { applyConfig, openPlatformStack } from "../../scripts/engine/localStack";
+import { query, requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";
+
+/**
+ * The real engine on the local stack: up → SQL checks → preview (no changes) → refresh (no drift) → add a tenant →
+ * up changes only that → destroy removes what the stack made and nothing else.
+ */
+const engine = findEngine();
+const mustRun = process.env.CI === "true";
+if (!engine && !mustRun) console.warn("[e2e] SKIPPED: no Pulumi CLI — run `npm run setup:pulumi` first");
+
+describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (local backend)", () => {
+  const stackName = uniqueName("e2e");
+  const root = path.join(REPO_ROOT, ".bloom", "e2e");
+  const config = { ...readStackConfig("local"), "bloom:database": JSON.stringify({ backend: "local", local: { serverUrl: TEST_PG_URL } }) };
+  const bystander = uniqueName("bystander").replace(/-/g, "_");
+  let stack: Stack;
+
+  beforeAll(async () => {
+    if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run before the e2e suite");
+    await requirePostgres();
+    await query(TEST_PG_URL, `CREATE DATABASE ${bystander}`);
+    stack = await openPlatformStack({ stackName, config, root });
+  });
+  afterAll(async () => {
+    await stack?.destroy().catch(() => undefined);
+    await query(TEST_PG_URL, `DROP DATABASE IF EXISTS ${bystander}`);
+    rmSync(path.join(root, stackName), { recursive: true, force: true });
+  });
+
+  it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
+    const res = await stack.up();
+    expect(res.summary.result).toBe("succeeded");
+    expect(res.summary.resourceChanges?.create).toBe(8);
+    const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
+    expect(dbs).toHaveLength(1);
+    const roles = await query<{ rolname: string; rolbypassrls: boolean; rolsuper: boolean }>(TEST_PG_URL, "SELECT rolname, rolbypassrls, rolsuper FROM pg_roles WHERE rolname LIKE 'bloom_local__%' ORDER BY rolname");
+    expect(roles).toEqual([
+      { rolname: "bloom_local__bloom_app", rolbypassrls: false, rolsuper: false },
+      { rolname: "bloom_local__bloom_migrator", rolbypassrls: false, rolsuper: false },
+    ]);
+    expect(res.outputs.appDatabaseUrl?.secret).toBe(true);
+    const app = new Client({ connectionString: res.outputs.appDatabaseUrl!.value as string });
+    await app.connect();
+    const who = (await app.query("SELECT current_user AS u, current_database() AS d")).rows[0];
+    await app.end();
+    expect(who).toEqual({ u: "bloom_local__bloom_app", d: "bloom_local__main" });
+  });
+
+  it("keeps passwords and connection strings out of the state file in plain text", async () => {
+    const outputs = await stack.outputs();
+    const password = new URL(outputs.appDatabaseUrl!.value as string).password;
+    const stateFiles = walk(path.join(root, stackName, "state")).filter((f) => f.endsWith(".json"));
+    expect(stateFiles.length).toBeGreaterThan(0);
+    for (const file of stateFiles) expect(readFileSync(file, "utf8")).not.toContain(decodeURIComponent(password));
+  });
+
+  it("preview right after up reports no changes", async () => {
+    const res = await stack.preview();
+    const changes = Object.entries(res.changeSummary).filter(([op]) => op !== "same");
+    expect(changes).toEqual([]);
+  });
+
+  it("refresh finds no drift", async () => {
+    const res = await stack.refresh();
+    expect(res.summary.result).toBe("succeeded");
+    expect(Object.keys(res.summary.resourceChanges ?? {}).filter((k) => k !== "same")).toEqual([]);
+  });
+
+  it("adding a tenant changes only that tenant", async () => {
+    const tenants = JSON.parse(config["bloom:tenants"]!);
+    tenants.push({ id: "new-clinic", name: "New Clinic", tier: "standard", isolation: "pooled" });
+    await applyConfig(stack, { ...config, "bloom:tenants": JSON.stringify(tenants) });
+    const res = await stack.up();
+    const changes = res.summary.resourceChanges ?? {};
+    expect(changes.create).toBe(1);
+    expect(changes.update ?? 0).toBeLessThanOrEqual(1); // the stack's outputs (catalog) change; no resource does
+    expect(changes.replace ?? 0).toBe(0);
+    expect(changes.delete ?? 0).toBe(0);
+    expect((res.outputs.tenantCatalog!.value as { id: string }[]).map((t) => t.id)).toContain("new-clinic");
+  });
+
+  it("destroy removes the stack's databases and roles and leaves everything else", async () => {
+    const res = await stack.destroy();
+    expect(res.summary.result).toBe("succeeded");
+    expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_database WHERE datname LIKE 'bloom_local__%'")).toEqual([]);
+    expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_roles WHERE rolname LIKE 'bloom_local__%'")).toEqual([]);
+    expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_database WHERE datname = $1", [bystander])).toHaveLength(1);
+  });
+});
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = path.join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
