@@ -6,9 +6,9 @@ export default defineConfig({
     reporters: ["default", "./test/summaryReporter.ts"],
     projects: [
       { test: { name: "unit", include: ["{infra,components,stacks,scripts,policies}/**/*.test.ts"], exclude: ["**/*.{integration,contract,e2e}.test.ts", "**/node_modules/**"], testTimeout: 30_000 } },
-      { test: { name: "integration", include: ["**/*.integration.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
-      { test: { name: "contract", include: ["**/*.contract.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000 } },
-      { test: { name: "e2e", include: ["**/*.e2e.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
+      { test: { name: "integration", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.integration.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
+      { test: { name: "contract", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.contract.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000 } },
+      { test: { name: "e2e", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.e2e.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
     ],
   },
 });

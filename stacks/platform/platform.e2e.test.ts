@@ -19,7 +19,7 @@ if (!engine && !mustRun) console.warn("[e2e] SKIPPED: no Pulumi CLI — run `npm
 describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (local backend)", () => {
   const stackName = uniqueName("e2e");
   const root = path.join(REPO_ROOT, ".bloom", "e2e");
-  const config = { ...readStackConfig("local"), "bloom:database": JSON.stringify({ backend: "local", local: { serverUrl: TEST_PG_URL } }) };
+  const config: Record<string, string> = { ...readStackConfig("local"), "bloom:database": JSON.stringify({ backend: "local", local: { serverUrl: TEST_PG_URL } }) };
   const bystander = uniqueName("bystander").replace(/-/g, "_");
   let stack: Stack;
 
