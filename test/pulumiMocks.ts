@@ -50,6 +50,8 @@ export async function runUnderMocks<T>(stack: string, program: () => T, config: 
     }
     return {};
   });
+  // Let component outputs and registrations settle, so nothing from this run lands on the next run's mocks.
+  await (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs();
   return { registered, outputs: outputs as T, failure };
 }
 

@@ -32,6 +32,8 @@ export interface DataPlaneResourceSpec<I extends WithBackend, O extends object> 
   create(dp: DataPlane, backend: DatabaseBackend, inputs: I): Promise<{ id: string; outs: O }>;
   update?(dp: DataPlane, backend: DatabaseBackend, id: string, olds: I & O, news: I): Promise<O>;
   delete(dp: DataPlane, backend: DatabaseBackend, id: string, props: I & O): Promise<void>;
+  /** Whether the object still exists; `pulumi refresh` drops it from state when not. Omitted = assume it does. */
+  exists?(dp: DataPlane, backend: DatabaseBackend, id: string, props: I & O): Promise<boolean>;
 }
 
 export function dataPlaneProvider<I extends WithBackend, O extends object>(spec: DataPlaneResourceSpec<I, O>): pulumi.dynamic.ResourceProvider {
@@ -66,7 +68,10 @@ export function dataPlaneProvider<I extends WithBackend, O extends object>(spec:
       await withBackend(props.backend, (dp, b) => spec.delete(dp, b, id, props));
     },
     async read(id: string, props: I & O) {
-      return { id, props };
+      if (!spec.exists) return { id, props };
+      const present = await withBackend(props.backend, (dp, b) => spec.exists!(dp, b, id, props));
+      // An empty id tells the engine the object is gone, so refresh removes it from state.
+      return present ? { id, props } : { id: "", props: {} };
     },
   };
 

@@ -31,8 +31,8 @@ export class PoolDatabase extends pulumi.ComponentResource {
   readonly appRoleName: pulumi.Output<string>;
 
   constructor(name: string, args: PoolDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    if (!args.projectName) throw new pulumi.InputPropertyError({ propertyPath: "projectName", reason: "projectName is required, e.g. bloom-staging" });
     super("bloom:database:PoolDatabase", name, {}, opts);
-    if (!args.projectName) throw new pulumi.InputPropertyError({ propertyPath: "projectName", reason: "a project name is required, e.g. bloom-staging" });
 
     const backend = pulumi.secret(args.backend);
     const data: pulumi.CustomResourceOptions = { parent: this, protect: args.protectData, retainOnDelete: args.protectData };

@@ -24,6 +24,9 @@ const projectProvider = dataPlaneProvider<ProjectInputs, ProjectOutputs>({
   async delete(_dp, backend, id) {
     await backend.deleteProject(id);
   },
+  async exists(_dp, backend, id, props) {
+    return (await backend.getBranch(id, props.defaultBranchId)) !== undefined;
+  },
 });
 
 export class DatabaseProjectResource extends pulumi.dynamic.Resource {
@@ -47,6 +50,9 @@ const branchProvider = dataPlaneProvider<BranchInputs, BranchOutputs>({
   },
   async delete(_dp, backend, id, props) {
     await backend.deleteBranch(props.projectId, id);
+  },
+  async exists(_dp, backend, id, props) {
+    return (await backend.getBranch(props.projectId, id)) !== undefined;
   },
 });
 

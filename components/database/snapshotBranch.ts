@@ -24,15 +24,8 @@ export class SnapshotBranch extends pulumi.ComponentResource {
   readonly createdAt: pulumi.Output<string>;
 
   constructor(name: string, args: SnapshotBranchArgs, opts?: pulumi.ComponentResourceOptions) {
+    checkSnapshotArgs(args);
     super("bloom:database:SnapshotBranch", name, {}, opts);
-    if (!BRANCH_NAME.test(args.branchName)) {
-      throw new pulumi.InputPropertyError({ propertyPath: "branchName", reason: `"${args.branchName}" must be lowercase letters, digits and hyphens (<= 63), e.g. snap-20261127-pre-rls` });
-    }
-    for (const [field, value] of [["at", args.at], ["expiresAt", args.expiresAt]] as const) {
-      if (value !== undefined && Number.isNaN(Date.parse(value))) {
-        throw new pulumi.InputPropertyError({ propertyPath: field, reason: `"${value}" is not an ISO 8601 timestamp such as 2026-11-27T09:00:00Z` });
-      }
-    }
     const branch = new DatabaseBranchResource(`${name}-branch`, {
       backend: pulumi.secret(args.backend),
       projectId: args.projectId,
@@ -44,5 +37,17 @@ export class SnapshotBranch extends pulumi.ComponentResource {
     this.branchId = branch.branchId;
     this.createdAt = branch.createdAt;
     this.registerOutputs({ branchId: this.branchId, createdAt: this.createdAt });
+  }
+}
+
+/** Bad input fails before the component registers, so nothing half-exists. */
+function checkSnapshotArgs(args: SnapshotBranchArgs): void {
+  if (!BRANCH_NAME.test(args.branchName)) {
+    throw new pulumi.InputPropertyError({ propertyPath: "branchName", reason: `branchName "${args.branchName}" must be lowercase letters, digits and hyphens (<= 63), e.g. snap-20261127-pre-rls` });
+  }
+  for (const [field, value] of [["at", args.at], ["expiresAt", args.expiresAt]] as const) {
+    if (value !== undefined && Number.isNaN(Date.parse(value))) {
+      throw new pulumi.InputPropertyError({ propertyPath: field, reason: `${field} "${value}" is not an ISO 8601 timestamp such as 2026-11-27T09:00:00Z` });
+    }
   }
 }

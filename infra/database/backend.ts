@@ -73,6 +73,8 @@ export interface DatabaseBackend {
   deleteProject(projectId: string): Promise<void>;
   ensureBranch(spec: BranchSpec): Promise<BranchRef>;
   listBranches(projectId: string): Promise<BranchRef[]>;
+  /** The branch, or undefined when it (or its project) no longer exists — what `pulumi refresh` asks. */
+  getBranch(projectId: string, branchId: string): Promise<BranchRef | undefined>;
   deleteBranch(projectId: string, branchId: string): Promise<void>;
   /** Replace a branch's contents with another's, keeping the old state under `preserveUnderName`. */
   restoreBranch(spec: RestoreSpec): Promise<{ branch: BranchRef; preserved: BranchRef }>;

@@ -70,8 +70,10 @@ export function describeBackendContract(label: string, setup: () => Promise<{ ba
 
     it("deletes a branch, and deleting it again is a no-op", async () => {
       const b = await backend.ensureBranch({ projectId: project.projectId, name: "to-delete" });
+      expect((await backend.getBranch(project.projectId, b.branchId))?.name).toBe("to-delete");
       await backend.deleteBranch(project.projectId, b.branchId);
       await backend.deleteBranch(project.projectId, b.branchId);
+      expect(await backend.getBranch(project.projectId, b.branchId)).toBeUndefined();
       expect((await backend.listBranches(project.projectId)).map((x) => x.name)).not.toContain("to-delete");
     });
   });

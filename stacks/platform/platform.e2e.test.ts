@@ -87,6 +87,20 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     expect((res.outputs.tenantCatalog!.value as { id: string }[]).map((t) => t.id)).toContain("new-clinic");
   });
 
+  it("refresh notices a pool database dropped out of band", async () => {
+    const outputs = await stack.outputs();
+    await query(TEST_PG_URL, "ALTER DATABASE bloom_local__main RENAME TO bloom_local__main_moved");
+    try {
+      const res = await stack.refresh();
+      expect(res.summary.resourceChanges?.delete ?? 0).toBeGreaterThanOrEqual(1);
+    } finally {
+      await query(TEST_PG_URL, "ALTER DATABASE bloom_local__main_moved RENAME TO bloom_local__main");
+    }
+    expect(outputs.poolProjectId?.value).toBe("bloom-local");
+    const up = await stack.up(); // the next up adopts the database again (ensure* is idempotent by name)
+    expect(up.summary.resourceChanges?.create ?? 0).toBeGreaterThanOrEqual(1);
+  });
+
   it("destroy removes the stack's databases and roles and leaves everything else", async () => {
     const res = await stack.destroy();
     expect(res.summary.result).toBe("succeeded");

@@ -164,6 +164,10 @@ export class LocalPostgresBackend implements DatabaseBackend {
       .map((m) => ({ projectId, branchId: m.branch, name: m.branch, parentBranchId: m.parent, createdAt: m.createdAt, expiresAt: m.expiresAt }));
   }
 
+  getBranch(projectId: string, branchId: string): Promise<BranchRef | undefined> {
+    return this.readBranch(projectId, branchId);
+  }
+
   async deleteBranch(projectId: string, branchId: string): Promise<void> {
     if (branchId === DEFAULT_BRANCH) {
       throw new BackendError(`refusing to delete the default branch of "${projectId}"; delete the project instead`, { project: projectId, branch: branchId, operation: "deleteBranch" });

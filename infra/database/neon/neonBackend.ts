@@ -158,6 +158,13 @@ export class NeonBackend implements DatabaseBackend {
     }));
   }
 
+  async getBranch(projectId: string, branchId: string): Promise<BranchRef | undefined> {
+    const found = await this.find({ project: projectId, branch: branchId, operation: "getBranch" }, () => this.api.getProjectBranch(projectId, branchId));
+    if (!found) return undefined;
+    const b = found.branch;
+    return { projectId, branchId: b.id, name: b.name, parentBranchId: b.parent_id, createdAt: b.created_at, expiresAt: b.expires_at };
+  }
+
   private async branchByName(projectId: string, name: string): Promise<BranchRef | undefined> {
     return (await this.listBranches(projectId)).find((b) => b.name === name);
   }

@@ -272,6 +272,10 @@ export class NeonFake {
         const operations = [this.operation(p, "create_branch", b.id), ...endpoints.map((e: Json) => this.operation(p, "start_compute", b.id, e.id))];
         return [201, { branch: b, endpoints, operations, roles: [...p.roles.get(b.id)!.values()].map(stripRole), databases: [...p.databases.get(b.id)!.values()] }];
       }
+      case "get /projects/{project_id}/branches/{branch_id}": {
+        const p = this.project(pid!);
+        return [200, { branch: this.branch(p, bid!), annotation: { object: { type: "console/branch", id: bid }, value: {} } }];
+      }
       case "delete /projects/{project_id}/branches/{branch_id}": {
         const p = this.project(pid!);
         this.assertUnlocked(p);
