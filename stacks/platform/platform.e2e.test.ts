@@ -44,7 +44,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     const roles = await query<{ rolname: string; rolbypassrls: boolean; rolsuper: boolean }>(TEST_PG_URL, "SELECT rolname, rolbypassrls, rolsuper FROM pg_roles WHERE rolname LIKE 'bloom_local__%' ORDER BY rolname");
     expect(roles).toEqual([
       { rolname: "bloom_local__bloom_app", rolbypassrls: false, rolsuper: false },
-      { rolname: "bloom_local__bloom_migrator", rolbypassrls: false, rolsuper: false },
+      { rolname: "bloom_local__bloom_migrator", rolbypassrls: true, rolsuper: false }, // runs migrations and backfills
     ]);
     expect(res.outputs.appDatabaseUrl?.secret).toBe(true);
     const app = new Client({ connectionString: res.outputs.appDatabaseUrl!.value as string });

@@ -209,8 +209,9 @@ export class LocalPostgresBackend implements DatabaseBackend {
     const password = randomBytes(18).toString("base64url");
     const admin = await this.sql();
     const exists = (await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount;
-    // The migrator owns the schema and creates the app role; it is no superuser and does not bypass RLS.
-    const attrs = `LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS PASSWORD ${quoteLiteral(password)}`;
+    // The migrator owns the schema, creates the app role and runs backfills: no superuser, but BYPASSRLS (as
+    // Neon's API-made roles have through neon_superuser), since FORCE ROW LEVEL SECURITY binds table owners too.
+    const attrs = `LOGIN CREATEROLE NOSUPERUSER BYPASSRLS PASSWORD ${quoteLiteral(password)}`;
     await admin.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(name)} WITH ${attrs}`);
     return { name, password };
   }

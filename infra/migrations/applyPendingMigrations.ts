@@ -1,0 +1,155 @@
+import { randomUUID } from "node:crypto";
+import { Client } from "pg";
+import { FailedMigrationsError, MigrationFailedError, ResolveError } from "./migrationErrors";
+import type { Migration } from "./migrationSource";
+import { CREATE_MIGRATIONS_TABLE, isApplied, isFailed, PRISMA_ADVISORY_LOCK_KEY, readMigrationRecords } from "./prismaMigrationsTable";
+import { splitSqlStatements } from "./sqlStatements";
+
+/**
+ * `prisma migrate deploy`, reimplemented because Prisma's schema engine cannot be downloaded here — with the same
+ * bookkeeping, order, lock and refusal to continue past a failed migration. Each transactional file runs in one
+ * transaction together with its `finished_at` update, so a file is either applied and recorded, or neither.
+ */
+export interface DeployOptions {
+  /** Label for messages: which database this is (never the URL, it holds a password). */
+  database: string;
+  /** How long one statement may wait for a lock before the file is retried (pgroll-style short lock waits). */
+  lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
+  /** Retries of a transactional file that failed on lock_timeout, with backoff. */
+  lockRetries?: number;
+  log?: (line: string) => void;
+}
+
+export interface DeployResult {
+  applied: string[];
+  alreadyApplied: number;
+  warnings: string[];
+  /** Time spent waiting for another deploy's advisory lock. */
+  lockWaitMs: number;
+}
+
+const LOCK_NOT_AVAILABLE = "55P03";
+
+export async function applyPendingMigrations(url: string, migrations: Migration[], opts: DeployOptions): Promise<DeployResult> {
+  const log = opts.log ?? (() => undefined);
+  const client = new Client({ connectionString: url, application_name: "bloom-migrate" });
+  await client.connect();
+  try {
+    await client.query(`SET lock_timeout = ${Math.max(1, opts.lockTimeoutMs ?? 5_000)}`);
+    await client.query(`SET statement_timeout = ${Math.max(0, opts.statementTimeoutMs ?? 30 * 60_000)}`);
+    const waitStart = Date.now();
+    // Session lock: a second deploy on the same database waits here; lock_timeout must not cut that wait short.
+    await client.query("SET lock_timeout = 0");
+    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_ADVISORY_LOCK_KEY]);
+    await client.query(`SET lock_timeout = ${Math.max(1, opts.lockTimeoutMs ?? 5_000)}`);
+    const lockWaitMs = Date.now() - waitStart;
+    try {
+      await client.query(CREATE_MIGRATIONS_TABLE);
+      const records = await readMigrationRecords(client);
+      const failed = records.filter(isFailed);
+      if (failed.length) throw new FailedMigrationsError(opts.database, failed.map((r) => ({ name: r.migration_name, startedAt: r.started_at, logs: r.logs })));
+
+      const warnings: string[] = [];
+      const appliedByName = new Map(records.filter(isApplied).map((r) => [r.migration_name, r]));
+      const local = new Set(migrations.map((m) => m.name));
+      for (const m of migrations) {
+        const rec = appliedByName.get(m.name);
+        if (rec && rec.checksum !== m.checksum) warnings.push(`${opts.database}: migration \`${m.name}\` was modified after it was applied (checksum ${rec.checksum.slice(0, 12)}… recorded, ${m.checksum.slice(0, 12)}… on disk)`);
+      }
+      for (const name of appliedByName.keys()) if (!local.has(name)) warnings.push(`${opts.database}: migration \`${name}\` is applied in the database but missing from the migrations folder`);
+      warnings.forEach((w) => log(`warning: ${w}`));
+
+      const pending = migrations.filter((m) => !appliedByName.has(m.name));
+      const applied: string[] = [];
+      for (const m of pending) {
+        log(`${opts.database}: applying ${m.name}`);
+        await applyOne(client, m, opts);
+        applied.push(m.name);
+      }
+      if (!pending.length) log(`${opts.database}: no pending migrations`);
+      return { applied, alreadyApplied: appliedByName.size, warnings, lockWaitMs };
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_ADVISORY_LOCK_KEY]).catch(() => undefined);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function applyOne(client: Client, m: Migration, opts: DeployOptions): Promise<void> {
+  const id = randomUUID();
+  await client.query(
+    'INSERT INTO "_prisma_migrations" ("id", "checksum", "migration_name", "started_at", "applied_steps_count") VALUES ($1, $2, $3, now(), 0)',
+    [id, m.checksum, m.name],
+  );
+  const finish = 'UPDATE "_prisma_migrations" SET "finished_at" = now(), "applied_steps_count" = 1 WHERE "id" = $1';
+  try {
+    if (m.transactional) {
+      await withLockRetries(opts, async () => {
+        await client.query("BEGIN");
+        try {
+          await client.query(m.sql);
+          await client.query(finish, [id]);
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        }
+      });
+    } else {
+      // Each statement commits on its own; IF NOT EXISTS / IF EXISTS in such files make a resumed run safe.
+      for (const statement of splitSqlStatements(m.sql)) await withLockRetries(opts, () => client.query(statement).then(() => undefined));
+      await client.query(finish, [id]);
+    }
+  } catch (err) {
+    const e = err as Error & { code?: string; position?: string };
+    const logs = `${e.message}${e.code ? `\nSQLSTATE ${e.code}` : ""}${e.position ? ` at character ${e.position}` : ""}`;
+    await client.query('UPDATE "_prisma_migrations" SET "logs" = $2 WHERE "id" = $1', [id, logs]);
+    throw new MigrationFailedError(opts.database, m.name, e);
+  }
+}
+
+async function withLockRetries(opts: DeployOptions, work: () => Promise<void>): Promise<void> {
+  const retries = opts.lockRetries ?? 5;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= retries) throw err;
+      const delay = Math.round(Math.random() * 200 * 2 ** attempt);
+      opts.log?.(`${opts.database}: lock not available, retrying in ${delay} ms (attempt ${attempt + 1}/${retries})`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** `prisma migrate resolve --rolled-back <name>` / `--applied <name>`. */
+export async function resolveMigration(url: string, name: string, as: "rolled-back" | "applied", migrations: Migration[]): Promise<void> {
+  const client = new Client({ connectionString: url, application_name: "bloom-migrate" });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_ADVISORY_LOCK_KEY]);
+    await client.query(CREATE_MIGRATIONS_TABLE);
+    const records = (await readMigrationRecords(client)).filter((r) => r.migration_name === name);
+    const failed = records.filter(isFailed);
+    if (as === "rolled-back") {
+      if (!failed.length) throw new ResolveError("P3011", `migration \`${name}\` cannot be marked rolled back: it is not in a failed state`);
+      await client.query('UPDATE "_prisma_migrations" SET "rolled_back_at" = now() WHERE "migration_name" = $1 AND "finished_at" IS NULL AND "rolled_back_at" IS NULL', [name]);
+      return;
+    }
+    const local = migrations.find((m) => m.name === name);
+    if (!local) throw new ResolveError("P3017", `migration \`${name}\` is not in the migrations folder`);
+    if (records.some(isApplied)) throw new ResolveError("P3008", `migration \`${name}\` is already recorded as applied`);
+    await client.query("BEGIN");
+    await client.query('UPDATE "_prisma_migrations" SET "rolled_back_at" = now() WHERE "migration_name" = $1 AND "finished_at" IS NULL AND "rolled_back_at" IS NULL', [name]);
+    await client.query(
+      'INSERT INTO "_prisma_migrations" ("id", "checksum", "migration_name", "started_at", "finished_at", "applied_steps_count") VALUES ($1, $2, $3, now(), now(), 0)',
+      [randomUUID(), local.checksum, name],
+    );
+    await client.query("COMMIT");
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_ADVISORY_LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+}
