@@ -15,6 +15,13 @@ const FAKE_OUTPUTS: Record<string, (inputs: any) => Record<string, unknown>> = {
   "pulumi-nodejs:dynamic/bloom:DatabaseRole": (i) => ({ roleName: i.name, password: "mock-password" }),
   "pulumi-nodejs:dynamic/bloom:Database": (i) => ({ databaseName: i.name, directUri: "postgres://owner:pw@db.invalid/bloom", pooledUri: "postgres://owner:pw@db-pooler.invalid/bloom" }),
   "pulumi-nodejs:dynamic/bloom:AppRole": (i) => ({ roleName: i.name, password: "app-pw", directUri: "postgres://app:pw@db.invalid/bloom", pooledUri: "postgres://app:pw@db-pooler.invalid/bloom" }),
+  "pulumi-nodejs:dynamic/bloom:BranchConnection": (i) => ({
+    branchId: `br-${i.branchName}`,
+    migratorDirectUri: `postgres://owner:pw@${i.branchName}.db.invalid/bloom`,
+    appPooledUri: `postgres://app:pw@${i.branchName}.db-pooler.invalid/bloom`,
+    appDirectUri: `postgres://app:pw@${i.branchName}.db.invalid/bloom`,
+  }),
+  "pulumi-nodejs:dynamic/bloom:MigrationHook": () => ({ deployId: "predeploy-mock", snapshots: { pool: "predeploy-mock" }, applied: { pool: [] } }),
 };
 
 /**

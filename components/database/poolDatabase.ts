@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { APP_DATABASE, APP_ROLE, MIGRATOR_ROLE, localRoleName } from "../../infra/naming";
-import { AppRoleResource, DatabaseProjectResource, DatabaseResource, DatabaseRoleResource } from "./resources";
+import { AppRoleResource, BranchConnectionResource, DatabaseProjectResource, DatabaseResource, DatabaseRoleResource } from "./resources";
 
 export interface PoolDatabaseArgs {
   /** How to reach the branching backend; carried as a secret input (it may hold an API key or a server URL). */
@@ -13,6 +13,8 @@ export interface PoolDatabaseArgs {
   historyRetentionSeconds?: number;
   /** Prod: protect from `pulumi destroy` and keep the data if the resource is ever removed from the program. */
   protectData?: boolean;
+  /** The branch the published connections point at: `main`, or a snapshot to roll back to. Default `main`. */
+  appBranch?: pulumi.Input<string>;
 }
 
 /**
@@ -23,6 +25,8 @@ export interface PoolDatabaseArgs {
 export class PoolDatabase extends pulumi.ComponentResource {
   readonly projectId: pulumi.Output<string>;
   readonly mainBranchId: pulumi.Output<string>;
+  /** The branch the published connections point at (main, or a snapshot during a rollback). */
+  readonly appBranchId: pulumi.Output<string>;
   readonly databaseName: pulumi.Output<string>;
   /** Direct (unpooled) connection for migrations: session advisory locks and DDL need it. */
   readonly migratorUrl: pulumi.Output<string>;
@@ -55,20 +59,35 @@ export class PoolDatabase extends pulumi.ComponentResource {
     const appRoleName = pulumi.output(args.backend).apply((b) => (b.kind === "local" ? localRoleName(args.projectName, APP_ROLE) : APP_ROLE));
     const appRole = new AppRoleResource(`${name}-app-role`, {
       backend,
+      projectId: project.projectId,
       name: appRoleName,
       migratorDirectUri: database.directUri,
       migratorPooledUri: database.pooledUri,
     }, { parent: this });
 
+    // Rollback by repointing: the same roles, on whichever branch bloom:appBranch names.
+    const connection = new BranchConnectionResource(`${name}-app-connection`, {
+      backend,
+      projectId: project.projectId,
+      branchName: args.appBranch ?? "main",
+      database: database.databaseName,
+      migratorRole: migrator.roleName,
+      migratorPassword: migrator.password,
+      appRole: appRole.roleName,
+      appPassword: appRole.password,
+    }, { parent: this });
+
     this.projectId = project.projectId;
     this.mainBranchId = project.defaultBranchId;
+    this.appBranchId = connection.branchId;
     this.databaseName = database.databaseName;
-    this.migratorUrl = pulumi.secret(database.directUri);
-    this.appUrl = pulumi.secret(appRole.pooledUri);
+    this.migratorUrl = pulumi.secret(connection.migratorDirectUri);
+    this.appUrl = pulumi.secret(connection.appPooledUri);
     this.appRoleName = appRole.roleName;
     this.registerOutputs({
       projectId: this.projectId,
       mainBranchId: this.mainBranchId,
+      appBranchId: this.appBranchId,
       databaseName: this.databaseName,
       migratorUrl: this.migratorUrl,
       appUrl: this.appUrl,

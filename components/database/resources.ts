@@ -123,7 +123,7 @@ export class DatabaseResource extends pulumi.dynamic.Resource {
   }
 }
 
-interface AppRoleInputs { backend: BackendSettings; name: string; migratorDirectUri: string; migratorPooledUri: string }
+interface AppRoleInputs { backend: BackendSettings; projectId: string; name: string; migratorDirectUri: string; migratorPooledUri: string }
 interface AppRoleOutputs { roleName: string; password: string; directUri: string; pooledUri: string }
 
 const appRoleProvider = dataPlaneProvider<AppRoleInputs, AppRoleOutputs>({
@@ -137,8 +137,8 @@ const appRoleProvider = dataPlaneProvider<AppRoleInputs, AppRoleOutputs>({
     const role = await dp.ensureAppRole(news.migratorDirectUri, news.name);
     return appRoleOutputs(dp, news, role.password ?? olds.password);
   },
-  async delete(dp, _backend, id, props) {
-    await dp.dropAppRole(props.migratorDirectUri, id);
+  async delete(_dp, backend, id, props) {
+    await backend.dropSqlRole(props.projectId, id, props.migratorDirectUri);
   },
 });
 
@@ -159,5 +159,58 @@ export class AppRoleResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<AppRoleInputs>, opts?: pulumi.CustomResourceOptions) {
     super(appRoleProvider, name, { roleName: undefined, password: undefined, directUri: undefined, pooledUri: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["password", "directUri", "pooledUri"] }, "bloom", "AppRole");
+  }
+}
+
+interface BranchConnectionInputs {
+  backend: BackendSettings;
+  projectId: string;
+  /** Branch name the app is pointed at: `main`, or a snapshot during a rollback. */
+  branchName: string;
+  database: string;
+  migratorRole: string;
+  migratorPassword: string;
+  appRole: string;
+  appPassword: string;
+}
+interface BranchConnectionOutputs { branchId: string; migratorDirectUri: string; appPooledUri: string; appDirectUri: string }
+
+/** Resolves the app's branch by name and publishes connections to it: repointing is an update, never a replace. */
+async function branchConnection(backend: import("../../infra").DatabaseBackend, i: BranchConnectionInputs): Promise<BranchConnectionOutputs> {
+  const branch = (await backend.listBranches(i.projectId)).find((b) => b.name === i.branchName);
+  if (!branch) {
+    throw new Error(`bloom:appBranch names branch "${i.branchName}", which does not exist in project ${i.projectId}: list snapshots with \`npm run bloom -- snapshot list\``);
+  }
+  const at = { projectId: i.projectId, branchId: branch.branchId, database: i.database };
+  return {
+    branchId: branch.branchId,
+    migratorDirectUri: await backend.connectionUri({ ...at, role: i.migratorRole, password: i.migratorPassword, pooled: false }),
+    appPooledUri: await backend.connectionUri({ ...at, role: i.appRole, password: i.appPassword, pooled: true }),
+    appDirectUri: await backend.connectionUri({ ...at, role: i.appRole, password: i.appPassword, pooled: false }),
+  };
+}
+
+const branchConnectionProvider = dataPlaneProvider<BranchConnectionInputs, BranchConnectionOutputs>({
+  replaceOn: [],
+  async create(_dp, backend, inputs) {
+    const outs = await branchConnection(backend, inputs);
+    return { id: `${inputs.projectId}/${inputs.database}/app-connection`, outs };
+  },
+  async update(_dp, backend, _id, _olds, news) {
+    return branchConnection(backend, news);
+  },
+  async delete() {
+    // Publishing a connection creates nothing on the server.
+  },
+});
+
+export class BranchConnectionResource extends pulumi.dynamic.Resource {
+  declare readonly branchId: pulumi.Output<string>;
+  declare readonly migratorDirectUri: pulumi.Output<string>;
+  declare readonly appPooledUri: pulumi.Output<string>;
+  declare readonly appDirectUri: pulumi.Output<string>;
+  constructor(name: string, args: In<BranchConnectionInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(branchConnectionProvider, name, { branchId: undefined, migratorDirectUri: undefined, appPooledUri: undefined, appDirectUri: undefined, ...args },
+      { ...opts, additionalSecretOutputs: ["migratorDirectUri", "appPooledUri", "appDirectUri"] }, "bloom", "BranchConnection");
   }
 }

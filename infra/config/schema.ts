@@ -105,6 +105,24 @@ const limits = z
 
 const FLAG_NAME = /^[a-z][a-z0-9_]*$/;
 
+const migrations = z
+  .object({
+    /** The app's prisma/migrations folder; relative paths are taken from the repository root. */
+    dir: z.string().min(1).default("prisma/migrations"),
+    concurrency: z.number().int("must be a whole number").min(1, "must be >= 1").max(64, "must be <= 64 (each target holds a connection)").default(8),
+    snapshotTtlHours: z.number().int("must be a whole number of hours").min(1, "must be >= 1").max(24 * 90, "must be <= 2160 (90 days)").default(168),
+  })
+  .strict();
+
+/** Written by `bloom rollback`, so `rollback --undo` knows where to return. */
+const rollback = z
+  .object({
+    from: z.string().min(1),
+    to: z.string().min(1),
+    at: z.string().min(1),
+  })
+  .strict();
+
 export const platformConfigSchema = z
   .object({
     environment: z.enum(["local", "staging", "prod"], { error: "must be \"local\", \"staging\" or \"prod\"" }),
@@ -114,6 +132,8 @@ export const platformConfigSchema = z
     tenants: z.array(tenant, { error: "must be a list of tenants (id, name, tier, isolation)" }).default([]),
     flags: z.record(z.string().regex(FLAG_NAME, "flag names are snake_case, e.g. \"tenancy_enabled\""), flag).default({}),
     limits: limits.optional(),
+    migrations: migrations.default({ dir: "prisma/migrations", concurrency: 8, snapshotTtlHours: 168 }),
+    rollback: rollback.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -144,6 +164,6 @@ export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type TenantConfig = PlatformConfig["tenants"][number];
 export type DatabaseConfig = PlatformConfig["database"];
 /** The config keys the schema reads, in the order operators see them in Pulumi.<stack>.yaml. */
-export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits"] as const;
+export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback"] as const;
 /** Secret settings, read with requireSecret by the program rather than validated as plain values. */
 export const SECRET_KEYS = ["neonApiKey"] as const;

@@ -81,6 +81,11 @@ export interface DatabaseBackend {
   /** A login role that may own objects (the migrator). Returns its password (existing roles get theirs back or reset). */
   ensureRole(projectId: string, branchId: string, role: string): Promise<RoleRef>;
   deleteRole(projectId: string, branchId: string, role: string): Promise<void>;
+  /**
+   * Drops a role made with SQL (the app role), given by its server name: locally roles are server-wide and every
+   * branch copy carries their grants, so it goes from all branches; on Neon from the branch behind `migratorUri`.
+   */
+  dropSqlRole(projectId: string, physicalName: string, migratorUri: string): Promise<void>;
   ensureDatabase(projectId: string, branchId: string, database: string, ownerRole: string): Promise<void>;
   deleteDatabase(projectId: string, branchId: string, database: string): Promise<void>;
   connectionUri(spec: ConnectionSpec): Promise<string>;

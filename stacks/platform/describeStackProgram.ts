@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect, it } from "vitest";
-import { readStackConfig } from "../../infra/config/stackFile";
+import path from "node:path";
+import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
+import { loadMigrations, migrationsContentHash } from "../../infra/migrations/migrationSource";
 import { isSecretOutput, promiseOf, runUnderMocks, type RegisteredResource } from "../../test/pulumiMocks";
 import { runPlatformStack } from "./run";
 
@@ -66,6 +68,17 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
       expect(text, key).not.toContain(FAKE_NEON_KEY);
       expect(text ?? "", key).not.toMatch(/postgres(ql)?:\/\/[^@\s"]*:[^@\s"]*@/);
     }
+  });
+
+  it("runs the migration hook on the pool's app branch, keyed by the migrations' content hash", async () => {
+    const r = run();
+    const hook = r.one("pulumi-nodejs:dynamic/bloom:MigrationHook");
+    const expected = migrationsContentHash(loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")));
+    expect(await promiseOf(hook.inputs.migrationsHash)).toBe(expected);
+    expect(await pulumi.isSecret(hook.inputs.targets)).toBe(true);
+    const [target] = (await promiseOf(hook.inputs.targets)) as { name: string; branchId: string; migratorUrl: string }[];
+    expect(target).toMatchObject({ name: "pool", branchId: "br-main", migratorUrl: "postgres://owner:pw@main.db.invalid/bloom" });
+    expect(r.one("bloom:migrations:MigrationHook").opts.dependsOn).toBeDefined();
   });
 
   it("registers one tenant component per configured tenant and publishes the catalog", async () => {

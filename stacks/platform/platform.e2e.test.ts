@@ -38,7 +38,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
-    expect(res.summary.resourceChanges?.create).toBe(8);
+    expect(res.summary.resourceChanges?.create).toBe(11);
     const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
     expect(dbs).toHaveLength(1);
     const roles = await query<{ rolname: string; rolbypassrls: boolean; rolsuper: boolean }>(TEST_PG_URL, "SELECT rolname, rolbypassrls, rolsuper FROM pg_roles WHERE rolname LIKE 'bloom_local__%' ORDER BY rolname");

@@ -3,6 +3,10 @@ import { PoolDatabase } from "../../components/database/poolDatabase";
 import { TenantRegistration } from "../../components/tenancy/tenantRegistration";
 import type { PlatformConfig } from "../../infra/config/schema";
 import { poolProjectName } from "../../infra/naming";
+import { REPO_ROOT } from "../../infra/config/stackFile";
+import { MigrationHook } from "../../components/migrations/migrationHook";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { backendSettings } from "./backendSettings";
 
 export interface PlatformSecrets {
@@ -16,6 +20,8 @@ export interface PlatformSecrets {
  */
 export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets) {
   const env = config.environment;
+  const migrationsDir = path.resolve(REPO_ROOT, config.migrations.dir);
+  if (!existsSync(migrationsDir)) throw new Error(`bloom:migrations.dir: ${migrationsDir} does not exist; point it at the app's prisma/migrations folder`);
   const backend = backendSettings(config.database, secrets.neonApiKey);
   const neon = config.database.neon;
   const pool = new PoolDatabase("pool", {
@@ -25,7 +31,16 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     pgVersion: neon?.pgVersion,
     historyRetentionSeconds: neon?.historyRetentionSeconds,
     protectData: env === "prod",
+    appBranch: config.appBranch,
   });
+  // Dedicated tenants' databases are migrated by the same hook in their tenant stacks.
+  const migrations = new MigrationHook("pool-migrations", {
+    backend,
+    migrationsDir,
+    targets: [{ name: "pool", projectId: pool.projectId, branchId: pool.appBranchId, migratorUrl: pool.migratorUrl }],
+    concurrency: config.migrations.concurrency,
+    snapshotTtlHours: config.migrations.snapshotTtlHours,
+  }, { dependsOn: [pool] });
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, { environment: env, tenant: t }));
 
   return {
@@ -35,6 +50,11 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     poolMainBranchId: pool.mainBranchId,
     poolDatabaseName: pool.databaseName,
     appBranch: config.appBranch,
+    appBranchId: pool.appBranchId,
+    migrationsHash: migrations.migrationsHash,
+    lastDeployId: migrations.deployId,
+    preDeploySnapshots: migrations.snapshots,
+    rollback: config.rollback ?? null,
     appRoleName: pool.appRoleName,
     appDatabaseUrl: pool.appUrl,
     migratorDatabaseUrl: pool.migratorUrl,

@@ -6,6 +6,7 @@ import { embeddedBinDir } from "./embeddedPostgres";
 /**
  * A consistent copy of a live database when `CREATE DATABASE … TEMPLATE` cannot be used (the template has other
  * sessions, e.g. the running app). pg_dump reads inside one repeatable-read snapshot, so the copy is consistent.
+ * Owners and grants are kept: locally, roles are server-wide, so they exist for the copy too.
  */
 export function pgToolPath(tool: "pg_dump" | "pg_restore", serverMajor: number): string {
   const debian = `/usr/lib/postgresql/${serverMajor}/bin/${tool}`;
@@ -17,8 +18,8 @@ export function pgToolPath(tool: "pg_dump" | "pg_restore", serverMajor: number):
 
 export function dumpAndRestore(sourceUrl: string, targetUrl: string, serverMajor: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const dump = spawn(pgToolPath("pg_dump", serverMajor), ["--format=custom", "--no-owner", "--no-acl", `--dbname=${sourceUrl}`]);
-    const restore = spawn(pgToolPath("pg_restore", serverMajor), ["--no-owner", "--no-acl", "--exit-on-error", `--dbname=${targetUrl}`]);
+    const dump = spawn(pgToolPath("pg_dump", serverMajor), ["--format=custom", `--dbname=${sourceUrl}`]);
+    const restore = spawn(pgToolPath("pg_restore", serverMajor), ["--exit-on-error", `--dbname=${targetUrl}`]);
     let stderr = "";
     dump.stderr.on("data", (d) => (stderr += d));
     restore.stderr.on("data", (d) => (stderr += d));

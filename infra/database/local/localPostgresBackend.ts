@@ -133,15 +133,17 @@ export class LocalPostgresBackend implements DatabaseBackend {
     const admin = await this.sql();
     // Postgres waits 5 s before refusing a busy template, so look first; the catch covers a session arriving meanwhile.
     const busy = (await admin.query("SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() LIMIT 1", [source])).rowCount;
+    // The copy keeps the parent's owner, so the migrator owns every branch (and its public schema) alike.
+    const owner = (await admin.query<{ owner: string }>("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1", [source])).rows[0]!.owner;
     if (!busy) {
       try {
-        await admin.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)}`);
+        await admin.query(`CREATE DATABASE ${quoteIdent(target)} TEMPLATE ${quoteIdent(source)} OWNER ${quoteIdent(owner)}`);
         return;
       } catch (err) {
         if ((err as { code?: string }).code !== "55006") throw err; // 55006: source is being accessed by other users
       }
     }
-    await admin.query(`CREATE DATABASE ${quoteIdent(target)}`);
+    await admin.query(`CREATE DATABASE ${quoteIdent(target)} OWNER ${quoteIdent(owner)}`);
     const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v;
     const major = Math.floor(Number(version) / 10_000);
     try {
@@ -217,7 +219,10 @@ export class LocalPostgresBackend implements DatabaseBackend {
   }
 
   async deleteRole(projectId: string, _branchId: string, role: string): Promise<void> {
-    const name = localRoleName(projectId, role);
+    await this.dropSqlRole(projectId, localRoleName(projectId, role));
+  }
+
+  async dropSqlRole(projectId: string, name: string): Promise<void> {
     const admin = await this.sql();
     if (!(await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount) return;
     // Objects in other branch databases may still reference the role; reassign them on each branch first.

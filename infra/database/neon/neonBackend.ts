@@ -11,6 +11,7 @@ import {
   type RoleRef,
 } from "../backend";
 import { defaultRetryPolicy, httpFailure, withRetry, type RetryPolicy } from "./retry";
+import { dropAppRole } from "../sql/appRole";
 
 export interface NeonBackendOptions {
   apiKey: string;
@@ -220,6 +221,10 @@ export class NeonBackend implements DatabaseBackend {
     const ctx = { project: projectId, branch: branchId, operation: `deleteRole ${role}` };
     const res = await this.find(ctx, () => this.api.deleteProjectBranchRole(projectId, branchId, role));
     await this.waitFor(ctx, res?.operations);
+  }
+
+  async dropSqlRole(_projectId: string, physicalName: string, migratorUri: string): Promise<void> {
+    await dropAppRole(migratorUri, physicalName);
   }
 
   async ensureDatabase(projectId: string, branchId: string, database: string, ownerRole: string): Promise<void> {

@@ -18,7 +18,9 @@ export async function ensureAppRole(migratorUri: string, name: string): Promise<
   await client.connect();
   try {
     const exists = (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount;
-    const attrs = `LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(password)}`;
+    // Only a superuser may name SUPERUSER/BYPASSRLS in ALTER ROLE, so an existing role just gets a new password;
+    // the attribute check below still refuses a role that can bypass RLS.
+    const attrs = exists ? `LOGIN PASSWORD ${quoteLiteral(password)}` : `LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(password)}`;
     await client.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(name)} WITH ${attrs}`);
     const db = (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0]!.db;
     const role = quoteIdent(name);
