@@ -1,13 +1,12 @@
 import { parseArgs } from "node:util";
-import { readStackConfig } from "../infra/config/stackFile";
+import { configReader, readStackConfig } from "../infra/config/stackFile";
 import { validatePlatformConfig } from "../infra/config/validate";
-import { configReader } from "../infra/config/stackFile";
 import { openPlatformStack } from "./engine/localStack";
 
 /**
  * Runs the platform program on the local stack with the real engine:
  *   npm run local -- up | preview | refresh | destroy | outputs   [--stack local] [--yes]
- * Config comes from Pulumi.local.yaml; it is validated before the engine starts.
+ * Config comes from Pulumi.<stack>.yaml; it is validated before the engine starts.
  */
 const USAGE = "usage: npm run local -- <up|preview|refresh|destroy|outputs> [--stack <name>] [--yes]";
 
@@ -15,7 +14,7 @@ async function main() {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { stack: { type: "string", default: "local" }, yes: { type: "boolean", default: false } } });
   const action = positionals[0];
   if (!action || !["up", "preview", "refresh", "destroy", "outputs"].includes(action)) throw new Error(USAGE);
-  const config = readStackConfig("local");
+  const config = readStackConfig(values.stack!);
   validatePlatformConfig(configReader(config), values.stack); // bad config stops here, before the engine starts
   if (action === "destroy" && !values.yes) throw new Error("destroy removes the local stack's databases and roles: rerun with --yes");
   const stack = await openPlatformStack({ stackName: values.stack!, config });

@@ -21,6 +21,11 @@ export interface MigrationHookArgs {
   concurrency?: number;
   /** How long the pre-deploy snapshots are kept. */
   snapshotTtlHours?: number;
+  /**
+   * Set while a rollback is in effect: the hook applies nothing, so the migration that was rolled back is not
+   * re-applied to the snapshot the app now uses. Undo the rollback (after fixing the migration) to resume.
+   */
+  pausedReason?: string;
 }
 
 interface HookInputs extends WithBackend {
@@ -29,6 +34,7 @@ interface HookInputs extends WithBackend {
   targets: { name: string; projectId: string; branchId: string; migratorUrl: string }[];
   concurrency: number;
   snapshotTtlHours: number;
+  pausedReason?: string;
 }
 interface HookOutputs { deployId: string; snapshots: Record<string, string>; applied: Record<string, string[]> }
 
@@ -37,8 +43,11 @@ const hookProvider = dataPlaneProvider<HookInputs, HookOutputs>({
   async create(dp, backend, inputs) {
     return { id: `migrations-${inputs.targets.map((t) => t.name).join("+")}`, outs: await runHook(dp, backend, inputs) };
   },
-  async update(dp, backend, _id, _olds, news) {
-    return runHook(dp, backend, news);
+  // A run that applied nothing (up to date, or paused) keeps reporting the last deploy that did, with its snapshots.
+  async update(dp, backend, _id, olds, news) {
+    const run = await runHook(dp, backend, news);
+    const appliedAny = Object.values(run.applied).some((names) => names.length > 0);
+    return appliedAny ? run : { deployId: olds.deployId, snapshots: olds.snapshots, applied: run.applied };
   },
   async delete() {
     // Destroying the hook does not un-apply migrations; the databases keep their schema.
@@ -46,6 +55,10 @@ const hookProvider = dataPlaneProvider<HookInputs, HookOutputs>({
 });
 
 async function runHook(dp: typeof import("../../infra"), backend: import("../../infra").DatabaseBackend, inputs: HookInputs): Promise<HookOutputs> {
+  if (inputs.pausedReason) {
+    console.log(`migrations paused: ${inputs.pausedReason}`);
+    return { deployId: "", snapshots: {}, applied: Object.fromEntries(inputs.targets.map((t) => [t.name, []])) };
+  }
   const migrations = dp.loadMigrations(inputs.migrationsDir);
   const hash = dp.migrationsContentHash(migrations);
   if (hash !== inputs.migrationsHash) {
@@ -89,6 +102,7 @@ export class MigrationHook extends pulumi.ComponentResource {
       targets: pulumi.secret(args.targets.map((t) => pulumi.output(t))),
       concurrency: args.concurrency ?? 8,
       snapshotTtlHours: args.snapshotTtlHours ?? 168,
+      pausedReason: args.pausedReason,
     }, { parent: this });
     this.deployId = hook.deployId;
     this.snapshots = hook.snapshots;

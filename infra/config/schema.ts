@@ -117,9 +117,13 @@ const migrations = z
 /** Written by `bloom rollback`, so `rollback --undo` knows where to return. */
 const rollback = z
   .object({
+    /** `repoint`: bloom:appBranch moved to the snapshot. `restore`: main took the snapshot's data, old data kept. */
+    mode: z.enum(["repoint", "restore"]),
     from: z.string().min(1),
     to: z.string().min(1),
     at: z.string().min(1),
+    /** restore mode: the branch holding main's state from before the restore. */
+    preserved: z.string().min(1).optional(),
   })
   .strict();
 

@@ -13,7 +13,7 @@ import { requireEngine } from "./engineLocation";
 export interface LocalStackOptions {
   /** Stack name; also names the folders under `root`. */
   stackName: string;
-  /** `bloom:*` config as Pulumi hands it to the program (objects as JSON text). Defaults to Pulumi.local.yaml. */
+  /** `bloom:*` config as Pulumi hands it to the program (objects as JSON text). Defaults to the stack's file. */
   config?: Record<string, string>;
   /** Where work dir, PULUMI_HOME and state live. Default: `.bloom/stacks` in the repo (gitignored). */
   root?: string;
@@ -41,7 +41,8 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
       pulumiHome,
       pulumiCommand,
       secretsProvider: "passphrase",
-      projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: `file://${stateDir}` } },
+      // PULUMI_BACKEND_URL (e.g. Pulumi Cloud or s3://) for shared stacks; a private file backend otherwise.
+      projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: process.env.PULUMI_BACKEND_URL ?? `file://${stateDir}` } },
       envVars: {
         PULUMI_CONFIG_PASSPHRASE: opts.passphrase ?? process.env.PULUMI_CONFIG_PASSPHRASE ?? "bloom-local-stack",
         PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -50,7 +51,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
       },
     },
   );
-  await applyConfig(stack, opts.config ?? readStackConfig("local"));
+  await applyConfig(stack, opts.config ?? readStackConfig(opts.stackName));
   return stack;
 }
 

@@ -40,6 +40,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     targets: [{ name: "pool", projectId: pool.projectId, branchId: pool.appBranchId, migratorUrl: pool.migratorUrl }],
     concurrency: config.migrations.concurrency,
     snapshotTtlHours: config.migrations.snapshotTtlHours,
+    pausedReason: config.rollback && `rollback (${config.rollback.mode}) to ${config.rollback.to} in effect since ${config.rollback.at}`,
   }, { dependsOn: [pool] });
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, { environment: env, tenant: t }));
 

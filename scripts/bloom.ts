@@ -1,0 +1,65 @@
+import { parseArgs } from "node:util";
+import { migrateDeploy, migrateResolve, migrateStatus } from "./runbook/migrateCommands";
+import { rollbackTo, undoRollback } from "./runbook/rollbackCommands";
+import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapshotCommands";
+import { openStackContext } from "./runbook/stackContext";
+
+/** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
+const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry-run]
+  snapshot create [--name <n>] [--from <branch>] [--ttl-hours <h>]
+  snapshot list
+  snapshot delete <name>
+  rollback --to <snapshot> [--restore]
+  rollback --undo
+  migrate status | deploy | resolve (--rolled-back <name> | --applied <name>)`;
+
+async function main(argv: string[]) {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      stack: { type: "string", default: "local" },
+      yes: { type: "boolean", default: false },
+      "dry-run": { type: "boolean", default: false },
+      name: { type: "string" },
+      from: { type: "string" },
+      "ttl-hours": { type: "string" },
+      to: { type: "string" },
+      undo: { type: "boolean", default: false },
+      restore: { type: "boolean", default: false },
+      "rolled-back": { type: "string" },
+      applied: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) return console.log(USAGE);
+  const say = (line: string) => console.log(line);
+  const common = { yes: values.yes, dryRun: values["dry-run"], say };
+  const ctx = await openStackContext({ stackName: values.stack! });
+
+  if (command === "snapshot" && sub === "create") {
+    await createSnapshot(ctx, { ...common, name: values.name, from: values.from, ttlHours: values["ttl-hours"] ? Number(values["ttl-hours"]) : undefined });
+  } else if (command === "snapshot" && sub === "list") {
+    await listSnapshots(ctx, say);
+  } else if (command === "snapshot" && sub === "delete" && arg) {
+    await deleteSnapshot(ctx, arg, common);
+  } else if (command === "rollback" && values.undo) {
+    await undoRollback(ctx, common);
+  } else if (command === "rollback" && values.to) {
+    await rollbackTo(ctx, values.to, { ...common, restore: values.restore });
+  } else if (command === "migrate" && sub === "status") {
+    await migrateStatus(ctx, say);
+  } else if (command === "migrate" && sub === "deploy") {
+    await migrateDeploy(ctx, say);
+  } else if (command === "migrate" && sub === "resolve" && (values["rolled-back"] || values.applied)) {
+    await migrateResolve(ctx, (values["rolled-back"] ?? values.applied)!, values["rolled-back"] ? "rolled-back" : "applied", say);
+  } else {
+    throw new Error(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error((err as Error).message);
+  process.exit(1);
+});
