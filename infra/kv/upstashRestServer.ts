@@ -1,0 +1,111 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { timingSafeEqual } from "node:crypto";
+import Redis from "ioredis";
+import { encodeResult, parseCommand, type RedisValue } from "./upstashEncoding";
+
+/**
+ * A small Upstash-REST-compatible endpoint in front of a real Redis (the protocol SRH implements), so that
+ * @upstash/redis and @upstash/ratelimit run unchanged on the local stack:
+ *   POST /            ["CMD", ...args]            → 200 { result } | 400 { error }
+ *   POST /pipeline    [[...], [...]]              → 200 [{ result } | { error }, ...]
+ *   POST /multi-exec  [[...], [...]]              → 200 [{ result } | { error }, ...] (MULTI/EXEC) | 400 { error }
+ *   GET|POST /cmd/arg1/arg2                       → path-style single command
+ * `Authorization: Bearer <token>` (or `?_token=`) is required: 401 { error: "Unauthorized" } otherwise.
+ */
+export interface UpstashRestServerOptions {
+  redisUrl: string;
+  token: string;
+  port?: number;
+  host?: string;
+}
+
+export interface RunningRestServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const BLOCKED = new Set(["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SYNC", "PSYNC", "QUIT", "SHUTDOWN", "BLPOP", "BRPOP", "BLMOVE", "BZPOPMIN", "BZPOPMAX", "XREAD", "WAIT"]);
+
+export async function startUpstashRestServer(opts: UpstashRestServerOptions): Promise<RunningRestServer> {
+  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  await redis.connect();
+  const expected = Buffer.from(`Bearer ${opts.token}`);
+
+  const authorized = (req: IncomingMessage, url: URL): boolean => {
+    const header = req.headers.authorization ?? (url.searchParams.get("_token") ? `Bearer ${url.searchParams.get("_token")}` : "");
+    const given = Buffer.from(header);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+
+  const run = async (command: (string | number)[]): Promise<{ result: RedisValue } | { error: string }> => {
+    const name = String(command[0]).toUpperCase();
+    if (BLOCKED.has(name)) return { error: `ERR Command is not available: '${name}'. See https://upstash.com/docs/redis/overall/rediscompatibility` };
+    try {
+      return { result: (await redis.call(name, ...command.slice(1).map(String))) as RedisValue };
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  };
+
+  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://local");
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === "GET" && url.pathname === "/healthz") return send(200, { result: "OK" });
+    if (!authorized(req, url)) return send(401, { error: "Unauthorized" });
+    const base64 = String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
+    const raw = await readBody(req);
+    let body: unknown;
+    try {
+      body = raw.length ? JSON.parse(raw) : undefined;
+    } catch {
+      return send(400, { error: "ERR failed to parse command: the body is not valid JSON" });
+    }
+    const encode = (r: { result: RedisValue } | { error: string }) => ("error" in r ? r : { result: encodeResult(r.result, base64) });
+
+    if (url.pathname === "/pipeline" || url.pathname === "/multi-exec") {
+      if (!Array.isArray(body) || body.length === 0) return send(400, { error: "ERR failed to parse pipeline request: expected an array of commands" });
+      const commands = body.map(parseCommand);
+      const bad = commands.find((c) => !c.ok);
+      if (bad && !bad.ok) return send(400, { error: bad.error });
+      const list = commands.map((c) => (c.ok ? c.command : []));
+      if (url.pathname === "/pipeline") return send(200, await Promise.all(list.map(async (c) => encode(await run(c)))));
+      try {
+        const results = (await list.reduce((m, c) => m.call(String(c[0]), ...c.slice(1).map(String)), redis.multi()).exec()) ?? [];
+        return send(200, results.map(([err, value]) => encode(err ? { error: err.message } : { result: value as RedisValue })));
+      } catch (err) {
+        return send(400, { error: (err as Error).message });
+      }
+    }
+
+    const command = url.pathname === "/" ? parseCommand(body) : parseCommand(url.pathname.split("/").filter(Boolean).map(decodeURIComponent));
+    if (!command.ok) return send(400, { error: command.error });
+    const result = await run(command.command);
+    return "error" in result ? send(400, result) : send(200, encode(result));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${opts.host ?? "127.0.0.1"}:${address.port}`,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      redis.disconnect();
+    },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
