@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { timingSafeEqual } from "node:crypto";
 import Redis from "ioredis";
 import { encodeResult, parseCommand, type RedisValue } from "./upstashEncoding";
+import { ScriptShaMap, translateScriptCommand } from "./scriptCompat";
 
 /**
  * A small Upstash-REST-compatible endpoint in front of a real Redis (the protocol SRH implements), so that
@@ -31,6 +32,7 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
   const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
   await redis.connect();
   const expected = Buffer.from(`Bearer ${opts.token}`);
+  const scripts = new ScriptShaMap();
 
   const authorized = (req: IncomingMessage, url: URL): boolean => {
     const header = req.headers.authorization ?? (url.searchParams.get("_token") ? `Bearer ${url.searchParams.get("_token")}` : "");
@@ -42,13 +44,23 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     const name = String(command[0]).toUpperCase();
     if (BLOCKED.has(name)) return { error: `ERR Command is not available: '${name}'. See https://upstash.com/docs/redis/overall/rediscompatibility` };
     try {
-      return { result: (await redis.call(name, ...command.slice(1).map(String))) as RedisValue };
+      const translated = translateScriptCommand(command.map(String), scripts);
+      const result = (await redis.call(translated.command[0]!, ...translated.command.slice(1))) as RedisValue;
+      return { result: translated.loadedSha ?? result };
     } catch (err) {
       return { error: (err as Error).message };
     }
   };
 
-  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      // A bug here must still answer, or the client waits forever.
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: `ERR internal error: ${err.message}` }));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://local");
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -74,7 +86,8 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
       const list = commands.map((c) => (c.ok ? c.command : []));
       if (url.pathname === "/pipeline") return send(200, await Promise.all(list.map(async (c) => encode(await run(c)))));
       try {
-        const results = (await list.reduce((m, c) => m.call(String(c[0]), ...c.slice(1).map(String)), redis.multi()).exec()) ?? [];
+        const translated = list.map((c) => translateScriptCommand(c.map(String), scripts).command);
+        const results = (await translated.reduce((m, c) => m.call(c[0]!, ...c.slice(1)), redis.multi()).exec()) ?? [];
         return send(200, results.map(([err, value]) => encode(err ? { error: err.message } : { result: value as RedisValue })));
       } catch (err) {
         return send(400, { error: (err as Error).message });
@@ -85,7 +98,7 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     if (!command.ok) return send(400, { error: command.error });
     const result = await run(command.command);
     return "error" in result ? send(400, result) : send(200, encode(result));
-  });
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import Redis from "ioredis";
+import { connect } from "node:net";
 
 /**
  * Makes sure a Redis is reachable for tests and the local stack: BLOOM_TEST_REDIS_URL, or 127.0.0.1:6379, started
@@ -7,16 +7,20 @@ import Redis from "ioredis";
  */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 
-async function pong(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, retryStrategy: () => null });
-  try {
-    await client.connect();
-    return (await client.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
+/** A bare RESP PING over TCP: no client library, so a down server is a quick `false`, never a retry loop. */
+function pong(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port || 6379) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2_000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => done(data.toString().startsWith("+PONG")));
+  });
 }
 
 export async function ensureRedis(log: (m: string) => void = () => undefined): Promise<string> {

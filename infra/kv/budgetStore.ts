@@ -1,0 +1,51 @@
+import type { Redis } from "@upstash/redis";
+import type { PlatformConfig } from "../config/schema";
+
+/**
+ * Per-tenant rate-limit budgets in the key-value store: `<p>budgets` is a hash, tenant id → JSON budget (the
+ * tenant's override, else its tier's), and `tier:<tier>` → JSON for tenants not yet published.
+ */
+export interface Budget {
+  requests: number;
+  /** @upstash/ratelimit duration, e.g. "1 m". */
+  window: string;
+}
+
+export const budgetsKey = (prefix: string) => `${prefix}budgets`;
+
+export function effectiveBudgets(config: Pick<PlatformConfig, "tenants" | "limits">): { tenants: Record<string, Budget>; tiers: Record<string, Budget> } {
+  const limits = config.limits;
+  if (!limits) return { tenants: {}, tiers: {} };
+  const tenants = Object.fromEntries(config.tenants.map((t) => [t.id, limits.tenants?.[t.id] ?? limits.tiers[t.tier]]));
+  return { tenants, tiers: { ...limits.tiers } };
+}
+
+export async function readBudgets(redis: Redis, prefix: string): Promise<{ tenants: Record<string, Budget>; tiers: Record<string, Budget> }> {
+  const hash = (await redis.hgetall<Record<string, Budget | string>>(budgetsKey(prefix))) ?? {};
+  const tenants: Record<string, Budget> = {};
+  const tiers: Record<string, Budget> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    const budget = typeof value === "string" ? (JSON.parse(value) as Budget) : value;
+    if (field.startsWith("tier:")) tiers[field.slice(5)] = budget;
+    else tenants[field] = budget;
+  }
+  return { tenants, tiers };
+}
+
+/** Makes the store hold exactly these budgets (fields no longer declared are removed) in one transaction. */
+export async function writeBudgets(redis: Redis, prefix: string, wanted: { tenants: Record<string, Budget>; tiers: Record<string, Budget> }): Promise<void> {
+  const key = budgetsKey(prefix);
+  const current = await readBudgets(redis, prefix);
+  const fields: Record<string, string> = {};
+  for (const [id, b] of Object.entries(wanted.tenants)) fields[id] = JSON.stringify(b);
+  for (const [tier, b] of Object.entries(wanted.tiers)) fields[`tier:${tier}`] = JSON.stringify(b);
+  const stale = [
+    ...Object.keys(current.tenants).filter((id) => !(id in wanted.tenants)),
+    ...Object.keys(current.tiers).filter((t) => !(t in wanted.tiers)).map((t) => `tier:${t}`),
+  ];
+  const tx = redis.multi();
+  if (Object.keys(fields).length) tx.hset(key, fields);
+  if (stale.length) tx.hdel(key, ...stale);
+  if (!Object.keys(fields).length && !stale.length) return;
+  await tx.exec();
+}

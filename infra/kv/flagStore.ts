@@ -1,0 +1,136 @@
+import type { Redis } from "@upstash/redis";
+
+/**
+ * Feature flags in the key-value store (Upstash, or Redis behind the local REST endpoint). Layout, under a
+ * per-stack prefix:
+ *   <p>flag:<name>        hash   default → "true"|"false", tenant:<id> → "true"|"false", description
+ *   <p>flag:<name>:kill   string "1" while the kill switch is on (outside stack config: an emergency lever)
+ *   <p>flags              set    declared flag names
+ *   <p>flags:audit        list   newest first: { at, actor, source, flag, scope, old, new }
+ */
+export interface FlagDeclaration {
+  name: string;
+  default: boolean;
+  tenants: Record<string, boolean>;
+  description?: string;
+}
+
+export interface FlagState {
+  name: string;
+  default: boolean | undefined;
+  tenants: Record<string, boolean>;
+  killed: boolean;
+  description?: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  source: string;
+  flag: string;
+  scope: string;
+  old: boolean | null;
+  new: boolean | null;
+}
+
+export const AUDIT_LIMIT = 10_000;
+
+export const flagKeys = (prefix: string, name: string) => ({
+  flag: `${prefix}flag:${name}`,
+  kill: `${prefix}flag:${name}:kill`,
+  names: `${prefix}flags`,
+  audit: `${prefix}flags:audit`,
+});
+
+const asBool = (v: unknown): boolean | undefined => (v === true || v === "true" ? true : v === false || v === "false" ? false : undefined);
+
+export async function readFlag(redis: Redis, prefix: string, name: string): Promise<FlagState> {
+  const k = flagKeys(prefix, name);
+  const [hash, kill] = await Promise.all([redis.hgetall<Record<string, unknown>>(k.flag), redis.get(k.kill)]);
+  const tenants: Record<string, boolean> = {};
+  for (const [field, value] of Object.entries(hash ?? {})) {
+    const b = asBool(value);
+    if (field.startsWith("tenant:") && b !== undefined) tenants[field.slice("tenant:".length)] = b;
+  }
+  const description = hash?.description;
+  return { name, default: asBool(hash?.default), tenants, killed: kill !== null && kill !== undefined, description: description === undefined || description === null ? undefined : String(description) };
+}
+
+export async function listFlagNames(redis: Redis, prefix: string): Promise<string[]> {
+  return (await redis.smembers(`${prefix}flags`)).map(String).sort();
+}
+
+/** Every (scope, old, new) that differs between what the store holds and what is declared. */
+export function flagChanges(current: FlagState, wanted: FlagDeclaration): { scope: string; old: boolean | null; new: boolean | null }[] {
+  const changes: { scope: string; old: boolean | null; new: boolean | null }[] = [];
+  if (current.default !== wanted.default) changes.push({ scope: "default", old: current.default ?? null, new: wanted.default });
+  for (const id of new Set([...Object.keys(current.tenants), ...Object.keys(wanted.tenants)])) {
+    const was = current.tenants[id];
+    const now = wanted.tenants[id];
+    if (was !== now) changes.push({ scope: `tenant:${id}`, old: was ?? null, new: now ?? null });
+  }
+  return changes;
+}
+
+/** Makes the store hold exactly `wanted` for this flag, atomically, with one audit entry per changed value. */
+export async function writeFlag(redis: Redis, prefix: string, wanted: FlagDeclaration, actor: string, source: string): Promise<AuditEntry[]> {
+  const k = flagKeys(prefix, wanted.name);
+  const current = await readFlag(redis, prefix, wanted.name);
+  const at = new Date().toISOString();
+  const entries = flagChanges(current, wanted).map((c) => ({ at, actor, source, flag: wanted.name, ...c }));
+  const tx = redis.multi();
+  tx.sadd(k.names, wanted.name);
+  const set: Record<string, string> = { default: String(wanted.default) };
+  for (const [id, value] of Object.entries(wanted.tenants)) set[`tenant:${id}`] = String(value);
+  if (wanted.description) set.description = wanted.description;
+  tx.hset(k.flag, set);
+  const stale = Object.keys(current.tenants).filter((id) => !(id in wanted.tenants)).map((id) => `tenant:${id}`);
+  if (!wanted.description && current.description !== undefined) stale.push("description");
+  if (stale.length) tx.hdel(k.flag, ...stale);
+  if (entries.length) {
+    tx.lpush(k.audit, ...entries.map((e) => JSON.stringify(e)));
+    tx.ltrim(k.audit, 0, AUDIT_LIMIT - 1);
+  }
+  await tx.exec();
+  return entries;
+}
+
+export async function deleteFlag(redis: Redis, prefix: string, name: string, actor: string, source: string): Promise<void> {
+  const k = flagKeys(prefix, name);
+  const current = await readFlag(redis, prefix, name);
+  const at = new Date().toISOString();
+  const entries = flagChanges(current, { name, default: undefined as unknown as boolean, tenants: {} })
+    .map((c) => ({ at, actor, source, flag: name, ...c, new: null }));
+  const tx = redis.multi();
+  tx.del(k.flag, k.kill);
+  tx.srem(k.names, name);
+  if (entries.length) tx.lpush(k.audit, ...entries.map((e) => JSON.stringify(e)));
+  await tx.exec();
+}
+
+/** The kill switch: the flag reads false for everyone until it is released, whatever its declared values. */
+export async function setKillSwitch(redis: Redis, prefix: string, name: string, on: boolean, actor: string): Promise<void> {
+  const k = flagKeys(prefix, name);
+  const was = (await redis.get(k.kill)) !== null;
+  if (was === on) return;
+  const entry: AuditEntry = { at: new Date().toISOString(), actor, source: "bloom flags kill", flag: name, scope: "kill", old: was, new: on };
+  const tx = redis.multi();
+  if (on) tx.set(k.kill, "1");
+  else tx.del(k.kill);
+  tx.lpush(k.audit, JSON.stringify(entry));
+  tx.ltrim(k.audit, 0, AUDIT_LIMIT - 1);
+  await tx.exec();
+}
+
+export async function flagHistory(redis: Redis, prefix: string, name?: string, limit = 50): Promise<AuditEntry[]> {
+  const raw = await redis.lrange<AuditEntry | string>(`${prefix}flags:audit`, 0, name ? AUDIT_LIMIT - 1 : limit - 1);
+  const entries = raw.map((e) => (typeof e === "string" ? (JSON.parse(e) as AuditEntry) : e));
+  return (name ? entries.filter((e) => e.flag === name) : entries).slice(0, limit);
+}
+
+/** How a flag resolves for a tenant: kill switch, then the tenant's override, then the default (false if unset). */
+export function resolveFlag(state: Pick<FlagState, "default" | "tenants" | "killed">, tenantId?: string): boolean {
+  if (state.killed) return false;
+  if (tenantId !== undefined && state.tenants[tenantId] !== undefined) return state.tenants[tenantId]!;
+  return state.default ?? false;
+}
