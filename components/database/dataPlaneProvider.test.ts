@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { dataPlaneProvider } from "./dataPlaneProvider";
+import { databaseResourceProvider } from "./dataPlaneProvider";
 
 /** diff decides replace vs update vs nothing; the engine's defaults would ignore code changes or wipe outputs. */
 describe("data-plane dynamic provider diff", () => {
-  const provider = dataPlaneProvider<{ backend: any; name: string; region?: string; expiresAt?: string; retention?: number }, { projectId: string }>({
+  const provider = databaseResourceProvider<{ backend: any; name: string; region?: string; expiresAt?: string; retention?: number }, { projectId: string }>({
     replaceOn: ["name", "region"],
     createOnly: ["expiresAt"],
     create: async () => ({ id: "x", outs: { projectId: "x" } }),

@@ -23,34 +23,54 @@ export interface WithBackend {
   backend: BackendSettings;
 }
 
-/** What one kind of data-plane resource does; the provider around it adds diff/update/read and backend lifetime. */
-export interface DataPlaneResourceSpec<I extends WithBackend, O extends object> {
+/**
+ * What one kind of data-plane resource does, over a context `C` it opens per call (a database backend, a
+ * key-value client); the provider around it adds diff/update/read and the context's lifetime.
+ */
+export interface DataPlaneResourceSpec<I extends object, O extends object, C> {
+  /** Opens the context from the resource's own inputs, inside the provider process. */
+  connect(dp: DataPlane, inputs: I): C;
+  disconnect?(ctx: C): Promise<void>;
   /** Input keys whose change requires a new object. Other input changes are applied by `update` in place. */
   replaceOn: readonly (keyof I & string)[];
   /** Input keys that only matter at creation (e.g. a snapshot's expiry): changes are ignored, never replace. */
   createOnly?: readonly (keyof I & string)[];
-  create(dp: DataPlane, backend: DatabaseBackend, inputs: I): Promise<{ id: string; outs: O }>;
-  update?(dp: DataPlane, backend: DatabaseBackend, id: string, olds: I & O, news: I): Promise<O>;
-  delete(dp: DataPlane, backend: DatabaseBackend, id: string, props: I & O): Promise<void>;
-  /** Whether the object still exists; `pulumi refresh` drops it from state when not. Omitted = assume it does. */
-  exists?(dp: DataPlane, backend: DatabaseBackend, id: string, props: I & O): Promise<boolean>;
+  create(dp: DataPlane, ctx: C, inputs: I): Promise<{ id: string; outs: O }>;
+  update?(dp: DataPlane, ctx: C, id: string, olds: I & O, news: I): Promise<O>;
+  delete(dp: DataPlane, ctx: C, id: string, props: I & O): Promise<void>;
+  /**
+   * What `pulumi refresh` sees: the object as it is now (drift shows as changed props), or undefined when it is
+   * gone. Omitted = the state is taken as is.
+   */
+  refresh?(dp: DataPlane, ctx: C, id: string, props: I & O): Promise<(I & O) | undefined>;
 }
 
-export function dataPlaneProvider<I extends WithBackend, O extends object>(spec: DataPlaneResourceSpec<I, O>): pulumi.dynamic.ResourceProvider {
-  async function withBackend<T>(settings: BackendSettings, work: (dp: DataPlane, b: DatabaseBackend) => Promise<T>): Promise<T> {
+/** The spec of a resource over the database seam: its context is the backend named by its `backend` input. */
+export type DatabaseResourceSpec<I extends WithBackend, O extends object> = Omit<DataPlaneResourceSpec<I, O, DatabaseBackend>, "connect" | "disconnect">;
+
+export function databaseResourceProvider<I extends WithBackend, O extends object>(spec: DatabaseResourceSpec<I, O>): pulumi.dynamic.ResourceProvider {
+  return dataPlaneProvider<I, O, DatabaseBackend>({
+    ...spec,
+    connect: (dp, inputs) => dp.createDatabaseBackend(inputs.backend),
+    disconnect: (backend) => backend.close(),
+  });
+}
+
+export function dataPlaneProvider<I extends object, O extends object, C>(spec: DataPlaneResourceSpec<I, O, C>): pulumi.dynamic.ResourceProvider {
+  async function withContext<T>(inputs: I, work: (dp: DataPlane, ctx: C) => Promise<T>): Promise<T> {
     const dp = loadDataPlane();
-    const backend = dp.createDatabaseBackend(settings);
+    const ctx = spec.connect(dp, inputs);
     try {
-      return await work(dp, backend);
+      return await work(dp, ctx);
     } finally {
-      await backend.close();
+      await spec.disconnect?.(ctx);
     }
   }
   const sameValue = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
   return {
     async create(inputs: I) {
-      const { id, outs } = await withBackend(inputs.backend, (dp, b) => spec.create(dp, b, inputs));
+      const { id, outs } = await withContext(inputs, (dp, c) => spec.create(dp, c, inputs));
       return { id, outs: { ...inputs, ...outs } };
     },
     async diff(_id: string, olds: I & O, news: I) {
@@ -61,17 +81,17 @@ export function dataPlaneProvider<I extends WithBackend, O extends object>(spec:
       return { changes: changed.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
     },
     async update(id: string, olds: I & O, news: I) {
-      const outs = spec.update ? await withBackend(news.backend, (dp, b) => spec.update!(dp, b, id, olds, news)) : pickOutputs(olds as Record<string, unknown>, news as Record<string, unknown>);
+      const outs = spec.update ? await withContext(news, (dp, c) => spec.update!(dp, c, id, olds, news)) : pickOutputs(olds as Record<string, unknown>, news as Record<string, unknown>);
       return { outs: { ...news, ...outs } };
     },
     async delete(id: string, props: I & O) {
-      await withBackend(props.backend, (dp, b) => spec.delete(dp, b, id, props));
+      await withContext(props, (dp, c) => spec.delete(dp, c, id, props));
     },
     async read(id: string, props: I & O) {
-      if (!spec.exists) return { id, props };
-      const present = await withBackend(props.backend, (dp, b) => spec.exists!(dp, b, id, props));
+      if (!spec.refresh) return { id, props };
+      const current = await withContext(props, (dp, c) => spec.refresh!(dp, c, id, props));
       // An empty id tells the engine the object is gone, so refresh removes it from state.
-      return present ? { id, props } : { id: "", props: {} };
+      return current ? { id, props: current } : { id: "", props: {} };
     },
   };
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
-import { dataPlaneProvider } from "./dataPlaneProvider";
+import { databaseResourceProvider } from "./dataPlaneProvider";
 
 /**
  * The dynamic resources over the database seam. Each is a thin spec: which inputs replace, how to create and delete.
@@ -11,7 +11,7 @@ type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 interface ProjectInputs { backend: BackendSettings; name: string; regionId?: string; pgVersion?: number; historyRetentionSeconds?: number }
 interface ProjectOutputs { projectId: string; defaultBranchId: string }
 
-const projectProvider = dataPlaneProvider<ProjectInputs, ProjectOutputs>({
+const projectProvider = databaseResourceProvider<ProjectInputs, ProjectOutputs>({
   replaceOn: ["name", "regionId", "pgVersion"],
   async create(_dp, backend, inputs) {
     const ref = await backend.ensureProject(inputs);
@@ -24,8 +24,8 @@ const projectProvider = dataPlaneProvider<ProjectInputs, ProjectOutputs>({
   async delete(_dp, backend, id) {
     await backend.deleteProject(id);
   },
-  async exists(_dp, backend, id, props) {
-    return (await backend.getBranch(id, props.defaultBranchId)) !== undefined;
+  async refresh(_dp, backend, id, props) {
+    return (await backend.getBranch(id, props.defaultBranchId)) ? props : undefined;
   },
 });
 
@@ -40,7 +40,7 @@ export class DatabaseProjectResource extends pulumi.dynamic.Resource {
 interface BranchInputs { backend: BackendSettings; projectId: string; name: string; parentBranchId?: string; at?: string; expiresAt?: string }
 interface BranchOutputs { branchId: string; createdAt: string }
 
-const branchProvider = dataPlaneProvider<BranchInputs, BranchOutputs>({
+const branchProvider = databaseResourceProvider<BranchInputs, BranchOutputs>({
   replaceOn: ["projectId", "name", "parentBranchId", "at"],
   // Re-creating a snapshot to move its expiry would copy today's data under an old name: never do that.
   createOnly: ["expiresAt"],
@@ -51,8 +51,8 @@ const branchProvider = dataPlaneProvider<BranchInputs, BranchOutputs>({
   async delete(_dp, backend, id, props) {
     await backend.deleteBranch(props.projectId, id);
   },
-  async exists(_dp, backend, id, props) {
-    return (await backend.getBranch(props.projectId, id)) !== undefined;
+  async refresh(_dp, backend, id, props) {
+    return (await backend.getBranch(props.projectId, id)) ? props : undefined;
   },
 });
 
@@ -67,7 +67,7 @@ export class DatabaseBranchResource extends pulumi.dynamic.Resource {
 interface RoleInputs { backend: BackendSettings; projectId: string; branchId: string; name: string }
 interface RoleOutputs { roleName: string; password: string }
 
-const roleProvider = dataPlaneProvider<RoleInputs, RoleOutputs>({
+const roleProvider = databaseResourceProvider<RoleInputs, RoleOutputs>({
   replaceOn: ["projectId", "branchId", "name"],
   async create(_dp, backend, inputs) {
     const role = await backend.ensureRole(inputs.projectId, inputs.branchId, inputs.name);
@@ -98,7 +98,7 @@ async function ownerUris(backend: import("../../infra").DatabaseBackend, i: Data
   };
 }
 
-const databaseProvider = dataPlaneProvider<DatabaseInputs, DatabaseOutputs>({
+const databaseProvider = databaseResourceProvider<DatabaseInputs, DatabaseOutputs>({
   replaceOn: ["projectId", "branchId", "name"],
   async create(_dp, backend, inputs) {
     await backend.ensureDatabase(inputs.projectId, inputs.branchId, inputs.name, inputs.ownerRole);
@@ -126,7 +126,7 @@ export class DatabaseResource extends pulumi.dynamic.Resource {
 interface AppRoleInputs { backend: BackendSettings; projectId: string; name: string; migratorDirectUri: string; migratorPooledUri: string }
 interface AppRoleOutputs { roleName: string; password: string; directUri: string; pooledUri: string }
 
-const appRoleProvider = dataPlaneProvider<AppRoleInputs, AppRoleOutputs>({
+const appRoleProvider = databaseResourceProvider<AppRoleInputs, AppRoleOutputs>({
   replaceOn: ["name"],
   async create(dp, _backend, inputs) {
     const role = await dp.ensureAppRole(inputs.migratorDirectUri, inputs.name);
@@ -190,7 +190,7 @@ async function branchConnection(backend: import("../../infra").DatabaseBackend, 
   };
 }
 
-const branchConnectionProvider = dataPlaneProvider<BranchConnectionInputs, BranchConnectionOutputs>({
+const branchConnectionProvider = databaseResourceProvider<BranchConnectionInputs, BranchConnectionOutputs>({
   replaceOn: [],
   async create(_dp, backend, inputs) {
     const outs = await branchConnection(backend, inputs);

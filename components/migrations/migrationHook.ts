@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { loadMigrations, migrationsContentHash } from "../../infra/migrations/migrationSource";
-import { dataPlaneProvider, type WithBackend } from "../database/dataPlaneProvider";
+import { databaseResourceProvider, type WithBackend } from "../database/dataPlaneProvider";
 
 /** One database the hook migrates. */
 export interface MigrationHookTarget {
@@ -38,7 +38,7 @@ interface HookInputs extends WithBackend {
 }
 interface HookOutputs { deployId: string; snapshots: Record<string, string>; applied: Record<string, string[]> }
 
-const hookProvider = dataPlaneProvider<HookInputs, HookOutputs>({
+const hookProvider = databaseResourceProvider<HookInputs, HookOutputs>({
   replaceOn: [],
   async create(dp, backend, inputs) {
     return { id: `migrations-${inputs.targets.map((t) => t.name).join("+")}`, outs: await runHook(dp, backend, inputs) };

@@ -105,6 +105,35 @@ const limits = z
 
 const FLAG_NAME = /^[a-z][a-z0-9_]*$/;
 
+/** Upstash primary regions for a global database (what its developer API accepts). */
+const UPSTASH_REGIONS = ["us-east-1", "us-west-1", "us-west-2", "eu-central-1", "eu-west-1", "sa-east-1", "ap-southeast-1", "ap-southeast-2"] as const;
+
+const kv = z
+  .object({
+    backend: z.enum(["upstash", "local"], { error: "must be \"upstash\" (cloud) or \"local\" (Redis on loopback behind the Upstash-compatible endpoint)" }),
+    upstash: z
+      .object({
+        email: z.string().email("must be the Upstash account email"),
+        primaryRegion: z.enum(UPSTASH_REGIONS, { error: `must be one of ${UPSTASH_REGIONS.join(", ")}` }),
+        readRegions: z.array(z.enum(UPSTASH_REGIONS, { error: `must be one of ${UPSTASH_REGIONS.join(", ")}` })).optional(),
+        /** Only for tests against a local fake. */
+        apiBaseUrl: z.string().url().optional(),
+      })
+      .strict()
+      .optional(),
+    local: z
+      .object({
+        redisUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL such as redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
+        port: z.number().int().min(1024, "must be a port >= 1024").max(65535, "must be a port <= 65535").default(8079),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.backend === "upstash" && !v.upstash) ctx.addIssue({ code: "custom", path: ["upstash"], message: "is required when backend is \"upstash\": set email and primaryRegion" });
+  });
+
 const migrations = z
   .object({
     /** The app's prisma/migrations folder; relative paths are taken from the repository root. */
@@ -137,6 +166,7 @@ export const platformConfigSchema = z
     flags: z.record(z.string().regex(FLAG_NAME, "flag names are snake_case, e.g. \"tenancy_enabled\""), flag).default({}),
     limits: limits.optional(),
     migrations: migrations.default({ dir: "prisma/migrations", concurrency: 8, snapshotTtlHours: 168 }),
+    kv: kv.default({ backend: "local" }),
     rollback: rollback.optional(),
   })
   .strict()
@@ -159,6 +189,9 @@ export const platformConfigSchema = z
     for (const id of Object.keys(cfg.limits?.tenants ?? {})) {
       if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["limits", "tenants", id], message: `names unknown tenant "${id}": add it to bloom:tenants or remove the override` });
     }
+    if (cfg.environment === "prod" && cfg.kv.backend === "local") {
+      ctx.addIssue({ code: "custom", path: ["kv", "backend"], message: "is \"local\" on prod: prod flags and limits must live on \"upstash\"" });
+    }
     if (cfg.environment === "prod" && cfg.database.backend === "local") {
       ctx.addIssue({ code: "custom", path: ["database", "backend"], message: "is \"local\" on prod: prod data must live on \"neon\"" });
     }
@@ -168,6 +201,6 @@ export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type TenantConfig = PlatformConfig["tenants"][number];
 export type DatabaseConfig = PlatformConfig["database"];
 /** The config keys the schema reads, in the order operators see them in Pulumi.<stack>.yaml. */
-export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback"] as const;
+export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback", "kv"] as const;
 /** Secret settings, read with requireSecret by the program rather than validated as plain values. */
-export const SECRET_KEYS = ["neonApiKey"] as const;
+export const SECRET_KEYS = ["neonApiKey", "upstashApiKey"] as const;

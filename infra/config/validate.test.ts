@@ -59,6 +59,10 @@ const corpus: [string, Mutator, string][] = [
   ["missing tier budget", (c) => delete c.limits.tiers.enterprise, "bloom:limits.tiers.enterprise"],
   ["limit override for unknown tenant", (c) => (c.limits.tenants = { ghost: { requests: 5, window: "1 m" } }), "bloom:limits.tenants.ghost"],
   ["unknown top-level key", (c) => (c.tennants = []), "bloom:tennants"],
+  ["upstash store without settings", (c) => (c.kv = { backend: "upstash" }), "bloom:kv.upstash"],
+  ["upstash region unknown", (c) => (c.kv = { backend: "upstash", upstash: { email: "ops@bloom.example", primaryRegion: "eu-central-2" } }), "bloom:kv.upstash.primaryRegion"],
+  ["prod flags on local redis", (c) => (c.environment = "prod"), "bloom:kv.backend"],
+  ["local redis url not redis", (c) => (c.kv = { backend: "local", local: { redisUrl: "http://x" } }), "bloom:kv.local.redisUrl"],
 ];
 
 describe("bloom config validation", () => {

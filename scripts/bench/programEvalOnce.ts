@@ -18,9 +18,9 @@ async function main() {
     region: "aws-eu-central-1",
   }));
   const flags = { tenancy_enabled: { type: "boolean", default: false, tenants: Object.fromEntries(tenants.filter((_, i) => i % 7 === 0).map((t) => [t.id, true])) } };
-  const config = { ...base, "bloom:tenants": JSON.stringify(tenants), "bloom:flags": JSON.stringify(flags), "bloom:neonApiKey": "bench" };
+  const config = { ...base, "bloom:tenants": JSON.stringify(tenants), "bloom:flags": JSON.stringify(flags), "bloom:neonApiKey": "bench", "bloom:upstashApiKey": "bench" };
   const start = performance.now();
-  const { registered, outputs, failure } = await runUnderMocks("staging", () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey"]);
+  const { registered, outputs, failure } = await runUnderMocks("staging", () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
   if (failure) throw failure;
   await Promise.all(Object.values(outputs).map((o) => promiseOf(o)));
   const ms = performance.now() - start;

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
-import type { DatabaseConfig } from "../../infra/config/schema";
+import type { DatabaseConfig, PlatformConfig } from "../../infra/config/schema";
+import type { KvSettings } from "../../infra/kv/kvDatabase";
 
 /** The backend a stack's resources talk to, built from validated config and the stack's secrets. */
 export function backendSettings(db: DatabaseConfig, neonApiKey: () => pulumi.Output<string>): pulumi.Output<BackendSettings> {
@@ -13,4 +14,13 @@ export function backendSettings(db: DatabaseConfig, neonApiKey: () => pulumi.Out
   const local: BackendSettings = { kind: "local" };
   if (db.local?.serverUrl) local.serverUrl = db.local.serverUrl;
   return pulumi.secret(local);
+}
+
+/** The key-value store a stack writes flags and budgets to. */
+export function kvSettings(kv: PlatformConfig["kv"], upstashApiKey: () => pulumi.Output<string>): pulumi.Output<KvSettings> {
+  if (kv.backend === "upstash") {
+    const u = kv.upstash!;
+    return pulumi.secret(upstashApiKey().apply((apiKey): KvSettings => ({ kind: "upstash", email: u.email, apiKey, primaryRegion: u.primaryRegion, readRegions: u.readRegions, apiBaseUrl: u.apiBaseUrl })));
+  }
+  return pulumi.secret({ kind: "local" as const, redisUrl: kv.local?.redisUrl ?? "redis://127.0.0.1:6379", port: kv.local?.port ?? 8079 });
 }

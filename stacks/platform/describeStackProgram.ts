@@ -7,6 +7,7 @@ import { isSecretOutput, promiseOf, runUnderMocks, type RegisteredResource } fro
 import { runPlatformStack } from "./run";
 
 export const FAKE_NEON_KEY = "neon-key-that-must-stay-secret";
+export const FAKE_UPSTASH_KEY = "upstash-key-that-must-stay-secret";
 
 export interface StackRun {
   registered: RegisteredResource[];
@@ -17,8 +18,8 @@ export interface StackRun {
 
 /** Runs the platform program for a committed stack file under Pulumi mocks and records what the engine would receive. */
 export async function runStackUnderMocks(stack: string): Promise<StackRun> {
-  const config = { ...readStackConfig(stack), "bloom:neonApiKey": FAKE_NEON_KEY };
-  const { registered, outputs, failure } = await runUnderMocks(stack, () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey"]);
+  const config = { ...readStackConfig(stack), "bloom:neonApiKey": FAKE_NEON_KEY, "bloom:upstashApiKey": FAKE_UPSTASH_KEY };
+  const { registered, outputs, failure } = await runUnderMocks(stack, () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
   if (failure) throw failure;
   const ofType = (type: string) => registered.filter((r) => r.type === type);
   const one = (type: string) => {
@@ -66,6 +67,8 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
       if (await isSecretOutput(value)) continue;
       const text = JSON.stringify(await promiseOf(value as pulumi.Output<unknown>));
       expect(text, key).not.toContain(FAKE_NEON_KEY);
+      expect(text, key).not.toContain(FAKE_UPSTASH_KEY);
+      expect(text, key).not.toContain("mock-kv-token");
       expect(text ?? "", key).not.toMatch(/postgres(ql)?:\/\/[^@\s"]*:[^@\s"]*@/);
     }
   });
@@ -79,6 +82,32 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
     const [target] = (await promiseOf(hook.inputs.targets)) as { name: string; branchId: string; migratorUrl: string }[];
     expect(target).toMatchObject({ name: "pool", branchId: "br-main", migratorUrl: "postgres://owner:pw@main.db.invalid/bloom" });
     expect(r.one("bloom:migrations:MigrationHook").opts.dependsOn).toBeDefined();
+  });
+
+  it("provisions the key-value store with a secret token, one resource per declared flag and the tenant budgets", async () => {
+    const r = run();
+    const db = r.one("pulumi-nodejs:dynamic/bloom:KvDatabase");
+    expect(db.opts.additionalSecretOutputs).toEqual(["restToken"]);
+    expect(await pulumi.isSecret(db.inputs.settings)).toBe(true);
+    expect(await isSecretOutput(r.outputs.kvRestToken)).toBe(true);
+    const values = readStackConfig(stack);
+    const flags = JSON.parse(values["bloom:flags"]!) as Record<string, { default: boolean; tenants?: Record<string, boolean> }>;
+    const registeredFlags = r.ofType("pulumi-nodejs:dynamic/bloom:FeatureFlag");
+    expect(registeredFlags).toHaveLength(Object.keys(flags).length);
+    for (const f of registeredFlags) {
+      const name = await promiseOf(f.inputs.name) as string;
+      expect(await promiseOf(f.inputs.default)).toBe(flags[name]!.default);
+      expect(await promiseOf(f.inputs.tenants)).toEqual(flags[name]!.tenants ?? {});
+      expect(await pulumi.isSecret(f.inputs.store)).toBe(true);
+    }
+    const budgets = r.one("pulumi-nodejs:dynamic/bloom:TenantBudgets");
+    const tenants = JSON.parse(values["bloom:tenants"]!) as { id: string; tier: string }[];
+    const limits = JSON.parse(values["bloom:limits"]!) as { tiers: Record<string, unknown>; tenants?: Record<string, unknown> };
+    const published = await promiseOf(budgets.inputs.tenants) as Record<string, unknown>;
+    for (const t of tenants) expect(published[t.id]).toEqual(limits.tenants?.[t.id] ?? limits.tiers[t.tier]);
+    if (stack !== "local") {
+      expect(await promiseOf(db.inputs.settings)).toMatchObject({ kind: "upstash", apiKey: FAKE_UPSTASH_KEY, primaryRegion: "eu-central-1" });
+    }
   });
 
   it("registers one tenant component per configured tenant and publishes the catalog", async () => {

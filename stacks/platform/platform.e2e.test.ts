@@ -38,7 +38,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
-    expect(res.summary.resourceChanges?.create).toBe(11);
+    expect(res.summary.resourceChanges?.create).toBe(15);
     const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
     expect(dbs).toHaveLength(1);
     const roles = await query<{ rolname: string; rolbypassrls: boolean; rolsuper: boolean }>(TEST_PG_URL, "SELECT rolname, rolbypassrls, rolsuper FROM pg_roles WHERE rolname LIKE 'bloom_local__%' ORDER BY rolname");
@@ -52,6 +52,16 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     const who = (await app.query("SELECT current_user AS u, current_database() AS d")).rows[0];
     await app.end();
     expect(who).toEqual({ u: "bloom_local__bloom_app", d: "bloom_local__main" });
+  });
+
+  it("writes the declared flags and tenant budgets to the store, readable with @upstash/redis", async () => {
+    const outputs = await stack.outputs();
+    expect(outputs.kvRestToken?.secret).toBe(true);
+    const { createTenantGuards } = await import("../../infra/app/tenantGuards");
+    const guards = createTenantGuards({ url: outputs.kvRestUrl!.value as string, token: outputs.kvRestToken!.value as string, prefix: outputs.kvKeyPrefix!.value as string, cacheTtlMs: 0 });
+    expect(await guards.isEnabled("tenancy_enabled", "pilot")).toBe(true);
+    expect(await guards.isEnabled("tenancy_enabled", "legacy")).toBe(false);
+    await expect(guards.assertTenantBudget("legacy", "user-1")).resolves.toMatchObject({ remaining: 99 });
   });
 
   it("keeps passwords and connection strings out of the state file in plain text", async () => {
@@ -74,14 +84,28 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     expect(Object.keys(res.summary.resourceChanges ?? {}).filter((k) => k !== "same")).toEqual([]);
   });
 
+  it("refresh sees a flag changed by hand in the store, and the next up puts the declared value back", async () => {
+    const outputs = await stack.outputs();
+    const { kvClient } = await import("../../infra/kv/kvDatabase");
+    const redis = kvClient(outputs.kvRestUrl!.value as string, outputs.kvRestToken!.value as string);
+    const key = `${outputs.kvKeyPrefix!.value as string}flag:tenancy_enabled`;
+    await redis.hset(key, { "tenant:pilot": "false" });
+    await stack.refresh();
+    const preview = await stack.preview();
+    expect(preview.changeSummary.update).toBe(1);
+    await stack.up();
+    expect(await redis.hget(key, "tenant:pilot")).toBe(true);
+  });
+
   it("adding a tenant changes only that tenant", async () => {
     const tenants = JSON.parse(config["bloom:tenants"]!);
     tenants.push({ id: "new-clinic", name: "New Clinic", tier: "standard", isolation: "pooled" });
     await applyConfig(stack, { ...config, "bloom:tenants": JSON.stringify(tenants) });
     const res = await stack.up();
     const changes = res.summary.resourceChanges ?? {};
-    expect(changes.create).toBe(1);
-    expect(changes.update ?? 0).toBeLessThanOrEqual(1); // the stack's outputs (catalog) change; no resource does
+    expect(changes.create).toBe(1); // the tenant
+    // Besides the stack's outputs, only the published budgets change (the new tenant gets its tier's budget).
+    expect(changes.update ?? 0).toBeLessThanOrEqual(2);
     expect(changes.replace ?? 0).toBe(0);
     expect(changes.delete ?? 0).toBe(0);
     expect((res.outputs.tenantCatalog!.value as { id: string }[]).map((t) => t.id)).toContain("new-clinic");
@@ -107,6 +131,17 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_database WHERE datname LIKE 'bloom_local__%'")).toEqual([]);
     expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_roles WHERE rolname LIKE 'bloom_local__%'")).toEqual([]);
     expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_database WHERE datname = $1", [bystander])).toHaveLength(1);
+    const { Redis } = await import("ioredis");
+    const redis = new Redis(process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+    // Flags and budgets are gone. The audit trail is kept on purpose (it records the destroy too), and rate-limit
+    // counters expire on their own.
+    const left = await redis.keys(`bloom:${stackName}:*`);
+    expect(left.filter((k) => !k.endsWith(":flags:audit") && !k.includes(":rl:"))).toEqual([]);
+    for (const k of left.filter((k) => k.includes(":rl:"))) expect(await redis.ttl(k)).toBeGreaterThan(0);
+    const audit = (await redis.lrange(`bloom:${stackName}:flags:audit`, 0, -1)).map((e) => JSON.parse(e));
+    expect(audit[0]).toMatchObject({ source: "pulumi destroy", flag: "tenancy_enabled", new: null });
+    await redis.del(`bloom:${stackName}:flags:audit`);
+    redis.disconnect();
   });
 });
 

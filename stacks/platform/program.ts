@@ -7,11 +7,15 @@ import { REPO_ROOT } from "../../infra/config/stackFile";
 import { MigrationHook } from "../../components/migrations/migrationHook";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { backendSettings } from "./backendSettings";
+import { backendSettings, kvSettings } from "./backendSettings";
+import { FlagStore } from "../../components/kv/flagStore";
+import { effectiveBudgets } from "../../infra/kv/budgetStore";
 
 export interface PlatformSecrets {
   /** Read lazily: only Neon stacks need (and require) the key. */
   neonApiKey: () => pulumi.Output<string>;
+  /** Read lazily: only Upstash stacks need it. */
+  upstashApiKey: () => pulumi.Output<string>;
 }
 
 /**
@@ -42,6 +46,15 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     snapshotTtlHours: config.migrations.snapshotTtlHours,
     pausedReason: config.rollback && `rollback (${config.rollback.mode}) to ${config.rollback.to} in effect since ${config.rollback.at}`,
   }, { dependsOn: [pool] });
+  // Flags and budgets live in the environment's store; locally stacks share one Redis, so keys carry the stack.
+  const store = new FlagStore("flags", {
+    settings: kvSettings(config.kv, secrets.upstashApiKey),
+    databaseName: poolProjectName(env),
+    keyPrefix: config.kv.backend === "local" ? `bloom:${pulumi.getStack()}:` : "bloom:",
+    flags: config.flags,
+    budgets: effectiveBudgets(config),
+    protectData: env === "prod",
+  });
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, { environment: env, tenant: t }));
 
   return {
@@ -61,6 +74,9 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     migratorDatabaseUrl: pool.migratorUrl,
     tenantCatalog: tenants.map((t) => t.entry),
     flags: config.flags,
+    kvRestUrl: store.restUrl,
+    kvRestToken: store.restToken,
+    kvKeyPrefix: store.keyPrefix,
     limits: config.limits ?? null,
   };
 }

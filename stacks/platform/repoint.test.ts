@@ -4,7 +4,7 @@ import { promiseOf, runUnderMocks } from "../../test/pulumiMocks";
 import { runPlatformStack } from "./run";
 
 const run = (overrides: Record<string, string>) =>
-  runUnderMocks("staging", () => runPlatformStack() as Record<string, any>, { ...readStackConfig("staging"), "bloom:neonApiKey": "k", ...overrides }, ["bloom:neonApiKey"]);
+  runUnderMocks("staging", () => runPlatformStack() as Record<string, any>, { ...readStackConfig("staging"), "bloom:neonApiKey": "k", "bloom:upstashApiKey": "u", ...overrides }, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
 
 describe("rollback by repointing (mocks)", () => {
   it("publishes connections to the branch bloom:appBranch names, and migrates that branch", async () => {

@@ -1,0 +1,40 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Budget, KvSettings } from "../../infra";
+import { FeatureFlagResource, KvDatabaseResource, TenantBudgetsResource } from "./kvResources";
+
+export interface FlagStoreArgs {
+  /** Upstash account + region, or the local Redis; carried as a secret input. */
+  settings: pulumi.Input<KvSettings>;
+  /** Database name, e.g. `bloom-staging`. */
+  databaseName: string;
+  /** Key prefix for this stack's keys (stacks may share a local Redis). */
+  keyPrefix: string;
+  flags: Record<string, { default: boolean; tenants?: Record<string, boolean>; description?: string }>;
+  budgets: { tenants: Record<string, Budget>; tiers: Record<string, Budget> };
+  protectData?: boolean;
+}
+
+/**
+ * The environment's key-value store (Upstash, or Redis behind the local REST endpoint) with the flags and tenant
+ * budgets declared in stack config written into it. Publishes the REST URL and token (secret) the app uses.
+ */
+export class FlagStore extends pulumi.ComponentResource {
+  readonly restUrl: pulumi.Output<string>;
+  readonly restToken: pulumi.Output<string>;
+  readonly keyPrefix: string;
+
+  constructor(name: string, args: FlagStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bloom:kv:FlagStore", name, {}, opts);
+    const db = new KvDatabaseResource(`${name}-database`, { settings: pulumi.secret(args.settings), name: args.databaseName },
+      { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
+    const store = pulumi.secret(pulumi.all([db.restUrl, db.restToken]).apply(([restUrl, restToken]) => ({ restUrl, restToken, prefix: args.keyPrefix })));
+    for (const [flag, decl] of Object.entries(args.flags)) {
+      new FeatureFlagResource(`${name}-flag-${flag}`, { store, name: flag, default: decl.default, tenants: decl.tenants ?? {}, description: decl.description }, { parent: this });
+    }
+    new TenantBudgetsResource(`${name}-budgets`, { store, tenants: args.budgets.tenants, tiers: args.budgets.tiers }, { parent: this });
+    this.restUrl = db.restUrl;
+    this.restToken = pulumi.secret(db.restToken);
+    this.keyPrefix = args.keyPrefix;
+    this.registerOutputs({ restUrl: this.restUrl, restToken: this.restToken, keyPrefix: this.keyPrefix });
+  }
+}

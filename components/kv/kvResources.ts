@@ -1,0 +1,100 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Budget, KvSettings } from "../../infra";
+import { dataPlaneProvider } from "../database/dataPlaneProvider";
+
+/** Dynamic resources over the key-value store: the database itself, each declared flag, and the tenant budgets. */
+type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+interface KvDatabaseInputs { settings: KvSettings; name: string }
+interface KvDatabaseOutputs { databaseId: string; restUrl: string; restToken: string }
+
+const kvDatabaseProvider = dataPlaneProvider<KvDatabaseInputs, KvDatabaseOutputs, KvSettings>({
+  connect: (_dp, inputs) => inputs.settings,
+  replaceOn: ["name"],
+  async create(dp, settings, inputs) {
+    const db = await dp.ensureKvDatabase(settings, inputs.name);
+    return { id: db.databaseId, outs: db };
+  },
+  // Local: the endpoint may have been restarted with a new token; ensure returns the live one.
+  async update(dp, settings, _id, _olds, news) {
+    return dp.ensureKvDatabase(settings, news.name);
+  },
+  async delete(dp, settings, id) {
+    await dp.deleteKvDatabase(settings, id);
+  },
+  async refresh(dp, settings, id, props) {
+    return (await dp.kvDatabaseExists(settings, id)) ? props : undefined;
+  },
+});
+
+export class KvDatabaseResource extends pulumi.dynamic.Resource {
+  declare readonly databaseId: pulumi.Output<string>;
+  declare readonly restUrl: pulumi.Output<string>;
+  declare readonly restToken: pulumi.Output<string>;
+  constructor(name: string, args: In<KvDatabaseInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(kvDatabaseProvider, name, { databaseId: undefined, restUrl: undefined, restToken: undefined, ...args },
+      { ...opts, additionalSecretOutputs: ["restToken"] }, "bloom", "KvDatabase");
+  }
+}
+
+/** Every store write is attributed: who ran `pulumi up`, from where. */
+const actor = () => `${process.env.BLOOM_ACTOR ?? process.env.USER ?? "unknown"}@${require("node:os").hostname()}`;
+
+interface StoreAccess { restUrl: string; restToken: string; prefix: string }
+
+interface FlagInputs { store: StoreAccess; name: string; default: boolean; tenants: Record<string, boolean>; description?: string }
+
+const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redis").Redis>({
+  connect: (dp, inputs) => dp.kvClient(inputs.store.restUrl, inputs.store.restToken),
+  replaceOn: ["name"],
+  async create(dp, redis, inputs) {
+    await dp.writeFlag(redis, inputs.store.prefix, inputs, actor(), "pulumi up");
+    return { id: `${inputs.store.prefix}flag:${inputs.name}`, outs: {} };
+  },
+  async update(dp, redis, _id, _olds, news) {
+    await dp.writeFlag(redis, news.store.prefix, news, actor(), "pulumi up");
+    return {};
+  },
+  async delete(dp, redis, _id, props) {
+    await dp.deleteFlag(redis, props.store.prefix, props.name, actor(), "pulumi destroy");
+  },
+  // Refresh reads the store back: a value changed by hand shows as drift, and the next `up` restores the config.
+  async refresh(dp, redis, _id, props) {
+    const state = await dp.readFlag(redis, props.store.prefix, props.name);
+    if (state.default === undefined) return undefined;
+    return { ...props, default: state.default, tenants: state.tenants, description: state.description };
+  },
+});
+
+export class FeatureFlagResource extends pulumi.dynamic.Resource {
+  constructor(name: string, args: In<FlagInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(flagProvider, name, args, opts, "bloom", "FeatureFlag");
+  }
+}
+
+interface BudgetInputs { store: StoreAccess; tenants: Record<string, Budget>; tiers: Record<string, Budget> }
+
+const budgetProvider = dataPlaneProvider<BudgetInputs, object, import("@upstash/redis").Redis>({
+  connect: (dp, inputs) => dp.kvClient(inputs.store.restUrl, inputs.store.restToken),
+  replaceOn: [],
+  async create(dp, redis, inputs) {
+    await dp.writeBudgets(redis, inputs.store.prefix, inputs);
+    return { id: `${inputs.store.prefix}budgets`, outs: {} };
+  },
+  async update(dp, redis, _id, _olds, news) {
+    await dp.writeBudgets(redis, news.store.prefix, news);
+    return {};
+  },
+  async delete(dp, redis, _id, props) {
+    await dp.writeBudgets(redis, props.store.prefix, { tenants: {}, tiers: {} });
+  },
+  async refresh(dp, redis, _id, props) {
+    return { ...props, ...(await dp.readBudgets(redis, props.store.prefix)) };
+  },
+});
+
+export class TenantBudgetsResource extends pulumi.dynamic.Resource {
+  constructor(name: string, args: In<BudgetInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(budgetProvider, name, args, opts, "bloom", "TenantBudgets");
+  }
+}

@@ -1,0 +1,37 @@
+import { Redis } from "@upstash/redis";
+import { ensureLocalRestEndpoint } from "./localEndpoint";
+import { upstashApi } from "./upstashDeveloperApi";
+
+/** Where an environment's key-value store lives; carried as a secret input (it may hold an API key). */
+export type KvSettings =
+  | { kind: "local"; redisUrl: string; port?: number }
+  | { kind: "upstash"; email: string; apiKey: string; primaryRegion: string; readRegions?: string[]; apiBaseUrl?: string };
+
+export interface KvDatabase {
+  databaseId: string;
+  /** Upstash REST URL (or the local endpoint's). */
+  restUrl: string;
+  restToken: string;
+}
+
+export async function ensureKvDatabase(settings: KvSettings, name: string): Promise<KvDatabase> {
+  if (settings.kind === "local") {
+    const endpoint = await ensureLocalRestEndpoint({ redisUrl: settings.redisUrl, port: settings.port });
+    return { databaseId: `local:${new URL(settings.redisUrl).host}`, restUrl: endpoint.url, restToken: endpoint.token };
+  }
+  const db = await upstashApi(settings).ensureDatabase({ name, primaryRegion: settings.primaryRegion, readRegions: settings.readRegions });
+  return { databaseId: db.database_id, restUrl: `https://${db.endpoint}`, restToken: db.rest_token };
+}
+
+/** Locally the Redis is shared by stacks, so only the stack's own keys go (their resources delete them). */
+export async function deleteKvDatabase(settings: KvSettings, databaseId: string): Promise<void> {
+  if (settings.kind === "upstash") await upstashApi(settings).deleteDatabase(databaseId);
+}
+
+export async function kvDatabaseExists(settings: KvSettings, databaseId: string): Promise<boolean> {
+  return settings.kind === "local" ? true : (await upstashApi(settings).getDatabase(databaseId)) !== undefined;
+}
+
+export function kvClient(restUrl: string, restToken: string): Redis {
+  return new Redis({ url: restUrl, token: restToken, enableTelemetry: false });
+}

@@ -1,0 +1,58 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+/**
+ * The local stack's key-value store: real Redis behind the Upstash-REST-compatible endpoint, run as a detached
+ * process so it outlives `pulumi up` and serves the app. Its port and token are kept in `<stateDir>/kv-endpoint.json`
+ * (gitignored); a second ensure finds it running and returns the same URL and token.
+ */
+export interface LocalEndpoint {
+  url: string;
+  token: string;
+  pid: number;
+}
+
+export const DEFAULT_LOCAL_KV_PORT = 8079;
+const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export const DEFAULT_KV_STATE_DIR = path.join(REPO_ROOT, ".bloom");
+
+async function healthy(url: string, token: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: '["PING"]', signal: AbortSignal.timeout(1_000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function ensureLocalRestEndpoint(opts: { redisUrl: string; port?: number; stateDir?: string }): Promise<LocalEndpoint> {
+  const stateDir = opts.stateDir ?? DEFAULT_KV_STATE_DIR;
+  const stateFile = path.join(stateDir, "kv-endpoint.json");
+  const port = opts.port ?? DEFAULT_LOCAL_KV_PORT;
+  if (existsSync(stateFile)) {
+    const known = JSON.parse(readFileSync(stateFile, "utf8")) as LocalEndpoint & { redisUrl: string };
+    if (known.url === `http://127.0.0.1:${port}` && known.redisUrl === opts.redisUrl && (await healthy(known.url, known.token))) return known;
+  }
+  mkdirSync(stateDir, { recursive: true });
+  const token = randomBytes(24).toString("base64url");
+  const log = openSync(path.join(stateDir, "kv-endpoint.log"), "a");
+  const child = spawn(process.execPath, ["--import", require.resolve("tsx"), path.join(__dirname, "localEndpointMain.ts")], {
+    detached: true,
+    stdio: ["ignore", log, log],
+    env: { ...process.env, BLOOM_KV_REDIS_URL: opts.redisUrl, BLOOM_KV_PORT: String(port), BLOOM_KV_TOKEN: token },
+  });
+  child.unref();
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 60; i++) {
+    if (await healthy(url, token)) {
+      const endpoint = { url, token, pid: child.pid! };
+      writeFileSync(stateFile, JSON.stringify({ ...endpoint, redisUrl: opts.redisUrl }), { mode: 0o600 });
+      return endpoint;
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the local Upstash-compatible endpoint did not start on port ${port} (is the port taken, or Redis at ${new URL(opts.redisUrl).host} down?); see ${path.join(stateDir, "kv-endpoint.log")}`);
+}
