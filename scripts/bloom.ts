@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { migrateDeploy, migrateResolve, migrateStatus } from "./runbook/migrateCommands";
+import { flagLog, getFlag, killFlag, listFlags, setFlag } from "./runbook/flagCommands";
 import { rollbackTo, undoRollback } from "./runbook/rollbackCommands";
 import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapshotCommands";
 import { openStackContext } from "./runbook/stackContext";
@@ -11,7 +12,8 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry
   snapshot delete <name>
   rollback --to <snapshot> [--restore]
   rollback --undo
-  migrate status | deploy | resolve (--rolled-back <name> | --applied <name>)`;
+  migrate status | deploy | resolve (--rolled-back <name> | --applied <name>)
+  flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>`;
 
 async function main(argv: string[]) {
   const { positionals, values } = parseArgs({
@@ -29,6 +31,7 @@ async function main(argv: string[]) {
       restore: { type: "boolean", default: false },
       "rolled-back": { type: "string" },
       applied: { type: "string" },
+      tenant: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -54,6 +57,16 @@ async function main(argv: string[]) {
     await migrateDeploy(ctx, say);
   } else if (command === "migrate" && sub === "resolve" && (values["rolled-back"] || values.applied)) {
     await migrateResolve(ctx, (values["rolled-back"] ?? values.applied)!, values["rolled-back"] ? "rolled-back" : "applied", say);
+  } else if (command === "flags" && sub === "list") {
+    await listFlags(ctx, say);
+  } else if (command === "flags" && sub === "get" && arg) {
+    await getFlag(ctx, arg, values.tenant, say);
+  } else if (command === "flags" && sub === "set" && arg && ["true", "false"].includes(positionals[3] ?? "")) {
+    await setFlag(ctx, arg, positionals[3] === "true", { ...common, tenant: values.tenant });
+  } else if (command === "flags" && sub === "history") {
+    await flagLog(ctx, arg, say);
+  } else if (command === "flags" && (sub === "kill" || sub === "unkill") && arg) {
+    await killFlag(ctx, arg, sub === "kill", common);
   } else {
     throw new Error(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
   }

@@ -38,7 +38,7 @@ export class KvDatabaseResource extends pulumi.dynamic.Resource {
 }
 
 /** Every store write is attributed: who ran `pulumi up`, from where. */
-const actor = () => `${process.env.BLOOM_ACTOR ?? process.env.USER ?? "unknown"}@${require("node:os").hostname()}`;
+const actor = () => `${process.env.BLOOM_ACTOR ?? require("node:os").userInfo().username}@${require("node:os").hostname()}`;
 
 interface StoreAccess { restUrl: string; restToken: string; prefix: string }
 
