@@ -30,8 +30,17 @@ export class LintError extends Error {
   }
 }
 
+/**
+ * squawk's native binary, from its per-platform npm package. We depend on that package directly: the `squawk-cli`
+ * wrapper lists every platform's package, and the registry here does not serve them all, which breaks `npm ci`.
+ */
 function squawkBin(): string {
-  return path.join(path.dirname(require.resolve("squawk-cli/package.json")), "js", "bin", "squawk");
+  const pkg = `@squawk-cli/${process.platform}-${process.arch}`;
+  try {
+    return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "bin", "squawk");
+  } catch {
+    throw new Error(`squawk is not installed for ${process.platform}-${process.arch}: add ${pkg} (same version as in package.json) to optionalDependencies and run npm install`);
+  }
 }
 
 export function lintMigrations(migrations: Migration[], pgVersion?: string): LintViolation[] {
@@ -41,11 +50,11 @@ export function lintMigrations(migrations: Migration[], pgVersion?: string): Lin
       const file = path.join(work, `${m.name}.sql`);
       writeFileSync(file, m.sql);
       const exclude = [...RUNNER_HANDLED_RULES, ...m.allowedLintRules];
-      const args = [squawkBin(), "--reporter", "json", `--exclude=${exclude.join(",")}`];
+      const args = ["--reporter", "json", `--exclude=${exclude.join(",")}`];
       if (m.transactional) args.push("--assume-in-transaction"); // the runner wraps the file in one transaction
       if (pgVersion) args.push(`--pg-version=${pgVersion}`);
       args.push(file);
-      const res = spawnSync(process.execPath, args, { encoding: "utf8" });
+      const res = spawnSync(squawkBin(), args, { encoding: "utf8" });
       if (res.error || (res.status !== 0 && res.status !== 1)) throw new Error(`squawk could not lint ${m.name}: ${res.error?.message ?? res.stderr}`);
       const found = JSON.parse(res.stdout || "[]") as { rule_name: string; line: number; message: string }[];
       return found.map((v) => ({ migration: m.name, rule: v.rule_name, line: v.line + 1, message: v.message }));

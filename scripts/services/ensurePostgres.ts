@@ -53,12 +53,3 @@ export async function ensureTestPostgres(log: (m: string) => void = () => undefi
   log(`no Postgres on 127.0.0.1:5432: started the embedded one on port ${embedded.port}`);
   return embedded.url;
 }
-
-if (require.main === module) {
-  ensureTestPostgres((m) => process.stderr.write(`[services] ${m}\n`))
-    .then((url) => process.stdout.write(`${url}\n`))
-    .catch((err) => {
-      process.stderr.write(`[services] ${(err as Error).message}\n`);
-      process.exit(1);
-    });
-}

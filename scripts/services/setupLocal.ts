@@ -1,0 +1,22 @@
+import { ensureTestPostgres } from "./ensurePostgres";
+import { ensureRedis } from "./ensureRedis";
+
+/**
+ * setup:local — the services the local stack and the tests need: Redis on 127.0.0.1:6379 (flags and limits behind
+ * the Upstash-compatible endpoint) and a Postgres for tests. Prints the Postgres URL on stdout (CI exports it as
+ * BLOOM_TEST_PG_URL); progress goes to stderr. The local stack's own Postgres is the embedded one, started on demand.
+ */
+const log = (m: string) => process.stderr.write(`[setup:local] ${m}\n`);
+
+async function main() {
+  const redis = await ensureRedis(log);
+  log(`Redis: ${new URL(redis).host}`);
+  const pg = await ensureTestPostgres(log);
+  log(`Postgres for tests: ${new URL(pg).host}`);
+  process.stdout.write(`${pg}\n`);
+}
+
+main().catch((err) => {
+  log((err as Error).message);
+  process.exit(1);
+});
