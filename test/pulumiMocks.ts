@@ -25,6 +25,9 @@ const FAKE_OUTPUTS: Record<string, (inputs: any) => Record<string, unknown>> = {
   "pulumi-nodejs:dynamic/bloom:MigrationHook": () => ({ deployId: "predeploy-mock", snapshots: { pool: "predeploy-mock" }, applied: { pool: [] } }),
 };
 
+/** Outputs that a StackReference to the named stack sees under mocks. */
+export const stackReferenceOutputs: Record<string, Record<string, unknown>> = {};
+
 /**
  * Installs Pulumi mocks, then runs `program` inside a root stack with a transformation that records every resource
  * with its options, so tests assert on what the engine would receive (types, inputs, protect/retain, secret
@@ -35,6 +38,9 @@ export async function runUnderMocks<T>(stack: string, program: () => T, config: 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
+        if (args.type === "pulumi:pulumi:StackReference") {
+          return { id: args.inputs.name, state: { name: args.inputs.name, outputs: stackReferenceOutputs[args.inputs.name] ?? {}, secretOutputNames: [] } };
+        }
         const outputs = FAKE_OUTPUTS[args.type]?.(args.inputs) ?? {};
         return { id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs, ...outputs } };
       },

@@ -8,9 +8,9 @@ export interface PoolDatabaseArgs {
   backend: pulumi.Input<BackendSettings>;
   /** Project name, e.g. `bloom-staging` for the pool or `bloom-prod-acme` for a dedicated tenant. */
   projectName: string;
-  regionId?: string;
-  pgVersion?: number;
-  historyRetentionSeconds?: number;
+  regionId?: pulumi.Input<string>;
+  pgVersion?: pulumi.Input<number>;
+  historyRetentionSeconds?: pulumi.Input<number>;
   /** Prod: protect from `pulumi destroy` and keep the data if the resource is ever removed from the program. */
   protectData?: boolean;
   /** The branch the published connections point at: `main`, or a snapshot to roll back to. Default `main`. */

@@ -73,6 +73,8 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     appDatabaseUrl: pool.appUrl,
     migratorDatabaseUrl: pool.migratorUrl,
     tenantCatalog: tenants.map((t) => t.entry),
+    // What a tenant stack needs to build its own database like the pool's (no credentials here).
+    databaseSettings: { backend: config.database.backend, pgVersion: neon?.pgVersion ?? null, historyRetentionSeconds: neon?.historyRetentionSeconds ?? null },
     flags: config.flags,
     kvRestUrl: store.restUrl,
     kvRestToken: store.restToken,

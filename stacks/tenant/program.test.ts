@@ -1,0 +1,44 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { promiseOf, runUnderMocks, stackReferenceOutputs } from "../../test/pulumiMocks";
+import { dedicatedEntry, tenantProgram } from "./program";
+
+const platform = "bloom/bloom-platform/prod";
+stackReferenceOutputs[platform] = {
+  tenantCatalog: [
+    { id: "legacy", name: "Legacy", tier: "standard", isolation: "pooled" },
+    { id: "acme-dental", name: "Acme", tier: "enterprise", isolation: "dedicated", region: "aws-eu-central-1", stack: "prod-acme-dental", projectName: "bloom-prod-acme-dental" },
+  ],
+  databaseSettings: { backend: "neon", pgVersion: 17, historyRetentionSeconds: 604800 },
+};
+
+const run = (tenantId: string) =>
+  runUnderMocks("prod-acme-dental", () => tenantProgram({ tenantId, environment: "prod", platformStack: platform }, () => pulumi.secret("tenant-neon-key")) as Record<string, any>);
+
+describe("dedicated tenant stack (mocks)", () => {
+  it("builds the tenant's own project like the pool, protected on prod, with its own migration hook", async () => {
+    const { registered, outputs, failure } = await run("acme-dental");
+    expect(failure).toBeUndefined();
+    const project = registered.find((r) => r.type === "pulumi-nodejs:dynamic/bloom:DatabaseProject")!;
+    expect(await promiseOf(project.inputs.name)).toBe("bloom-prod-acme-dental");
+    expect(await promiseOf(project.inputs.regionId)).toBe("aws-eu-central-1");
+    expect(await promiseOf(project.inputs.historyRetentionSeconds)).toBe(604800);
+    expect(await promiseOf(project.inputs.backend)).toEqual({ kind: "neon", apiKey: "tenant-neon-key" });
+    expect([project.opts.protect, project.opts.retainOnDelete]).toEqual([true, true]);
+    const hook = registered.find((r) => r.type === "pulumi-nodejs:dynamic/bloom:MigrationHook")!;
+    expect(((await promiseOf(hook.inputs.targets)) as { name: string }[]).map((t) => t.name)).toEqual(["tenant:acme-dental"]);
+    expect(await pulumi.isSecret(outputs.appDatabaseUrl)).toBe(true);
+  });
+
+  it("refuses a tenant the platform pools, or does not know, naming the fix", () => {
+    const catalog = stackReferenceOutputs[platform]!.tenantCatalog as Parameters<typeof dedicatedEntry>[0];
+    expect(() => dedicatedEntry(catalog, "legacy", platform)).toThrow(/"legacy" is pooled in bloom\/bloom-platform\/prod: set isolation: dedicated/);
+    expect(() => dedicatedEntry(catalog, "ghost", platform)).toThrow(/"ghost" is not in bloom\/bloom-platform\/prod's bloom:tenants/);
+  });
+
+  it("rejects a tenant id that is not a slug before anything registers", async () => {
+    const { failure, registered } = await run("Acme Dental");
+    expect(String(failure)).toMatch(/bloom-tenant:tenantId "Acme Dental" is not a tenant slug/);
+    expect(registered).toEqual([]);
+  });
+});

@@ -1,0 +1,64 @@
+import * as pulumi from "@pulumi/pulumi";
+import path from "node:path";
+import { PoolDatabase } from "../../components/database/poolDatabase";
+import { MigrationHook } from "../../components/migrations/migrationHook";
+import { REPO_ROOT } from "../../infra/config/stackFile";
+import { TENANT_ID_PATTERN } from "../../infra/config/schema";
+import { tenantProjectName } from "../../infra/naming";
+import type { TenantCatalogEntry } from "../../components/tenancy/tenantRegistration";
+import type { BackendSettings } from "../../infra";
+
+/**
+ * A dedicated tenant's stack (`<env>-<tenant>`): its own Neon project (Neon's project-per-tenant), built like the
+ * pool (migrator, database, RLS-bound app role, connection that follows a rollback), with its own migration hook.
+ * It reads the platform stack's tenant catalog and database settings by StackReference, so the platform stays the
+ * one place tenants are declared; one stack per tenant bounds the blast radius and lets onboarding run in parallel.
+ */
+export interface TenantStackConfig {
+  tenantId: string;
+  environment: string;
+  platformStack: string;
+  appBranch?: string;
+  migrationsDir?: string;
+}
+
+export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.Output<string>) {
+  if (!TENANT_ID_PATTERN.test(cfg.tenantId)) throw new Error(`bloom-tenant:tenantId "${cfg.tenantId}" is not a tenant slug (e.g. "acme-dental")`);
+  if (!["local", "staging", "prod"].includes(cfg.environment)) throw new Error(`bloom-tenant:environment must be local, staging or prod (got "${cfg.environment}")`);
+  const platform = new pulumi.StackReference(cfg.platformStack);
+  // A wrong tenant fails the deployment when the catalog arrives, before any resource is created.
+  const entry = platform.requireOutput("tenantCatalog").apply((catalog) => dedicatedEntry(catalog as TenantCatalogEntry[], cfg.tenantId, cfg.platformStack));
+  const settings = platform.requireOutput("databaseSettings") as pulumi.Output<{ backend: "neon" | "local"; pgVersion: number | null; historyRetentionSeconds: number | null }>;
+  const backend: pulumi.Output<BackendSettings> = settings.apply((s) => (s.backend === "neon" ? neonApiKey().apply((apiKey): BackendSettings => ({ kind: "neon", apiKey })) : pulumi.output<BackendSettings>({ kind: "local" })));
+  const protectData = cfg.environment === "prod";
+  const db = new PoolDatabase(`tenant-${cfg.tenantId}`, {
+    backend,
+    projectName: tenantProjectName(cfg.environment, cfg.tenantId),
+    regionId: entry.apply((e) => e.region ?? ""),
+    pgVersion: settings.apply((s) => s.pgVersion ?? 17),
+    historyRetentionSeconds: settings.apply((s) => s.historyRetentionSeconds ?? 86_400),
+    protectData,
+    appBranch: cfg.appBranch ?? "main",
+  });
+  const hook = new MigrationHook(`tenant-${cfg.tenantId}-migrations`, {
+    backend,
+    migrationsDir: path.resolve(REPO_ROOT, cfg.migrationsDir ?? "prisma/migrations"),
+    targets: [{ name: `tenant:${cfg.tenantId}`, projectId: db.projectId, branchId: db.appBranchId, migratorUrl: db.migratorUrl }],
+  }, { dependsOn: [db] });
+  return {
+    tenantId: cfg.tenantId,
+    projectId: db.projectId,
+    appDatabaseUrl: db.appUrl,
+    migratorDatabaseUrl: db.migratorUrl,
+    lastDeployId: hook.deployId,
+    preDeploySnapshots: hook.snapshots,
+  };
+}
+
+/** The catalog entry of a dedicated tenant, or an error that says what to change in the platform stack. */
+export function dedicatedEntry(catalog: TenantCatalogEntry[], tenantId: string, platformStack: string): TenantCatalogEntry {
+  const found = catalog.find((t) => t.id === tenantId);
+  if (!found) throw new Error(`tenant "${tenantId}" is not in ${platformStack}'s bloom:tenants: add it there first`);
+  if (found.isolation !== "dedicated") throw new Error(`tenant "${tenantId}" is pooled in ${platformStack}: set isolation: dedicated before giving it a stack`);
+  return found;
+}
