@@ -1,12 +1,12 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 /**
  * The local stack's key-value store: real Redis behind the Upstash-REST-compatible endpoint, run as a detached
- * process so it outlives `pulumi up` and serves the app. Its port and token are kept in `<stateDir>/kv-endpoint.json`
- * (gitignored); a second ensure finds it running and returns the same URL and token.
+ * process so it outlives `pulumi up` and serves the app. Its port and token are kept in
+ * `<stateDir>/kv-endpoint-<port>.json` (gitignored); a second ensure finds it running and returns the same URL and token.
  */
 export interface LocalEndpoint {
   url: string;
@@ -29,15 +29,15 @@ async function healthy(url: string, token: string): Promise<boolean> {
 
 export async function ensureLocalRestEndpoint(opts: { redisUrl: string; port?: number; stateDir?: string }): Promise<LocalEndpoint> {
   const stateDir = opts.stateDir ?? DEFAULT_KV_STATE_DIR;
-  const stateFile = path.join(stateDir, "kv-endpoint.json");
   const port = opts.port ?? DEFAULT_LOCAL_KV_PORT;
+  const stateFile = endpointStateFile(port, stateDir);
   if (existsSync(stateFile)) {
     const known = JSON.parse(readFileSync(stateFile, "utf8")) as LocalEndpoint & { redisUrl: string };
     if (known.url === `http://127.0.0.1:${port}` && known.redisUrl === opts.redisUrl && (await healthy(known.url, known.token))) return known;
   }
   mkdirSync(stateDir, { recursive: true });
   const token = randomBytes(24).toString("base64url");
-  const log = openSync(path.join(stateDir, "kv-endpoint.log"), "a");
+  const log = openSync(path.join(stateDir, `kv-endpoint-${port}.log`), "a");
   const child = spawn(process.execPath, ["--import", require.resolve("tsx"), path.join(__dirname, "localEndpointMain.ts")], {
     detached: true,
     stdio: ["ignore", log, log],
@@ -54,5 +54,23 @@ export async function ensureLocalRestEndpoint(opts: { redisUrl: string; port?: n
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`the local Upstash-compatible endpoint did not start on port ${port} (is the port taken, or Redis at ${new URL(opts.redisUrl).host} down?); see ${path.join(stateDir, "kv-endpoint.log")}`);
+  throw new Error(`the local Upstash-compatible endpoint did not start on port ${port} (is the port taken, or Redis at ${new URL(opts.redisUrl).host} down?); see ${path.join(stateDir, `kv-endpoint-${port}.log`)}`);
+}
+
+/** One endpoint per port: its URL, token and pid are kept here (gitignored, mode 600). */
+export function endpointStateFile(port: number, stateDir = DEFAULT_KV_STATE_DIR): string {
+  return path.join(stateDir, `kv-endpoint-${port}.json`);
+}
+
+/** Stops the endpoint this checkout started on `port`, if any (tests clean up after themselves). */
+export function stopLocalRestEndpoint(port: number, stateDir = DEFAULT_KV_STATE_DIR): void {
+  const file = endpointStateFile(port, stateDir);
+  if (!existsSync(file)) return;
+  const { pid } = JSON.parse(readFileSync(file, "utf8")) as LocalEndpoint;
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    // already gone
+  }
+  rmSync(file, { force: true });
 }

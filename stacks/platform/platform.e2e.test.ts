@@ -7,6 +7,8 @@ import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
 import { findEngine } from "../../scripts/engine/engineLocation";
 import { applyConfig, openPlatformStack } from "../../scripts/engine/localStack";
 import { query, requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";
+import { freePort } from "../../test/kvPort";
+import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 
 /**
  * The real engine on the local stack: up → SQL checks → preview (no changes) → refresh (no drift) → add a tenant →
@@ -20,6 +22,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   const stackName = uniqueName("e2e");
   const root = path.join(REPO_ROOT, ".bloom", "e2e");
   const config: Record<string, string> = { ...readStackConfig("local"), "bloom:database": JSON.stringify({ backend: "local", local: { serverUrl: TEST_PG_URL } }) };
+  let kvPort = 0;
   const bystander = uniqueName("bystander").replace(/-/g, "_");
   let stack: Stack;
 
@@ -27,12 +30,15 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run before the e2e suite");
     await requirePostgres();
     await query(TEST_PG_URL, `CREATE DATABASE ${bystander}`);
+    kvPort = await freePort();
+    config["bloom:kv"] = JSON.stringify({ backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: kvPort } });
     stack = await openPlatformStack({ stackName, config, root });
   });
   afterAll(async () => {
     await stack?.destroy().catch(() => undefined);
     await query(TEST_PG_URL, `DROP DATABASE IF EXISTS ${bystander}`);
     rmSync(path.join(root, stackName), { recursive: true, force: true });
+    stopLocalRestEndpoint(kvPort);
   });
 
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {

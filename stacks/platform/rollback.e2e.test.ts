@@ -9,6 +9,8 @@ import { listSnapshots } from "../../scripts/runbook/snapshotCommands";
 import { openStackContext, type StackContext } from "../../scripts/runbook/stackContext";
 import { addMigration } from "../../test/migrationFixtures";
 import { query, requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";
+import { freePort } from "../../test/kvPort";
+import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 
 /**
  * The rollback story on the real engine: up (migrations run as a deploy hook) → data → a bad migration deploys
@@ -38,6 +40,7 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
   const said: string[] = [];
   const say = (l: string) => said.push(l);
   let ctx: StackContext;
+  let kvPort = 0;
 
   beforeAll(async () => {
     if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run before the e2e suite");
@@ -46,13 +49,16 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
     cpSync(path.join(REPO_ROOT, "prisma", "migrations"), migrationsDir, { recursive: true });
     const local = readFileSync(stackFilePath("local"), "utf8")
       .replace(/  bloom:database:\n    backend: local\n/, `  bloom:database:\n    backend: local\n    local:\n      serverUrl: ${TEST_PG_URL}\n`)
-      .concat(`  bloom:migrations:\n    dir: ${migrationsDir}\n    snapshotTtlHours: 24\n`);
+      .replace(/  bloom:kv:\n    backend: local\n    local:\n      redisUrl: [^\n]*\n/, "")
+      .concat(`  bloom:migrations:\n    dir: ${migrationsDir}\n    snapshotTtlHours: 24\n`)
+      .concat(`  bloom:kv:\n    backend: local\n    local:\n      redisUrl: ${process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"}\n      port: ${(kvPort = await freePort())}\n`);
     writeFileSync(configFile, local);
     ctx = await openStackContext({ stackName, configFile, root });
   });
   afterAll(async () => {
     await ctx?.stack.destroy().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+    stopLocalRestEndpoint(kvPort);
   });
 
   it("up applies every migration through the deploy hook", async () => {

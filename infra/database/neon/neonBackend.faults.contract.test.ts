@@ -43,6 +43,7 @@ describe("Neon backend under Neon's failure modes (fake)", () => {
     const project = await b.ensureProject({ name: "locked", regionId: "aws-eu-central-1" });
     // Start an operation behind the backend's back, then ask for a branch at once: Neon answers 423 until it ends.
     const raw = createApiClient({ apiKey: fake.apiKey, baseURL: fake.url });
+    fake.operationMs = 600; // long enough that the lock is still held however slow the machine is
     await raw.createProjectBranch(project.projectId, { branch: { name: "other" } });
     await b.ensureBranch({ projectId: project.projectId, name: "mine" });
     expect(fake.requests.some((r) => r.status === 423)).toBe(true);

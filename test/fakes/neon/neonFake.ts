@@ -41,7 +41,8 @@ export class NeonFake {
   private server?: Server;
   url = "";
 
-  constructor(readonly apiKey = "fake-neon-key", readonly operationMs = 40) {}
+  /** How long each operation runs; tests may lengthen it to hold the project lock. */
+  constructor(readonly apiKey = "fake-neon-key", public operationMs = 40) {}
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
