@@ -132,10 +132,11 @@ const appRoleProvider = databaseResourceProvider<AppRoleInputs, AppRoleOutputs>(
     const role = await dp.ensureAppRole(inputs.migratorDirectUri, inputs.name);
     return { id: role.name, outs: appRoleOutputs(dp, inputs, role.password) };
   },
-  // The migrator's URIs change when it is re-created: re-assert the role through the new ones, keep the password.
+  // Runs on any input or provider-code change: re-assert the role through the current migrator URIs, keeping the
+  // password so running app instances are not cut off.
   async update(dp, _backend, _id, olds, news) {
-    const role = await dp.ensureAppRole(news.migratorDirectUri, news.name);
-    return appRoleOutputs(dp, news, role.password ?? olds.password);
+    const role = await dp.ensureAppRole(news.migratorDirectUri, news.name, olds.password);
+    return appRoleOutputs(dp, news, role.password);
   },
   async delete(_dp, backend, id, props) {
     await backend.dropSqlRole(props.projectId, id, props.migratorDirectUri);

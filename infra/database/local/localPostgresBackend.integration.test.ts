@@ -65,6 +65,8 @@ describe("local Postgres backend — data", () => {
   it("the app role cannot bypass row-level security and sees only its tenant's rows", async () => {
     const appName = `${projectName.replace(/-/g, "_")}__bloom_app`;
     const role = await ensureAppRole(migratorUri, appName);
+    const again = await ensureAppRole(migratorUri, appName, role.password);
+    expect(again.password).toBe(role.password); // an update keeps the password the app is using
     const attrs = await query<{ rolsuper: boolean; rolbypassrls: boolean }>(TEST_PG_URL, "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", [appName]);
     expect(attrs).toEqual([{ rolsuper: false, rolbypassrls: false }]);
     await query(migratorUri, "ALTER TABLE appointment ENABLE ROW LEVEL SECURITY");

@@ -12,8 +12,9 @@ export interface AppRole {
   password: string;
 }
 
-export async function ensureAppRole(migratorUri: string, name: string): Promise<AppRole> {
-  const password = randomBytes(18).toString("base64url");
+/** Creates or re-asserts the role; pass the current password to keep it (running app instances keep working). */
+export async function ensureAppRole(migratorUri: string, name: string, keepPassword?: string): Promise<AppRole> {
+  const password = keepPassword ?? randomBytes(18).toString("base64url");
   const client = new Client({ connectionString: migratorUri });
   await client.connect();
   try {
