@@ -4,6 +4,7 @@ export { createDatabaseBackend, type BackendSettings } from "./database/createBa
 export { ensureAppRole, withCredentials } from "./database/sql/appRole";
 export { loadMigrations, migrationsContentHash } from "./migrations/migrationSource";
 export { deployMigrationsToTargets, deployIdFor } from "./migrations/deployToTargets";
-export { ensureKvDatabase, deleteKvDatabase, kvDatabaseExists, kvClient, type KvSettings } from "./kv/kvDatabase";
+export { ensureKvDatabase, deleteKvDatabase, kvDatabaseExists, kvClient, connectKv, type KvSettings } from "./kv/kvDatabase";
 export { readFlag, writeFlag, deleteFlag } from "./kv/flagStore";
 export { readBudgets, writeBudgets, type Budget } from "./kv/budgetStore";
+export { getTenancyMode, setTenancyMode } from "./tenancy/rlsModes";

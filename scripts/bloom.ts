@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { migrateDeploy, migrateResolve, migrateStatus } from "./runbook/migrateCommands";
 import { flagLog, getFlag, killFlag, listFlags, setFlag } from "./runbook/flagCommands";
+import { relaxTenancy, restoreTenancy, syncTenancyMode, tenancyStatus } from "./runbook/tenancyCommands";
 import { rollbackTo, undoRollback } from "./runbook/rollbackCommands";
 import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapshotCommands";
 import { openStackContext } from "./runbook/stackContext";
@@ -13,6 +14,7 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry
   rollback --to <snapshot> [--restore]
   rollback --undo
   migrate status | deploy | resolve (--rolled-back <name> | --applied <name>)
+  tenancy status | sync | relax | restore
   flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>`;
 
 async function main(argv: string[]) {
@@ -57,16 +59,26 @@ async function main(argv: string[]) {
     await migrateDeploy(ctx, say);
   } else if (command === "migrate" && sub === "resolve" && (values["rolled-back"] || values.applied)) {
     await migrateResolve(ctx, (values["rolled-back"] ?? values.applied)!, values["rolled-back"] ? "rolled-back" : "applied", say);
+  } else if (command === "tenancy" && sub === "status") {
+    await tenancyStatus(ctx, say);
+  } else if (command === "tenancy" && sub === "sync") {
+    await syncTenancyMode(ctx, say);
+  } else if (command === "tenancy" && sub === "relax") {
+    await relaxTenancy(ctx, common);
+  } else if (command === "tenancy" && sub === "restore") {
+    await restoreTenancy(ctx, common);
   } else if (command === "flags" && sub === "list") {
     await listFlags(ctx, say);
   } else if (command === "flags" && sub === "get" && arg) {
     await getFlag(ctx, arg, values.tenant, say);
   } else if (command === "flags" && sub === "set" && arg && ["true", "false"].includes(positionals[3] ?? "")) {
     await setFlag(ctx, arg, positionals[3] === "true", { ...common, tenant: values.tenant });
+    if (arg === "tenancy_enabled" && !common.dryRun) await syncTenancyMode(ctx, say); // RLS follows the flag
   } else if (command === "flags" && sub === "history") {
     await flagLog(ctx, arg, say);
   } else if (command === "flags" && (sub === "kill" || sub === "unkill") && arg) {
     await killFlag(ctx, arg, sub === "kill", common);
+    if (arg === "tenancy_enabled" && !common.dryRun) await syncTenancyMode(ctx, say);
   } else {
     throw new Error(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
   }

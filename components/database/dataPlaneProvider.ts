@@ -29,7 +29,7 @@ export interface WithBackend {
  */
 export interface DataPlaneResourceSpec<I extends object, O extends object, C> {
   /** Opens the context from the resource's own inputs, inside the provider process. */
-  connect(dp: DataPlane, inputs: I): C;
+  connect(dp: DataPlane, inputs: I): C | Promise<C>;
   disconnect?(ctx: C): Promise<void>;
   /** Input keys whose change requires a new object. Other input changes are applied by `update` in place. */
   replaceOn: readonly (keyof I & string)[];
@@ -59,7 +59,7 @@ export function databaseResourceProvider<I extends WithBackend, O extends object
 export function dataPlaneProvider<I extends object, O extends object, C>(spec: DataPlaneResourceSpec<I, O, C>): pulumi.dynamic.ResourceProvider {
   async function withContext<T>(inputs: I, work: (dp: DataPlane, ctx: C) => Promise<T>): Promise<T> {
     const dp = loadDataPlane();
-    const ctx = spec.connect(dp, inputs);
+    const ctx = await spec.connect(dp, inputs);
     try {
       return await work(dp, ctx);
     } finally {

@@ -22,8 +22,12 @@ const kvDatabaseProvider = dataPlaneProvider<KvDatabaseInputs, KvDatabaseOutputs
   async delete(dp, settings, id) {
     await dp.deleteKvDatabase(settings, id);
   },
+  // Gone, or (local) an endpoint that no longer answers to our token: refresh drops it and the next up recreates it.
   async refresh(dp, settings, id, props) {
-    return (await dp.kvDatabaseExists(settings, id)) ? props : undefined;
+    if (!(await dp.kvDatabaseExists(settings, id))) return undefined;
+    if (settings.kind !== "local") return props;
+    const answering = await (await dp.connectKv(props.restUrl, props.restToken)).ping().then(() => true, () => false);
+    return answering ? props : undefined;
   },
 });
 
@@ -45,7 +49,7 @@ interface StoreAccess { restUrl: string; restToken: string; prefix: string }
 interface FlagInputs { store: StoreAccess; name: string; default: boolean; tenants: Record<string, boolean>; description?: string }
 
 const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redis").Redis>({
-  connect: (dp, inputs) => dp.kvClient(inputs.store.restUrl, inputs.store.restToken),
+  connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: ["name"],
   async create(dp, redis, inputs) {
     await dp.writeFlag(redis, inputs.store.prefix, inputs, actor(), "pulumi up");
@@ -75,7 +79,7 @@ export class FeatureFlagResource extends pulumi.dynamic.Resource {
 interface BudgetInputs { store: StoreAccess; tenants: Record<string, Budget>; tiers: Record<string, Budget> }
 
 const budgetProvider = dataPlaneProvider<BudgetInputs, object, import("@upstash/redis").Redis>({
-  connect: (dp, inputs) => dp.kvClient(inputs.store.restUrl, inputs.store.restToken),
+  connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: [],
   async create(dp, redis, inputs) {
     await dp.writeBudgets(redis, inputs.store.prefix, inputs);

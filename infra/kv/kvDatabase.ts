@@ -1,5 +1,5 @@
 import { Redis } from "@upstash/redis";
-import { ensureLocalRestEndpoint } from "./localEndpoint";
+import { ensureLocalRestEndpoint, reviveLocalEndpoint } from "./localEndpoint";
 import { upstashApi } from "./upstashDeveloperApi";
 
 /** Where an environment's key-value store lives; carried as a secret input (it may hold an API key). */
@@ -34,4 +34,10 @@ export async function kvDatabaseExists(settings: KvSettings, databaseId: string)
 
 export function kvClient(restUrl: string, restToken: string): Redis {
   return new Redis({ url: restUrl, token: restToken, enableTelemetry: false });
+}
+
+/** A client for a store, restarting the local endpoint first if it is one of ours and has gone away. */
+export async function connectKv(restUrl: string, restToken: string): Promise<Redis> {
+  await reviveLocalEndpoint(restUrl);
+  return kvClient(restUrl, restToken);
 }

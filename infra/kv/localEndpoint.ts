@@ -31,12 +31,15 @@ export async function ensureLocalRestEndpoint(opts: { redisUrl: string; port?: n
   const stateDir = opts.stateDir ?? DEFAULT_KV_STATE_DIR;
   const port = opts.port ?? DEFAULT_LOCAL_KV_PORT;
   const stateFile = endpointStateFile(port, stateDir);
+  let token = randomBytes(24).toString("base64url");
   if (existsSync(stateFile)) {
     const known = JSON.parse(readFileSync(stateFile, "utf8")) as LocalEndpoint & { redisUrl: string };
-    if (known.url === `http://127.0.0.1:${port}` && known.redisUrl === opts.redisUrl && (await healthy(known.url, known.token))) return known;
+    if (known.url === `http://127.0.0.1:${port}` && known.redisUrl === opts.redisUrl) {
+      if (await healthy(known.url, known.token)) return known;
+      token = known.token; // restarted (machine reboot, killed): same token, so published outputs stay valid
+    }
   }
   mkdirSync(stateDir, { recursive: true });
-  const token = randomBytes(24).toString("base64url");
   const log = openSync(path.join(stateDir, `kv-endpoint-${port}.log`), "a");
   const child = spawn(process.execPath, ["--import", require.resolve("tsx"), path.join(__dirname, "localEndpointMain.ts")], {
     detached: true,
@@ -73,4 +76,14 @@ export function stopLocalRestEndpoint(port: number, stateDir = DEFAULT_KV_STATE_
     // already gone
   }
   rmSync(file, { force: true });
+}
+
+/** Restarts a local endpoint this checkout started earlier, from its state file, if `restUrl` is one and it is down. */
+export async function reviveLocalEndpoint(restUrl: string, stateDir = DEFAULT_KV_STATE_DIR): Promise<void> {
+  const url = new URL(restUrl);
+  if (url.hostname !== "127.0.0.1") return;
+  const file = endpointStateFile(Number(url.port), stateDir);
+  if (!existsSync(file)) return;
+  const known = JSON.parse(readFileSync(file, "utf8")) as LocalEndpoint & { redisUrl: string };
+  await ensureLocalRestEndpoint({ redisUrl: known.redisUrl, port: Number(url.port), stateDir });
 }

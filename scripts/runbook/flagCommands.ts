@@ -1,5 +1,5 @@
 import os from "node:os";
-import { kvClient } from "../../infra/kv/kvDatabase";
+import { connectKv } from "../../infra/kv/kvDatabase";
 import { flagHistory, listFlagNames, readFlag, resolveFlag, setKillSwitch, writeFlag } from "../../infra/kv/flagStore";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
@@ -14,7 +14,7 @@ const actor = () => `${process.env.BLOOM_ACTOR ?? os.userInfo().username}@${os.h
 
 async function store(ctx: StackContext) {
   const [url, token, prefix] = await Promise.all([ctx.output<string>("kvRestUrl"), ctx.output<string>("kvRestToken"), ctx.output<string>("kvKeyPrefix")]);
-  return { redis: kvClient(url, token), prefix };
+  return { redis: await connectKv(url, token), prefix };
 }
 
 export async function listFlags(ctx: StackContext, say: Say) {

@@ -44,7 +44,9 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
-    expect(res.summary.resourceChanges?.create).toBe(15);
+    expect(res.summary.resourceChanges?.create).toBe(17);
+    const [mode] = await query<{ mode: string }>(res.outputs.migratorDatabaseUrl!.value as string, 'SELECT "mode" FROM "bloom_tenancy_settings"');
+    expect(mode).toEqual({ mode: "shadow" }); // tenancy_enabled is off by default: RLS observes, does not block
     const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
     expect(dbs).toHaveLength(1);
     const roles = await query<{ rolname: string; rolbypassrls: boolean; rolsuper: boolean }>(TEST_PG_URL, "SELECT rolname, rolbypassrls, rolsuper FROM pg_roles WHERE rolname LIKE 'bloom_local__%' ORDER BY rolname");

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { backendSettings, kvSettings } from "./backendSettings";
 import { FlagStore } from "../../components/kv/flagStore";
+import { TenancyMode } from "../../components/tenancy/tenancyMode";
 import { effectiveBudgets } from "../../infra/kv/budgetStore";
 
 export interface PlatformSecrets {
@@ -46,6 +47,8 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     snapshotTtlHours: config.migrations.snapshotTtlHours,
     pausedReason: config.rollback && `rollback (${config.rollback.mode}) to ${config.rollback.to} in effect since ${config.rollback.at}`,
   }, { dependsOn: [pool] });
+  // RLS follows the flag's global value; per-tenant overrides steer the app's middleware (isEnabled).
+  const tenancy = new TenancyMode("tenancy", { migratorUrl: pool.migratorUrl, tenancyEnabled: config.flags.tenancy_enabled?.default ?? false }, { dependsOn: [migrations] });
   // Flags and budgets live in the environment's store; locally stacks share one Redis, so keys carry the stack.
   const store = new FlagStore("flags", {
     settings: kvSettings(config.kv, secrets.upstashApiKey),
@@ -69,6 +72,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     lastDeployId: migrations.deployId,
     preDeploySnapshots: migrations.snapshots,
     rollback: config.rollback ?? null,
+    tenancyMode: tenancy.mode,
     appRoleName: pool.appRoleName,
     appDatabaseUrl: pool.appUrl,
     migratorDatabaseUrl: pool.migratorUrl,

@@ -66,7 +66,7 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
     expect(res.summary.result).toBe("succeeded");
     const migrator = res.outputs.migratorDatabaseUrl!.value as string;
     const rows = await query<{ n: number }>(migrator, 'SELECT count(*)::int AS n FROM "_prisma_migrations" WHERE finished_at IS NOT NULL');
-    expect(rows[0]!.n).toBe(9);
+    expect(rows[0]!.n).toBe(10);
     await query(migrator, `INSERT INTO "patient" (id, name, clinic_id) VALUES ('p1', 'Ana', 'legacy'), ('p2', 'Bea', 'legacy'), ('p3', 'Cy', 'legacy')`);
     expect(await patientsVia(res.outputs.appDatabaseUrl!.value as string)).toEqual(["Ana", "Bea", "Cy"]);
   });

@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+import { dataPlaneProvider } from "../database/dataPlaneProvider";
+
+/**
+ * The database side of the `tenancy_enabled` flag: shadow while it is off, enforce once it is on (one row the
+ * migrator owns; see infra/tenancy/rlsModes.ts). Refresh reads the mode back, so a switch made by hand shows as drift.
+ */
+interface ModeInputs { migratorUrl: string; mode: "shadow" | "enforce" }
+
+const modeProvider = dataPlaneProvider<ModeInputs, object, string>({
+  connect: (_dp, inputs) => inputs.migratorUrl,
+  replaceOn: [],
+  async create(dp, url, inputs) {
+    await dp.setTenancyMode(url, inputs.mode);
+    return { id: "tenancy-mode", outs: {} };
+  },
+  async update(dp, url, _id, _olds, news) {
+    await dp.setTenancyMode(url, news.mode);
+    return {};
+  },
+  async delete() {
+    // The mode row belongs to the schema; removing this resource leaves the database as it is.
+  },
+  async refresh(dp, url, _id, props) {
+    return { ...props, mode: await dp.getTenancyMode(url) };
+  },
+});
+
+export interface TenancyModeArgs {
+  migratorUrl: pulumi.Input<string>;
+  tenancyEnabled: boolean;
+}
+
+export class TenancyMode extends pulumi.ComponentResource {
+  readonly mode: "shadow" | "enforce";
+  constructor(name: string, args: TenancyModeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bloom:tenancy:TenancyMode", name, {}, opts);
+    this.mode = args.tenancyEnabled ? "enforce" : "shadow";
+    new TenancyModeResource(`${name}-mode`, { migratorUrl: pulumi.secret(args.migratorUrl), mode: this.mode }, { parent: this });
+    this.registerOutputs({ mode: this.mode });
+  }
+}
+
+class TenancyModeResource extends pulumi.dynamic.Resource {
+  constructor(name: string, args: { [K in keyof ModeInputs]: pulumi.Input<ModeInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
+    super(modeProvider, name, args, opts, "bloom", "TenancyMode");
+  }
+}

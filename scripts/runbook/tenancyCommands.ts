@@ -1,0 +1,40 @@
+import { connectKv } from "../../infra/kv/kvDatabase";
+import { readFlag, resolveFlag } from "../../infra/kv/flagStore";
+import { getTenancyMode, modeForFlag, relaxRowLevelSecurity, restoreRowLevelSecurity, setTenancyMode, tenantlessAccessCounts, type TenancyMode } from "../../infra/tenancy/rlsModes";
+import { confirm } from "./confirm";
+import type { Say } from "./snapshotCommands";
+import type { StackContext } from "./stackContext";
+
+/** `bloom tenancy status|sync|relax|restore` on the stack's app branch (docs/runbooks/enforcement.md). */
+export async function tenancyStatus(ctx: StackContext, say: Say): Promise<TenancyMode> {
+  const url = await ctx.output<string>("migratorDatabaseUrl");
+  const mode = await getTenancyMode(url);
+  say(`${ctx.stackName}: RLS mode ${mode}`);
+  const counts = await tenantlessAccessCounts(url);
+  for (const [table, hits] of Object.entries(counts)) say(`  tenant-less access to ${table}: ${hits} transaction(s)`);
+  return mode;
+}
+
+/** Makes the database follow tenancy_enabled as the flag store holds it now (after `flags set` or `flags kill`). */
+export async function syncTenancyMode(ctx: StackContext, say: Say): Promise<TenancyMode> {
+  const [restUrl, token, prefix, url] = await Promise.all([ctx.output<string>("kvRestUrl"), ctx.output<string>("kvRestToken"), ctx.output<string>("kvKeyPrefix"), ctx.output<string>("migratorDatabaseUrl")]);
+  const flag = await readFlag(await connectKv(restUrl, token), prefix, "tenancy_enabled");
+  const mode = modeForFlag(resolveFlag(flag));
+  const before = await setTenancyMode(url, mode);
+  say(before === mode ? `RLS mode already ${mode}` : `RLS mode ${before} → ${mode}`);
+  return mode;
+}
+
+export async function relaxTenancy(ctx: StackContext, opts: { yes?: boolean; dryRun?: boolean; say: Say }): Promise<void> {
+  opts.say(`${opts.dryRun ? "would drop" : "dropping"} every tenant RLS policy on ${ctx.stackName} (kept for \`bloom tenancy restore\`) and disable RLS: all rows become visible to the app`);
+  if (opts.dryRun || !(await confirm("Relax row-level security?", opts.yes ?? false))) return;
+  const res = await relaxRowLevelSecurity(await ctx.output<string>("migratorDatabaseUrl"));
+  opts.say(`relaxed ${res.tables.length} tables (${res.policies} policies saved). Also turn the flag off: \`bloom flags set tenancy_enabled false\``);
+}
+
+export async function restoreTenancy(ctx: StackContext, opts: { yes?: boolean; dryRun?: boolean; say: Say }): Promise<void> {
+  opts.say(`${opts.dryRun ? "would restore" : "restoring"} the saved RLS policies on ${ctx.stackName} and ENABLE + FORCE RLS`);
+  if (opts.dryRun || !(await confirm("Restore row-level security?", opts.yes ?? false))) return;
+  const res = await restoreRowLevelSecurity(await ctx.output<string>("migratorDatabaseUrl"));
+  opts.say(`restored ${res.policies} policies on ${res.tables.length} tables`);
+}
