@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { migrateDeploy, migrateResolve, migrateStatus } from "./runbook/migrateCommands";
 import { flagLog, getFlag, killFlag, listFlags, setFlag } from "./runbook/flagCommands";
 import { relaxTenancy, restoreTenancy, syncTenancyMode, tenancyStatus } from "./runbook/tenancyCommands";
+import { backfillCommand } from "./runbook/backfillCommand";
 import { rollbackTo, undoRollback } from "./runbook/rollbackCommands";
 import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapshotCommands";
 import { openStackContext } from "./runbook/stackContext";
@@ -14,6 +15,7 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry
   rollback --to <snapshot> [--restore]
   rollback --undo
   migrate status | deploy | resolve (--rolled-back <name> | --applied <name>)
+  backfill [--batch-size <n>] [--legacy <clinic>]
   tenancy status | sync | relax | restore
   flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>`;
 
@@ -34,6 +36,8 @@ async function main(argv: string[]) {
       "rolled-back": { type: "string" },
       applied: { type: "string" },
       tenant: { type: "string" },
+      "batch-size": { type: "string" },
+      legacy: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -59,6 +63,8 @@ async function main(argv: string[]) {
     await migrateDeploy(ctx, say);
   } else if (command === "migrate" && sub === "resolve" && (values["rolled-back"] || values.applied)) {
     await migrateResolve(ctx, (values["rolled-back"] ?? values.applied)!, values["rolled-back"] ? "rolled-back" : "applied", say);
+  } else if (command === "backfill") {
+    await backfillCommand(ctx, { ...common, batchSize: values["batch-size"] ? Number(values["batch-size"]) : undefined, legacy: values.legacy });
   } else if (command === "tenancy" && sub === "status") {
     await tenancyStatus(ctx, say);
   } else if (command === "tenancy" && sub === "sync") {
