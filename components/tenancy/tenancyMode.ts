@@ -21,8 +21,14 @@ const modeProvider = dataPlaneProvider<ModeInputs, object, string>({
   async delete() {
     // The mode row belongs to the schema; removing this resource leaves the database as it is.
   },
+  // The database itself gone (3D000): so is the mode; the next up sets it again on the recreated database.
   async refresh(dp, url, _id, props) {
-    return { ...props, mode: await dp.getTenancyMode(url) };
+    try {
+      return { ...props, mode: await dp.getTenancyMode(url) };
+    } catch (err) {
+      if ((err as { code?: string }).code === "3D000") return undefined;
+      throw err;
+    }
   },
 });
 
