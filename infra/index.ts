@@ -5,6 +5,6 @@ export { ensureAppRole, withCredentials } from "./database/sql/appRole";
 export { loadMigrations, migrationsContentHash } from "./migrations/migrationSource";
 export { deployMigrationsToTargets, deployIdFor } from "./migrations/deployToTargets";
 export { ensureKvDatabase, deleteKvDatabase, kvDatabaseExists, kvClient, connectKv, type KvSettings } from "./kv/kvDatabase";
-export { readFlag, writeFlag, deleteFlag } from "./kv/flagStore";
+export { readFlag, writeFlag, deleteFlag, currentActor } from "./kv/flagStore";
 export { readBudgets, writeBudgets, type Budget } from "./kv/budgetStore";
 export { getTenancyMode, setTenancyMode } from "./tenancy/rlsModes";

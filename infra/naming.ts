@@ -28,6 +28,11 @@ export function localBranchDatabase(project: string, branch: string): string {
   return assertIdentifier(`${toIdentifier(project)}__${toIdentifier(branch)}`, "branch database");
 }
 
+/** Local backend: the prefix every branch database and role of a project starts with (`bloom_local__`). */
+export function localProjectPrefix(project: string): string {
+  return `${toIdentifier(project)}__`;
+}
+
 /** Local backend: roles are server-wide, so they are namespaced by project. */
 export function localRoleName(project: string, role: string): string {
   return assertIdentifier(`${toIdentifier(project)}__${role}`, "role");

@@ -1,7 +1,5 @@
 import { parseArgs } from "node:util";
-import { configReader, readStackConfig } from "../infra/config/stackFile";
-import { validatePlatformConfig } from "../infra/config/validate";
-import { openPlatformStack } from "./engine/localStack";
+import { openStackContext } from "./runbook/stackContext";
 
 /**
  * Runs the platform program on the local stack with the real engine:
@@ -14,10 +12,9 @@ async function main() {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { stack: { type: "string", default: "local" }, yes: { type: "boolean", default: false } } });
   const action = positionals[0];
   if (!action || !["up", "preview", "refresh", "destroy", "outputs"].includes(action)) throw new Error(USAGE);
-  const config = readStackConfig(values.stack!);
-  validatePlatformConfig(configReader(config), values.stack); // bad config stops here, before the engine starts
   if (action === "destroy" && !values.yes) throw new Error("destroy removes the local stack's databases and roles: rerun with --yes");
-  const stack = await openPlatformStack({ stackName: values.stack!, config });
+  // Bad config stops here, before the engine starts (the context validates the stack file).
+  const { stack } = await openStackContext({ stackName: values.stack! });
   const onOutput = (line: string) => process.stdout.write(line);
   switch (action) {
     case "up": {

@@ -1,4 +1,5 @@
 import { Client } from "pg";
+import { withClient } from "../infra/database/sql/withClient";
 
 /** The Postgres that integration and contract tests use; .ci/run makes sure one is up. */
 export const TEST_PG_URL = process.env.BLOOM_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -15,14 +16,8 @@ export async function requirePostgres(url = TEST_PG_URL): Promise<void> {
   }
 }
 
-export async function query<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
+export function query<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  return withClient(url, async (client) => (await client.query<T>(sql, params)).rows, "bloom-tests");
 }
 
 export const uniqueName = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;

@@ -41,9 +41,6 @@ export class KvDatabaseResource extends pulumi.dynamic.Resource {
   }
 }
 
-/** Every store write is attributed: who ran `pulumi up`, from where. */
-const actor = () => `${process.env.BLOOM_ACTOR ?? require("node:os").userInfo().username}@${require("node:os").hostname()}`;
-
 interface StoreAccess { restUrl: string; restToken: string; prefix: string }
 
 interface FlagInputs { store: StoreAccess; name: string; default: boolean; tenants: Record<string, boolean>; description?: string }
@@ -52,15 +49,15 @@ const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redi
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: ["name"],
   async create(dp, redis, inputs) {
-    await dp.writeFlag(redis, inputs.store.prefix, inputs, actor(), "pulumi up");
+    await dp.writeFlag(redis, inputs.store.prefix, inputs, dp.currentActor(), "pulumi up");
     return { id: `${inputs.store.prefix}flag:${inputs.name}`, outs: {} };
   },
   async update(dp, redis, _id, _olds, news) {
-    await dp.writeFlag(redis, news.store.prefix, news, actor(), "pulumi up");
+    await dp.writeFlag(redis, news.store.prefix, news, dp.currentActor(), "pulumi up");
     return {};
   },
   async delete(dp, redis, _id, props) {
-    await dp.deleteFlag(redis, props.store.prefix, props.name, actor(), "pulumi destroy");
+    await dp.deleteFlag(redis, props.store.prefix, props.name, dp.currentActor(), "pulumi destroy");
   },
   // Refresh reads the store back: a value changed by hand shows as drift, and the next `up` restores the config.
   async refresh(dp, redis, _id, props) {

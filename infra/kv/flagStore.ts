@@ -1,3 +1,4 @@
+import os from "node:os";
 import type { Redis } from "@upstash/redis";
 
 /**
@@ -133,4 +134,9 @@ export function resolveFlag(state: Pick<FlagState, "default" | "tenants" | "kill
   if (state.killed) return false;
   if (tenantId !== undefined && state.tenants[tenantId] !== undefined) return state.tenants[tenantId]!;
   return state.default ?? false;
+}
+
+/** Who a store change is attributed to in the audit trail: BLOOM_ACTOR (CI sets it), else the OS user, at this host. */
+export function currentActor(): string {
+  return `${process.env.BLOOM_ACTOR ?? os.userInfo().username}@${os.hostname()}`;
 }

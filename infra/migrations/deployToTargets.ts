@@ -1,4 +1,5 @@
-import { Client } from "pg";
+import { withClient } from "../database/sql/withClient";
+import { compactStamp, hoursFromNow } from "../time";
 import type { DatabaseBackend } from "../database/backend";
 import { mapSettledWithLimit } from "../concurrency";
 import { applyPendingMigrations, type DeployResult } from "./applyPendingMigrations";
@@ -53,16 +54,12 @@ export class MigrationHookError extends Error {
 }
 
 export async function pendingMigrationNames(url: string, migrations: Migration[]): Promise<{ pending: string[]; failed: string[] }> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     await client.query(CREATE_MIGRATIONS_TABLE);
     const records = await readMigrationRecords(client);
     const applied = new Set(records.filter(isApplied).map((r) => r.migration_name));
     return { pending: migrations.filter((m) => !applied.has(m.name)).map((m) => m.name), failed: records.filter(isFailed).map((r) => r.migration_name) };
-  } finally {
-    await client.end();
-  }
+  }, "bloom-migrate");
 }
 
 export async function deployMigrationsToTargets(targets: MigrationTarget[], opts: DeployToTargetsOptions): Promise<TargetOutcome[]> {
@@ -72,7 +69,7 @@ export async function deployMigrationsToTargets(targets: MigrationTarget[], opts
     const pending = new Set(states.flatMap((s) => (s.status === "fulfilled" ? s.value.pending : [])));
     assertLintClean(opts.migrations.filter((m) => pending.has(m.name)));
   }
-  const expiresAt = new Date(Date.now() + opts.snapshotTtlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const expiresAt = hoursFromNow(opts.snapshotTtlHours);
 
   const results = await mapSettledWithLimit(targets, opts.concurrency, async (t, i) => {
     const state = states[i]!;
@@ -103,6 +100,5 @@ export async function deployMigrationsToTargets(targets: MigrationTarget[], opts
 
 /** `predeploy-<UTC yyyymmdd-hhmm>-<first 8 of the migrations hash>`: sortable, and tells which deploy made it. */
 export function deployIdFor(migrationsHash: string, at = new Date()): string {
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/T(\d{4}).*/, "-$1");
-  return `predeploy-${stamp}-${migrationsHash.slice(0, 8)}`;
+  return `predeploy-${compactStamp(at)}-${migrationsHash.slice(0, 8)}`;
 }

@@ -1,5 +1,6 @@
-import { Client } from "pg";
+import type { Client } from "pg";
 import { quoteIdent } from "../naming";
+import { withClient as withSqlClient } from "../database/sql/withClient";
 
 /**
  * Row-level security modes (migration 20260501000000_phase2_tenancy_modes): `shadow` lets tenant-less sessions
@@ -9,15 +10,7 @@ import { quoteIdent } from "../naming";
  */
 export type TenancyMode = "shadow" | "enforce";
 
-async function withClient<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, application_name: "bloom-tenancy" });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+const withClient = <T>(url: string, work: (c: Client) => Promise<T>) => withSqlClient(url, work, "bloom-tenancy");
 
 export async function getTenancyMode(url: string): Promise<TenancyMode> {
   return withClient(url, async (c) => (await c.query<{ mode: TenancyMode }>('SELECT "mode" FROM "bloom_tenancy_settings" WHERE "id"')).rows[0]!.mode);

@@ -7,6 +7,8 @@ import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigra
 import { loadMigrations } from "../../infra/migrations/migrationSource";
 import { runBackfill } from "../../infra/tenancy/backfill";
 import { ensureTestPostgres } from "../services/ensurePostgres";
+import { withClient } from "../../infra/database/sql/withClient";
+import { max, percentile } from "./stats";
 
 /**
  * bench:backfill — N rows (default 5 M) of patients without clinic_id, backfilled while an app-like writer runs
@@ -17,18 +19,8 @@ import { ensureTestPostgres } from "../services/ensurePostgres";
 const { values } = parseArgs({ options: { rows: { type: "string", default: "5000000" }, "batch-size": { type: "string", default: "1000" } } });
 const rows = Number(values.rows);
 const batchSize = Number(values["batch-size"]);
-const max = (xs: number[]) => xs.reduce((m, x) => (x > m ? x : m), 0);
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
-
-async function sql(url: string, text: string, params: unknown[] = []) {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await c.query(text, params);
-  } finally {
-    await c.end();
-  }
-}
+const pct = percentile;
+const sql = (url: string, text: string, params: unknown[] = []) => withClient(url, (c) => c.query(text, params), "bloom-bench");
 
 async function prepare(serverUrl: string, name: string): Promise<string> {
   await sql(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

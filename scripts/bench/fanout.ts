@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { Client } from "pg";
+import type { Client } from "pg";
+import { withClient } from "../../infra/database/sql/withClient";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import { LocalPostgresBackend } from "../../infra/database/local/localPostgresBackend";
 import { deployMigrationsToTargets, type MigrationTarget } from "../../infra/migrations/deployToTargets";
@@ -21,15 +22,7 @@ const concurrency = Number(values.concurrency);
 if (!Number.isInteger(count) || count < 1) throw new Error("--databases must be a positive integer");
 if (!Number.isInteger(concurrency) || concurrency < 2) throw new Error("--concurrency must be an integer >= 2");
 
-async function admin<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
+const admin = <T>(url: string, work: (c: Client) => Promise<T>) => withClient(url, work, "bloom-bench");
 
 async function makeDatabases(serverUrl: string, prefix: string): Promise<MigrationTarget[]> {
   return admin(serverUrl, async (c) => {

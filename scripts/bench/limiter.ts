@@ -6,6 +6,7 @@ import { createTenantGuards } from "../../infra/app/tenantGuards";
 import { writeBudgets } from "../../infra/kv/budgetStore";
 import { startUpstashRestServer } from "../../infra/kv/upstashRestServer";
 import { ensureRedis } from "../services/ensureRedis";
+import { percentile } from "./stats";
 
 /**
  * bench:limiter — latency of `assertTenantBudget` through the local Upstash-compatible endpoint, against the
@@ -16,7 +17,7 @@ const { values } = parseArgs({ options: { requests: { type: "string", default: "
 const requests = Number(values.requests);
 const tenants = Number(values.tenants);
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = percentile;
 
 async function main() {
   const redisUrl = await ensureRedis();

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { median } from "./stats";
 
 /**
  * bench:program — how long the platform program takes to evaluate under mocks as the tenant count grows.
@@ -13,7 +14,6 @@ const runs = Math.max(1, Number(values.runs));
 if (!sizes.length) throw new Error("--tenants must be a comma-separated list of positive integers, e.g. 10,100,1000");
 
 const once = path.join(__dirname, "programEvalOnce.ts");
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const results: { tenants: number; ms: number; resources: number }[] = [];
 for (const n of sizes) {
   const samples: number[] = [];

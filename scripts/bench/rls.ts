@@ -1,5 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { median } from "./stats";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
 import { REPO_ROOT } from "../../infra/config/stackFile";
@@ -18,7 +19,6 @@ import { ensureTestPostgres } from "../services/ensurePostgres";
 const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, queries: { type: "string", default: "3000" } } });
 const rows = Number(values.rows);
 const queries = Number(values.queries);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main() {
   const serverUrl = await ensureTestPostgres((m) => console.log(m));

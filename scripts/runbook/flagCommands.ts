@@ -1,6 +1,5 @@
-import os from "node:os";
 import { connectKv } from "../../infra/kv/kvDatabase";
-import { flagHistory, listFlagNames, readFlag, resolveFlag, setKillSwitch, writeFlag } from "../../infra/kv/flagStore";
+import { currentActor, flagHistory, listFlagNames, readFlag, resolveFlag, setKillSwitch, writeFlag } from "../../infra/kv/flagStore";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
@@ -10,15 +9,14 @@ import type { StackContext } from "./stackContext";
  * emergencies and shows up as drift on the next `refresh` (the next `up` restores the config), while the kill
  * switch is a separate lever that config does not touch.
  */
-const actor = () => `${process.env.BLOOM_ACTOR ?? os.userInfo().username}@${os.hostname()}`;
-
-async function store(ctx: StackContext) {
+/** The stack's flag store, from its outputs (restarting the local endpoint if it went away). */
+export async function openStore(ctx: StackContext) {
   const [url, token, prefix] = await Promise.all([ctx.output<string>("kvRestUrl"), ctx.output<string>("kvRestToken"), ctx.output<string>("kvKeyPrefix")]);
   return { redis: await connectKv(url, token), prefix };
 }
 
 export async function listFlags(ctx: StackContext, say: Say) {
-  const { redis, prefix } = await store(ctx);
+  const { redis, prefix } = await openStore(ctx);
   for (const name of await listFlagNames(redis, prefix)) {
     const f = await readFlag(redis, prefix, name);
     const overrides = Object.entries(f.tenants).map(([t, v]) => `${t}=${v}`).join(", ");
@@ -27,7 +25,7 @@ export async function listFlags(ctx: StackContext, say: Say) {
 }
 
 export async function getFlag(ctx: StackContext, name: string, tenant: string | undefined, say: Say): Promise<boolean> {
-  const { redis, prefix } = await store(ctx);
+  const { redis, prefix } = await openStore(ctx);
   const state = await readFlag(redis, prefix, name);
   if (state.default === undefined) throw new Error(`flag "${name}" is not in the store of ${ctx.stackName}: declare it under bloom:flags and run up`);
   const value = resolveFlag(state, tenant);
@@ -37,23 +35,23 @@ export async function getFlag(ctx: StackContext, name: string, tenant: string | 
 
 export async function setFlag(ctx: StackContext, name: string, value: boolean, opts: { tenant?: string; yes?: boolean; dryRun?: boolean; say: Say }) {
   if (opts.tenant && !ctx.config.tenants.some((t) => t.id === opts.tenant)) throw new Error(`--tenant "${opts.tenant}" is not in bloom:tenants of ${ctx.stackName}`);
-  const { redis, prefix } = await store(ctx);
+  const { redis, prefix } = await openStore(ctx);
   const current = await readFlag(redis, prefix, name);
   if (current.default === undefined) throw new Error(`flag "${name}" is not declared in ${ctx.stackName}: add it under bloom:flags and run up`);
   const next = opts.tenant ? { ...current, default: current.default, tenants: { ...current.tenants, [opts.tenant]: value } } : { ...current, default: value };
   opts.say(`${opts.dryRun ? "would set" : "setting"} ${name}${opts.tenant ? ` for ${opts.tenant}` : " (default)"} to ${value}; stack config still says otherwise until it is edited too`);
   if (opts.dryRun || !(await confirm(`Set ${name}?`, opts.yes ?? false))) return;
-  await writeFlag(redis, prefix, { name, default: next.default!, tenants: next.tenants, description: current.description }, actor(), "bloom flags set");
+  await writeFlag(redis, prefix, { name, default: next.default!, tenants: next.tenants, description: current.description }, currentActor(), "bloom flags set");
 }
 
 export async function killFlag(ctx: StackContext, name: string, on: boolean, opts: { yes?: boolean; dryRun?: boolean; say: Say }) {
-  const { redis, prefix } = await store(ctx);
+  const { redis, prefix } = await openStore(ctx);
   opts.say(`${opts.dryRun ? "would turn" : "turning"} the kill switch of ${name} ${on ? "ON: it reads false for every tenant" : "off: declared values apply again"}`);
   if (opts.dryRun || !(await confirm(`${on ? "Kill" : "Release"} ${name}?`, opts.yes ?? false))) return;
-  await setKillSwitch(redis, prefix, name, on, actor());
+  await setKillSwitch(redis, prefix, name, on, currentActor());
 }
 
 export async function flagLog(ctx: StackContext, name: string | undefined, say: Say) {
-  const { redis, prefix } = await store(ctx);
+  const { redis, prefix } = await openStore(ctx);
   for (const e of await flagHistory(redis, prefix, name)) say(`${e.at}  ${e.actor.padEnd(24)} ${e.source.padEnd(18)} ${e.flag} ${e.scope}: ${e.old} → ${e.new}`);
 }

@@ -1,5 +1,6 @@
 import type { UpResult } from "@pulumi/pulumi/automation";
 import { writeStackConfigValues } from "../../infra/config/stackFile";
+import { compactStamp, isoSeconds } from "../../infra/time";
 import { confirm } from "./confirm";
 import { poolBranches, type Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
@@ -19,7 +20,6 @@ export interface RollbackOptions {
   say: Say;
 }
 
-const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export async function rollbackTo(ctx: StackContext, snapshot: string, opts: RollbackOptions & { restore?: boolean }): Promise<UpResult | undefined> {
   const current = ctx.config.rollback;
@@ -31,15 +31,15 @@ export async function rollbackTo(ctx: StackContext, snapshot: string, opts: Roll
   const from = ctx.config.appBranch;
 
   if (opts.restore) {
-    const preserved = `${from}-before-${nowIso().replace(/[-:]/g, "").replace(/T(\d{4}).*/, "-$1")}`.slice(0, 63);
+    const preserved = `${from}-before-${compactStamp()}`.slice(0, 63);
     opts.say(`plan: branch ${from} of ${projectId} takes the data of ${snapshot}; its current state is kept as ${preserved}.`);
     opts.say("open sessions on the branch are dropped during the restore; connection strings stay the same.");
     if (opts.dryRun || !(await confirm(`Restore ${from} from ${snapshot}?`, opts.yes ?? false))) return undefined;
     await restore(ctx, projectId, branches, from, snapshot, preserved);
-    return applyRecord(ctx, { "bloom:rollback": { mode: "restore", from, to: snapshot, at: nowIso(), preserved } }, opts.say);
+    return applyRecord(ctx, { "bloom:rollback": { mode: "restore", from, to: snapshot, at: isoSeconds(), preserved } }, opts.say);
   }
 
-  return repoint(ctx, { "bloom:appBranch": snapshot, "bloom:rollback": { mode: "repoint", from, to: snapshot, at: nowIso() } }, `Point the app at ${snapshot} (from ${from})?`, opts);
+  return repoint(ctx, { "bloom:appBranch": snapshot, "bloom:rollback": { mode: "repoint", from, to: snapshot, at: isoSeconds() } }, `Point the app at ${snapshot} (from ${from})?`, opts);
 }
 
 export async function undoRollback(ctx: StackContext, opts: RollbackOptions): Promise<UpResult | undefined> {
@@ -49,7 +49,7 @@ export async function undoRollback(ctx: StackContext, opts: RollbackOptions): Pr
     return repoint(ctx, { "bloom:appBranch": record.from, "bloom:rollback": undefined }, `Point the app back at ${record.from} (from ${record.to})?`, opts);
   }
   const { projectId, branches } = await poolBranches(ctx);
-  const undone = `${record.from}-undone-${nowIso().replace(/[-:]/g, "").replace(/T(\d{4}).*/, "-$1")}`.slice(0, 63);
+  const undone = `${record.from}-undone-${compactStamp()}`.slice(0, 63);
   opts.say(`plan: branch ${record.from} takes back the data kept in ${record.preserved}; the restored state is kept as ${undone}.`);
   if (opts.dryRun || !(await confirm(`Undo the restore of ${record.from}?`, opts.yes ?? false))) return undefined;
   await restore(ctx, projectId, branches, record.from, record.preserved!, undone);

@@ -1,4 +1,5 @@
 import type { BranchRef } from "../../infra";
+import { compactStamp, hoursFromNow } from "../../infra/time";
 import type { StackContext } from "./stackContext";
 import { confirm } from "./confirm";
 
@@ -18,7 +19,7 @@ export async function poolBranches(ctx: StackContext): Promise<{ projectId: stri
 }
 
 export function defaultSnapshotName(now = new Date()): string {
-  return `snap-${now.toISOString().replace(/[-:]/g, "").replace(/T(\d{4}).*/, "-$1")}`;
+  return `snap-${compactStamp(now)}`;
 }
 
 export async function createSnapshot(ctx: StackContext, opts: { name?: string; from?: string; ttlHours?: number; dryRun?: boolean; say: Say }): Promise<BranchRef | undefined> {
@@ -31,7 +32,7 @@ export async function createSnapshot(ctx: StackContext, opts: { name?: string; f
   const parent = branches.find((b) => b.name === fromName);
   if (!parent) throw new Error(`--from "${fromName}": no such branch in ${projectId} (see \`bloom snapshot list\`)`);
   const existing = branches.find((b) => b.name === name);
-  const expiresAt = new Date(Date.now() + ttlHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const expiresAt = hoursFromNow(ttlHours);
   if (existing) {
     opts.say(`snapshot ${name} already exists (created ${existing.createdAt}); nothing to do`);
     return existing;

@@ -1,4 +1,4 @@
-import { connectKv } from "../../infra/kv/kvDatabase";
+import { openStore } from "./flagCommands";
 import { readFlag, resolveFlag } from "../../infra/kv/flagStore";
 import { getTenancyMode, modeForFlag, relaxRowLevelSecurity, restoreRowLevelSecurity, setTenancyMode, tenantlessAccessCounts, type TenancyMode } from "../../infra/tenancy/rlsModes";
 import { confirm } from "./confirm";
@@ -17,8 +17,8 @@ export async function tenancyStatus(ctx: StackContext, say: Say): Promise<Tenanc
 
 /** Makes the database follow tenancy_enabled as the flag store holds it now (after `flags set` or `flags kill`). */
 export async function syncTenancyMode(ctx: StackContext, say: Say): Promise<TenancyMode> {
-  const [restUrl, token, prefix, url] = await Promise.all([ctx.output<string>("kvRestUrl"), ctx.output<string>("kvRestToken"), ctx.output<string>("kvKeyPrefix"), ctx.output<string>("migratorDatabaseUrl")]);
-  const flag = await readFlag(await connectKv(restUrl, token), prefix, "tenancy_enabled");
+  const [{ redis, prefix }, url] = await Promise.all([openStore(ctx), ctx.output<string>("migratorDatabaseUrl")]);
+  const flag = await readFlag(redis, prefix, "tenancy_enabled");
   const mode = modeForFlag(resolveFlag(flag));
   const before = await setTenancyMode(url, mode);
   say(before === mode ? `RLS mode already ${mode}` : `RLS mode ${before} → ${mode}`);

@@ -11,7 +11,7 @@ import {
   type RestoreSpec,
   type RoleRef,
 } from "../backend";
-import { localBranchDatabase, localRoleName, quoteIdent, quoteLiteral } from "../../naming";
+import { localBranchDatabase, localProjectPrefix, localRoleName, quoteIdent, quoteLiteral } from "../../naming";
 import { dumpAndRestore } from "./branchCopy";
 
 /**
@@ -104,7 +104,7 @@ export class LocalPostgresBackend implements DatabaseBackend {
 
   async deleteProject(projectId: string): Promise<void> {
     for (const branch of await this.listBranches(projectId)) await this.dropDatabase(localBranchDatabase(projectId, branch.branchId));
-    const prefix = localRoleName(projectId, "x").slice(0, -1);
+    const prefix = localProjectPrefix(projectId);
     const { rows } = await (await this.sql()).query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)", [prefix]);
     for (const r of rows) await (await this.sql()).query(`DROP ROLE IF EXISTS ${quoteIdent(r.rolname)}`);
   }
@@ -155,7 +155,7 @@ export class LocalPostgresBackend implements DatabaseBackend {
   }
 
   async listBranches(projectId: string): Promise<BranchRef[]> {
-    const prefix = localBranchDatabase(projectId, "x").slice(0, -1);
+    const prefix = localProjectPrefix(projectId);
     const { rows } = await (await this.sql()).query<{ datname: string; comment: string | null }>(
       "SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
       [prefix],

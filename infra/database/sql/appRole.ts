@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Client } from "pg";
+import { withClient } from "./withClient";
 import { quoteIdent, quoteLiteral } from "../../naming";
 
 /**
@@ -15,9 +15,7 @@ export interface AppRole {
 /** Creates or re-asserts the role; pass the current password to keep it (running app instances keep working). */
 export async function ensureAppRole(migratorUri: string, name: string, keepPassword?: string): Promise<AppRole> {
   const password = keepPassword ?? randomBytes(18).toString("base64url");
-  const client = new Client({ connectionString: migratorUri });
-  await client.connect();
-  try {
+  return withClient(migratorUri, async (client) => {
     const exists = (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount;
     // Only a superuser may name SUPERUSER/BYPASSRLS in ALTER ROLE, so an existing role just gets a new password;
     // the attribute check below still refuses a role that can bypass RLS.
@@ -36,23 +34,17 @@ export async function ensureAppRole(migratorUri: string, name: string, keepPassw
       throw new Error(`app role "${name}" can bypass row-level security; it must be NOSUPERUSER NOBYPASSRLS`);
     }
     return { name, password };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 export async function dropAppRole(migratorUri: string, name: string): Promise<void> {
-  const client = new Client({ connectionString: migratorUri });
-  await client.connect();
-  try {
+  await withClient(migratorUri, async (client) => {
     if (!(await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount) return;
     // DROP OWNED needs membership in the role; the migrator created it, so it may grant that to itself.
     await client.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
     await client.query(`DROP OWNED BY ${quoteIdent(name)}`);
     await client.query(`DROP ROLE ${quoteIdent(name)}`);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** The same server, database and options as `uri`, logged in as another role. */
