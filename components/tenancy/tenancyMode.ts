@@ -1,30 +1,32 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dataPlaneProvider } from "../database/dataPlaneProvider";
+import type { BackendSettings } from "../../infra";
+import { databaseResourceProvider } from "../database/dataPlaneProvider";
 
 /**
  * The database side of the `tenancy_enabled` flag: shadow while it is off, enforce once it is on (one row the
  * migrator owns; see infra/tenancy/rlsModes.ts). Refresh reads the mode back, so a switch made by hand shows as drift.
  */
-interface ModeInputs { migratorUrl: string; mode: "shadow" | "enforce" }
+// Opened through the database backend like every resource that touches the database, so a local embedded server
+// that was stopped is started again before the mode is read or written.
+interface ModeInputs { backend: BackendSettings; migratorUrl: string; mode: "shadow" | "enforce" }
 
-const modeProvider = dataPlaneProvider<ModeInputs, object, string>({
-  connect: (_dp, inputs) => inputs.migratorUrl,
+const modeProvider = databaseResourceProvider<ModeInputs, object>({
   replaceOn: [],
-  async create(dp, url, inputs) {
-    await dp.setTenancyMode(url, inputs.mode);
+  async create(dp, _backend, inputs) {
+    await dp.setTenancyMode(inputs.migratorUrl, inputs.mode);
     return { id: "tenancy-mode", outs: {} };
   },
-  async update(dp, url, _id, _olds, news) {
-    await dp.setTenancyMode(url, news.mode);
+  async update(dp, _backend, _id, _olds, news) {
+    await dp.setTenancyMode(news.migratorUrl, news.mode);
     return {};
   },
   async delete() {
     // The mode row belongs to the schema; removing this resource leaves the database as it is.
   },
   // The database itself gone (3D000): so is the mode; the next up sets it again on the recreated database.
-  async refresh(dp, url, _id, props) {
+  async refresh(dp, _backend, _id, props) {
     try {
-      return { ...props, mode: await dp.getTenancyMode(url) };
+      return { ...props, mode: await dp.getTenancyMode(props.migratorUrl) };
     } catch (err) {
       if ((err as { code?: string }).code === "3D000") return undefined;
       throw err;
@@ -33,6 +35,7 @@ const modeProvider = dataPlaneProvider<ModeInputs, object, string>({
 });
 
 export interface TenancyModeArgs {
+  backend: pulumi.Input<BackendSettings>;
   migratorUrl: pulumi.Input<string>;
   tenancyEnabled: boolean;
 }
@@ -42,7 +45,7 @@ export class TenancyMode extends pulumi.ComponentResource {
   constructor(name: string, args: TenancyModeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bloom:tenancy:TenancyMode", name, {}, opts);
     this.mode = args.tenancyEnabled ? "enforce" : "shadow";
-    new TenancyModeResource(`${name}-mode`, { migratorUrl: pulumi.secret(args.migratorUrl), mode: this.mode }, { parent: this });
+    new TenancyModeResource(`${name}-mode`, { backend: pulumi.secret(args.backend), migratorUrl: pulumi.secret(args.migratorUrl), mode: this.mode }, { parent: this });
     this.registerOutputs({ mode: this.mode });
   }
 }

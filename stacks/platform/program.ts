@@ -48,7 +48,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     pausedReason: config.rollback && `rollback (${config.rollback.mode}) to ${config.rollback.to} in effect since ${config.rollback.at}`,
   }, { dependsOn: [pool] });
   // RLS follows the flag's global value; per-tenant overrides steer the app's middleware (isEnabled).
-  const tenancy = new TenancyMode("tenancy", { migratorUrl: pool.migratorUrl, tenancyEnabled: config.flags.tenancy_enabled?.default ?? false }, { dependsOn: [migrations] });
+  const tenancy = new TenancyMode("tenancy", { backend, migratorUrl: pool.migratorUrl, tenancyEnabled: config.flags.tenancy_enabled?.default ?? false }, { dependsOn: [migrations] });
   // Flags and budgets live in the environment's store; locally stacks share one Redis, so keys carry the stack.
   const store = new FlagStore("flags", {
     settings: kvSettings(config.kv, secrets.upstashApiKey),
