@@ -1,5 +1,6 @@
 import path from "node:path";
-import { Client } from "pg";
+import { Client, type PoolClient } from "pg";
+import { runWithTenant, runWithoutTenant } from "../infra/app/tenantContext";
 import { REPO_ROOT } from "../infra/config/stackFile";
 import { ensureAppRole, withCredentials } from "../infra/database/sql/appRole";
 import { applyPendingMigrations } from "../infra/migrations/applyPendingMigrations";
@@ -27,7 +28,7 @@ export async function tenantDatabase(prefix: string) {
 export type TenantDatabase = Awaited<ReturnType<typeof tenantDatabase>>;
 
 /** Replaces every tenant row with the same fixed graph (3 of each per tenant). One round trip. */
-export async function seedTenants(url: string): Promise<void> {
+export async function seedTenants(target: string | Client): Promise<void> {
   const rows: string[] = [`TRUNCATE "payment", "appointment", "therapist", "patient", "branch", "paquete", "user" CASCADE`];
   for (const t of TENANTS) {
     rows.push(`INSERT INTO "clinic" (id, name) VALUES ('${t}', '${t}') ON CONFLICT DO NOTHING`);
@@ -44,7 +45,8 @@ export async function seedTenants(url: string): Promise<void> {
     }
     rows.push(`INSERT INTO "paquete" (id, name, sessions, price_cents, clinic_id) VALUES ('pk-${t}', 'pk-${t}', 5, 5000, '${t}')`);
   }
-  await query(url, rows.join(";\n"));
+  if (typeof target === "string") await query(target, rows.join(";\n"));
+  else await target.query(rows.join(";\n"));
 }
 
 /** md5 of every row of every tenant table (and the clinic row), per `<table>:<tenant>`, as the migrator sees them. */
@@ -60,21 +62,27 @@ export function othersOf(fp: Record<string, string>, actingTenant: string | null
   return Object.fromEntries(Object.entries(fp).filter(([k]) => actingTenant === null || !k.endsWith(`:${actingTenant}`)));
 }
 
-/** Runs SQL as the app role in one transaction with the tenant set for that transaction only; returns rows or the error code. */
+/** Runs SQL as the app role in one unit of work (runWithTenant, or no tenant); returns the last result's rows or the error code. */
 export async function asApp(appUrl: string, tenant: string | null, sql: string, params: unknown[] = []): Promise<{ rows: Record<string, unknown>[]; code?: undefined } | { rows?: undefined; code: string }> {
   const client = new Client({ connectionString: appUrl, application_name: "bloom-attacker" });
   await client.connect();
   try {
-    await client.query("BEGIN");
-    if (tenant) await client.query("SELECT set_config('app.clinic_id', $1, true)", [tenant]);
-    // Several statements (simple protocol) give one result each: the last one is the answer.
-    const res = (await client.query(sql, params.length ? params : undefined)) as unknown as { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
-    await client.query("COMMIT");
-    return { rows: Array.isArray(res) ? res[res.length - 1]!.rows : res.rows };
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    return { code: (err as { code?: string }).code ?? (err as Error).message };
+    return await onApp(client, tenant, sql, params);
   } finally {
     await client.end();
+  }
+}
+
+/** asApp on a connected client. */
+export async function onApp(client: Client, tenant: string | null, sql: string, params: unknown[] = []): Promise<{ rows: Record<string, unknown>[]; code?: undefined } | { rows?: undefined; code: string }> {
+  // Several statements (simple protocol) give one result each: the last one is the answer.
+  const work = async (c: Client | PoolClient) => {
+    const res = (await c.query(sql, params.length ? params : undefined)) as unknown as { rows: Record<string, unknown>[] } | { rows: Record<string, unknown>[] }[];
+    return { rows: Array.isArray(res) ? res[res.length - 1]!.rows : res.rows };
+  };
+  try {
+    return await (tenant ? runWithTenant(client, tenant, work) : runWithoutTenant(client, work));
+  } catch (err) {
+    return { code: (err as { code?: string }).code ?? (err as Error).message };
   }
 }

@@ -14,6 +14,7 @@ describe("migration source", () => {
       "20260201000100_phase0_clinic_indexes",
       "20260301000200_phase1_tenant_unique_indexes",
       "20260301000400_phase1_drop_global_uniques",
+      "20261201000100_tenant_scoped_key_indexes",
     ]);
   });
 

@@ -68,7 +68,7 @@ describe("batched backfill of clinic_id on real Postgres", () => {
     let done = 0;
     while (done < stopAfter) {
       await new Promise((r) => setTimeout(r, 5));
-      done = Number((await watcher.query(`SELECT coalesce(sum(rows_done), 0) AS n FROM bloom_backfill_progress`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0]!.n);
+      done = Number((await watcher.query(`SELECT coalesce(sum(rows_done), 0) AS n FROM bloom_platform.backfill_progress`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0]!.n);
       if (child.exitCode !== null) break;
     }
     child.kill("SIGKILL");

@@ -38,12 +38,14 @@ export interface BackfillPlan {
 }
 
 export const BACKFILL_TABLES = ["user", "branch", "therapist", "patient", "paquete", "appointment", "payment"];
-const PROGRESS = '"bloom_backfill_progress"';
+// In the platform schema, out of the app role's reach; the backfill may run before the migration that creates it.
+const PROGRESS = '"bloom_platform"."backfill_progress"';
 const LOCK_NOT_AVAILABLE = "55P03";
 
 async function connect(url: string): Promise<Client> {
   const c = new Client({ connectionString: url, application_name: "bloom-backfill" });
   await c.connect();
+  await c.query(`CREATE SCHEMA IF NOT EXISTS "bloom_platform"; REVOKE ALL ON SCHEMA "bloom_platform" FROM PUBLIC`);
   await c.query(`CREATE TABLE IF NOT EXISTS ${PROGRESS} (table_name TEXT PRIMARY KEY, last_key TEXT, rows_done BIGINT NOT NULL DEFAULT 0,
     started_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), finished_at TIMESTAMPTZ)`);
   return c;

@@ -1,172 +1,161 @@
 import fc from "fast-check";
-import path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../config/stackFile";
-import { applyPendingMigrations } from "../migrations/applyPendingMigrations";
-import { loadMigrations } from "../migrations/migrationSource";
-import { ensureAppRole, withCredentials } from "../database/sql/appRole";
-import { relaxRowLevelSecurity, restoreRowLevelSecurity, setTenancyMode, tenantlessAccessCounts } from "./rlsModes";
-import { freshMigratorDatabase } from "../../test/databases";
+import { relaxRowLevelSecurity, restoreRowLevelSecurity, setTenancyMode, tenantlessAccessCounts, type TenancyMode } from "./rlsModes";
+import { tenantPolicySql } from "./tenantPolicies";
 import { query, requirePostgres } from "../../test/postgres";
+import { TENANTS, fingerprint, onApp, othersOf, seedTenants, tenantDatabase, type TenantDatabase, type TenantId } from "../../test/tenantFixtures";
 
 /**
- * A randomized isolation suite on real Postgres with the reference schema: random sequences of select / insert /
- * update / delete on every tenant table through the RLS-bound app role, as tenant A, B, C or with no tenant.
- * In enforce mode no row of another tenant is ever read, changed or created, and no tenant means no rows; in shadow
- * mode tenant-less access is allowed and counted. The seed is fixed and printed on failure (fast-check).
+ * A randomized isolation suite on real Postgres with the reference schema. Random sequences of operations run
+ * through the RLS-bound app role, each in its own unit of work (runWithTenant, or no tenant), as tenant alpha, beta,
+ * gamma or nobody, in enforce or shadow mode: select, update, delete, a change of clinic_id, an insert into any
+ * tenant table whose parents belong to the acting tenant or (adversarially) to another one, and reads and writes of
+ * the clinic table. After every operation the rows of every tenant other than the acting one are
+ * fingerprint-identical, and each operation's result is what the boundary allows.
+ *
+ * A fresh seed per run, printed; replay with BLOOM_ISOLATION_SEED=<seed>. BLOOM_ISOLATION_RUNS sets the number of
+ * sequences (CI default 200).
  */
-const TENANTS = ["alpha", "beta", "gamma"] as const;
+const SEED = Number(process.env.BLOOM_ISOLATION_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const RUNS = Number(process.env.BLOOM_ISOLATION_RUNS ?? 200);
 const TOUCH: Record<string, string> = { user: "name", branch: "name", therapist: "name", patient: "name", paquete: "name", appointment: "status", payment: "currency" };
 const TABLES = Object.keys(TOUCH);
-const INSERTABLE = ["user", "branch", "patient", "paquete"];
-const SEED = 20261127;
 
-type Db = Awaited<ReturnType<typeof freshMigratorDatabase>>;
-
-async function seed(url: string) {
-  await query(url, `TRUNCATE "payment", "appointment", "therapist", "patient", "branch", "paquete", "user" CASCADE`);
-  for (const t of TENANTS) {
-    await query(url, `INSERT INTO "clinic" (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING`, [t]);
-    for (let i = 0; i < 3; i++) {
-      const s = `${t}-${i}`;
-      await query(url, `INSERT INTO "user" (id, email, name, password_hash, clinic_id) VALUES ($1, $2, $1, 'x', $3)`, [`u-${s}`, `${s}@x`, t]);
-      await query(url, `INSERT INTO "branch" (id, name, clinic_id) VALUES ($1, $1, $2)`, [`b-${s}`, t]);
-      await query(url, `INSERT INTO "therapist" (id, name, branch_id, clinic_id) VALUES ($1, $1, $2, $3)`, [`t-${s}`, `b-${s}`, t]);
-      await query(url, `INSERT INTO "patient" (id, name, clinic_id) VALUES ($1, $1, $2)`, [`p-${s}`, t]);
-      await query(url, `INSERT INTO "appointment" (id, patient_id, therapist_id, branch_id, date, hour, clinic_id) VALUES ($1, $2, $3, $4, '2026-12-01', '10:00', $5)`, [`a-${s}`, `p-${s}`, `t-${s}`, `b-${s}`, t]);
-      await query(url, `INSERT INTO "payment" (id, appointment_id, patient_id, amount_cents, clinic_id) VALUES ($1, $2, $3, 1000, $4)`, [`pay-${s}`, `a-${s}`, `p-${s}`, t]);
-    }
-    await query(url, `INSERT INTO "paquete" (id, name, sessions, price_cents, clinic_id) VALUES ($1, $1, 5, 5000, $2)`, [`pk-${t}`, t]);
-  }
+/** An insert into `table` for clinic `forTenant` whose references point at `parentsOf`'s rows. */
+function insertSql(table: string, id: string, forTenant: string, parentsOf: string): { sql: string; params: unknown[] } {
+  const p = `${parentsOf}-0`;
+  const sql: Record<string, string> = {
+    user: `INSERT INTO "user" (id, email, name, password_hash, clinic_id) VALUES ($1, $1, $1, 'x', $2)`,
+    branch: `INSERT INTO "branch" (id, name, clinic_id) VALUES ($1, $1, $2)`,
+    patient: `INSERT INTO "patient" (id, name, clinic_id) VALUES ($1, $1, $2)`,
+    paquete: `INSERT INTO "paquete" (id, name, sessions, price_cents, clinic_id) VALUES ($1, $1, 1, 1, $2)`,
+    therapist: `INSERT INTO "therapist" (id, name, branch_id, clinic_id) VALUES ($1, $1, 'b-${p}', $2)`,
+    appointment: `INSERT INTO "appointment" (id, patient_id, therapist_id, branch_id, paquete_id, date, hour, clinic_id) VALUES ($1, 'p-${p}', 't-${p}', 'b-${p}', 'pk-${parentsOf}', '2026-12-03', '11:00', $2)`,
+    payment: `INSERT INTO "payment" (id, appointment_id, patient_id, amount_cents, clinic_id) VALUES ($1, 'a-${p}', 'p-${p}', 5, $2)`,
+  };
+  return { sql: sql[table]!, params: [id, forTenant] };
 }
+const HAS_PARENTS = new Set(["therapist", "appointment", "payment"]);
 
-/** Every row of every tenant table, per tenant, as the migrator sees it. */
-async function fingerprint(url: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const table of TABLES) {
-    const rows = await query<{ clinic_id: string; r: string }>(url, `SELECT clinic_id, md5(string_agg(t::text, '|' ORDER BY t::text)) AS r FROM "${table}" t GROUP BY clinic_id`);
-    for (const row of rows) out[`${table}:${row.clinic_id}`] = row.r;
-  }
-  return out;
-}
-
+const tenant = fc.constantFrom<TenantId>(...TENANTS);
 const op = fc.record({
-  as: fc.constantFrom<(typeof TENANTS)[number] | null>(...TENANTS, null),
-  kind: fc.constantFrom("select", "insert", "update", "delete"),
+  as: fc.option(tenant, { nil: null, freq: 4 }),
+  kind: fc.constantFrom("select", "update", "delete", "move", "insert", "insert", "clinic-read", "clinic-write"),
   table: fc.constantFrom(...TABLES),
-  insertFor: fc.constantFrom(...TENANTS),
+  other: tenant,
+  parents: tenant,
   n: fc.integer({ min: 0, max: 1_000_000 }),
 });
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
+async function perform(app: Client, o: Op) {
+  const t = `"${o.table}"`;
+  switch (o.kind) {
+    case "select": return onApp(app, o.as, `SELECT clinic_id FROM ${t}`);
+    case "update": return onApp(app, o.as, `UPDATE ${t} SET "${TOUCH[o.table]}" = $1 RETURNING clinic_id`, [`touched-${o.n}`]);
+    case "delete": return onApp(app, o.as, `DELETE FROM ${t} WHERE id LIKE '%-2' OR id LIKE 'new-%' RETURNING clinic_id`);
+    case "move": return onApp(app, o.as, `UPDATE ${t} SET clinic_id = $1 RETURNING clinic_id`, [o.other]);
+    case "insert": {
+      const { sql, params } = insertSql(o.table, `new-${o.n}-${Math.random().toString(36).slice(2)}`, o.other, o.parents);
+      return onApp(app, o.as, sql, params);
+    }
+    case "clinic-read": return onApp(app, o.as, `SELECT id AS clinic_id FROM "clinic"`);
+    default: return onApp(app, o.as, `UPDATE "clinic" SET tier = 'enterprise' WHERE id = $1`, [o.other]);
+  }
+}
+
+/** What the boundary allows for one operation (mode, acting tenant), given its result. */
+function checkResult(mode: TenancyMode, o: Op, res: Awaited<ReturnType<typeof perform>>) {
+  const what = `${o.kind} ${o.table} as ${o.as ?? "nobody"} (other ${o.other}, parents ${o.parents}) in ${mode}`;
+  const rows = res.rows ?? [];
+  if (o.kind === "clinic-write") return expect(res.code, what).toBe("42501"); // clinic rows are the platform's
+  if (o.as === null && mode === "shadow") return; // allowed, and counted (tested below)
+  if (["select", "update", "delete", "clinic-read"].includes(o.kind)) {
+    // Deleting one's own parent row that one's own children still reference: refused by the foreign key.
+    if (o.kind === "delete" && res.code === "23503" && o.as !== null) return;
+    expect(res.code, what).toBeUndefined();
+    if (o.as === null) expect(rows, what).toEqual([]);
+    else expect(rows.every((r) => r.clinic_id === o.as), what).toBe(true);
+    return;
+  }
+  if (o.kind === "move") {
+    if (o.as === null) return expect(rows, what).toEqual([]);
+    if (o.other === o.as) return;
+    // Moving a parent its children reference (ON UPDATE CASCADE) or a row: refused by the policy's WITH CHECK.
+    return expect(res.code, what).toBe("42501");
+  }
+  // insert
+  if (o.as !== null && o.other === o.as && (o.parents === o.as || !HAS_PARENTS.has(o.table))) return expect(res.code, what).toBeUndefined();
+  if (o.as === null || o.other !== o.as) return expect(res.code, what).toBe("42501"); // new row violates row-level security
+  expect(res.code, what).toBe("23503"); // a reference to another clinic's row does not exist for this clinic
+}
+
 describe("tenant isolation through the app role (randomized, real Postgres)", () => {
-  let db: Db;
-  let appUrl: string;
+  let db: TenantDatabase;
+  let app: Client;
+  let migrator: Client;
 
   beforeAll(async () => {
     await requirePostgres();
-    db = await freshMigratorDatabase("iso");
-    const app = await ensureAppRole(db.url, `${db.projectId.replace(/-/g, "_")}__bloom_app`);
-    appUrl = withCredentials(db.url, app.name, app.password);
-    await applyPendingMigrations(db.url, loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), { database: db.database });
+    db = await tenantDatabase("iso");
+    app = new Client({ connectionString: db.appUrl, application_name: "bloom-isolation" });
+    migrator = new Client({ connectionString: db.url, application_name: "bloom-isolation-check" });
+    await Promise.all([app.connect(), migrator.connect()]);
   });
   afterAll(async () => {
+    await Promise.all([app?.end(), migrator?.end()]);
     await db?.drop();
   });
 
-  async function run(client: Client, o: Op): Promise<{ rows?: { clinic_id: string }[]; count?: number; error?: string }> {
-    await client.query(o.as ? `SET app.clinic_id = '${o.as}'` : "RESET app.clinic_id");
-    try {
-      if (o.kind === "select") return { rows: (await client.query(`SELECT clinic_id FROM "${o.table}"`)).rows };
-      if (o.kind === "update") return { count: (await client.query(`UPDATE "${o.table}" SET "${TOUCH[o.table]}" = $1`, [`touched-${o.n}`])).rowCount ?? 0 };
-      if (o.kind === "delete") return { count: (await client.query(`DELETE FROM "${o.table}"`)).rowCount ?? 0 };
-      const table = INSERTABLE.includes(o.table) ? o.table : "patient";
-      const id = `new-${o.n}-${Math.random().toString(36).slice(2)}`;
-      const sql = {
-        user: `INSERT INTO "user" (id, email, name, password_hash, clinic_id) VALUES ($1, $1, $1, 'x', $2)`,
-        branch: `INSERT INTO "branch" (id, name, clinic_id) VALUES ($1, $1, $2)`,
-        patient: `INSERT INTO "patient" (id, name, clinic_id) VALUES ($1, $1, $2)`,
-        paquete: `INSERT INTO "paquete" (id, name, sessions, price_cents, clinic_id) VALUES ($1, $1, 1, 1, $2)`,
-      }[table]!;
-      return { count: (await client.query(sql, [id, o.insertFor])).rowCount ?? 0 };
-    } catch (err) {
-      return { error: (err as { code?: string }).code ?? (err as Error).message };
-    }
-  }
-
-  it("enforce mode: nothing of another tenant is ever read, changed or created; no tenant sees and changes nothing", async () => {
-    await setTenancyMode(db.url, "enforce");
+  it(`${RUNS} random sequences in both modes: nothing of another tenant is read, changed or created (seed printed)`, async () => {
+    console.log(`isolation suite: seed ${SEED}, ${RUNS} sequences (replay: BLOOM_ISOLATION_SEED=${SEED})`);
+    let mode: TenancyMode | undefined;
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 8 }), async (ops) => {
-        await seed(db.url);
-        const client = new Client({ connectionString: appUrl });
-        await client.connect();
-        try {
-          for (const o of ops) {
-            const before = await fingerprint(db.url);
-            const res = await run(client, o);
-            const after = await fingerprint(db.url);
-            const foreign = (k: string) => !o.as || !k.endsWith(`:${o.as}`);
-            for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-              if (foreign(k)) expect(after[k], `${o.kind} as ${o.as ?? "nobody"} changed ${k}`).toBe(before[k]);
-            }
-            if (o.kind === "select") expect(res.rows!.every((r) => r.clinic_id === o.as), `select as ${o.as}`).toBe(true);
-            if (o.kind === "select" && !o.as) expect(res.rows).toEqual([]);
-            if ((o.kind === "update" || o.kind === "delete") && !o.as) expect(res.count ?? 0).toBe(0);
-            if (o.kind === "insert") {
-              if (o.as === o.insertFor) expect(res.error).toBeUndefined();
-              else expect(res.error, `insert for ${o.insertFor} as ${o.as ?? "nobody"}`).toBe("42501"); // new row violates row-level security policy
-            }
-          }
-        } finally {
-          await client.end();
+      fc.asyncProperty(fc.constantFrom<TenancyMode>("enforce", "shadow"), fc.array(op, { minLength: 1, maxLength: 8 }), async (m, ops) => {
+        if (m !== mode) await setTenancyMode(db.url, (mode = m));
+        await seedTenants(migrator);
+        for (const o of ops) {
+          const before = othersOf(await fingerprint(migrator), o.as);
+          const res = await perform(app, o);
+          const after = othersOf(await fingerprint(migrator), o.as);
+          if (o.as !== null || m === "enforce") expect(after, `${o.kind} ${o.table} as ${o.as ?? "nobody"} in ${m} changed another tenant`).toEqual(before);
+          checkResult(m, o, res);
         }
       }),
-      { numRuns: 25, seed: SEED, verbose: 1 },
+      { numRuns: RUNS, seed: SEED, verbose: 1 },
     );
   });
 
-  it("shadow mode: tenant-less access is allowed and counted per table; a tenant still sees only its rows", async () => {
-    await seed(db.url);
+  it("shadow mode: tenant-less access is allowed and counted once per table and transaction", async () => {
+    await seedTenants(migrator);
     await setTenancyMode(db.url, "shadow");
     const before = await tenantlessAccessCounts(db.url);
-    const client = new Client({ connectionString: appUrl });
-    await client.connect();
-    try {
-      const all = await client.query(`SELECT clinic_id FROM "patient"`);
-      expect(new Set(all.rows.map((r) => r.clinic_id))).toEqual(new Set(TENANTS));
-      await client.query(`INSERT INTO "branch" (id, name, clinic_id) VALUES ('shadow-b', 'x', 'alpha')`);
-      await client.query("SET app.clinic_id = 'beta'");
-      expect((await client.query(`SELECT DISTINCT clinic_id FROM "patient"`)).rows).toEqual([{ clinic_id: "beta" }]);
-    } finally {
-      await client.end();
-    }
+    const all = await onApp(app, null, `SELECT clinic_id FROM "patient"; SELECT clinic_id FROM "patient"`);
+    expect(new Set(all.rows!.map((r) => r.clinic_id))).toEqual(new Set(TENANTS));
+    await onApp(app, null, `INSERT INTO "branch" (id, name, clinic_id) VALUES ('shadow-b', 'x', 'alpha')`);
+    expect((await onApp(app, "beta", `SELECT DISTINCT clinic_id FROM "patient"`)).rows).toEqual([{ clinic_id: "beta" }]);
     const after = await tenantlessAccessCounts(db.url);
-    expect((after.patient ?? 0) - (before.patient ?? 0)).toBe(1); // counted once per table and transaction, not per row
+    expect((after.patient ?? 0) - (before.patient ?? 0)).toBe(1);
     expect((after.branch ?? 0) - (before.branch ?? 0)).toBe(1);
-    // The app role cannot switch itself to shadow mode.
-    await setTenancyMode(db.url, "enforce");
-    const c2 = new Client({ connectionString: appUrl });
-    await c2.connect();
-    await expect(c2.query(`UPDATE "bloom_tenancy_settings" SET "mode" = 'shadow'`)).rejects.toMatchObject({ code: "42501" });
-    await c2.end();
   });
 
-  it("relax drops the policies and disables RLS (the rollback lever); restore puts back exactly what was there", async () => {
-    await seed(db.url);
+  it("relax disables RLS (the rollback lever); restore re-creates exactly the migrations' policies from code", async () => {
+    await seedTenants(migrator);
     await setTenancyMode(db.url, "enforce");
-    const policies = async () => query<{ tablename: string; policyname: string; qual: string }>(db.url, "SELECT tablename, policyname, qual FROM pg_policies WHERE schemaname = 'public' ORDER BY 1, 2");
-    const original = await policies();
-    const relaxed = await relaxRowLevelSecurity(db.url);
-    expect(relaxed.policies).toBe(original.length);
-    expect(await policies()).toEqual([]);
-    expect(await query(appUrl, `SELECT count(*)::int AS n FROM "patient"`)).toEqual([{ n: 9 }]); // no RLS: the app sees all
+    const policies = async () => query<{ tablename: string; policyname: string; cmd: string; permissive: string; roles: string[]; qual: string; with_check: string }>(
+      db.url, "SELECT tablename, policyname, cmd, permissive, roles, qual, with_check FROM pg_policies WHERE schemaname = 'public' ORDER BY 1, 2");
+    const fromMigrations = await policies();
+    expect(fromMigrations.map((p) => p.tablename)).toEqual(["appointment", "branch", "clinic", "paquete", "patient", "payment", "therapist", "user"]);
+    await relaxRowLevelSecurity(db.url);
+    expect((await onApp(app, null, `SELECT count(*)::int AS n FROM "patient"`)).rows).toEqual([{ n: 9 }]); // no RLS: the app sees all
     await relaxRowLevelSecurity(db.url); // idempotent
+    for (const p of fromMigrations) await query(db.url, `DROP POLICY "${p.policyname}" ON "${p.tablename}"`);
     await restoreRowLevelSecurity(db.url);
-    expect(await policies()).toEqual(original);
-    expect(await query(appUrl, `SELECT count(*)::int AS n FROM "patient"`)).toEqual([{ n: 0 }]);
-    const forced = await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM pg_class WHERE relname = ANY($1) AND relrowsecurity AND relforcerowsecurity", [[...TABLES, "clinic"]]);
+    expect(await policies()).toEqual(fromMigrations);
+    expect(tenantPolicySql("patient")).toContain(`"public"."bloom_tenantless_allowed"('patient')`);
+    expect((await onApp(app, null, `SELECT count(*)::int AS n FROM "patient"`)).rows).toEqual([{ n: 0 }]);
+    const forced = await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM pg_class WHERE relname = ANY($1) AND relnamespace = 'public'::regnamespace AND relrowsecurity AND relforcerowsecurity", [[...TABLES, "clinic"]]);
     expect(forced[0]!.n).toBe(TABLES.length + 1);
   });
 });

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getTenancyMode, relaxRowLevelSecurity, restoreRowLevelSecurity, setTenancyMode, tenantlessAccessCounts } from "./rlsModes";
 import { runBackfill } from "./backfill";
 import { requirePostgres, query } from "../../test/postgres";
-import { asApp, fingerprint, othersOf, seedTenants, tenantDatabase, type TenantDatabase } from "../../test/tenantFixtures";
+import { ensureAppRole } from "../database/sql/appRole";
+import { APP_ROLE_SETTINGS } from "../database/sql/appPrivileges";
+import { TENANT_TABLES, asApp, fingerprint, othersOf, seedTenants, tenantDatabase, type TenantDatabase } from "../../test/tenantFixtures";
 
 /**
  * The app role is the attacker (issue 9). Each attack runs as the RLS-bound app role against a pool database built
@@ -188,5 +190,45 @@ describe("attacks of our own", () => {
       expect((await asApp(db.appUrl, null, `DELETE FROM "payment" RETURNING id`)).rows).toEqual([]);
       expect((await asApp(db.appUrl, null, `INSERT INTO "branch" (id, name, clinic_id) VALUES ('b-x', 'x', 'alpha')`)).code).toBe("42501");
     });
+  });
+});
+
+describe("the app role's complete privilege set is the allow-list", () => {
+  /** Every privilege the role holds (directly, through PUBLIC or a membership) on this database and its own schemas. */
+  async function privilegeSet(role: string): Promise<string[]> {
+    const own = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
+    const rows = await query<{ p: string }>(db.url, `
+      SELECT 'database:' || p AS p FROM unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']) p WHERE has_database_privilege($1, current_database(), p)
+      UNION ALL SELECT 'schema:' || n.nspname || ':' || p FROM pg_namespace n, unnest(ARRAY['USAGE', 'CREATE']) p WHERE ${own} AND has_schema_privilege($1, n.oid, p)
+      UNION ALL SELECT 'table:' || c.oid::regclass::text || ':' || p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+        unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p WHERE ${own} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND has_table_privilege($1, c.oid, p)
+      UNION ALL SELECT 'column:' || c.oid::regclass::text || '.' || a.attname || ':' || p FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace,
+        unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']) p WHERE ${own} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped AND has_column_privilege($1, c.oid, a.attnum, p)
+      UNION ALL SELECT 'sequence:' || c.oid::regclass::text || ':' || p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+        unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']) p WHERE ${own} AND c.relkind = 'S' AND has_sequence_privilege($1, c.oid, p)
+      UNION ALL SELECT 'function:' || f.oid::regprocedure::text FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace WHERE ${own} AND has_function_privilege($1, f.oid, 'EXECUTE')`, [role]);
+    return rows.map((r) => r.p).sort();
+  }
+
+  async function allowList(): Promise<string[]> {
+    const columns = await query<{ t: string; c: string }>(db.url, `SELECT c.relname AS t, a.attname AS c FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped`, [[...TENANT_TABLES, "clinic"]]);
+    const tableName = (t: string) => (t === "user" ? `"user"` : t);
+    return [
+      "database:CONNECT",
+      "schema:public:USAGE",
+      ...TENANT_TABLES.flatMap((t) => ["SELECT", "INSERT", "UPDATE", "DELETE"].map((p) => `table:${tableName(t)}:${p}`)),
+      "table:clinic:SELECT",
+      ...columns.flatMap(({ t, c }) => (t === "clinic" ? ["SELECT"] : ["SELECT", "INSERT", "UPDATE"]).map((p) => `column:${tableName(t)}.${c}:${p}`)),
+      "function:bloom_tenantless_allowed(text)",
+    ].sort();
+  }
+
+  it("after creation and after any number of AppRole updates, compared from the catalogs", async () => {
+    expect(await privilegeSet(db.appRole)).toEqual(await allowList());
+    for (let i = 0; i < 3; i++) await ensureAppRole(db.url, db.appRole, "unchanged-password-" + i);
+    expect(await privilegeSet(db.appRole)).toEqual(await allowList());
+    const settings = await query<{ setconfig: string[] }>(db.url, "SELECT setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = $1", [db.appRole]);
+    expect(settings[0]!.setconfig.sort()).toEqual(Object.entries(APP_ROLE_SETTINGS).map(([k, v]) => `${k}=${v}`).sort());
   });
 });

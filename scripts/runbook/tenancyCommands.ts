@@ -26,15 +26,15 @@ export async function syncTenancyMode(ctx: StackContext, say: Say): Promise<Tena
 }
 
 export async function relaxTenancy(ctx: StackContext, opts: { yes?: boolean; dryRun?: boolean; say: Say }): Promise<void> {
-  opts.say(`${opts.dryRun ? "would drop" : "dropping"} every tenant RLS policy on ${ctx.stackName} (kept for \`bloom tenancy restore\`) and disable RLS: all rows become visible to the app`);
+  opts.say(`${opts.dryRun ? "would disable" : "disabling"} row-level security on every tenant table of ${ctx.stackName} (policies stay, inert): all rows become visible to the app`);
   if (opts.dryRun || !(await confirm("Relax row-level security?", opts.yes ?? false))) return;
   const res = await relaxRowLevelSecurity(await ctx.output<string>("migratorDatabaseUrl"));
-  opts.say(`relaxed ${res.tables.length} tables (${res.policies} policies saved). Also turn the flag off: \`bloom flags set tenancy_enabled false\``);
+  opts.say(`relaxed ${res.tables.length} tables (${res.policies} policies left in place). Also turn the flag off: \`bloom flags set tenancy_enabled false\``);
 }
 
 export async function restoreTenancy(ctx: StackContext, opts: { yes?: boolean; dryRun?: boolean; say: Say }): Promise<void> {
-  opts.say(`${opts.dryRun ? "would restore" : "restoring"} the saved RLS policies on ${ctx.stackName} and ENABLE + FORCE RLS`);
+  opts.say(`${opts.dryRun ? "would re-create" : "re-creating"} the tenant policies of ${ctx.stackName} from code (dropping any other policy on a tenant table) and ENABLE + FORCE RLS`);
   if (opts.dryRun || !(await confirm("Restore row-level security?", opts.yes ?? false))) return;
   const res = await restoreRowLevelSecurity(await ctx.output<string>("migratorDatabaseUrl"));
-  opts.say(`restored ${res.policies} policies on ${res.tables.length} tables`);
+  opts.say(`re-created ${res.policies} policies on ${res.tables.length} tables`);
 }

@@ -45,7 +45,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
     expect(res.summary.resourceChanges?.create).toBe(17);
-    const [mode] = await query<{ mode: string }>(res.outputs.migratorDatabaseUrl!.value as string, 'SELECT "mode" FROM "bloom_tenancy_settings"');
+    const [mode] = await query<{ mode: string }>(res.outputs.migratorDatabaseUrl!.value as string, 'SELECT "mode" FROM "bloom_platform"."tenancy_settings"');
     expect(mode).toEqual({ mode: "shadow" }); // tenancy_enabled is off by default: RLS observes, does not block
     const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
     expect(dbs).toHaveLength(1);

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { withClient } from "./withClient";
 import { quoteIdent, quoteLiteral } from "../../naming";
+import { applyAppPrivileges } from "./appPrivileges";
 
 /**
  * The app's login role, made with SQL by the migrator rather than through a provider API: on Neon, API-made roles
- * join neon_superuser, which bypasses row-level security. This role is no superuser, cannot bypass RLS, and gets
- * only data privileges on what the migrator creates in `public`.
+ * join neon_superuser, which bypasses row-level security. This role is no superuser, cannot bypass RLS, and holds
+ * exactly the allow-list of appPrivileges.ts — re-applied, not added to, on every create and update.
  */
 export interface AppRole {
   name: string;
@@ -21,14 +22,7 @@ export async function ensureAppRole(migratorUri: string, name: string, keepPassw
     // the attribute check below still refuses a role that can bypass RLS.
     const attrs = exists ? `LOGIN PASSWORD ${quoteLiteral(password)}` : `LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(password)}`;
     await client.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(name)} WITH ${attrs}`);
-    const db = (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0]!.db;
-    const role = quoteIdent(name);
-    await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${role}`);
-    await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-    await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
-    await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
-    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${role}`);
-    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO ${role}`);
+    await applyAppPrivileges(client, name);
     const check = await client.query<{ rolsuper: boolean; rolbypassrls: boolean }>("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", [name]);
     if (check.rows[0]?.rolsuper || check.rows[0]?.rolbypassrls) {
       throw new Error(`app role "${name}" can bypass row-level security; it must be NOSUPERUSER NOBYPASSRLS`);

@@ -1,0 +1,63 @@
+import type { Client } from "pg";
+import { quoteIdent } from "../../naming";
+import { tenantTables } from "../../tenancy/tenantPolicies";
+
+/**
+ * The app role's complete privilege set, as an explicit allow-list (issue 9: the app role is the attacker):
+ * - database: CONNECT only (no TEMP: a temp table would shadow names in elevated functions; no CREATE);
+ * - schemas: USAGE on public only (no CREATE anywhere, nothing on bloom_platform);
+ * - tables: SELECT, INSERT, UPDATE, DELETE on the tenant tables (row-level security decides which rows), SELECT on
+ *   `clinic` (clinic rows are the platform's to write); nothing on `_prisma_migrations` or any other table;
+ * - sequences: USAGE, SELECT on sequences owned by a tenant table;
+ * - functions: EXECUTE on the policies' helper only.
+ * Applied by revoking everything in the database's own schemas and granting the list, in one transaction, on the
+ * role's creation and on every update, and again after each migration deploy (new tables get nothing by default).
+ */
+export const APP_ROLE_SETTINGS: Record<string, string> = {
+  // Bound what one request can hold: a runaway query, a lock wait, a transaction left open by a crashed handler.
+  statement_timeout: "30s",
+  lock_timeout: "5s",
+  idle_in_transaction_session_timeout: "60s",
+};
+
+export const TENANT_TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
+export const READ_ONLY_TABLES = ["clinic"];
+export const APP_FUNCTIONS = ["public.bloom_tenantless_allowed(text)"];
+
+export async function applyAppPrivileges(client: Client, role: string): Promise<void> {
+  const r = quoteIdent(role);
+  await client.query("BEGIN");
+  try {
+    const db = (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0]!.db;
+    await client.query(`REVOKE ALL ON DATABASE ${quoteIdent(db)} FROM ${r}`);
+    await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${r}`);
+    const schemas = (await client.query<{ nspname: string }>(
+      "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%' AND pg_catalog.has_schema_privilege(current_user, oid, 'CREATE')")).rows.map((x) => x.nspname);
+    for (const s of schemas.map(quoteIdent)) {
+      await client.query(`REVOKE ALL ON SCHEMA ${s} FROM ${r}`);
+      await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${s} FROM ${r}`);
+      await client.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${s} FROM ${r}`);
+      await client.query(`REVOKE ALL ON ALL ROUTINES IN SCHEMA ${s} FROM ${r}`);
+      // Earlier versions granted DML on every future table by default: that is how bookkeeping became writable.
+      for (const kind of ["TABLES", "SEQUENCES", "ROUTINES"]) await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${s} REVOKE ALL ON ${kind} FROM ${r}`);
+    }
+    await client.query(`GRANT USAGE ON SCHEMA "public" TO ${r}`);
+    const tables = await tenantTables(client);
+    for (const t of tables) {
+      const privileges = READ_ONLY_TABLES.includes(t) ? "SELECT" : TENANT_TABLE_PRIVILEGES.join(", ");
+      await client.query(`GRANT ${privileges} ON "public".${quoteIdent(t)} TO ${r}`);
+    }
+    const sequences = (await client.query<{ seq: string }>(
+      `SELECT s.oid::regclass::text AS seq FROM pg_catalog.pg_class s JOIN pg_catalog.pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')
+       JOIN pg_catalog.pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' AND t.relnamespace = 'public'::regnamespace AND t.relname = ANY($1)`, [tables])).rows;
+    for (const { seq } of sequences) await client.query(`GRANT USAGE, SELECT ON SEQUENCE ${seq} TO ${r}`);
+    for (const fn of APP_FUNCTIONS) {
+      if ((await client.query("SELECT to_regprocedure($1) IS NOT NULL AS ok", [fn])).rows[0].ok) await client.query(`GRANT EXECUTE ON FUNCTION ${fn} TO ${r}`);
+    }
+    for (const [name, value] of Object.entries(APP_ROLE_SETTINGS)) await client.query(`ALTER ROLE ${r} SET ${name} = '${value}'`);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+}
