@@ -2,9 +2,11 @@
 export * from "./database/backend";
 export { createDatabaseBackend, type BackendSettings } from "./database/createBackend";
 export { ensureAppRole, withCredentials } from "./database/sql/appRole";
+export { applyAppPrivilegesAt } from "./database/sql/appPrivileges";
 export { loadMigrations, migrationsContentHash } from "./migrations/migrationSource";
 export { deployMigrationsToTargets, deployIdFor } from "./migrations/deployToTargets";
 export { ensureKvDatabase, deleteKvDatabase, kvDatabaseExists, kvClient, connectKv, type KvSettings } from "./kv/kvDatabase";
 export { readFlag, writeFlag, deleteFlag, currentActor } from "./kv/flagStore";
 export { readBudgets, writeBudgets, type Budget } from "./kv/budgetStore";
 export { getTenancyMode, setTenancyMode } from "./tenancy/rlsModes";
+export { applyTenancyModeFromStore, type StoreAccess } from "./tenancy/modeFromStore";

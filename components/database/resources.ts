@@ -163,6 +163,33 @@ export class AppRoleResource extends pulumi.dynamic.Resource {
   }
 }
 
+interface AppPrivilegesInputs { backend: BackendSettings; migratorUrl: string; roleName: string; migrationsHash: string }
+
+/**
+ * The app role's allow-list applied again after migrations (infra/database/sql/appPrivileges.ts): new tables get
+ * nothing by default, so a tenant table a migration adds is granted here, and anything else stays closed.
+ */
+const appPrivilegesProvider = databaseResourceProvider<AppPrivilegesInputs, object>({
+  replaceOn: [],
+  async create(dp, _backend, inputs) {
+    await dp.applyAppPrivilegesAt(inputs.migratorUrl, inputs.roleName);
+    return { id: `${inputs.roleName}/privileges`, outs: {} };
+  },
+  async update(dp, _backend, _id, _olds, news) {
+    await dp.applyAppPrivilegesAt(news.migratorUrl, news.roleName);
+    return {};
+  },
+  async delete() {
+    // The grants go with the role (AppRole's delete drops it).
+  },
+});
+
+export class AppPrivilegesResource extends pulumi.dynamic.Resource {
+  constructor(name: string, args: In<AppPrivilegesInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(appPrivilegesProvider, name, args, opts, "bloom", "AppPrivileges");
+  }
+}
+
 interface BranchConnectionInputs {
   backend: BackendSettings;
   projectId: string;

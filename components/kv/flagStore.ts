@@ -22,6 +22,8 @@ export class FlagStore extends pulumi.ComponentResource {
   readonly restUrl: pulumi.Output<string>;
   readonly restToken: pulumi.Output<string>;
   readonly keyPrefix: string;
+  /** URL, admin token and prefix in one secret: what platform-side resources (TenantBoundary) read the store with. */
+  readonly access: pulumi.Output<{ restUrl: string; restToken: string; prefix: string }>;
 
   constructor(name: string, args: FlagStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bloom:kv:FlagStore", name, {}, opts);
@@ -35,6 +37,7 @@ export class FlagStore extends pulumi.ComponentResource {
     this.restUrl = db.restUrl;
     this.restToken = pulumi.secret(db.restToken);
     this.keyPrefix = args.keyPrefix;
+    this.access = store;
     this.registerOutputs({ restUrl: this.restUrl, restToken: this.restToken, keyPrefix: this.keyPrefix });
   }
 }

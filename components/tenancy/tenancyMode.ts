@@ -1,24 +1,27 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
+import type { StoreAccess } from "../../infra/tenancy/modeFromStore";
 import { databaseResourceProvider } from "../database/dataPlaneProvider";
 
 /**
- * The database side of the `tenancy_enabled` flag: shadow while it is off, enforce once it is on (one row the
- * migrator owns; see infra/tenancy/rlsModes.ts). Refresh reads the mode back, so a switch made by hand shows as drift.
+ * The database side of the `tenancy_enabled` flag: shadow while it resolves false, enforce once true. The mode is
+ * read from the flag store (kill switch included) by the one function that writes it (infra/tenancy/modeFromStore),
+ * never taken from config directly: config reaches the store first (FlagStore), and a kill made since is kept.
+ * Runs again when the declared value or the migrations change; refresh reads the database's mode back.
  */
 // Opened through the database backend like every resource that touches the database, so a local embedded server
 // that was stopped is started again before the mode is read or written.
-interface ModeInputs { backend: BackendSettings; migratorUrl: string; mode: "shadow" | "enforce" }
+interface ModeInputs { backend: BackendSettings; migratorUrl: string; store: StoreAccess; declaredEnabled: boolean; migrationsHash: string }
+interface ModeOutputs { mode: "shadow" | "enforce" }
 
-const modeProvider = databaseResourceProvider<ModeInputs, object>({
+const modeProvider = databaseResourceProvider<ModeInputs, ModeOutputs>({
   replaceOn: [],
   async create(dp, _backend, inputs) {
-    await dp.setTenancyMode(inputs.migratorUrl, inputs.mode);
-    return { id: "tenancy-mode", outs: {} };
+    const { mode } = await dp.applyTenancyModeFromStore(inputs.store, [inputs.migratorUrl]);
+    return { id: "tenancy-mode", outs: { mode } };
   },
   async update(dp, _backend, _id, _olds, news) {
-    await dp.setTenancyMode(news.migratorUrl, news.mode);
-    return {};
+    return { mode: (await dp.applyTenancyModeFromStore(news.store, [news.migratorUrl])).mode };
   },
   async delete() {
     // The mode row belongs to the schema; removing this resource leaves the database as it is.
@@ -37,21 +40,34 @@ const modeProvider = databaseResourceProvider<ModeInputs, object>({
 export interface TenancyModeArgs {
   backend: pulumi.Input<BackendSettings>;
   migratorUrl: pulumi.Input<string>;
-  tenancyEnabled: boolean;
+  /** The flag store holding tenancy_enabled (admin access: the platform's token). */
+  store: pulumi.Input<StoreAccess>;
+  /** bloom:flags.tenancy_enabled.default: a change makes `up` apply the store's value again. */
+  declaredEnabled: pulumi.Input<boolean>;
+  /** The migrations' content hash: after each deploy the mode is applied again. */
+  migrationsHash: pulumi.Input<string>;
 }
 
 export class TenancyMode extends pulumi.ComponentResource {
-  readonly mode: "shadow" | "enforce";
+  /** The mode the database was left in by the last `up` (or seen by the last refresh). */
+  readonly mode: pulumi.Output<"shadow" | "enforce">;
   constructor(name: string, args: TenancyModeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bloom:tenancy:TenancyMode", name, {}, opts);
-    this.mode = args.tenancyEnabled ? "enforce" : "shadow";
-    new TenancyModeResource(`${name}-mode`, { backend: pulumi.secret(args.backend), migratorUrl: pulumi.secret(args.migratorUrl), mode: this.mode }, { parent: this });
+    const resource = new TenancyModeResource(`${name}-mode`, {
+      backend: pulumi.secret(args.backend),
+      migratorUrl: pulumi.secret(args.migratorUrl),
+      store: pulumi.secret(args.store),
+      declaredEnabled: args.declaredEnabled,
+      migrationsHash: args.migrationsHash,
+    }, { parent: this });
+    this.mode = resource.mode;
     this.registerOutputs({ mode: this.mode });
   }
 }
 
 class TenancyModeResource extends pulumi.dynamic.Resource {
+  declare readonly mode: pulumi.Output<"shadow" | "enforce">;
   constructor(name: string, args: { [K in keyof ModeInputs]: pulumi.Input<ModeInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-    super(modeProvider, name, args, opts, "bloom", "TenancyMode");
+    super(modeProvider, name, { mode: undefined, ...args }, opts, "bloom", "TenancyMode");
   }
 }

@@ -1,6 +1,5 @@
-import { openStore } from "./flagCommands";
-import { readFlag, resolveFlag } from "../../infra/kv/flagStore";
-import { getTenancyMode, modeForFlag, relaxRowLevelSecurity, restoreRowLevelSecurity, setTenancyMode, tenantlessAccessCounts, type TenancyMode } from "../../infra/tenancy/rlsModes";
+import { applyTenancyModeFromStore } from "../../infra/tenancy/modeFromStore";
+import { getTenancyMode, relaxRowLevelSecurity, restoreRowLevelSecurity, tenantlessAccessCounts, type TenancyMode } from "../../infra/tenancy/rlsModes";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
@@ -15,13 +14,14 @@ export async function tenancyStatus(ctx: StackContext, say: Say): Promise<Tenanc
   return mode;
 }
 
-/** Makes the database follow tenancy_enabled as the flag store holds it now (after `flags set` or `flags kill`). */
+/**
+ * Makes the database follow tenancy_enabled as the flag store holds it now (after `flags set` or `flags kill`):
+ * the same writer `pulumi up` uses (infra/tenancy/modeFromStore), so the two never disagree.
+ */
 export async function syncTenancyMode(ctx: StackContext, say: Say): Promise<TenancyMode> {
-  const [{ redis, prefix }, url] = await Promise.all([openStore(ctx), ctx.output<string>("migratorDatabaseUrl")]);
-  const flag = await readFlag(redis, prefix, "tenancy_enabled");
-  const mode = modeForFlag(resolveFlag(flag));
-  const before = await setTenancyMode(url, mode);
-  say(before === mode ? `RLS mode already ${mode}` : `RLS mode ${before} → ${mode}`);
+  const [restUrl, restToken, prefix, url] = await Promise.all(["kvRestUrl", "kvRestToken", "kvKeyPrefix", "migratorDatabaseUrl"].map((o) => ctx.output<string>(o)));
+  const { mode, previous } = await applyTenancyModeFromStore({ restUrl: restUrl!, restToken: restToken!, prefix: prefix! }, [url!]);
+  say(previous[0] === mode ? `RLS mode already ${mode}` : `RLS mode ${previous[0]} → ${mode}`);
   return mode;
 }
 

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { backendSettings, kvSettings } from "./backendSettings";
 import { FlagStore } from "../../components/kv/flagStore";
-import { TenancyMode } from "../../components/tenancy/tenancyMode";
+import { TenantBoundary } from "../../components/tenancy/tenantBoundary";
 import { effectiveBudgets } from "../../infra/kv/budgetStore";
 
 export interface PlatformSecrets {
@@ -47,8 +47,6 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     snapshotTtlHours: config.migrations.snapshotTtlHours,
     pausedReason: config.rollback && `rollback (${config.rollback.mode}) to ${config.rollback.to} in effect since ${config.rollback.at}`,
   }, { dependsOn: [pool] });
-  // RLS follows the flag's global value; per-tenant overrides steer the app's middleware (isEnabled).
-  const tenancy = new TenancyMode("tenancy", { backend, migratorUrl: pool.migratorUrl, tenancyEnabled: config.flags.tenancy_enabled?.default ?? false }, { dependsOn: [migrations] });
   // Flags and budgets live in the environment's store; locally stacks share one Redis, so keys carry the stack.
   const store = new FlagStore("flags", {
     settings: kvSettings(config.kv, secrets.upstashApiKey),
@@ -58,6 +56,15 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     budgets: effectiveBudgets(config),
     protectData: env === "prod",
   });
+  // After the migrations: the app's privilege allow-list, and RLS following tenancy_enabled as the store resolves it.
+  const boundary = new TenantBoundary("pool-boundary", {
+    backend,
+    migratorUrl: pool.migratorUrl,
+    appRoleName: pool.appRoleName,
+    migrationsHash: migrations.migrationsHash,
+    store: store.access,
+    declaredTenancyEnabled: config.flags.tenancy_enabled?.default ?? false,
+  }, { dependsOn: [migrations, store] });
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, { environment: env, tenant: t }));
 
   return {
@@ -72,7 +79,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     lastDeployId: migrations.deployId,
     preDeploySnapshots: migrations.snapshots,
     rollback: config.rollback ?? null,
-    tenancyMode: tenancy.mode,
+    tenancyMode: boundary.mode,
     appRoleName: pool.appRoleName,
     appDatabaseUrl: pool.appUrl,
     migratorDatabaseUrl: pool.migratorUrl,

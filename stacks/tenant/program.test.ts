@@ -10,6 +10,10 @@ stackReferenceOutputs[platform] = {
     { id: "acme-dental", name: "Acme", tier: "enterprise", isolation: "dedicated", region: "aws-eu-central-1", stack: "prod-acme-dental", projectName: "bloom-prod-acme-dental" },
   ],
   databaseSettings: { backend: "neon", pgVersion: 17, historyRetentionSeconds: 604800 },
+  kvRestUrl: "https://bloom-prod.upstash.invalid",
+  kvRestToken: "platform-admin-token",
+  kvKeyPrefix: "bloom:",
+  flags: { tenancy_enabled: { type: "boolean", default: true } },
 };
 
 const run = (tenantId: string) =>
@@ -28,6 +32,13 @@ describe("dedicated tenant stack (mocks)", () => {
     const hook = registered.find((r) => r.type === "pulumi-nodejs:dynamic/bloom:MigrationHook")!;
     expect(((await promiseOf(hook.inputs.targets)) as { name: string }[]).map((t) => t.name)).toEqual(["tenant:acme-dental"]);
     expect(await pulumi.isSecret(outputs.appDatabaseUrl)).toBe(true);
+    // The same boundary as the pool: privileges after the hook, the mode read from the platform's store.
+    const mode = registered.find((r) => r.type === "pulumi-nodejs:dynamic/bloom:TenancyMode")!;
+    expect(await promiseOf(mode.inputs.store)).toEqual({ restUrl: "https://bloom-prod.upstash.invalid", restToken: "platform-admin-token", prefix: "bloom:" });
+    expect(await pulumi.isSecret(mode.inputs.store)).toBe(true);
+    expect(await promiseOf(mode.inputs.declaredEnabled)).toBe(true);
+    const privileges = registered.find((r) => r.type === "pulumi-nodejs:dynamic/bloom:AppPrivileges")!;
+    expect(await promiseOf(privileges.inputs.roleName)).toBe("bloom_app");
   });
 
   it("refuses a tenant the platform pools, or does not know, naming the fix", () => {

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import path from "node:path";
 import { PoolDatabase } from "../../components/database/poolDatabase";
 import { MigrationHook } from "../../components/migrations/migrationHook";
+import { TenantBoundary } from "../../components/tenancy/tenantBoundary";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import { TENANT_ID_PATTERN } from "../../infra/config/schema";
 import { tenantProjectName } from "../../infra/naming";
@@ -45,8 +46,21 @@ export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.O
     migrationsDir: path.resolve(REPO_ROOT, cfg.migrationsDir ?? "prisma/migrations"),
     targets: [{ name: `tenant:${cfg.tenantId}`, projectId: db.projectId, branchId: db.appBranchId, migratorUrl: db.migratorUrl }],
   }, { dependsOn: [db] });
+  // The same boundary as the pool: the app's allow-list, and RLS following tenancy_enabled in the platform's store.
+  const store = pulumi.all([platform.requireOutput("kvRestUrl"), platform.requireOutput("kvRestToken"), platform.requireOutput("kvKeyPrefix")])
+    .apply(([restUrl, restToken, prefix]) => ({ restUrl: restUrl as string, restToken: restToken as string, prefix: prefix as string }));
+  const boundary = new TenantBoundary(`tenant-${cfg.tenantId}-boundary`, {
+    backend,
+    migratorUrl: db.migratorUrl,
+    appRoleName: db.appRoleName,
+    migrationsHash: hook.migrationsHash,
+    store: pulumi.secret(store),
+    // The platform's declared default: a change there re-applies the store's value here too.
+    declaredTenancyEnabled: platform.getOutput("flags").apply((f) => Boolean((f as Record<string, { default?: boolean }> | undefined)?.tenancy_enabled?.default)),
+  }, { dependsOn: [hook] });
   return {
     tenantId: cfg.tenantId,
+    tenancyMode: boundary.mode,
     projectId: db.projectId,
     appDatabaseUrl: db.appUrl,
     migratorDatabaseUrl: db.migratorUrl,

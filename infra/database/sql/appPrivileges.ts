@@ -1,6 +1,7 @@
 import type { Client } from "pg";
 import { quoteIdent } from "../../naming";
 import { tenantTables } from "../../tenancy/tenantPolicies";
+import { withClient } from "./withClient";
 
 /**
  * The app role's complete privilege set, as an explicit allow-list (issue 9: the app role is the attacker):
@@ -60,4 +61,9 @@ export async function applyAppPrivileges(client: Client, role: string): Promise<
     await client.query("ROLLBACK").catch(() => undefined);
     throw err;
   }
+}
+
+/** applyAppPrivileges over its own short connection (the AppPrivileges resource, after each migration deploy). */
+export async function applyAppPrivilegesAt(migratorUrl: string, role: string): Promise<void> {
+  await withClient(migratorUrl, (client) => applyAppPrivileges(client, role), "bloom-app-privileges");
 }
