@@ -30,9 +30,14 @@ describe("SnapshotBranch component (mocks)", () => {
     [{ branchName: "Snap 1" }, "branchName"],
     [{ branchName: "snap-1", at: "yesterday" }, "at"],
     [{ branchName: "snap-1", expiresAt: "next week" }, "expiresAt"],
+    // Date.parse accepts these; Neon answers 422: a date alone, or a time without a zone.
+    [{ branchName: "snap-1", at: "2026-11-27" }, "at"],
+    [{ branchName: "snap-1", at: "2026-11-27T09:00:00" }, "at"],
+    [{ branchName: "snap-1", expiresAt: "2026-11-27 09:00:00Z" }, "expiresAt"],
   ])("rejects bad input %j naming %s before registering a branch", async (args, field) => {
     const { registered, failure } = await runUnderMocks("staging", () => new SnapshotBranch("bad", { backend, projectId: "p", ...args }));
     expect(String(failure)).toContain(field);
+    expect(String(failure)).toMatch(/RFC 3339|lowercase/);
     expect(registered.filter((r) => r.type.includes("DatabaseBranch"))).toEqual([]);
   });
 });

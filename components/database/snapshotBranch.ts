@@ -9,14 +9,16 @@ export interface SnapshotBranchArgs {
   branchName: string;
   /** Parent branch id; the project's default branch when omitted. */
   parentBranchId?: pulumi.Input<string>;
-  /** Point in time on the parent (ISO 8601). Neon only. */
+  /** Point in time on the parent (RFC 3339 with a zone). Neon only. */
   at?: string;
-  /** Expiry (ISO 8601) after which the snapshot may be deleted. */
+  /** Expiry (RFC 3339 with a zone) after which the snapshot may be deleted. */
   expiresAt?: string;
   protectData?: boolean;
 }
 
 const BRANCH_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** RFC 3339 date-time with a zone (what Neon accepts for a branch point or expiry; it answers 422 otherwise). */
+export const RFC3339_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** A branch of a database taken from its parent: a snapshot before a risky step, or a repoint target for rollback. */
 export class SnapshotBranch extends pulumi.ComponentResource {
@@ -46,8 +48,8 @@ function checkSnapshotArgs(args: SnapshotBranchArgs): void {
     throw new pulumi.InputPropertyError({ propertyPath: "branchName", reason: `branchName "${args.branchName}" must be lowercase letters, digits and hyphens (<= 63), e.g. snap-20261127-pre-rls` });
   }
   for (const [field, value] of [["at", args.at], ["expiresAt", args.expiresAt]] as const) {
-    if (value !== undefined && Number.isNaN(Date.parse(value))) {
-      throw new pulumi.InputPropertyError({ propertyPath: field, reason: `${field} "${value}" is not an ISO 8601 timestamp such as 2026-11-27T09:00:00Z` });
+    if (value !== undefined && (!RFC3339_DATE_TIME.test(value) || Number.isNaN(Date.parse(value)))) {
+      throw new pulumi.InputPropertyError({ propertyPath: field, reason: `${field} "${value}" is not an RFC 3339 date-time with a zone, such as 2026-11-27T09:00:00Z or 2026-11-27T10:00:00+01:00` });
     }
   }
 }

@@ -57,7 +57,8 @@ const neonDatabase = z
       .int("must be a whole number of seconds")
       .min(0, "must be >= 0")
       .max(2_592_000, "must be <= 2592000 (30 days, Neon's maximum)"),
-    orgId: z.string().min(1).optional(),
+    // Neon's organization ids: lowercase letters, digits and hyphens, at most 60 (e.g. org-morning-bread-81040908).
+    orgId: z.string().regex(/^[a-z0-9-]{1,60}$/, "must be a Neon organization id: lowercase letters, digits and hyphens, at most 60 (e.g. \"org-morning-bread-81040908\")").optional(),
     /** Only for tests against a local fake; production uses Neon's public endpoint. */
     apiBaseUrl: z.string().url("must be an http(s) URL").optional(),
   })

@@ -12,13 +12,27 @@ export function readStackConfig(stack: string, root = REPO_ROOT): Record<string,
   return readStackConfigFile(stackFilePath(stack, root));
 }
 
+/** Config keys that hold credentials: always handed to the engine as secrets. */
+export const isSecretConfigKey = (key: string): boolean => /^bloom:[A-Za-z]*ApiKey$/.test(key);
+
+/** Where the runbook path takes each credential from (never from plain text in a stack file). */
+export const SECRET_CONFIG_ENV: Record<string, string> = { "bloom:neonApiKey": "NEON_API_KEY", "bloom:upstashApiKey": "UPSTASH_API_KEY" };
+
 export function readStackConfigFile(file: string): Record<string, string> {
   const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) {
     if (!key.startsWith("bloom:")) continue;
+    if (value && typeof value === "object" && "secure" in value) {
+      // Ciphertext only the engine holding the stack's secrets provider can read: passing it on as JSON text would
+      // hand the program garbage where a key belongs.
+      const env = SECRET_CONFIG_ENV[key];
+      throw new Error(`${key} in ${path.basename(file)} is encrypted (secure:), which the runbook's engine runs cannot decrypt: ` +
+        `${env ? `export ${env} instead (it reaches the engine as a secret) and ` : ""}remove the key from the file, or run the plain \`pulumi\` CLI for this stack`);
+    }
     out[key] = typeof value === "string" ? value : JSON.stringify(value);
   }
+  for (const [key, env] of Object.entries(SECRET_CONFIG_ENV)) if (process.env[env] && !(key in out)) out[key] = process.env[env]!;
   return out;
 }
 

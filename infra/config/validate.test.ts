@@ -31,6 +31,7 @@ const corpus: [string, Mutator, string][] = [
   ["unknown backend", (c) => (c.database.backend = "rds"), "bloom:database.backend"],
   ["neon backend without neon settings", (c) => delete c.database.neon, "bloom:database.neon"],
   ["bad neon region", (c) => (c.database.neon.regionId = "eu-central-1"), "bloom:database.neon.regionId"],
+  ["neon org id Neon would refuse", (c) => (c.database.neon.orgId = "Org_ACME"), "bloom:database.neon.orgId"],
   ["unsupported pg version", (c) => (c.database.neon.pgVersion = 12), "bloom:database.neon.pgVersion"],
   ["negative history retention", (c) => (c.database.neon.historyRetentionSeconds = -1), "bloom:database.neon.historyRetentionSeconds"],
   ["history retention over 30 days", (c) => (c.database.neon.historyRetentionSeconds = 3_000_000), "bloom:database.neon.historyRetentionSeconds"],

@@ -1,7 +1,7 @@
 import { LocalWorkspace, PulumiCommand, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
+import { isSecretConfigKey, readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
 import { runPlatformStack } from "../../stacks/platform/run";
 import { requireEngine } from "./engineLocation";
 
@@ -33,6 +33,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
   for (const dir of [workDir, pulumiHome, stateDir]) mkdirSync(dir, { recursive: true });
   if (!workDir.startsWith(REPO_ROOT)) throw new Error(`stack folder ${root} must be inside the repository (${REPO_ROOT}) so node can resolve @pulumi/pulumi`);
 
+  const backendUrl = process.env.PULUMI_BACKEND_URL ?? `file://${stateDir}`;
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: false });
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: opts.stackName, projectName: "bloom-platform", program: async () => runPlatformStack() },
@@ -42,9 +43,9 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
       pulumiCommand,
       secretsProvider: "passphrase",
       // PULUMI_BACKEND_URL (e.g. Pulumi Cloud or s3://) for shared stacks; a private file backend otherwise.
-      projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: process.env.PULUMI_BACKEND_URL ?? `file://${stateDir}` } },
+      projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: backendUrl } },
       envVars: {
-        PULUMI_CONFIG_PASSPHRASE: opts.passphrase ?? process.env.PULUMI_CONFIG_PASSPHRASE ?? "bloom-local-stack",
+        PULUMI_CONFIG_PASSPHRASE: stackPassphrase(backendUrl, stateDir, opts.passphrase),
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
         PATH: `${engine.binDir}${path.delimiter}${process.env.PATH ?? ""}`,
@@ -55,11 +56,22 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
   return stack;
 }
 
+/**
+ * The fixed fallback passphrase guards nothing, so it is used only for this checkout's private file backend (where
+ * the state sits next to the code anyway); any other backend needs PULUMI_CONFIG_PASSPHRASE.
+ */
+export function stackPassphrase(backendUrl: string, stateDir: string, given?: string): string {
+  const passphrase = given ?? process.env.PULUMI_CONFIG_PASSPHRASE;
+  if (passphrase !== undefined) return passphrase;
+  if (backendUrl === `file://${stateDir}`) return "bloom-local-stack";
+  throw new Error(`PULUMI_BACKEND_URL is ${backendUrl.replace(/\/\/[^@/]*@/, "//***@")}: set PULUMI_CONFIG_PASSPHRASE for its stacks' secrets (the built-in local passphrase is only for the checkout's own file backend)`);
+}
+
 /** Replaces the stack's bloom config with exactly these values (a removed key must not linger). */
 export async function applyConfig(stack: Stack, values: Record<string, string>): Promise<void> {
   const current = await stack.getAllConfig();
   const stale = Object.keys(current).filter((k) => k.startsWith("bloom:") && !(k in values));
   if (stale.length) await stack.removeAllConfig(stale);
-  const map: ConfigMap = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v, secret: k === "bloom:neonApiKey" }]));
+  const map: ConfigMap = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v, secret: isSecretConfigKey(k) }]));
   await stack.setAllConfig(map);
 }

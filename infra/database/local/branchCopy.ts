@@ -16,10 +16,39 @@ export function pgToolPath(tool: "pg_dump" | "pg_restore", serverMajor: number):
   return tool;
 }
 
+/**
+ * A connection URL as libpq environment variables: a child process gets its credentials this way, never on its
+ * command line (which every local user can read in /proc/<pid>/cmdline and `ps`).
+ */
+export function libpqEnvironment(url: string): Record<string, string> {
+  const u = new URL(url);
+  const env: Record<string, string> = {
+    PGHOST: decodeURIComponent(u.hostname),
+    PGPORT: u.port || "5432",
+    PGUSER: decodeURIComponent(u.username),
+    PGDATABASE: decodeURIComponent(u.pathname.replace(/^\//, "")),
+  };
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
+  const params: Record<string, string> = { sslmode: "PGSSLMODE", options: "PGOPTIONS", application_name: "PGAPPNAME", connect_timeout: "PGCONNECT_TIMEOUT" };
+  for (const [param, name] of Object.entries(params)) {
+    const value = u.searchParams.get(param);
+    if (value !== null) env[name] = value;
+  }
+  return env;
+}
+
+/** Environment for a pg tool: the parent's, less any inherited PG* setting, plus this connection's. */
+function toolEnvironment(url: string): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG")));
+  return { ...inherited, ...libpqEnvironment(url) };
+}
+
 export function dumpAndRestore(sourceUrl: string, targetUrl: string, serverMajor: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const dump = spawn(pgToolPath("pg_dump", serverMajor), ["--format=custom", `--dbname=${sourceUrl}`]);
-    const restore = spawn(pgToolPath("pg_restore", serverMajor), ["--exit-on-error", `--dbname=${targetUrl}`]);
+    // Arguments carry no connection string: each tool connects from its environment (libpqEnvironment).
+    const dump = spawn(pgToolPath("pg_dump", serverMajor), ["--format=custom"], { env: toolEnvironment(sourceUrl) });
+    const target = libpqEnvironment(targetUrl);
+    const restore = spawn(pgToolPath("pg_restore", serverMajor), ["--exit-on-error", `--dbname=${target.PGDATABASE}`], { env: toolEnvironment(targetUrl) });
     let stderr = "";
     dump.stderr.on("data", (d) => (stderr += d));
     restore.stderr.on("data", (d) => (stderr += d));
