@@ -43,6 +43,8 @@ const localDatabase = z
   .object({
     /** Maintenance connection to the server that hosts the branches; absent = an embedded server is started. */
     serverUrl: postgresUrl.optional(),
+    /** Loopback port of the PgBouncer (transaction pooling) the app's pooled URL goes through, as on Neon. */
+    poolerPort: z.number().int("must be a whole number").min(1024, "must be a port >= 1024").max(65535, "must be a port <= 65535").default(6435),
   })
   .strict();
 

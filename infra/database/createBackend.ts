@@ -2,11 +2,12 @@ import path from "node:path";
 import type { DatabaseBackend } from "./backend";
 import { LocalPostgresBackend } from "./local/localPostgresBackend";
 import { ensureEmbeddedServer } from "./local/embeddedPostgres";
+import { poolerStateDir } from "./local/pgbouncer";
 import { NeonBackend } from "./neon/neonBackend";
 
 /** What a dynamic resource carries to rebuild its backend inside the provider process (secrets stay secret inputs). */
 export type BackendSettings =
-  | { kind: "local"; serverUrl?: string; embeddedDataDir?: string }
+  | { kind: "local"; serverUrl?: string; embeddedDataDir?: string; poolerPort?: number }
   | { kind: "neon"; apiKey: string; apiBaseUrl?: string; orgId?: string };
 
 export const DEFAULT_EMBEDDED_DATA_DIR = path.resolve(__dirname, "..", "..", ".bloom", "embedded-postgres");
@@ -17,5 +18,6 @@ export function createDatabaseBackend(settings: BackendSettings): DatabaseBacken
     return new NeonBackend({ apiKey: settings.apiKey, apiBaseUrl: settings.apiBaseUrl, orgId: settings.orgId });
   }
   const serverUrl = settings.serverUrl ?? ensureEmbeddedServer(settings.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR).url;
-  return new LocalPostgresBackend(serverUrl);
+  const pooler = settings.poolerPort ? { port: settings.poolerPort, stateDir: poolerStateDir(path.resolve(__dirname, "..", "..", ".bloom"), settings.poolerPort) } : undefined;
+  return new LocalPostgresBackend(serverUrl, pooler);
 }

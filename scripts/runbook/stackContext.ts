@@ -50,7 +50,7 @@ export async function openStackContext(opts: StackContextOptions): Promise<Stack
     },
     async backend() {
       const db = loaded.config.database;
-      if (db.backend === "local") return createDatabaseBackend({ kind: "local", serverUrl: db.local?.serverUrl });
+      if (db.backend === "local") return createDatabaseBackend({ kind: "local", serverUrl: db.local?.serverUrl, poolerPort: db.local?.poolerPort });
       const apiKey = process.env.NEON_API_KEY ?? (await stack.getConfig("bloom:neonApiKey").catch(() => undefined))?.value;
       if (!apiKey) throw new Error(`stack ${opts.stackName} is on Neon: set NEON_API_KEY or \`pulumi config set --secret bloom:neonApiKey\``);
       return createDatabaseBackend({ kind: "neon", apiKey, apiBaseUrl: db.neon?.apiBaseUrl, orgId: db.neon?.orgId });

@@ -1,9 +1,11 @@
 import { ensureTestPostgres } from "./ensurePostgres";
 import { ensureRedis } from "./ensureRedis";
+import { ensureTestPooler } from "./ensurePooler";
 
 /**
  * setup:local — the services the local stack and the tests need: Redis on 127.0.0.1:6379 (flags and limits behind
- * the Upstash-compatible endpoint) and a Postgres for tests. Prints the Postgres URL on stdout (CI exports it as
+ * the Upstash-compatible endpoint), a Postgres for tests, and PgBouncer in front of it (installed from Debian if
+ * missing). Prints the Postgres URL on stdout (CI exports it as
  * BLOOM_TEST_PG_URL); progress goes to stderr. The local stack's own Postgres is the embedded one, started on demand.
  */
 const log = (m: string) => process.stderr.write(`[setup:local] ${m}\n`);
@@ -13,6 +15,7 @@ async function main() {
   log(`Redis: ${new URL(redis).host}`);
   const pg = await ensureTestPostgres(log);
   log(`Postgres for tests: ${new URL(pg).host}`);
+  log(`PgBouncer (transaction pooling) for tests: 127.0.0.1:${await ensureTestPooler(pg, log)}`);
   process.stdout.write(`${pg}\n`);
 }
 

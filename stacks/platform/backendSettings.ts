@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import type { DatabaseConfig, PlatformConfig } from "../../infra/config/schema";
 import type { KvSettings } from "../../infra/kv/kvDatabase";
+import { DEFAULT_POOLER_PORT } from "../../infra/database/local/pgbouncer";
 
 /** The backend a stack's resources talk to, built from validated config and the stack's secrets. */
 export function backendSettings(db: DatabaseConfig, neonApiKey: () => pulumi.Output<string>): pulumi.Output<BackendSettings> {
@@ -11,7 +12,7 @@ export function backendSettings(db: DatabaseConfig, neonApiKey: () => pulumi.Out
       neonApiKey().apply((apiKey): BackendSettings => ({ kind: "neon", apiKey, apiBaseUrl: neon.apiBaseUrl, orgId: neon.orgId })),
     );
   }
-  const local: BackendSettings = { kind: "local" };
+  const local: BackendSettings = { kind: "local", poolerPort: db.local?.poolerPort ?? DEFAULT_POOLER_PORT };
   if (db.local?.serverUrl) local.serverUrl = db.local.serverUrl;
   return pulumi.secret(local);
 }

@@ -21,7 +21,7 @@ if (!engine && !mustRun) console.warn("[e2e] SKIPPED: no Pulumi CLI — run `npm
 describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (local backend)", () => {
   const stackName = uniqueName("e2e");
   const root = path.join(REPO_ROOT, ".bloom", "e2e");
-  const config: Record<string, string> = { ...readStackConfig("local"), "bloom:database": JSON.stringify({ backend: "local", local: { serverUrl: TEST_PG_URL } }) };
+  const config: Record<string, string> = { ...readStackConfig("local"), "bloom:database": JSON.stringify({ backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } }) };
   let kvPort = 0;
   const bystander = uniqueName("bystander").replace(/-/g, "_");
   let stack: Stack;
@@ -44,7 +44,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
-    expect(res.summary.resourceChanges?.create).toBe(17);
+    expect(res.summary.resourceChanges?.create).toBe(19);
     const [mode] = await query<{ mode: string }>(res.outputs.migratorDatabaseUrl!.value as string, 'SELECT "mode" FROM "bloom_platform"."tenancy_settings"');
     expect(mode).toEqual({ mode: "shadow" }); // tenancy_enabled is off by default: RLS observes, does not block
     const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
@@ -58,8 +58,15 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     const app = new Client({ connectionString: res.outputs.appDatabaseUrl!.value as string });
     await app.connect();
     const who = (await app.query("SELECT current_user AS u, current_database() AS d")).rows[0];
+    // The app's privileges were granted after the migrations (TenantBoundary): it works as a tenant, per transaction.
+    const { runWithTenant } = await import("../../infra/app/tenantContext");
+    const inserted = await runWithTenant(app, "legacy", (c) => c.query(`INSERT INTO "patient" (id, name) VALUES ('e2e-p', 'E2E') RETURNING clinic_id`));
+    await expect(app.query(`SELECT * FROM "_prisma_migrations"`)).rejects.toMatchObject({ code: "42501" });
     await app.end();
     expect(who).toEqual({ u: "bloom_local__bloom_app", d: "bloom_local__main" });
+    expect(inserted.rows).toEqual([{ clinic_id: "legacy" }]);
+    // The pooled URL goes through PgBouncer (transaction pooling), as Neon's pooled endpoint does.
+    expect(new URL(res.outputs.appDatabaseUrl!.value as string).port).toBe(process.env.BLOOM_TEST_POOLER_PORT);
   });
 
   it("writes the declared flags and tenant budgets to the store, readable with @upstash/redis", async () => {
@@ -117,6 +124,30 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     expect(changes.replace ?? 0).toBe(0);
     expect(changes.delete ?? 0).toBe(0);
     expect((res.outputs.tenantCatalog!.value as { id: string }[]).map((t) => t.id)).toContain("new-clinic");
+  });
+
+  it("a kill of tenancy_enabled survives the next up, even one that changes the declared value", async () => {
+    const outputs = await stack.outputs();
+    const store = { restUrl: outputs.kvRestUrl!.value as string, restToken: outputs.kvRestToken!.value as string, prefix: outputs.kvKeyPrefix!.value as string };
+    const migratorUrl = outputs.migratorDatabaseUrl!.value as string;
+    const { setKillSwitch } = await import("../../infra/kv/flagStore");
+    const { applyTenancyModeFromStore } = await import("../../infra/tenancy/modeFromStore");
+    const { kvClient } = await import("../../infra/kv/kvDatabase");
+    const declared = JSON.parse(config["bloom:flags"]!);
+    try {
+      // What `bloom flags kill tenancy_enabled` does: the kill switch, then the one writer of the mode.
+      await setKillSwitch(kvClient(store.restUrl, store.restToken), store.prefix, "tenancy_enabled", true, "e2e");
+      await applyTenancyModeFromStore(store, [migratorUrl]);
+      await applyConfig(stack, { ...config, "bloom:flags": JSON.stringify({ ...declared, tenancy_enabled: { ...declared.tenancy_enabled, default: true } }) });
+      const up = await stack.up();
+      expect(up.outputs.tenancyMode!.value).toBe("shadow");
+      expect(await query(migratorUrl, 'SELECT "mode" FROM "bloom_platform"."tenancy_settings"')).toEqual([{ mode: "shadow" }]);
+    } finally {
+      await setKillSwitch(kvClient(store.restUrl, store.restToken), store.prefix, "tenancy_enabled", false, "e2e");
+      await applyConfig(stack, config);
+      await stack.up();
+    }
+    expect(await query(migratorUrl, 'SELECT "mode" FROM "bloom_platform"."tenancy_settings"')).toEqual([{ mode: "shadow" }]); // declared off again
   });
 
   it("refresh notices a pool database dropped out of band", async () => {

@@ -1,6 +1,7 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client } from "pg";
+import { runWithTenant } from "../../infra/app/tenantContext";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, stackFilePath } from "../../infra/config/stackFile";
 import { findEngine } from "../../scripts/engine/engineLocation";
@@ -24,8 +25,7 @@ async function patientsVia(appUrl: string): Promise<string[]> {
   const client = new Client({ connectionString: appUrl });
   await client.connect();
   try {
-    await client.query("SET app.clinic_id = 'legacy'");
-    return (await client.query<{ name: string }>('SELECT name FROM "patient" ORDER BY name')).rows.map((r) => r.name);
+    return await runWithTenant(client, "legacy", async (c) => (await c.query<{ name: string }>('SELECT name FROM "patient" ORDER BY name')).rows.map((r) => r.name));
   } finally {
     await client.end();
   }
@@ -48,7 +48,7 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
     mkdirSync(dir, { recursive: true });
     cpSync(path.join(REPO_ROOT, "prisma", "migrations"), migrationsDir, { recursive: true });
     const local = readFileSync(stackFilePath("local"), "utf8")
-      .replace(/  bloom:database:\n    backend: local\n/, `  bloom:database:\n    backend: local\n    local:\n      serverUrl: ${TEST_PG_URL}\n`)
+      .replace(/  bloom:database:\n    backend: local\n/, `  bloom:database:\n    backend: local\n    local:\n      serverUrl: ${TEST_PG_URL}\n      poolerPort: ${process.env.BLOOM_TEST_POOLER_PORT}\n`)
       .replace(/  bloom:kv:\n    backend: local\n    local:\n      redisUrl: [^\n]*\n/, "")
       .concat(`  bloom:migrations:\n    dir: ${migrationsDir}\n    snapshotTtlHours: 24\n`)
       .concat(`  bloom:kv:\n    backend: local\n    local:\n      redisUrl: ${process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"}\n      port: ${(kvPort = await freePort())}\n`);

@@ -28,7 +28,7 @@ export function embeddedBinDir(): string {
 }
 
 /** Postgres refuses to run as root; when we are root, run the server as the unprivileged `postgres` user. */
-function serverUser(): { uid: number; gid: number } | undefined {
+export function serverUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   try {
     const uid = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
@@ -44,7 +44,7 @@ function run(bin: string, args: string[], user: { uid: number; gid: number } | u
   return { status: res.status, output: `${res.stdout ?? ""}${res.stderr ?? ""}` };
 }
 
-function chownTree(dir: string, user: { uid: number; gid: number }): void {
+export function chownTree(dir: string, user: { uid: number; gid: number }): void {
   chownSync(dir, user.uid, user.gid);
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);

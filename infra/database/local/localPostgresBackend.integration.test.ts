@@ -1,4 +1,5 @@
 import { Client } from "pg";
+import { runWithTenant } from "../../app/tenantContext";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPostgresBackend } from "./localPostgresBackend";
 import { ensureAppRole, withCredentials } from "../sql/appRole";
@@ -77,8 +78,8 @@ describe("local Postgres backend — data", () => {
     await client.connect();
     try {
       expect((await client.query("SELECT count(*)::int AS n FROM appointment")).rows[0].n).toBe(0);
-      await client.query("SET app.clinic_id = 'a'");
-      expect((await client.query("SELECT clinic_id FROM appointment")).rows.every((r) => r.clinic_id === "a")).toBe(true);
+      const rows = await runWithTenant(client, "a", async (c) => (await c.query("SELECT clinic_id FROM appointment")).rows);
+      expect(rows.length > 0 && rows.every((r) => r.clinic_id === "a")).toBe(true);
     } finally {
       await client.end();
     }

@@ -13,6 +13,7 @@ import {
 } from "../backend";
 import { localBranchDatabase, localProjectPrefix, localRoleName, quoteIdent, quoteLiteral } from "../../naming";
 import { dumpAndRestore } from "./branchCopy";
+import { ensurePooler, throughPooler } from "./pgbouncer";
 
 /**
  * Local implementation of the branching seam on one Postgres server.
@@ -31,7 +32,8 @@ export class LocalPostgresBackend implements DatabaseBackend {
   readonly kind = "local" as const;
   private admin?: Client;
 
-  constructor(private readonly serverUrl: string) {}
+  /** `pooler`: the PgBouncer (transaction mode) that pooled connection URIs go through; absent = pooled is direct. */
+  constructor(private readonly serverUrl: string, private readonly pooler?: { port: number; stateDir: string }) {}
 
   private async sql(): Promise<Client> {
     if (!this.admin) {
@@ -255,7 +257,9 @@ export class LocalPostgresBackend implements DatabaseBackend {
   }
 
   async connectionUri(spec: ConnectionSpec): Promise<string> {
-    return this.urlFor(localBranchDatabase(spec.projectId, spec.branchId), spec.role, spec.password);
+    const direct = this.urlFor(localBranchDatabase(spec.projectId, spec.branchId), spec.role, spec.password);
+    if (!spec.pooled || !this.pooler) return direct;
+    return throughPooler(direct, await ensurePooler(this.serverUrl, this.pooler.port, this.pooler.stateDir));
   }
 }
 
