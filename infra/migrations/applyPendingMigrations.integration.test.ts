@@ -73,7 +73,10 @@ describe("migration runner (prisma migrate deploy semantics) on real Postgres", 
     const rls = await query<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }>(db.url, "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY($1)", [[...tables, "clinic"]]);
     expect(rls.every((r) => r.relrowsecurity && r.relforcerowsecurity)).toBe(true);
     const uniques = await query<{ conname: string }>(db.url, "SELECT conname FROM pg_constraint WHERE contype = 'u' AND connamespace = 'public'::regnamespace ORDER BY conname");
-    expect(uniques.map((u) => u.conname)).toEqual([...tables.map((t) => `${t}_clinic_id_id_key`), "paquete_clinic_id_name_key", "user_clinic_id_email_key"].sort());
+    expect(uniques.map((u) => u.conname)).toEqual(["paquete_clinic_id_name_key", "user_clinic_id_email_key"]);
+    const scoped = await query<{ relname: string }>(db.url, `SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indisunique AND i.indisvalid AND i.indpred IS NULL AND c.relname LIKE '%\\_clinic\\_id\\_id\\_key' ORDER BY 1`);
+    expect(scoped.map((r) => r.relname)).toEqual(tables.map((t) => `${t}_clinic_id_id_key`).sort());
     // Every reference between tenant tables carries clinic_id: a row can only point at its own clinic's rows.
     const fks = await query<{ conname: string; cols: string; convalidated: boolean }>(db.url, `SELECT conname, convalidated, (SELECT string_agg(attname, ',' ORDER BY k.n) FROM unnest(conkey) WITH ORDINALITY k(a, n) JOIN pg_attribute ON attrelid = conrelid AND attnum = k.a) AS cols
       FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace AND confrelid <> 'clinic'::regclass ORDER BY conname`);

@@ -1,7 +1,6 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { Client } from "pg";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";
 import { loadMigrations } from "../../infra/migrations/migrationSource";
@@ -9,6 +8,7 @@ import { runBackfill } from "../../infra/tenancy/backfill";
 import { ensureTestPostgres } from "../services/ensurePostgres";
 import { withClient } from "../../infra/database/sql/withClient";
 import { max, percentile } from "./stats";
+import { startAppWriter } from "./appWriter";
 
 /**
  * bench:backfill — N rows (default 5 M) of patients without clinic_id, backfilled while an app-like writer runs
@@ -36,24 +36,10 @@ async function prepare(serverUrl: string, name: string): Promise<string> {
 
 /** The app: update a random existing patient, insert a new one, repeat — timing every statement. */
 function startWriter(url: string) {
-  const times: number[] = [];
-  let stop = false;
-  const done = (async () => {
-    const c = new Client({ connectionString: url });
-    await c.connect();
-    let i = 0;
-    while (!stop) {
-      const id = `p-${String(1 + Math.floor(Math.random() * rows)).padStart(9, "0")}`;
-      let t = performance.now();
-      await c.query(`UPDATE "patient" SET phone = $2 WHERE id = $1`, [id, String(i)]);
-      times.push(performance.now() - t);
-      t = performance.now();
-      await c.query(`INSERT INTO "patient" (id, name) VALUES ($1, 'walk-in')`, [`w-${process.pid}-${i++}`]);
-      times.push(performance.now() - t);
-    }
-    await c.end();
-  })();
-  return { times, async stop() { stop = true; await done; } };
+  return startAppWriter(url, async (timed, i) => {
+    await timed(`UPDATE "patient" SET phone = $2 WHERE id = $1`, [`p-${String(1 + Math.floor(Math.random() * rows)).padStart(9, "0")}`, String(i)]);
+    await timed(`INSERT INTO "patient" (id, name) VALUES ($1, 'walk-in')`, [`w-${process.pid}-${i}`]);
+  });
 }
 
 async function main() {
