@@ -152,6 +152,8 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
 
   it("refresh notices a pool database dropped out of band", async () => {
     const outputs = await stack.outputs();
+    // The pooler keeps idle server connections to the database: an operator's rename has to end them first too.
+    await query(TEST_PG_URL, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'bloom_local__main'");
     await query(TEST_PG_URL, "ALTER DATABASE bloom_local__main RENAME TO bloom_local__main_moved");
     try {
       const res = await stack.refresh();
