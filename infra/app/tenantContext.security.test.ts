@@ -1,6 +1,6 @@
 import { Client, Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MissingTenantError, TenantContextConflictError, currentTenant, runWithTenant } from "./tenantContext";
+import { MissingTenantError, TenantContextConflictError, currentTenant, runWithTenant, withTenantContext } from "./tenantContext";
 import { setTenancyMode } from "../tenancy/rlsModes";
 import { throughPooler } from "../database/local/pgbouncer";
 import { requirePostgres } from "../../test/postgres";
@@ -95,6 +95,9 @@ describe("runWithTenant through PgBouncer (transaction pooling)", () => {
       await expect(runWithTenant(pool, "", async () => 1)).rejects.toBeInstanceOf(MissingTenantError);
       await expect(runWithTenant(pool, "alpha", () => runWithTenant(pool, "beta", async () => 1))).rejects.toBeInstanceOf(TenantContextConflictError);
       expect(await runWithTenant(pool, "alpha", () => runWithTenant(pool, "alpha", async () => currentTenant()))).toBe("alpha");
+      // A context-only scope (Prisma extension pattern): the tenant is known, the unit of work still opens its transaction.
+      expect(await withTenantContext("beta", () => runWithTenant(pool, "beta", async (c) => (await c.query(`SELECT DISTINCT clinic_id FROM "patient"`)).rows))).toEqual([{ clinic_id: "beta" }]);
+      expect(() => withTenantContext("beta", () => withTenantContext("alpha", () => 1))).toThrow(TenantContextConflictError);
     } finally {
       await pool.end();
     }

@@ -27,7 +27,8 @@ export class TenantContextConflictError extends Error {
 
 interface TenantScope {
   clinicId: string;
-  client: Client | PoolClient;
+  /** The open transaction of this unit of work; absent in a context-only scope (withTenantContext). */
+  client?: Client | PoolClient;
 }
 
 const scope = new AsyncLocalStorage<TenantScope>();
@@ -52,11 +53,20 @@ export function requireTenant(what: string): string {
 export async function runWithTenant<T>(db: Pool | Client, clinicId: string, fn: (client: Client | PoolClient) => Promise<T>): Promise<T> {
   if (typeof clinicId !== "string" || clinicId.trim() === "") throw new MissingTenantError("runWithTenant(clinicId)");
   const outer = scope.getStore();
-  if (outer) {
-    if (outer.clinicId !== clinicId) throw new TenantContextConflictError(outer.clinicId, clinicId);
-    return fn(outer.client);
-  }
+  if (outer && outer.clinicId !== clinicId) throw new TenantContextConflictError(outer.clinicId, clinicId);
+  if (outer?.client) return fn(outer.client);
   return inTransaction(db, clinicId, (client) => scope.run({ clinicId, client }, () => fn(client)));
+}
+
+/**
+ * The tenant in context without opening a transaction: for code whose queries set it themselves, such as a
+ * Prisma client extension that reads requireTenant() (docs/app-runtime.md).
+ */
+export function withTenantContext<T>(clinicId: string, fn: () => T): T {
+  if (typeof clinicId !== "string" || clinicId.trim() === "") throw new MissingTenantError("withTenantContext(clinicId)");
+  const outer = scope.getStore();
+  if (outer && outer.clinicId !== clinicId) throw new TenantContextConflictError(outer.clinicId, clinicId);
+  return scope.run({ clinicId, client: outer?.client }, fn);
 }
 
 /** A unit of work with no tenant (platform jobs, shadow-mode code paths): one transaction, nothing set. */
