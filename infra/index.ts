@@ -8,5 +8,6 @@ export { deployMigrationsToTargets, deployIdFor } from "./migrations/deployToTar
 export { ensureKvDatabase, deleteKvDatabase, kvDatabaseExists, kvClient, connectKv, type KvSettings } from "./kv/kvDatabase";
 export { readFlag, writeFlag, deleteFlag, currentActor } from "./kv/flagStore";
 export { readBudgets, writeBudgets, type Budget } from "./kv/budgetStore";
+export { ensureAppKvAccess, deleteAppKvAccess } from "./kv/appAccess";
 export { getTenancyMode, setTenancyMode } from "./tenancy/rlsModes";
 export { applyTenancyModeFromStore, type StoreAccess } from "./tenancy/modeFromStore";

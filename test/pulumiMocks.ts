@@ -22,6 +22,7 @@ const FAKE_OUTPUTS: Record<string, (inputs: any) => Record<string, unknown>> = {
     appDirectUri: `postgres://app:pw@${i.branchName}.db.invalid/bloom`,
   }),
   "pulumi-nodejs:dynamic/bloom:KvDatabase": (i) => ({ databaseId: `db-${i.name}`, restUrl: `https://${i.name}.upstash.invalid`, restToken: "mock-kv-token" }),
+  "pulumi-nodejs:dynamic/bloom:KvAppAccess": (i) => ({ readerUser: `${i.userBase}-reader`, readToken: "mock-read-token", limiterUser: `${i.userBase}-limiter`, limiterToken: "mock-limiter-token" }),
   "pulumi-nodejs:dynamic/bloom:TenancyMode": () => ({ mode: "shadow" }),
   "pulumi-nodejs:dynamic/bloom:MigrationHook": () => ({ deployId: "predeploy-mock", snapshots: { pool: "predeploy-mock" }, applied: { pool: [] } }),
 };

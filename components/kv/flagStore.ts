@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Budget, KvSettings } from "../../infra";
-import { FeatureFlagResource, KvDatabaseResource, TenantBudgetsResource } from "./kvResources";
+import { FeatureFlagResource, KvAppAccessResource, KvDatabaseResource, TenantBudgetsResource } from "./kvResources";
 
 export interface FlagStoreArgs {
   /** Upstash account + region, or the local Redis; carried as a secret input. */
@@ -20,7 +20,11 @@ export interface FlagStoreArgs {
  */
 export class FlagStore extends pulumi.ComponentResource {
   readonly restUrl: pulumi.Output<string>;
+  /** The admin token: the platform's (flags, kill switches, budgets). Never the app's. */
   readonly restToken: pulumi.Output<string>;
+  /** The app's scoped tokens: flags and budgets read-only; only the rate-limit keys writable. */
+  readonly appReadToken: pulumi.Output<string>;
+  readonly appLimiterToken: pulumi.Output<string>;
   readonly keyPrefix: string;
   /** URL, admin token and prefix in one secret: what platform-side resources (TenantBoundary) read the store with. */
   readonly access: pulumi.Output<{ restUrl: string; restToken: string; prefix: string }>;
@@ -34,10 +38,15 @@ export class FlagStore extends pulumi.ComponentResource {
       new FeatureFlagResource(`${name}-flag-${flag}`, { store, name: flag, default: decl.default, tenants: decl.tenants ?? {}, description: decl.description }, { parent: this });
     }
     new TenantBudgetsResource(`${name}-budgets`, { store, tenants: args.budgets.tenants, tiers: args.budgets.tiers }, { parent: this });
+    // ACL user names must be unique per Redis: locally stacks share one, so the prefix (which names the stack) is in it.
+    const userBase = `bloom-app-${args.keyPrefix.replace(/[^a-zA-Z0-9-]+/g, "-").replace(/^-+|-+$/g, "")}`;
+    const appAccess = new KvAppAccessResource(`${name}-app-access`, { store, userBase }, { parent: this });
     this.restUrl = db.restUrl;
     this.restToken = pulumi.secret(db.restToken);
+    this.appReadToken = pulumi.secret(appAccess.readToken);
+    this.appLimiterToken = pulumi.secret(appAccess.limiterToken);
     this.keyPrefix = args.keyPrefix;
     this.access = store;
-    this.registerOutputs({ restUrl: this.restUrl, restToken: this.restToken, keyPrefix: this.keyPrefix });
+    this.registerOutputs({ restUrl: this.restUrl, restToken: this.restToken, appReadToken: this.appReadToken, appLimiterToken: this.appLimiterToken, keyPrefix: this.keyPrefix });
   }
 }

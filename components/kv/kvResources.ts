@@ -99,3 +99,34 @@ export class TenantBudgetsResource extends pulumi.dynamic.Resource {
     super(budgetProvider, name, args, opts, "bloom", "TenantBudgets");
   }
 }
+
+interface AppAccessInputs { store: StoreAccess; userBase: string }
+interface AppAccessOutputs { readerUser: string; readToken: string; limiterUser: string; limiterToken: string }
+
+/** The app's scoped store credentials (infra/kv/appAccess.ts): re-applied on update with the same tokens. */
+const appAccessProvider = dataPlaneProvider<AppAccessInputs, AppAccessOutputs, StoreAccess>({
+  connect: async (dp, inputs) => {
+    await dp.connectKv(inputs.store.restUrl, inputs.store.restToken); // revives the local endpoint if it went away
+    return inputs.store;
+  },
+  replaceOn: ["userBase"],
+  async create(dp, store, inputs) {
+    const access = await dp.ensureAppKvAccess(store.restUrl, store.restToken, store.prefix, inputs.userBase);
+    return { id: `${inputs.userBase}`, outs: access };
+  },
+  async update(dp, store, _id, olds, news) {
+    return dp.ensureAppKvAccess(store.restUrl, store.restToken, store.prefix, news.userBase, olds);
+  },
+  async delete(dp, store, _id, props) {
+    await dp.deleteAppKvAccess(store.restUrl, store.restToken, [props.readerUser, props.limiterUser]);
+  },
+});
+
+export class KvAppAccessResource extends pulumi.dynamic.Resource {
+  declare readonly readToken: pulumi.Output<string>;
+  declare readonly limiterToken: pulumi.Output<string>;
+  constructor(name: string, args: In<AppAccessInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(appAccessProvider, name, { readerUser: undefined, readToken: undefined, limiterUser: undefined, limiterToken: undefined, ...args },
+      { ...opts, additionalSecretOutputs: ["readToken", "limiterToken"] }, "bloom", "KvAppAccess");
+  }
+}

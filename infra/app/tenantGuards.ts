@@ -7,13 +7,19 @@ import { flagKeys, resolveFlag } from "../kv/flagStore";
  * What the Bloom app imports (docs/app-runtime.md): per-tenant rate limits and feature flags, read from the store
  * the platform provisions. Works unchanged against Upstash and the local REST endpoint.
  *
- *   const guards = createTenantGuards({ url: process.env.BLOOM_KV_URL!, token: process.env.BLOOM_KV_TOKEN!, prefix: process.env.BLOOM_KV_PREFIX! });
+ *   const guards = createTenantGuards({ url: process.env.BLOOM_KV_URL!, readToken: process.env.BLOOM_KV_READ_TOKEN!,
+ *     limiterToken: process.env.BLOOM_KV_LIMITER_TOKEN!, prefix: process.env.BLOOM_KV_PREFIX! });
  *   await guards.assertTenantBudget(clinicId, userId);   // throws TenantBudgetExceededError with retryAfterMs
  *   if (await guards.isEnabled("tenancy_enabled", clinicId)) { ... }
  */
 export interface TenantGuardOptions {
   url: string;
-  token: string;
+  /** The app's read-only token for flags and budgets (stack output kvAppReadToken). */
+  readToken?: string;
+  /** The app's token for the rate-limit keys only (stack output kvAppLimiterToken). */
+  limiterToken?: string;
+  /** One token for both: the platform's admin token (runbook, tests). The app uses the two scoped ones. */
+  token?: string;
   /** The stack's key prefix (stack output `kvKeyPrefix`). */
   prefix: string;
   /** How long a flag value or a budget is reused before it is read again. */
@@ -41,7 +47,11 @@ interface Cached<T> {
 }
 
 export function createTenantGuards(opts: TenantGuardOptions) {
-  const redis = new Redis({ url: opts.url, token: opts.token, enableTelemetry: false });
+  const readToken = opts.readToken ?? opts.token;
+  const limiterToken = opts.limiterToken ?? opts.token;
+  if (!readToken || !limiterToken) throw new Error("createTenantGuards: set readToken and limiterToken (stack outputs kvAppReadToken, kvAppLimiterToken)");
+  const redis = new Redis({ url: opts.url, token: readToken, enableTelemetry: false });
+  const limiterRedis = new Redis({ url: opts.url, token: limiterToken, enableTelemetry: false });
   const ttl = opts.cacheTtlMs ?? 5_000;
   const now = opts.now ?? Date.now;
   const budgets = new Map<string, Cached<Budget>>();
@@ -65,7 +75,7 @@ export function createTenantGuards(opts: TenantGuardOptions) {
     let limiter = limiters.get(key);
     if (!limiter) {
       limiter = new Ratelimit({
-        redis,
+        redis: limiterRedis,
         limiter: Ratelimit.slidingWindow(budget.requests, budget.window as Duration),
         prefix: `${opts.prefix}rl:${tenantId}:${budget.requests}:${budget.window.replace(/\s/g, "")}`,
         analytics: false,

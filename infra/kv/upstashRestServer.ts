@@ -4,6 +4,7 @@ import { timingSafeEqual } from "node:crypto";
 import Redis from "ioredis";
 import { encodeResult, parseCommand, type RedisValue } from "./upstashEncoding";
 import { ScriptShaMap, translateScriptCommand } from "./scriptCompat";
+import { parseAclToken, translateAclCommand } from "./aclTokens";
 
 /**
  * A small Upstash-REST-compatible endpoint in front of a real Redis (the protocol SRH implements), so that
@@ -12,7 +13,9 @@ import { ScriptShaMap, translateScriptCommand } from "./scriptCompat";
  *   POST /pipeline    [[...], [...]]              → 200 [{ result } | { error }, ...]
  *   POST /multi-exec  [[...], [...]]              → 200 [{ result } | { error }, ...] (MULTI/EXEC) | 400 { error }
  *   GET|POST /cmd/arg1/arg2                       → path-style single command
- * `Authorization: Bearer <token>` (or `?_token=`) is required: 401 { error: "Unauthorized" } otherwise.
+ * `Authorization: Bearer <token>` (or `?_token=`) is required: 401 { error: "Unauthorized" } otherwise. The
+ * endpoint's own token runs as Redis's default user; a token made with `ACL GENTOKEN` (Upstash's extension,
+ * aclTokens.ts) runs on a connection authenticated as that ACL user, so Redis enforces its key patterns and commands.
  */
 export interface UpstashRestServerOptions {
   redisUrl: string;
@@ -34,18 +37,42 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
   const expected = Buffer.from(`Bearer ${opts.token}`);
   const scripts = new ScriptShaMap();
 
-  const authorized = (req: IncomingMessage, url: URL): boolean => {
+  const users = new Map<string, Promise<Redis | undefined>>();
+
+  /** The Redis connection a request's token runs on, or undefined (401). */
+  const connectionFor = async (req: IncomingMessage, url: URL): Promise<Redis | undefined> => {
     const header = req.headers.authorization ?? (url.searchParams.get("_token") ? `Bearer ${url.searchParams.get("_token")}` : "");
     const given = Buffer.from(header);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return redis;
+    const acl = header.startsWith("Bearer ") ? parseAclToken(header.slice("Bearer ".length)) : undefined;
+    if (!acl) return undefined;
+    const key = header.slice("Bearer ".length);
+    if (!users.has(key)) {
+      users.set(key, (async () => {
+        const conn = new Redis(opts.redisUrl, { username: acl.user, password: acl.password, lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: () => null });
+        conn.on("error", () => undefined); // a refused login is answered with 401 below, not logged as a crash
+        try {
+          await conn.connect();
+          return conn;
+        } catch {
+          conn.disconnect();
+          users.delete(key); // a user made later with this token may log in next time
+          return undefined;
+        }
+      })());
+    }
+    return users.get(key)!;
   };
 
-  const run = async (command: (string | number)[]): Promise<{ result: RedisValue } | { error: string }> => {
+  const run = async (conn: Redis, command: (string | number)[]): Promise<{ result: RedisValue } | { error: string }> => {
     const name = String(command[0]).toUpperCase();
     if (BLOCKED.has(name)) return { error: `ERR Command is not available: '${name}'. See https://upstash.com/docs/redis/overall/rediscompatibility` };
+    const acl = translateAclCommand(command.map(String));
+    if ("reply" in acl) return conn === redis ? { result: acl.reply } : { error: "NOPERM this user has no permissions to run the 'acl' command" };
+    if ("error" in acl) return acl;
     try {
-      const translated = translateScriptCommand(command.map(String), scripts);
-      const result = (await redis.call(translated.command[0]!, ...translated.command.slice(1))) as RedisValue;
+      const translated = translateScriptCommand(acl.command, scripts);
+      const result = (await conn.call(translated.command[0]!, ...translated.command.slice(1))) as RedisValue;
       return { result: translated.loadedSha ?? result };
     } catch (err) {
       return { error: (err as Error).message };
@@ -67,7 +94,8 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
       res.end(JSON.stringify(body));
     };
     if (req.method === "GET" && url.pathname === "/healthz") return send(200, { result: "OK" });
-    if (!authorized(req, url)) return send(401, { error: "Unauthorized" });
+    const conn = await connectionFor(req, url);
+    if (!conn) return send(401, { error: "Unauthorized" });
     const base64 = String(req.headers["upstash-encoding"] ?? "").toLowerCase() === "base64";
     const raw = await readBody(req);
     let body: unknown;
@@ -84,10 +112,10 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
       const bad = commands.find((c) => !c.ok);
       if (bad && !bad.ok) return send(400, { error: bad.error });
       const list = commands.map((c) => (c.ok ? c.command : []));
-      if (url.pathname === "/pipeline") return send(200, await Promise.all(list.map(async (c) => encode(await run(c)))));
+      if (url.pathname === "/pipeline") return send(200, await Promise.all(list.map(async (c) => encode(await run(conn, c)))));
       try {
         const translated = list.map((c) => translateScriptCommand(c.map(String), scripts).command);
-        const results = (await translated.reduce((m, c) => m.call(c[0]!, ...c.slice(1)), redis.multi()).exec()) ?? [];
+        const results = (await translated.reduce((m, c) => m.call(c[0]!, ...c.slice(1)), conn.multi()).exec()) ?? [];
         return send(200, results.map(([err, value]) => encode(err ? { error: err.message } : { result: value as RedisValue })));
       } catch (err) {
         return send(400, { error: (err as Error).message });
@@ -96,7 +124,7 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
 
     const command = url.pathname === "/" ? parseCommand(body) : parseCommand(url.pathname.split("/").filter(Boolean).map(decodeURIComponent));
     if (!command.ok) return send(400, { error: command.error });
-    const result = await run(command.command);
+    const result = await run(conn, command.command);
     return "error" in result ? send(400, result) : send(200, encode(result));
   }
 
@@ -110,6 +138,7 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       redis.disconnect();
+      for (const conn of users.values()) (await conn)?.disconnect();
     },
   };
 }

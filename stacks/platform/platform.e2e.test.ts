@@ -44,7 +44,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
-    expect(res.summary.resourceChanges?.create).toBe(19);
+    expect(res.summary.resourceChanges?.create).toBe(20);
     const [mode] = await query<{ mode: string }>(res.outputs.migratorDatabaseUrl!.value as string, 'SELECT "mode" FROM "bloom_platform"."tenancy_settings"');
     expect(mode).toEqual({ mode: "shadow" }); // tenancy_enabled is off by default: RLS observes, does not block
     const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
@@ -71,12 +71,17 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
 
   it("writes the declared flags and tenant budgets to the store, readable with @upstash/redis", async () => {
     const outputs = await stack.outputs();
-    expect(outputs.kvRestToken?.secret).toBe(true);
+    expect([outputs.kvRestToken?.secret, outputs.kvAppReadToken?.secret, outputs.kvAppLimiterToken?.secret]).toEqual([true, true, true]);
     const { createTenantGuards } = await import("../../infra/app/tenantGuards");
-    const guards = createTenantGuards({ url: outputs.kvRestUrl!.value as string, token: outputs.kvRestToken!.value as string, prefix: outputs.kvKeyPrefix!.value as string, cacheTtlMs: 0 });
+    // As the app runs: with its two scoped tokens, not the platform's.
+    const guards = createTenantGuards({ url: outputs.kvRestUrl!.value as string, readToken: outputs.kvAppReadToken!.value as string,
+      limiterToken: outputs.kvAppLimiterToken!.value as string, prefix: outputs.kvKeyPrefix!.value as string, cacheTtlMs: 0 });
     expect(await guards.isEnabled("tenancy_enabled", "pilot")).toBe(true);
     expect(await guards.isEnabled("tenancy_enabled", "legacy")).toBe(false);
     await expect(guards.assertTenantBudget("legacy", "user-1")).resolves.toMatchObject({ remaining: 99 });
+    const { kvClient } = await import("../../infra/kv/kvDatabase");
+    const appReader = kvClient(outputs.kvRestUrl!.value as string, outputs.kvAppReadToken!.value as string);
+    await expect(appReader.set(`${outputs.kvKeyPrefix!.value as string}flag:tenancy_enabled:kill`, "1")).rejects.toThrow(/NOPERM|permission/i);
   });
 
   it("keeps passwords and connection strings out of the state file in plain text", async () => {
@@ -182,6 +187,8 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     const audit = (await redis.lrange(`bloom:${stackName}:flags:audit`, 0, -1)).map((e) => JSON.parse(e));
     expect(audit[0]).toMatchObject({ source: "pulumi destroy", flag: "tenancy_enabled", new: null });
     await redis.del(`bloom:${stackName}:flags:audit`);
+    // The app's ACL users go with the stack.
+    expect(((await redis.call("ACL", "USERS")) as string[]).filter((u) => u.includes(stackName))).toEqual([]);
     redis.disconnect();
   });
 });

@@ -9,9 +9,9 @@ describe("platform program — local stack (mocks)", () => {
   });
   describeCommonStackChecks("local", () => run);
 
-  it("uses the embedded Postgres by default (no server URL) and namespaces the app role", async () => {
+  it("uses the embedded Postgres by default (no server URL) behind the pooler, and namespaces the app role", async () => {
     const backend = await promiseOf(run.one("pulumi-nodejs:dynamic/bloom:DatabaseProject").inputs.backend);
-    expect(backend).toEqual({ kind: "local" });
+    expect(backend).toEqual({ kind: "local", poolerPort: 6435 });
     expect(await promiseOf(run.one("pulumi-nodejs:dynamic/bloom:AppRole").inputs.name)).toBe("bloom_local__bloom_app");
   });
 

@@ -88,7 +88,10 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     databaseSettings: { backend: config.database.backend, pgVersion: neon?.pgVersion ?? null, historyRetentionSeconds: neon?.historyRetentionSeconds ?? null },
     flags: config.flags,
     kvRestUrl: store.restUrl,
+    // The platform's admin token (runbook, tenant stacks); the app gets the two scoped tokens below.
     kvRestToken: store.restToken,
+    kvAppReadToken: store.appReadToken,
+    kvAppLimiterToken: store.appLimiterToken,
     kvKeyPrefix: store.keyPrefix,
     limits: config.limits ?? null,
   };
