@@ -1,18 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { BackendSettings } from "../../infra";
-import type { StoreAccess } from "../../infra/tenancy/modeFromStore";
 import { AppPrivilegesResource } from "../database/resources";
-import { TenancyMode } from "./tenancyMode";
+import { TenancyMode, type TenancyModeArgs } from "./tenancyMode";
 
-export interface TenantBoundaryArgs {
-  backend: pulumi.Input<BackendSettings>;
-  migratorUrl: pulumi.Input<string>;
+export interface TenantBoundaryArgs extends TenancyModeArgs {
+  /** The app role whose privileges are the allow-list (re-applied after every deploy of the migrations). */
   appRoleName: pulumi.Input<string>;
-  /** Re-applied after every deploy of these migrations. */
-  migrationsHash: pulumi.Input<string>;
-  /** The flag store that holds tenancy_enabled (the platform's admin access). */
-  store: pulumi.Input<StoreAccess>;
-  declaredTenancyEnabled: pulumi.Input<boolean>;
 }
 
 /**
@@ -27,7 +19,7 @@ export class TenantBoundary extends pulumi.ComponentResource {
     const backend = pulumi.secret(args.backend);
     const migratorUrl = pulumi.secret(args.migratorUrl);
     const privileges = new AppPrivilegesResource(`${name}-app-privileges`, { backend, migratorUrl, roleName: args.appRoleName, migrationsHash: args.migrationsHash }, { parent: this });
-    const mode = new TenancyMode(`${name}-tenancy`, { backend, migratorUrl, store: args.store, declaredEnabled: args.declaredTenancyEnabled, migrationsHash: args.migrationsHash }, { parent: this, dependsOn: [privileges] });
+    const mode = new TenancyMode(`${name}-tenancy`, { backend, migratorUrl, store: args.store, declaredEnabled: args.declaredEnabled, migrationsHash: args.migrationsHash }, { parent: this, dependsOn: [privileges] });
     this.mode = mode.mode;
     this.registerOutputs({ mode: this.mode });
   }

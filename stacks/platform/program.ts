@@ -63,7 +63,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     appRoleName: pool.appRoleName,
     migrationsHash: migrations.migrationsHash,
     store: store.access,
-    declaredTenancyEnabled: config.flags.tenancy_enabled?.default ?? false,
+    declaredEnabled: config.flags.tenancy_enabled?.default ?? false,
   }, { dependsOn: [migrations, store] });
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, { environment: env, tenant: t }));
 

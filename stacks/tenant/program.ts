@@ -56,7 +56,7 @@ export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.O
     migrationsHash: hook.migrationsHash,
     store: pulumi.secret(store),
     // The platform's declared default: a change there re-applies the store's value here too.
-    declaredTenancyEnabled: platform.getOutput("flags").apply((f) => Boolean((f as Record<string, { default?: boolean }> | undefined)?.tenancy_enabled?.default)),
+    declaredEnabled: platform.getOutput("flags").apply((f) => Boolean((f as Record<string, { default?: boolean }> | undefined)?.tenancy_enabled?.default)),
   }, { dependsOn: [hook] });
   return {
     tenantId: cfg.tenantId,
