@@ -5,7 +5,7 @@ import { Client, type Pool, type PoolClient } from "pg";
  * The tenant travels per transaction, never per session (playbook phase 0: "AsyncLocalStorage tenant context +
  * runWithTenant helper"). Behind a transaction pooler (PgBouncer, Neon's pooled endpoint) consecutive transactions
  * of one client may run on different server connections, and a server connection serves many clients: a session
- * `SET app.clinic_id` would hand one clinic's context to the next client. `set_config(…, true)` ends with the
+ * setting of app.clinic_id would hand one clinic's context to the next client. `set_config(…, true)` ends with the
  * transaction, so nothing outlives the unit of work.
  *
  *   const pool = new Pool({ connectionString: process.env.DATABASE_URL });
