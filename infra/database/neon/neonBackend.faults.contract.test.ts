@@ -88,6 +88,7 @@ describe("Neon backend under Neon's failure modes (fake)", () => {
 
   it("reports a wrong API key without retrying", async () => {
     const b = new NeonBackend({ apiKey: "wrong", apiBaseUrl: fake.url });
+    fake.expectAuthFailures = true;
     await expect(b.ensureProject({ name: "x" })).rejects.toThrow(/HTTP 401/);
     expect(fake.requests).toHaveLength(1);
   });

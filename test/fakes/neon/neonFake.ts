@@ -34,6 +34,8 @@ export class NeonFake {
   readonly requests: RecordedRequest[] = [];
   /** Requests the real API would reject, and responses the fake got wrong: both must stay empty in a green suite. */
   readonly problems: string[] = [];
+  /** A test that sends a wrong key on purpose sets this, so its 401s are not problems. */
+  expectAuthFailures = false;
   private readonly spec = new NeonOpenApi();
   private readonly projects = new Map<string, FakeProject>();
   private readonly faults: Fault[] = [];
@@ -78,25 +80,37 @@ export class NeonFake {
       req.on("data", (c) => (data += c));
       req.on("end", () => r(data));
     });
+    // Every request the backend sends is checked, whatever the answer: a wrong path, a missing key, a body that
+    // is not JSON all count as problems (the backend would read a 404 as "absent" and pass silently otherwise).
+    const problem = (what: string) => this.problems.push(`${method} ${path}: ${what}`);
     let body: unknown;
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {
+      problem("request body is not valid JSON");
       return this.reply(res, method, path, undefined, 400, { code: "", message: "request body is not valid JSON" });
     }
-    if (req.headers.authorization !== `Bearer ${this.apiKey}`) return this.reply(res, method, path, undefined, 401, { code: "", message: "authentication required" });
+    if (raw && !String(req.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) problem(`content-type is "${req.headers["content-type"] ?? ""}", not application/json`);
+    const op = this.spec.match(method, path);
+    if (!op) {
+      problem("no such route in Neon's API");
+      return this.reply(res, method, path, undefined, 404, { code: "", message: `no route ${method} ${path}` });
+    }
+    const invalid = this.spec.validateRequest(op, url.searchParams, body);
+    if (invalid.length) {
+      problem(invalid.join("; "));
+      return this.reply(res, method, path, op, 400, { code: "", message: invalid.join("; ") }, undefined, body);
+    }
+    if (req.headers.authorization !== `Bearer ${this.apiKey}`) {
+      if (!this.expectAuthFailures) problem("no valid API key (Authorization: Bearer …)");
+      return this.reply(res, method, path, op, 401, { code: "", message: "authentication required" });
+    }
+    // Faults come after validation: an injected 429/503 still checks what the backend sent.
     const fault = this.faults.find((f) => f.remaining > 0 && f.when(method, path));
     if (fault) {
       fault.remaining--;
       const headers = fault.retryAfter ? { "retry-after": fault.retryAfter } : undefined;
-      return this.reply(res, method, path, undefined, fault.status, { code: "", message: `injected ${fault.status}` }, headers, body);
-    }
-    const op = this.spec.match(method, path);
-    if (!op) return this.reply(res, method, path, undefined, 404, { code: "", message: `no route ${method} ${path}` });
-    const invalid = this.spec.validateRequest(op, url.searchParams, body);
-    if (invalid.length) {
-      this.problems.push(`${method} ${path}: ${invalid.join("; ")}`);
-      return this.reply(res, method, path, op, 400, { code: "", message: invalid.join("; ") }, undefined, body);
+      return this.reply(res, method, path, op, fault.status, { code: "", message: `injected ${fault.status}` }, headers, body);
     }
     try {
       const [status, payload] = this.route(op, url.searchParams, body as Json);

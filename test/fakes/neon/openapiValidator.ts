@@ -88,8 +88,10 @@ export class NeonOpenApi {
         if (p.required) problems.push(`missing required ${p.in} parameter "${p.name}"`);
         continue;
       }
-      const value = coerce(raw, p.schema);
-      const validate = this.validator(`${key} param ${p.name}`, p.schema ?? {});
+      // Parameter schemas may be $refs (e.g. to a shared id schema): follow them before coercing the string.
+      const schema = this.deref(p.schema) ?? {};
+      const value = coerce(raw, schema);
+      const validate = this.validator(`${key} param ${p.name}`, schema);
       if (!validate(value)) problems.push(`${p.in} parameter "${p.name}": ${this.ajv.errorsText(validate.errors)}`);
     }
     const known = new Set(op.parameters.filter((p) => p.in === "query").map((p) => p.name));
@@ -110,9 +112,11 @@ export class NeonOpenApi {
   /** Checks the fake's own answers against the documented response schema. */
   validateResponse(op: MatchedOperation, status: number, body: unknown): string[] {
     const responses = op.operation.responses ?? {};
-    const response = this.deref(responses[String(status)] ?? responses.default);
+    const documented = responses[String(status)] ?? responses.default;
+    if (!documented) return [`status ${status} is not documented for this operation`];
+    const response = this.deref(documented);
     const schema = response?.content?.["application/json"]?.schema;
-    if (!schema) return [];
+    if (!schema) return body === undefined || body === null ? [] : [`status ${status} documents no JSON body, but one was sent`];
     const validate = this.validator(`${op.method} ${op.template} response ${status in responses ? status : "default"}`, schema);
     return validate(body) ? [] : [`response ${status}: ${this.ajv.errorsText(validate.errors)}`];
   }
