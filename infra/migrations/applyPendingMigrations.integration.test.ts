@@ -3,7 +3,8 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../config/stackFile";
 import { applyPendingMigrations, resolveMigration } from "./applyPendingMigrations";
-import { FailedMigrationsError, MigrationFailedError } from "./migrationErrors";
+import { AdvisoryLockTimeoutError, FailedMigrationsError, MigrationFailedError } from "./migrationErrors";
+import { Client } from "pg";
 import { checksumOf, loadMigrations } from "./migrationSource";
 import { freshMigratorDatabase } from "../../test/databases";
 import { addMigration, writeMigrationsDir } from "../../test/migrationFixtures";
@@ -145,6 +146,30 @@ describe("migration runner (prisma migrate deploy semantics) on real Postgres", 
     expect([a.applied.length, b.applied.length].sort()).toEqual([0, 2]);
     expect(Math.max(a.lockWaitMs, b.lockWaitMs)).toBeGreaterThanOrEqual(500);
     expect(await query(db.url, "SELECT count(*)::int AS n FROM t")).toEqual([{ n: 1 }]);
+  });
+
+  it("does not call a migration modified when only its line endings changed (Prisma's rule); does when its text did", async () => {
+    const db = await fresh();
+    await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_a": "CREATE TABLE a (id int);\n" })), { database: db.database });
+    const crlf = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_a": "CREATE TABLE a (id int);\r\n" })), { database: db.database });
+    expect(crlf.warnings).toEqual([]);
+    const edited = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_a": "CREATE TABLE a (id bigint);\n" })), { database: db.database });
+    expect(edited.warnings).toEqual([expect.stringMatching(/`001_a` was modified after it was applied/)]);
+  });
+
+  it("gives up on another deploy's advisory lock after Prisma's 10 s with P1002, instead of waiting forever", async () => {
+    const db = await fresh();
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query("SELECT pg_advisory_lock(72707369)"); // another deploy (or prisma migrate) running
+      const err = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_a": "CREATE TABLE a (id int);" })), { database: db.database, advisoryLockTimeoutMs: 500 }).catch((e) => e);
+      expect(err).toBeInstanceOf(AdvisoryLockTimeoutError);
+      expect(err.message).toMatch(/timed out trying to acquire a postgres advisory lock.*P1002.*another deploy/);
+      expect(await query(db.url, "SELECT to_regclass('public.a') AS t")).toEqual([{ t: null }]);
+    } finally {
+      await holder.end();
+    }
   });
 
   it("retries a file that hits lock_timeout while the app holds a lock, then applies it", async () => {

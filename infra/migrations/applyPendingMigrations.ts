@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
-import { FailedMigrationsError, MigrationFailedError, ResolveError } from "./migrationErrors";
-import type { Migration } from "./migrationSource";
-import { CREATE_MIGRATIONS_TABLE, isApplied, isFailed, PRISMA_ADVISORY_LOCK_KEY, readMigrationRecords } from "./prismaMigrationsTable";
+import { AdvisoryLockTimeoutError, FailedMigrationsError, MigrationFailedError, ResolveError } from "./migrationErrors";
+import { checksumMatches, type Migration } from "./migrationSource";
+import { CREATE_MIGRATIONS_TABLE, isApplied, isFailed, PRISMA_ADVISORY_LOCK_KEY, PRISMA_ADVISORY_LOCK_TIMEOUT_MS, readMigrationRecords } from "./prismaMigrationsTable";
 import { splitSqlStatements } from "./sqlStatements";
 
 /**
@@ -18,6 +18,8 @@ export interface DeployOptions {
   statementTimeoutMs?: number;
   /** Retries of a transactional file that failed on lock_timeout, with backoff. */
   lockRetries?: number;
+  /** How long to wait for another deploy's advisory lock before failing with P1002, as Prisma does (10 s). */
+  advisoryLockTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -39,9 +41,7 @@ export async function applyPendingMigrations(url: string, migrations: Migration[
     await client.query(`SET lock_timeout = ${Math.max(1, opts.lockTimeoutMs ?? 5_000)}`);
     await client.query(`SET statement_timeout = ${Math.max(0, opts.statementTimeoutMs ?? 30 * 60_000)}`);
     const waitStart = Date.now();
-    // Session lock: a second deploy on the same database waits here; lock_timeout must not cut that wait short.
-    await client.query("SET lock_timeout = 0");
-    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_ADVISORY_LOCK_KEY]);
+    await acquireMigrationLock(client, opts.database, opts.advisoryLockTimeoutMs);
     await client.query(`SET lock_timeout = ${Math.max(1, opts.lockTimeoutMs ?? 5_000)}`);
     const lockWaitMs = Date.now() - waitStart;
     try {
@@ -55,7 +55,7 @@ export async function applyPendingMigrations(url: string, migrations: Migration[
       const local = new Set(migrations.map((m) => m.name));
       for (const m of migrations) {
         const rec = appliedByName.get(m.name);
-        if (rec && rec.checksum !== m.checksum) warnings.push(`${opts.database}: migration \`${m.name}\` was modified after it was applied (checksum ${rec.checksum.slice(0, 12)}… recorded, ${m.checksum.slice(0, 12)}… on disk)`);
+        if (rec && !checksumMatches(rec.checksum, m.sql)) warnings.push(`${opts.database}: migration \`${m.name}\` was modified after it was applied (checksum ${rec.checksum.slice(0, 12)}… recorded, ${m.checksum.slice(0, 12)}… on disk)`);
       }
       for (const name of appliedByName.keys()) if (!local.has(name)) warnings.push(`${opts.database}: migration \`${name}\` is applied in the database but missing from the migrations folder`);
       warnings.forEach((w) => log(`warning: ${w}`));
@@ -124,12 +124,27 @@ async function withLockRetries(opts: DeployOptions, work: () => Promise<void>): 
   }
 }
 
+/**
+ * Prisma's advisory lock, with Prisma's patience: a second deploy waits up to 10 s (PostgreSQL's lock_timeout
+ * covers advisory locks), then fails with P1002 instead of waiting forever.
+ */
+async function acquireMigrationLock(client: Client, database: string, timeoutMs = PRISMA_ADVISORY_LOCK_TIMEOUT_MS): Promise<void> {
+  const start = Date.now();
+  await client.query(`SET lock_timeout = ${Math.max(1, timeoutMs)}`);
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_ADVISORY_LOCK_KEY]);
+  } catch (err) {
+    if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new AdvisoryLockTimeoutError(database, Date.now() - start);
+    throw err;
+  }
+}
+
 /** `prisma migrate resolve --rolled-back <name>` / `--applied <name>`. */
 export async function resolveMigration(url: string, name: string, as: "rolled-back" | "applied", migrations: Migration[]): Promise<void> {
   const client = new Client({ connectionString: url, application_name: "bloom-migrate" });
   await client.connect();
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_ADVISORY_LOCK_KEY]);
+    await acquireMigrationLock(client, `resolve ${name}`);
     await client.query(CREATE_MIGRATIONS_TABLE);
     const records = (await readMigrationRecords(client)).filter((r) => r.migration_name === name);
     const failed = records.filter(isFailed);

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../config/stackFile";
-import { loadMigrations, migrationsContentHash } from "./migrationSource";
+import { checksumMatches, checksumOf, loadMigrations, migrationsContentHash } from "./migrationSource";
 import { splitSqlStatements } from "./sqlStatements";
 import { writeMigrationsDir } from "../../test/migrationFixtures";
 import { LintError, assertLintClean, lintMigrations } from "./lintMigrations";
@@ -16,6 +16,24 @@ describe("migration source", () => {
       "20260301000400_phase1_drop_global_uniques",
       "20261201000100_tenant_scoped_key_indexes",
     ]);
+  });
+
+  // Known answers computed outside this code (Python's hashlib.sha256 over the bytes): what Prisma records.
+  it.each([
+    ["", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
+    ["SELECT 1;\n", "b4e0497804e46e0a0b0b8c31975b062152d551bac49c3c2e80932567b4085dcd"],
+    ["SELECT 1;\r\n", "d3cd5042f97738960d802ad6b3a548dfa18152215118ba18f04493bc6944b0e4"],
+    ['CREATE TABLE "a" ("id" INTEGER);\n', "c05370e4c324bbc1ab816c70db98bd94f2fd1c8f1f09d81529be43731bc0a36a"],
+  ])("checksum of %j is Prisma's lowercase hex sha256", (sql, expected) => {
+    expect(checksumOf(sql)).toBe(expected);
+  });
+
+  it("accepts the CRLF and LF variants of a recorded checksum, as Prisma does, and nothing else", () => {
+    const lf = "b4e0497804e46e0a0b0b8c31975b062152d551bac49c3c2e80932567b4085dcd";
+    const crlf = "d3cd5042f97738960d802ad6b3a548dfa18152215118ba18f04493bc6944b0e4";
+    expect(checksumMatches(lf, "SELECT 1;\r\n")).toBe(true); // recorded on Linux, checked out with autocrlf
+    expect(checksumMatches(crlf, "SELECT 1;\n")).toBe(true); // recorded on Windows
+    expect(checksumMatches(lf, "SELECT 2;\n")).toBe(false);
   });
 
   it("changes the content hash when any migration changes", () => {

@@ -18,6 +18,15 @@ const CONCURRENTLY = /\b(CREATE|DROP)\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b|\bREI
 
 export const checksumOf = (sql: string): string => createHash("sha256").update(sql, "utf8").digest("hex");
 
+/**
+ * Whether a recorded checksum matches a script as Prisma judges it: the script as is, or with its line endings
+ * turned to LF or to CRLF (a checkout with git's autocrlf must not count as a modified migration).
+ */
+export function checksumMatches(recorded: string, sql: string): boolean {
+  const lf = sql.replace(/\r\n/g, "\n");
+  return [sql, lf, lf.replace(/\n/g, "\r\n")].some((variant) => checksumOf(variant) === recorded);
+}
+
 export function loadMigrations(dir: string): Migration[] {
   if (!existsSync(dir)) throw new Error(`migrations folder ${dir} does not exist: point bloom:migrations.dir at the app's prisma/migrations`);
   return readdirSync(dir, { withFileTypes: true })

@@ -32,14 +32,15 @@ export async function runStackUnderMocks(stack: string): Promise<StackRun> {
 
 /** The checks every stack must pass; stack-specific tests add their own. */
 export function describeCommonStackChecks(stack: string, run: () => StackRun) {
-  it("registers the pool database component with project, migrator, database and app role under it", () => {
+  it("registers the pool database component with project, migrator, database and app role under it", async () => {
     const r = run();
     const pool = r.one("bloom:database:PoolDatabase");
     expect(pool.name).toBe("pool");
     for (const t of ["DatabaseProject", "DatabaseRole", "Database", "AppRole"]) {
       const child = r.one(`pulumi-nodejs:dynamic/bloom:${t}`);
       expect(child.opts.parent, `${t} is parented to the pool`).toBeDefined();
-      expect((child.opts.parent as pulumi.Resource & { __name?: string }).__name ?? "pool").toBe("pool");
+      // The parent's URN names its type and name: the pool component, not merely some parent.
+      expect(await promiseOf((child.opts.parent as pulumi.Resource).urn), `${t}'s parent`).toMatch(/[:$]bloom:database:PoolDatabase::pool$/);
     }
   });
 

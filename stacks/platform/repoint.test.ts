@@ -15,11 +15,15 @@ describe("rollback by repointing (mocks)", () => {
     expect(await promiseOf(rolledBack.outputs.migratorDatabaseUrl)).toContain("@predeploy-20261127-0900-abcdef12.");
     const conn = rolledBack.registered.find((r) => r.type === "pulumi-nodejs:dynamic/bloom:BranchConnection")!;
     expect(await promiseOf(conn.inputs.branchName)).toBe("predeploy-20261127-0900-abcdef12");
-    // The database, roles and project are untouched by a repoint: same names, same inputs.
+    // The database, roles and project are untouched by a repoint: the same resources with the same inputs, every one.
+    const inputsOf = async (registered: typeof main.registered, type: string) => {
+      const all = registered.filter((r) => r.type === `pulumi-nodejs:dynamic/bloom:${type}`);
+      return Promise.all(all.map(async (r) => ({ name: r.name, inputs: Object.fromEntries(await Promise.all(Object.entries(r.inputs).map(async ([k, v]) => [k, await promiseOf(v)]))) })));
+    };
     for (const type of ["DatabaseProject", "Database", "DatabaseRole", "AppRole"]) {
-      const a = main.registered.find((r) => r.type === `pulumi-nodejs:dynamic/bloom:${type}`)!;
-      const b = rolledBack.registered.find((r) => r.type === `pulumi-nodejs:dynamic/bloom:${type}`)!;
-      expect(await promiseOf(b.inputs.name)).toEqual(await promiseOf(a.inputs.name));
+      const before = await inputsOf(main.registered, type);
+      expect(before.length, type).toBeGreaterThan(0);
+      expect(await inputsOf(rolledBack.registered, type), type).toEqual(before);
     }
   });
 

@@ -34,6 +34,12 @@ export class NeonFake {
   readonly requests: RecordedRequest[] = [];
   /** Requests the real API would reject, and responses the fake got wrong: both must stay empty in a green suite. */
   readonly problems: string[] = [];
+  /** Ids of operations the backend polled until they reported an end state (finished or failed). */
+  readonly operationsSeenEnded = new Set<string>();
+  /** Every operation the fake has handed out, across projects. */
+  allOperationIds(): string[] {
+    return [...this.projects.values()].flatMap((p) => p.operations.map((o) => o.op.id as string));
+  }
   /** A test that sends a wrong key on purpose sets this, so its 401s are not problems. */
   expectAuthFailures = false;
   private readonly spec = new NeonOpenApi();
@@ -265,6 +271,7 @@ export class NeonFake {
         this.settle(p);
         const found = p.operations.find((o) => o.op.id === opId);
         if (!found) throw Object.assign(new Error(`operation ${opId} not found`), { status: 404 });
+        if (found.op.status !== "running") this.operationsSeenEnded.add(found.op.id);
         return [200, { operation: found.op }];
       }
       case "get /projects/{project_id}/branches": {
