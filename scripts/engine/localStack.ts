@@ -1,14 +1,17 @@
 import { LocalWorkspace, PulumiCommand, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { parse } from "yaml";
 import path from "node:path";
-import { isSecretConfigKey, readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
+import { isSecretConfigKey, readStackConfig, REPO_ROOT, stackFilePath } from "../../infra/config/stackFile";
 import { runPlatformStack } from "../../stacks/platform/run";
 import { requireEngine } from "./engineLocation";
 
 /**
- * Opens a platform stack through the Automation API with an inline program: the Node SDK serves the language
- * runtime itself, so only the CLI is needed (the Node language host is not on the Go proxy here). Each stack gets
- * its own work dir, PULUMI_HOME and file-backend state folder, so stacks can run concurrently.
+ * Opens a platform stack through the Automation API with an inline program (the runbook and `npm run local`; the
+ * plain CLI is `bin/pulumi`). Each stack gets its own work dir and PULUMI_HOME, so stacks can run concurrently; all
+ * stacks under one root share one file-backend state folder, which for the default root is the one `bin/pulumi`
+ * uses (.bloom/state): both paths see the same stacks. The stack's committed `encryptionsalt` is carried into the
+ * work dir's stack file, so both derive the same secrets key.
  */
 export interface LocalStackOptions {
   /** Stack name; also names the folders under `root`. */
@@ -22,6 +25,8 @@ export interface LocalStackOptions {
 }
 
 export const DEFAULT_STACKS_ROOT = path.join(REPO_ROOT, ".bloom", "stacks");
+/** The checkout's file backend: `bin/pulumi` and the Automation API both use it. */
+export const DEFAULT_STATE_DIR = path.join(REPO_ROOT, ".bloom", "state");
 
 export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack> {
   const engine = requireEngine();
@@ -29,7 +34,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
   // The work dir sits inside the repo so the dynamic-provider plugin resolves @pulumi/pulumi from node_modules.
   const workDir = path.join(root, "work");
   const pulumiHome = path.join(root, "home");
-  const stateDir = path.join(root, "state");
+  const stateDir = opts.root ? path.join(opts.root, "state") : DEFAULT_STATE_DIR;
   for (const dir of [workDir, pulumiHome, stateDir]) mkdirSync(dir, { recursive: true });
   if (!workDir.startsWith(REPO_ROOT)) throw new Error(`stack folder ${root} must be inside the repository (${REPO_ROOT}) so node can resolve @pulumi/pulumi`);
 
@@ -42,6 +47,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
       pulumiHome,
       pulumiCommand,
       secretsProvider: "passphrase",
+      stackSettings: committedSalt(opts.stackName) ? { [opts.stackName]: { encryptionSalt: committedSalt(opts.stackName) } } : undefined,
       // PULUMI_BACKEND_URL (e.g. Pulumi Cloud or s3://) for shared stacks; a private file backend otherwise.
       projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: backendUrl } },
       envVars: {
@@ -65,6 +71,13 @@ export function stackPassphrase(backendUrl: string, stateDir: string, given?: st
   if (passphrase !== undefined) return passphrase;
   if (backendUrl === `file://${stateDir}`) return "bloom-local-stack";
   throw new Error(`PULUMI_BACKEND_URL is ${backendUrl.replace(/\/\/[^@/]*@/, "//***@")}: set PULUMI_CONFIG_PASSPHRASE for its stacks' secrets (the built-in local passphrase is only for the checkout's own file backend)`);
+}
+
+/** The `encryptionsalt` committed in the repo's stack file, if any (the local stack has one). */
+function committedSalt(stackName: string): string | undefined {
+  const file = stackFilePath(stackName);
+  if (!existsSync(file)) return undefined;
+  return (parse(readFileSync(file, "utf8")) as { encryptionsalt?: string } | null)?.encryptionsalt;
 }
 
 /** Replaces the stack's bloom config with exactly these values (a removed key must not linger). */

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { ENGINE_BIN, ENGINE_DIR, findEngine, sdkVersion } from "./engineLocation";
@@ -12,7 +12,15 @@ import { ENGINE_BIN, ENGINE_DIR, findEngine, sdkVersion } from "./engineLocation
  */
 const CLI_MODULE = "github.com/pulumi/pulumi/pkg/v3";
 const SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3";
-const LANGUAGE_HOST_MODULE = "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3";
+/**
+ * The Node language host, which the plain `pulumi` CLI needs to run a Node program (bin/pulumi). From v3.69.0 it is
+ * its own module, which the Go proxy here refuses; up to v3.68.0 it lives in the SDK module, which is served. The
+ * CLI's "at least the SDK's version" rule does not apply to it: the 3.68 host runs programs on the 3.248 SDK.
+ */
+const LANGUAGE_HOST_SDK_VERSION = "3.68.0";
+const LANGUAGE_HOST_PACKAGE = `${SDK_MODULE}/nodejs/cmd/pulumi-language-nodejs`;
+const LANGUAGE_HOST_BIN = path.join(ENGINE_BIN, "pulumi-language-nodejs");
+const LANGUAGE_HOST_STAMP = path.join(ENGINE_BIN, ".pulumi-language-nodejs.version");
 
 function log(message: string) {
   process.stdout.write(`[setup:pulumi] ${message}\n`);
@@ -35,48 +43,59 @@ function installDynamicProviderPlugin() {
   chmodSync(target, 0o755);
 }
 
-function languageHostServed(version: string): boolean {
-  const res = spawnSync("go", ["list", "-m", "-json", `${LANGUAGE_HOST_MODULE}@v${version}`], { encoding: "utf8", env: { ...process.env, GOFLAGS: "-mod=mod" }, cwd: ENGINE_DIR });
-  return res.status === 0;
-}
-
 function build(version: string) {
   const src = path.join(ENGINE_DIR, "src");
   mkdirSync(src, { recursive: true });
   mkdirSync(ENGINE_BIN, { recursive: true });
-  const withHost = languageHostServed(version);
-  writeFileSync(path.join(src, "go.mod"), [
-    "module bloom.local/pulumi-engine",
-    "",
-    "go 1.24",
-    "",
-    "require (",
-    `\t${CLI_MODULE} v${version}`,
-    `\t${SDK_MODULE} v${version}`,
-    ...(withHost ? [`\t${LANGUAGE_HOST_MODULE} v${version}`] : []),
-    ")",
-    "",
-  ].join("\n"));
+  writeFileSync(path.join(src, "go.mod"), ["module bloom.local/pulumi-engine", "", "go 1.24", "", "require (", `\t${CLI_MODULE} v${version}`, `\t${SDK_MODULE} v${version}`, ")", ""].join("\n"));
   writeFileSync(path.join(src, "tools.go"), [
     "//go:build tools",
     "",
-    "// Package tools pins the Pulumi CLI (and language host) so `go build` resolves them from this module.",
+    "// Package tools pins the Pulumi CLI so `go build` resolves it from this module.",
     "package tools",
     "",
     `import _ "${CLI_MODULE}/cmd/pulumi"`,
-    ...(withHost ? [`import _ "${LANGUAGE_HOST_MODULE}"`] : []),
     "",
   ].join("\n"));
   log(`building the Pulumi CLI v${version} from the Go module proxy (first time: several minutes on 2 cores)`);
   go(["mod", "tidy"], src);
-  const ldflags = `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${version}`;
-  go(["build", "-ldflags", ldflags, "-o", path.join(ENGINE_BIN, "pulumi"), `${CLI_MODULE}/cmd/pulumi`], src);
-  if (withHost) {
-    go(["build", "-ldflags", ldflags, "-o", path.join(ENGINE_BIN, "pulumi-language-nodejs"), LANGUAGE_HOST_MODULE], src);
-  } else {
-    log(`the Node.js language host (${LANGUAGE_HOST_MODULE}) is not served by the Go module proxy here:`);
-    log("  plain `pulumi up` cannot start a Node program; use `npm run up:local` (Automation API, inline program) instead");
+  go(["build", "-ldflags", `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${version}`, "-o", path.join(ENGINE_BIN, "pulumi"), `${CLI_MODULE}/cmd/pulumi`], src);
+}
+
+/** The Node language host beside the CLI, built once from its own wrapper module (it repeats the SDK's replace). */
+function ensureLanguageHost(engine: { source: "path" | "built"; binDir: string }) {
+  if (existsSync(LANGUAGE_HOST_BIN) && existsSync(LANGUAGE_HOST_STAMP) && readFileSync(LANGUAGE_HOST_STAMP, "utf8").trim() === LANGUAGE_HOST_SDK_VERSION) {
+    log(`Node language host v${LANGUAGE_HOST_SDK_VERSION}: ${LANGUAGE_HOST_BIN} (cached)`);
+    return;
   }
+  if (engine.source === "path" && existsSync(path.join(engine.binDir, "pulumi-language-nodejs"))) {
+    log(`Node language host: the one beside pulumi on PATH (${engine.binDir})`);
+    return;
+  }
+  if (!haveGo()) throw new Error(`the plain CLI needs the Node language host (${LANGUAGE_HOST_PACKAGE}) and there is no Go toolchain to build it: install Go`);
+  const src = path.join(ENGINE_DIR, "language-host");
+  mkdirSync(src, { recursive: true });
+  mkdirSync(ENGINE_BIN, { recursive: true });
+  writeFileSync(path.join(src, "go.mod"), [
+    "module bloom.local/pulumi-language-host",
+    "",
+    "go 1.21",
+    "",
+    `require ${SDK_MODULE} v${LANGUAGE_HOST_SDK_VERSION}`,
+    "",
+    "// The SDK module's own replace, which Go does not apply to a dependency.",
+    "replace golang.org/x/text => golang.org/x/text v0.3.6",
+    "",
+  ].join("\n"));
+  writeFileSync(path.join(src, "tools.go"), ["//go:build tools", "", "package tools", "", `import _ "${LANGUAGE_HOST_PACKAGE}"`, ""].join("\n"));
+  log(`building the Node language host from ${SDK_MODULE}@v${LANGUAGE_HOST_SDK_VERSION} (about a minute)`);
+  try {
+    go(["mod", "tidy"], src);
+    go(["build", "-ldflags", `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${LANGUAGE_HOST_SDK_VERSION}`, "-o", LANGUAGE_HOST_BIN, LANGUAGE_HOST_PACKAGE], src);
+  } catch (err) {
+    throw new Error(`could not build the Node language host from ${SDK_MODULE}@v${LANGUAGE_HOST_SDK_VERSION} (${(err as Error).message}): the plain CLI (bin/pulumi) needs it; the Automation API paths (npm run local, bloom) do not`);
+  }
+  writeFileSync(LANGUAGE_HOST_STAMP, `${LANGUAGE_HOST_SDK_VERSION}\n`);
 }
 
 function main() {
@@ -86,6 +105,7 @@ function main() {
   if (found) {
     if (found.source === "built") installDynamicProviderPlugin();
     log(`using ${found.source === "path" ? "pulumi on PATH" : "the built CLI"}: v${found.version} in ${found.binDir} (SDK ${wanted})`);
+    ensureLanguageHost(found);
     log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return;
   }
@@ -94,6 +114,7 @@ function main() {
   }
   build(wanted);
   installDynamicProviderPlugin();
+  ensureLanguageHost({ source: "built", binDir: ENGINE_BIN });
   const version = execFileSync(path.join(ENGINE_BIN, "pulumi"), ["version"], { encoding: "utf8" }).trim();
   log(`built ${version} into ${ENGINE_BIN} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
