@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { APP_DATABASE, APP_ROLE, MIGRATOR_ROLE, localRoleName } from "../../infra/naming";
+import { clinicDatabaseRopa } from "../../infra/compliance/ropaAnnotations";
 import { AppRoleResource, BranchConnectionResource, DatabaseProjectResource, DatabaseResource, DatabaseRoleResource } from "./resources";
 
 export interface PoolDatabaseArgs {
@@ -55,6 +56,7 @@ export class PoolDatabase extends pulumi.ComponentResource {
       name: APP_DATABASE,
       ownerRole: migrator.roleName,
       ownerPassword: migrator.password,
+      ropa: pulumi.all([args.regionId, args.historyRetentionSeconds]).apply(([region, history]) => clinicDatabaseRopa(region || "local", history)),
     }, data);
     const appRoleName = pulumi.output(args.backend).apply((b) => (b.kind === "local" ? localRoleName(args.projectName, APP_ROLE) : APP_ROLE));
     const appRole = new AppRoleResource(`${name}-app-role`, {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { databaseResourceProvider } from "./dataPlaneProvider";
+import type { RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /**
  * The dynamic resources over the database seam. Each is a thin spec: which inputs replace, how to create and delete.
@@ -37,7 +38,7 @@ export class DatabaseProjectResource extends pulumi.dynamic.Resource {
   }
 }
 
-interface BranchInputs { backend: BackendSettings; projectId: string; name: string; parentBranchId?: string; at?: string; expiresAt?: string }
+interface BranchInputs { backend: BackendSettings; projectId: string; name: string; parentBranchId?: string; at?: string; expiresAt?: string; ropa?: RopaAnnotation }
 interface BranchOutputs { branchId: string; createdAt: string }
 
 const branchProvider = databaseResourceProvider<BranchInputs, BranchOutputs>({
@@ -86,7 +87,7 @@ export class DatabaseRoleResource extends pulumi.dynamic.Resource {
   }
 }
 
-interface DatabaseInputs { backend: BackendSettings; projectId: string; branchId: string; name: string; ownerRole: string; ownerPassword: string }
+interface DatabaseInputs { backend: BackendSettings; projectId: string; branchId: string; name: string; ownerRole: string; ownerPassword: string; ropa?: RopaAnnotation }
 interface DatabaseOutputs { databaseName: string; directUri: string; pooledUri: string }
 
 async function ownerUris(backend: import("../../infra").DatabaseBackend, i: DatabaseInputs): Promise<DatabaseOutputs> {

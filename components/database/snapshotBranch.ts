@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { DatabaseBranchResource } from "./resources";
+import { snapshotBranchRopa } from "../../infra/compliance/ropaAnnotations";
 
 export interface SnapshotBranchArgs {
   backend: pulumi.Input<BackendSettings>;
@@ -14,6 +15,8 @@ export interface SnapshotBranchArgs {
   /** Expiry (RFC 3339 with a zone) after which the snapshot may be deleted. */
   expiresAt?: string;
   protectData?: boolean;
+  /** Region of the project (ROPA annotation); `local` on loopback. */
+  region?: pulumi.Input<string>;
 }
 
 const BRANCH_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -35,6 +38,7 @@ export class SnapshotBranch extends pulumi.ComponentResource {
       parentBranchId: args.parentBranchId,
       at: args.at,
       expiresAt: args.expiresAt,
+      ropa: pulumi.output(args.region ?? "local").apply((region) => snapshotBranchRopa(region || "local", args.expiresAt)),
     }, { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
     this.branchId = branch.branchId;
     this.createdAt = branch.createdAt;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Budget, KvSettings } from "../../infra";
+import { keyValueStoreRopa } from "../../infra/compliance/ropaAnnotations";
 import { FeatureFlagResource, KvAppAccessResource, KvDatabaseResource, TenantBudgetsResource } from "./kvResources";
 
 export interface FlagStoreArgs {
@@ -31,7 +32,8 @@ export class FlagStore extends pulumi.ComponentResource {
 
   constructor(name: string, args: FlagStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bloom:kv:FlagStore", name, {}, opts);
-    const db = new KvDatabaseResource(`${name}-database`, { settings: pulumi.secret(args.settings), name: args.databaseName },
+    const ropa = pulumi.output(args.settings).apply((k) => keyValueStoreRopa(k.kind === "upstash" ? k.primaryRegion : "local"));
+    const db = new KvDatabaseResource(`${name}-database`, { settings: pulumi.secret(args.settings), name: args.databaseName, ropa },
       { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
     const store = pulumi.secret(pulumi.all([db.restUrl, db.restToken]).apply(([restUrl, restToken]) => ({ restUrl, restToken, prefix: args.keyPrefix })));
     for (const [flag, decl] of Object.entries(args.flags)) {

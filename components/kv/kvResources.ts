@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Budget, KvSettings } from "../../infra";
 import { dataPlaneProvider } from "../database/dataPlaneProvider";
+import type { RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /** Dynamic resources over the key-value store: the database itself, each declared flag, and the tenant budgets. */
 type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 
-interface KvDatabaseInputs { settings: KvSettings; name: string }
+interface KvDatabaseInputs { settings: KvSettings; name: string; ropa?: RopaAnnotation }
 interface KvDatabaseOutputs { databaseId: string; restUrl: string; restToken: string }
 
 const kvDatabaseProvider = dataPlaneProvider<KvDatabaseInputs, KvDatabaseOutputs, KvSettings>({

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { loadMigrations, migrationsContentHash } from "../../infra/migrations/migrationSource";
 import { databaseResourceProvider, type WithBackend } from "../database/dataPlaneProvider";
+import { preDeploySnapshotRopa, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /** One database the hook migrates. */
 export interface MigrationHookTarget {
@@ -26,6 +27,8 @@ export interface MigrationHookArgs {
    * re-applied to the snapshot the app now uses. Undo the rollback (after fixing the migration) to resume.
    */
   pausedReason?: string;
+  /** Region of the targets (ROPA annotation of the snapshots the hook takes); `local` on loopback. */
+  region?: pulumi.Input<string>;
 }
 
 interface HookInputs extends WithBackend {
@@ -35,6 +38,7 @@ interface HookInputs extends WithBackend {
   concurrency: number;
   snapshotTtlHours: number;
   pausedReason?: string;
+  ropa: RopaAnnotation;
 }
 interface HookOutputs { deployId: string; snapshots: Record<string, string>; applied: Record<string, string[]> }
 
@@ -103,6 +107,7 @@ export class MigrationHook extends pulumi.ComponentResource {
       concurrency: args.concurrency ?? 8,
       snapshotTtlHours: args.snapshotTtlHours ?? 168,
       pausedReason: args.pausedReason,
+      ropa: pulumi.output(args.region ?? "local").apply((region) => preDeploySnapshotRopa(region || "local", args.snapshotTtlHours ?? 168)),
     }, { parent: this });
     this.deployId = hook.deployId;
     this.snapshots = hook.snapshots;

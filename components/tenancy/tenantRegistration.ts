@@ -5,6 +5,8 @@ import { tenantProjectName } from "../../infra/naming";
 export interface TenantRegistrationArgs {
   environment: string;
   tenant: TenantConfig;
+  /** Region its rows live in (the pool's, or its own project's); `local` on loopback. */
+  dataRegion: string;
 }
 
 /** One row of the tenant catalog as published by the platform stack. */
@@ -14,13 +16,14 @@ export interface TenantCatalogEntry {
   tier: string;
   isolation: "pooled" | "dedicated";
   region?: string;
+  residency?: string;
   /** Dedicated tenants: the tenant stack (`<env>-<tenant>`) and its Neon project. */
   stack?: string;
   projectName?: string;
 }
 
 export function catalogEntry(environment: string, t: TenantConfig): TenantCatalogEntry {
-  const base = { id: t.id, name: t.name, tier: t.tier, isolation: t.isolation, region: t.region };
+  const base = { id: t.id, name: t.name, tier: t.tier, isolation: t.isolation, region: t.region, ...(t.residency ? { residency: t.residency } : {}) };
   return t.isolation === "dedicated"
     ? { ...base, stack: `${environment}-${t.id}`, projectName: tenantProjectName(environment, t.id) }
     : base;
@@ -34,8 +37,10 @@ export class TenantRegistration extends pulumi.ComponentResource {
   readonly entry: TenantCatalogEntry;
 
   constructor(name: string, args: TenantRegistrationArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bloom:tenancy:Tenant", name, {}, opts);
-    this.entry = catalogEntry(args.environment, args.tenant);
+    const entry = catalogEntry(args.environment, args.tenant);
+    // Its inputs are what the policy pack checks (residency against the region its data lives in).
+    super("bloom:tenancy:Tenant", name, { ...entry, dataRegion: args.dataRegion }, opts);
+    this.entry = entry;
     this.registerOutputs({ entry: this.entry });
   }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RESIDENCIES } from "../compliance/residency";
 
 /**
  * The one schema for `bloom:*` stack config. Every message says what is wrong *and* how to fix it, because the
@@ -32,6 +33,18 @@ const tenant = z
     tier: z.enum(TIERS, { error: `must be one of ${TIERS.join(", ")}` }),
     isolation: z.enum(ISOLATIONS, { error: "must be \"pooled\" (shared database, RLS) or \"dedicated\" (own Neon project)" }),
     region: neonRegion.optional(),
+    /** Where the tenant's data may live (checked by the policy pack against the region its database is in). */
+    residency: z.enum(RESIDENCIES, { error: `must be one of ${RESIDENCIES.join(", ")} (where the clinic's data may live)` }).optional(),
+  })
+  .strict();
+
+/** Who answers for the processing (GDPR Art. 30): the ROPA is written from this and the stack's resources. */
+const compliance = z
+  .object({
+    controller: z.object({ name: z.string().min(1), contact: z.string().min(3, "must be an email or address") }).strict(),
+    dpo: z.object({ contact: z.string().min(3, "must be an email or address") }).strict().optional(),
+    /** Days a moved or offboarded tenant's rows stay in the old place before they are purged. */
+    purgeGraceDays: z.number().int("must be a whole number of days").min(0).max(90, "must be <= 90").default(7),
   })
   .strict();
 
@@ -171,6 +184,7 @@ export const platformConfigSchema = z
     migrations: migrations.default({ dir: "prisma/migrations", concurrency: 8, snapshotTtlHours: 168 }),
     kv: kv.default({ backend: "local" }),
     rollback: rollback.optional(),
+    compliance: compliance.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -204,6 +218,6 @@ export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type TenantConfig = PlatformConfig["tenants"][number];
 export type DatabaseConfig = PlatformConfig["database"];
 /** The config keys the schema reads, in the order operators see them in Pulumi.<stack>.yaml. */
-export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback", "kv"] as const;
+export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback", "kv", "compliance"] as const;
 /** Secret settings, read with requireSecret by the program rather than validated as plain values. */
 export const SECRET_KEYS = ["neonApiKey", "upstashApiKey"] as const;

@@ -54,11 +54,24 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
         PULUMI_CONFIG_PASSPHRASE: stackPassphrase(backendUrl, stateDir, opts.passphrase),
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
-        PATH: `${engine.binDir}${path.delimiter}${process.env.PATH ?? ""}`,
+        // bin/ holds the policy-pack launcher (pulumi-analyzer-policy-nodejs-policy).
+        PATH: [path.join(REPO_ROOT, "bin"), engine.binDir, process.env.PATH ?? ""].join(path.delimiter),
       },
     },
   );
   await applyConfig(stack, opts.config ?? readStackConfig(opts.stackName));
+  return withPolicyPack(stack);
+}
+
+/** The platform's policy pack, which every engine run of the runbook passes as `--policy-pack` does on the CLI. */
+export const POLICY_PACK_DIR = path.join(REPO_ROOT, "policies");
+
+/** The stack with the policy pack added to every up and preview (a caller's own policyPacks come on top). */
+function withPolicyPack(stack: Stack): Stack {
+  const up = stack.up.bind(stack);
+  const preview = stack.preview.bind(stack);
+  stack.up = (o = {}) => up({ ...o, policyPacks: [POLICY_PACK_DIR, ...(o.policyPacks ?? [])] });
+  stack.preview = (o = {}) => preview({ ...o, policyPacks: [POLICY_PACK_DIR, ...(o.policyPacks ?? [])] });
   return stack;
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client } from "pg";
 import { stringify } from "yaml";
@@ -68,6 +68,26 @@ describe.skipIf(!engine && !mustRun)("plain pulumi CLI (bin/pulumi) on the local
 
   it("preview right after up proposes no changes", () => {
     expect(() => pulumi(["preview", "--expect-no-changes", "-s", stackName])).not.toThrow();
+  });
+
+  it("preview with the policy pack passes; a config that breaks a mandatory rule fails it with the rule's message", () => {
+    expect(pulumi(["preview", "-s", stackName, "--policy-pack", path.join(REPO_ROOT, "policies")])).toMatch(/bloom-platform/);
+    const file = path.join(projectDir, `Pulumi.${stackName}.yaml`);
+    const saved = readFileSync(file, "utf8");
+    try {
+      // No bloom:limits: the tenants have no rate-limit budget.
+      writeFileSync(file, saved.replace(/ {2}bloom:limits:\n(?: {4}.*\n)+/, ""));
+      let output = "";
+      try {
+        pulumi(["preview", "-s", stackName, "--policy-pack", path.join(REPO_ROOT, "policies")]);
+      } catch (err) {
+        output = `${(err as { stdout?: string }).stdout ?? ""}${(err as { stderr?: string }).stderr ?? ""}`;
+      }
+      expect(output).toMatch(/\[mandatory\]\s+tenant-has-budget/);
+      expect(output).toMatch(/tenant legacy has no budget/);
+    } finally {
+      writeFileSync(file, saved);
+    }
   });
 
   it("the tenant project runs under the plain CLI too, reading the platform stack by reference", () => {

@@ -46,6 +46,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     concurrency: config.migrations.concurrency,
     snapshotTtlHours: config.migrations.snapshotTtlHours,
     pausedReason: config.rollback && `rollback (${config.rollback.mode}) to ${config.rollback.to} in effect since ${config.rollback.at}`,
+    region: neon?.regionId,
   }, { dependsOn: [pool] });
   // Flags and budgets live in the environment's store; locally stacks share one Redis, so keys carry the stack.
   const store = new FlagStore("flags", {
@@ -65,7 +66,13 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     store: store.access,
     declaredEnabled: config.flags.tenancy_enabled?.default ?? false,
   }, { dependsOn: [migrations, store] });
-  const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, { environment: env, tenant: t }));
+  // Where each tenant's rows live: the pool's region, or its own project's (policy: tenant-residency).
+  const poolRegion = neon?.regionId ?? "local";
+  const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, {
+    environment: env,
+    tenant: t,
+    dataRegion: t.isolation === "dedicated" ? t.region ?? poolRegion : poolRegion,
+  }));
 
   return {
     environment: env,

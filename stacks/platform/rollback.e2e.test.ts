@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } f
 import path from "node:path";
 import { Client } from "pg";
 import { runWithTenant } from "../../infra/app/tenantContext";
+import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, stackFilePath } from "../../infra/config/stackFile";
 import { findEngine } from "../../scripts/engine/engineLocation";
@@ -47,16 +48,18 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
     await requirePostgres();
     mkdirSync(dir, { recursive: true });
     cpSync(path.join(REPO_ROOT, "prisma", "migrations"), migrationsDir, { recursive: true });
-    const local = readFileSync(stackFilePath("local"), "utf8")
-      .replace(/  bloom:database:\n    backend: local\n/, `  bloom:database:\n    backend: local\n    local:\n      serverUrl: ${TEST_PG_URL}\n      poolerPort: ${process.env.BLOOM_TEST_POOLER_PORT}\n`)
-      .replace(/  bloom:kv:\n    backend: local\n    local:\n      redisUrl: [^\n]*\n/, "")
-      .concat(`  bloom:migrations:\n    dir: ${migrationsDir}\n    snapshotTtlHours: 24\n`)
-      .concat(`  bloom:kv:\n    backend: local\n    local:\n      redisUrl: ${process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379"}\n      port: ${(kvPort = await freePort())}\n`);
+    // The local stack's config, pointed at the test server, pooler and Redis, with its own migrations folder.
+    const file = parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> };
+    file.config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
+    file.config["bloom:migrations"] = { dir: migrationsDir, snapshotTtlHours: 24 };
+    file.config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: (kvPort = await freePort()) } };
+    const local = stringify({ config: file.config });
     writeFileSync(configFile, local);
     ctx = await openStackContext({ stackName, configFile, root });
   });
   afterAll(async () => {
     await ctx?.stack.destroy().catch(() => undefined);
+    await ctx?.stack.workspace.removeStack(stackName).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     stopLocalRestEndpoint(kvPort);
   });

@@ -45,6 +45,7 @@ export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.O
     backend,
     migrationsDir: path.resolve(REPO_ROOT, cfg.migrationsDir ?? "prisma/migrations"),
     targets: [{ name: `tenant:${cfg.tenantId}`, projectId: db.projectId, branchId: db.appBranchId, migratorUrl: db.migratorUrl }],
+    region: entry.apply((e) => e.region ?? "local"),
   }, { dependsOn: [db] });
   // The same boundary as the pool: the app's allow-list, and RLS following tenancy_enabled in the platform's store.
   const store = pulumi.all([platform.requireOutput("kvRestUrl"), platform.requireOutput("kvRestToken"), platform.requireOutput("kvKeyPrefix")])

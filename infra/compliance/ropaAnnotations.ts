@@ -1,0 +1,53 @@
+/**
+ * ROPA annotations (GDPR Art. 30): every resource that holds personal data carries one as an input named `ropa`,
+ * so the policy pack can require it and `bloom ropa` can write the record from the stack itself. Booking data about
+ * patients is health data (Art. 9): the clinic is the controller for it, Bloom its processor.
+ */
+export interface RopaAnnotation {
+  purpose: string;
+  dataSubjects: string[];
+  dataCategories: string[];
+  /** Art. 9 categories, when any. */
+  specialCategories: string[];
+  retention: string;
+  /** Cloud region id, or `local` (loopback, nothing leaves the machine). */
+  region: string;
+  /** Who stores it for us (a sub-processor), or `local`. */
+  processor: string;
+}
+
+/** Resource types that hold personal data and must carry `ropa` (the policy pack's list). */
+export const PERSONAL_DATA_TYPES = ["Database", "DatabaseBranch", "MigrationHook", "KvDatabase"].map((t) => `pulumi-nodejs:dynamic/bloom:${t}`);
+
+const CLINIC_DATA = {
+  dataSubjects: ["patients", "clinic staff (therapists, users)"],
+  dataCategories: ["identity and contact data", "appointments and treatment packages", "payments", "staff accounts (email, password hash)"],
+  specialCategories: ["health data (Art. 9: bookings reveal treatment)"],
+};
+
+const processorOf = (region: string) => (region === "local" ? "local" : "Neon (Postgres)");
+
+export function clinicDatabaseRopa(region: string, historyRetentionSeconds?: number): RopaAnnotation {
+  const history = historyRetentionSeconds ? `; point-in-time history ${Math.round(historyRetentionSeconds / 3600)} h` : "";
+  return { purpose: "booking and running clinic appointments (the Bloom app)", ...CLINIC_DATA, retention: `while the clinic is a customer; erased on offboarding${history}`, region, processor: processorOf(region) };
+}
+
+export function preDeploySnapshotRopa(region: string, snapshotTtlHours: number): RopaAnnotation {
+  return { purpose: "a way back before each schema migration (rollback)", ...CLINIC_DATA, retention: `pre-deploy snapshots deleted after ${snapshotTtlHours} h`, region, processor: processorOf(region) };
+}
+
+export function snapshotBranchRopa(region: string, expiresAt?: string): RopaAnnotation {
+  return { purpose: "a point-in-time copy taken before a risky step (rollback)", ...CLINIC_DATA, retention: expiresAt ? `until ${expiresAt}` : "until deleted by hand (no expiry set)", region, processor: processorOf(region) };
+}
+
+export function keyValueStoreRopa(region: string): RopaAnnotation {
+  return {
+    purpose: "per-tenant rate limits and feature flags",
+    dataSubjects: ["clinic staff and patients using the app"],
+    dataCategories: ["request identifiers (user ids) in rate-limit counters", "clinic ids"],
+    specialCategories: [],
+    retention: "rate-limit counters expire with their window (minutes); flags have no personal data",
+    region,
+    processor: region === "local" ? "local" : "Upstash (Redis)",
+  };
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { readStackConfig } from "../infra/config/stackFile";
+import { clinicDatabaseRopa } from "../infra/compliance/ropaAnnotations";
+import { runUnderMocks } from "../test/pulumiMocks";
+import { runPlatformStack } from "../stacks/platform/run";
+import { FAKE_NEON_KEY, FAKE_UPSTASH_KEY } from "../stacks/platform/describeStackProgram";
+import { prodDataProtected, prodHistoryRetention, snapshotTtlSet } from "./rules/dataProtection";
+import { ropaAnnotated } from "./rules/ropa";
+import { TENANT_TYPE, tenantHasBudget, tenantResidency } from "./rules/tenants";
+import { resourcePolicies, stackPolicies } from "./rules";
+import { stackViolationsOf, subjectsOf, violationsOf, type PolicySubject } from "./policyHarness";
+
+const dyn = (t: string) => `pulumi-nodejs:dynamic/bloom:${t}`;
+const at = (stack: string, type: string, name: string, props: Record<string, unknown>, protect = false): PolicySubject =>
+  ({ type, name, urn: `urn:pulumi:${stack}::bloom-platform::${type}::${name}`, props, protect });
+
+describe("policy rules: one passing and one failing case each", () => {
+  it("prod-data-protected", async () => {
+    expect(await violationsOf(prodDataProtected, at("prod", dyn("Database"), "pool-database", {}, true))).toEqual([]);
+    expect(await violationsOf(prodDataProtected, at("staging", dyn("Database"), "pool-database", {}, false))).toEqual([]);
+    expect(await violationsOf(prodDataProtected, at("prod-acme", dyn("DatabaseProject"), "tenant-acme-project", {}, false))).toEqual([expect.stringMatching(/holds prod data and is not protected/)]);
+  });
+
+  it("prod-history-retention", async () => {
+    const project = (seconds: number) => at("prod", dyn("DatabaseProject"), "pool-project", { backend: { kind: "neon", apiKey: "k" }, historyRetentionSeconds: seconds });
+    expect(await violationsOf(prodHistoryRetention, project(604800))).toEqual([]);
+    expect(await violationsOf(prodHistoryRetention, project(86400))).toEqual([expect.stringMatching(/86400 s of history; prod needs >= 604800/)]);
+  });
+
+  it("snapshot-ttl-set (advisory)", async () => {
+    expect(snapshotTtlSet.enforcementLevel).toBe("advisory");
+    expect(await violationsOf(snapshotTtlSet, at("staging", dyn("DatabaseBranch"), "snap", { name: "snap", expiresAt: "2026-12-01T00:00:00Z" }))).toEqual([]);
+    expect(await violationsOf(snapshotTtlSet, at("staging", dyn("DatabaseBranch"), "snap", { name: "snap" }))).toEqual([expect.stringMatching(/never expires/)]);
+  });
+
+  it("tenant-residency", async () => {
+    const tenant = (residency: string | undefined, dataRegion: string) => at("staging", TENANT_TYPE, "tenant-acme", { id: "acme", residency, dataRegion });
+    expect(await violationsOf(tenantResidency, tenant("eu", "aws-eu-central-1"))).toEqual([]);
+    expect(await violationsOf(tenantResidency, tenant(undefined, "local"))).toEqual([]);
+    expect(await violationsOf(tenantResidency, tenant("eu", "aws-us-east-2"))).toEqual([expect.stringMatching(/residency eu\) would have its data in aws-us-east-2/)]);
+    expect(await violationsOf(tenantResidency, tenant(undefined, "aws-eu-central-1"))).toEqual([expect.stringMatching(/declares no residency/)]);
+  });
+
+  it("tenant-has-budget", async () => {
+    const tenant = at("staging", TENANT_TYPE, "tenant-acme", { id: "acme", tier: "enterprise" });
+    expect(await stackViolationsOf(tenantHasBudget, [tenant, at("staging", dyn("TenantBudgets"), "flags-budgets", { tenants: {}, tiers: { enterprise: { requests: 1, window: "1 m" } } })])).toEqual([]);
+    expect(await stackViolationsOf(tenantHasBudget, [tenant, at("staging", dyn("TenantBudgets"), "flags-budgets", { tenants: {}, tiers: { standard: { requests: 1, window: "1 m" } } })]))
+      .toEqual([expect.stringMatching(/tenant acme has no budget/)]);
+    // Under the engine a stack rule sees a component's outputs: the registered catalog entry.
+    expect(await stackViolationsOf(tenantHasBudget, [at("staging", TENANT_TYPE, "tenant-acme", { entry: { id: "acme", tier: "standard" } }), at("staging", dyn("TenantBudgets"), "flags-budgets", { tenants: {}, tiers: {} })]))
+      .toEqual([expect.stringMatching(/tenant acme has no budget/)]);
+  });
+
+  it("ropa-annotations", async () => {
+    expect(await violationsOf(ropaAnnotated, at("staging", dyn("Database"), "pool-database", { ropa: clinicDatabaseRopa("aws-eu-central-1") }))).toEqual([]);
+    expect(await violationsOf(ropaAnnotated, at("staging", dyn("KvDatabase"), "flags-database", { ropa: { purpose: "x", dataCategories: [], region: "eu" } })))
+      .toEqual([expect.stringMatching(/lacks dataCategories, retention/)]);
+  });
+});
+
+describe("every rule over what the committed stacks register (mocks)", () => {
+  for (const stack of ["staging", "prod", "local"]) {
+    it(`${stack}: no mandatory violation`, async () => {
+      const config = { ...readStackConfig(stack), "bloom:neonApiKey": FAKE_NEON_KEY, "bloom:upstashApiKey": FAKE_UPSTASH_KEY };
+      const { registered, failure } = await runUnderMocks(stack, () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
+      expect(failure).toBeUndefined();
+      const subjects = await subjectsOf(stack, registered);
+      const found: string[] = [];
+      for (const policy of resourcePolicies.filter((p) => p.enforcementLevel === "mandatory")) for (const s of subjects) found.push(...(await violationsOf(policy, s)));
+      for (const policy of stackPolicies) found.push(...(await stackViolationsOf(policy, subjects)));
+      expect(found).toEqual([]);
+      // The rules had something to look at: tenants, personal-data resources, and (on prod) protected data.
+      expect(subjects.filter((s) => s.type === TENANT_TYPE).length).toBeGreaterThan(0);
+      expect(subjects.filter((s) => s.props.ropa).length).toBeGreaterThanOrEqual(3);
+    });
+  }
+
+  it("prod with a day of history, or a tenant outside its residency, is refused with the rule's message", async () => {
+    const base = readStackConfig("prod");
+    const db = JSON.parse(base["bloom:database"]!);
+    db.neon.historyRetentionSeconds = 86400;
+    const tenants = JSON.parse(base["bloom:tenants"]!);
+    tenants[2] = { ...tenants[2], region: "aws-us-east-2" };
+    const config = { ...base, "bloom:database": JSON.stringify(db), "bloom:tenants": JSON.stringify(tenants), "bloom:neonApiKey": FAKE_NEON_KEY, "bloom:upstashApiKey": FAKE_UPSTASH_KEY };
+    const { registered } = await runUnderMocks("prod", () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
+    const subjects = await subjectsOf("prod", registered);
+    const found: string[] = [];
+    for (const s of subjects) for (const p of [prodHistoryRetention, tenantResidency]) found.push(...(await violationsOf(p, s)));
+    expect(found).toEqual([expect.stringMatching(/86400 s of history/), expect.stringMatching(/residency eu\) would have its data in aws-us-east-2/)]);
+  });
+});

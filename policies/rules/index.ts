@@ -1,0 +1,7 @@
+import { prodDataProtected, prodHistoryRetention, snapshotTtlSet } from "./dataProtection";
+import { ropaAnnotated } from "./ropa";
+import { tenantHasBudget, tenantResidency } from "./tenants";
+
+/** Every rule of the pack, side-effect free (the PolicyPack itself is built only in ../index.ts). */
+export const resourcePolicies = [prodDataProtected, prodHistoryRetention, snapshotTtlSet, tenantResidency, ropaAnnotated];
+export const stackPolicies = [tenantHasBudget];

@@ -1,0 +1,19 @@
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { PERSONAL_DATA_TYPES } from "../../infra/compliance/ropaAnnotations";
+
+const REQUIRED = ["purpose", "dataCategories", "retention", "region"] as const;
+
+export const ropaAnnotated: ResourceValidationPolicy = {
+  name: "ropa-annotations",
+  description: "Every resource that holds personal data carries its ROPA annotation (purpose, data categories, retention, region).",
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation) => {
+    if (!PERSONAL_DATA_TYPES.includes(args.type)) return;
+    const ropa = args.props.ropa as Record<string, unknown> | undefined;
+    const missing = REQUIRED.filter((k) => {
+      const v = ropa?.[k];
+      return v === undefined || v === "" || (Array.isArray(v) && v.length === 0);
+    });
+    if (missing.length) reportViolation(`${args.name} holds personal data but its ropa annotation lacks ${missing.join(", ")}: annotate it (infra/compliance/ropaAnnotations.ts)`);
+  },
+};
