@@ -6,6 +6,7 @@ import { backfillCommand } from "./runbook/backfillCommand";
 import { rollbackTo, undoRollback } from "./runbook/rollbackCommands";
 import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapshotCommands";
 import { openStackContext } from "./runbook/stackContext";
+import { ropaFor } from "./compliance/ropaCommand";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
 const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry-run]
@@ -17,7 +18,8 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry
   migrate status | deploy | resolve (--rolled-back <name> | --applied <name>)
   backfill [--batch-size <n>] [--legacy <clinic>]
   tenancy status | sync | relax | restore
-  flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>`;
+  flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>
+  ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)`;
 
 async function main(argv: string[]) {
   const { positionals, values } = parseArgs({
@@ -39,12 +41,18 @@ async function main(argv: string[]) {
       "batch-size": { type: "string" },
       legacy: { type: "string" },
       help: { type: "boolean", default: false },
+      format: { type: "string", default: "md" },
     },
   });
   const [command, sub, arg] = positionals;
   if (values.help || !command) return console.log(USAGE);
   const say = (line: string) => console.log(line);
   const common = { yes: values.yes, dryRun: values["dry-run"], say };
+  if (command === "ropa") {
+    if (values.format !== "md" && values.format !== "json") throw new Error(`--format must be md or json (got "${values.format}")`);
+    process.stdout.write(await ropaFor(values.stack!, values.format));
+    return;
+  }
   const ctx = await openStackContext({ stackName: values.stack! });
 
   if (command === "snapshot" && sub === "create") {
