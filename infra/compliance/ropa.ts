@@ -199,6 +199,7 @@ export function renderRopaMarkdown(r: RopaRecord): string {
     ...p.subProcessors.map((s) => `| ${s.name} | ${s.service} | ${s.regions.join(", ")} | ${s.transfer} |`),
     ...(p.subProcessors.length ? [] : ["| none | everything stays on this machine | local | none |"]),
     "",
+    ...(p.subProcessors.some((x) => /^(AWS|Cloudflare)/.test(x.name)) ? [] : ["AWS (observability) and Cloudflare (edge) join this table when the stack deploys those resources; it does not yet.", ""]),
     "### Security measures (Art. 32)",
     "",
     list(p.security),
