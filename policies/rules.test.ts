@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readStackConfig } from "../infra/config/stackFile";
 import { clinicDatabaseRopa } from "../infra/compliance/ropaAnnotations";
-import { runUnderMocks } from "../test/pulumiMocks";
-import { runPlatformStack } from "../stacks/platform/run";
-import { FAKE_NEON_KEY, FAKE_UPSTASH_KEY } from "../stacks/platform/describeStackProgram";
+import { runPlatformUnderMocks } from "../test/platformUnderMocks";
 import { prodDataProtected, prodHistoryRetention, snapshotTtlSet } from "./rules/dataProtection";
 import { ropaAnnotated } from "./rules/ropa";
 import { TENANT_TYPE, tenantHasBudget, tenantResidency } from "./rules/tenants";
@@ -61,8 +59,7 @@ describe("policy rules: one passing and one failing case each", () => {
 describe("every rule over what the committed stacks register (mocks)", () => {
   for (const stack of ["staging", "prod", "local"]) {
     it(`${stack}: no mandatory violation`, async () => {
-      const config = { ...readStackConfig(stack), "bloom:neonApiKey": FAKE_NEON_KEY, "bloom:upstashApiKey": FAKE_UPSTASH_KEY };
-      const { registered, failure } = await runUnderMocks(stack, () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
+      const { registered, failure } = await runPlatformUnderMocks(stack, readStackConfig(stack));
       expect(failure).toBeUndefined();
       const subjects = await subjectsOf(stack, registered);
       const found: string[] = [];
@@ -81,8 +78,7 @@ describe("every rule over what the committed stacks register (mocks)", () => {
     db.neon.historyRetentionSeconds = 86400;
     const tenants = JSON.parse(base["bloom:tenants"]!);
     tenants[2] = { ...tenants[2], region: "aws-us-east-2" };
-    const config = { ...base, "bloom:database": JSON.stringify(db), "bloom:tenants": JSON.stringify(tenants), "bloom:neonApiKey": FAKE_NEON_KEY, "bloom:upstashApiKey": FAKE_UPSTASH_KEY };
-    const { registered } = await runUnderMocks("prod", () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
+    const { registered } = await runPlatformUnderMocks("prod", { ...base, "bloom:database": JSON.stringify(db), "bloom:tenants": JSON.stringify(tenants) });
     const subjects = await subjectsOf("prod", registered);
     const found: string[] = [];
     for (const s of subjects) for (const p of [prodHistoryRetention, tenantResidency]) found.push(...(await violationsOf(p, s)));

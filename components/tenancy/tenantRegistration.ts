@@ -1,4 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as cloudflare from "@pulumi/cloudflare";
+import { tenantHostname } from "../../infra/edge/edgeRules";
+import { hasTenantSlo } from "../../infra/observability/slo";
 import type { TenantConfig } from "../../infra/config/schema";
 import { tenantProjectName } from "../../infra/naming";
 
@@ -7,6 +10,8 @@ export interface TenantRegistrationArgs {
   tenant: TenantConfig;
   /** Region its rows live in (the pool's, or its own project's); `local` on loopback. */
   dataRegion: string;
+  /** The environment's zone: the tenant gets <id>.<zone>, a proxied CNAME to the origin. */
+  edge?: { zoneId: string; zone: string; origin: string; provider: cloudflare.Provider };
 }
 
 /** One row of the tenant catalog as published by the platform stack. */
@@ -35,12 +40,20 @@ export function catalogEntry(environment: string, t: TenantConfig): TenantCatalo
  */
 export class TenantRegistration extends pulumi.ComponentResource {
   readonly entry: TenantCatalogEntry;
+  /** Its contribution to the environment's SLO alarms (the observability stacks render every tenant's). */
+  readonly wantsSlo: boolean;
+  readonly hostname?: string;
 
   constructor(name: string, args: TenantRegistrationArgs, opts?: pulumi.ComponentResourceOptions) {
     const entry = catalogEntry(args.environment, args.tenant);
     // Its inputs are what the policy pack checks (residency against the region its data lives in).
     super("bloom:tenancy:Tenant", name, { ...entry, dataRegion: args.dataRegion }, opts);
     this.entry = entry;
-    this.registerOutputs({ entry: this.entry });
+    this.wantsSlo = hasTenantSlo(args.tenant);
+    if (args.edge) {
+      this.hostname = tenantHostname(args.tenant.id, args.edge.zone);
+      new cloudflare.DnsRecord(`${name}-dns`, { zoneId: args.edge.zoneId, name: this.hostname, type: "CNAME", content: args.edge.origin, proxied: true, ttl: 1, comment: `Bloom tenant ${args.tenant.id}` }, { parent: this, provider: args.edge.provider });
+    }
+    this.registerOutputs({ entry: this.entry, hostname: this.hostname });
   }
 }

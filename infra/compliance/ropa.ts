@@ -43,6 +43,12 @@ export interface RopaRecord {
 }
 
 const EEA_REGION = /^(aws-eu-|azure-gwc|eu-|local$)/;
+const SERVICES: Record<string, string> = {
+  "Neon (Postgres)": "managed Postgres: the clinic databases, their branches and point-in-time history",
+  "Upstash (Redis)": "managed Redis: rate-limit counters and feature flags",
+  "AWS (CloudWatch)": "request logs, SLO metrics, alarms and the alert topic",
+  "Cloudflare (edge)": "DNS, TLS, security headers and rate limits in front of the app",
+};
 const sorted = <T>(items: T[], key: (t: T) => string) => [...items].sort((a, b) => key(a).localeCompare(key(b)));
 const unique = (items: string[]) => [...new Set(items)].sort();
 
@@ -54,14 +60,17 @@ function subProcessorsOf(resources: AnnotatedResource[]): SubProcessor[] {
   }
   return sorted([...byName.entries()].map(([name, regions]) => {
     const list = [...regions].sort();
-    const inEea = list.every((r) => EEA_REGION.test(r));
+    const global = list.some((r) => r.startsWith("global"));
+    const inEea = !global && list.every((r) => EEA_REGION.test(r));
     return {
       name,
-      service: name.startsWith("Neon") ? "managed Postgres: the clinic databases, their branches and point-in-time history" : "managed Redis: rate-limit counters and feature flags",
+      service: SERVICES[name] ?? name,
       regions: list,
-      transfer: inEea
-        ? "stored in the EEA; the provider is a US company, so access from the US is possible: safeguards (SCCs / EU-US Data Privacy Framework) belong in the DPA"
-        : "stored outside the EEA: a third-country transfer that needs SCCs or an adequacy decision",
+      transfer: global
+        ? "processed at the edge location nearest the user, worldwide: a third-country transfer that needs SCCs / the EU-US Data Privacy Framework in the DPA"
+        : inEea
+          ? "stored in the EEA; the provider is a US company, so access from the US is possible: safeguards (SCCs / EU-US Data Privacy Framework) belong in the DPA"
+          : "stored outside the EEA: a third-country transfer that needs SCCs or an adequacy decision",
     };
   }), (s) => s.name);
 }

@@ -51,3 +51,55 @@ export function keyValueStoreRopa(region: string): RopaAnnotation {
     processor: region === "local" ? "local" : "Upstash (Redis)",
   };
 }
+
+export function requestLogRopa(region: string, retentionDays: number): RopaAnnotation {
+  return {
+    purpose: "operating the service: request logs, SLO metrics and alerts",
+    dataSubjects: ["clinic staff and patients using the app"],
+    dataCategories: ["request metadata (tenant, user id, status, duration)"],
+    specialCategories: [],
+    retention: `log events deleted after ${retentionDays} days; metrics hold no personal data`,
+    region,
+    processor: "AWS (CloudWatch)",
+  };
+}
+
+export function edgeRopa(zone: string): RopaAnnotation {
+  return {
+    purpose: "delivering the app: TLS, security headers, per-tenant rate limits at the edge",
+    dataSubjects: ["clinic staff and patients using the app"],
+    dataCategories: ["IP addresses and request metadata in transit"],
+    specialCategories: [],
+    retention: "not stored by the platform; Cloudflare's own logs per its DPA",
+    region: `global edge (${zone})`,
+    processor: "Cloudflare (edge)",
+  };
+}
+
+/** CloudFormation stacks carry their annotation as tags (`bloom:ropa-<field>`): AWS resources take no extra inputs. */
+export function ropaTags(a: RopaAnnotation): Record<string, string> {
+  const cut = (v: string) => v.slice(0, 256); // CloudFormation tag values are at most 256 characters
+  return {
+    "bloom:ropa-purpose": cut(a.purpose),
+    "bloom:ropa-data-subjects": cut(a.dataSubjects.join("; ")),
+    "bloom:ropa-data-categories": cut(a.dataCategories.join("; ")),
+    "bloom:ropa-special-categories": cut(a.specialCategories.join("; ") || "none"),
+    "bloom:ropa-retention": cut(a.retention),
+    "bloom:ropa-region": cut(a.region),
+    "bloom:ropa-processor": cut(a.processor),
+  };
+}
+
+export function ropaFromTags(tags: Record<string, string> | undefined): RopaAnnotation | undefined {
+  if (!tags?.["bloom:ropa-purpose"]) return undefined;
+  const list = (v?: string) => (v && v !== "none" ? v.split("; ") : []);
+  return {
+    purpose: tags["bloom:ropa-purpose"],
+    dataSubjects: list(tags["bloom:ropa-data-subjects"]),
+    dataCategories: list(tags["bloom:ropa-data-categories"]),
+    specialCategories: list(tags["bloom:ropa-special-categories"]),
+    retention: tags["bloom:ropa-retention"] ?? "",
+    region: tags["bloom:ropa-region"] ?? "",
+    processor: tags["bloom:ropa-processor"] ?? "",
+  };
+}

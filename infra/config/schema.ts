@@ -48,6 +48,45 @@ const compliance = z
   })
   .strict();
 
+/** Observability on AWS (CloudWatch through CloudFormation): SLOs per environment and per enterprise/dedicated tenant. */
+const observability = z
+  .object({
+    /** AWS region of the alarms, topic and log groups, e.g. "eu-central-1". */
+    region: z.string().regex(/^[a-z]{2}-[a-z]+-\d$/, "must be an AWS region such as \"eu-central-1\""),
+    /** Where pages and tickets go (SNS email subscription). */
+    alertEmail: z.string().regex(/^[^@\s]+@[^@\s]+$/, "must be an email address for the on-call alert topic"),
+    logRetentionDays: z.number().int().refine((d) => [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365].includes(d), "must be a CloudWatch retention: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180 or 365").default(30),
+    slo: z
+      .object({
+        /** Availability target in percent, e.g. 99.9: the error budget is 100 - availability. */
+        availability: z.number().gt(90, "must be > 90 (percent)").lt(100, "must be < 100 (percent)").default(99.9),
+        /** p95 latency objective in milliseconds. */
+        latencyP95Ms: z.number().int().positive().default(800),
+      })
+      .strict()
+      .default({ availability: 99.9, latencyP95Ms: 800 }),
+  })
+  .strict();
+
+/** The edge on Cloudflare: one zone per environment, tenants at <tenant>.<zone>. */
+const edge = z
+  .object({
+    zoneId: z.string().regex(/^[0-9a-f]{32}$/, "must be the zone's 32-hex-character id (Cloudflare dashboard → Overview → Zone ID)"),
+    /** The environment's zone, e.g. "staging.bloom.example": tenant <id> gets <id>.<zone>. */
+    zone: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a DNS zone such as \"bloom.example\""),
+    /** Where tenant hostnames point (CNAME), e.g. the app's load balancer. */
+    origin: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a hostname such as \"app.bloom.example\""),
+    /** The zone plan's rule limits, per phase. */
+    plan: z
+      .object({
+        rateLimitRules: z.number().int().min(1).default(5),
+        transformRules: z.number().int().min(1).default(10),
+      })
+      .strict()
+      .default({ rateLimitRules: 5, transformRules: 10 }),
+  })
+  .strict();
+
 const postgresUrl = z
   .string()
   .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL such as postgres://postgres@127.0.0.1:5432/postgres");
@@ -185,6 +224,8 @@ export const platformConfigSchema = z
     kv: kv.default({ backend: "local" }),
     rollback: rollback.optional(),
     compliance: compliance.optional(),
+    observability: observability.optional(),
+    edge: edge.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -206,6 +247,14 @@ export const platformConfigSchema = z
     for (const id of Object.keys(cfg.limits?.tenants ?? {})) {
       if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["limits", "tenants", id], message: `names unknown tenant "${id}": add it to bloom:tenants or remove the override` });
     }
+    if (cfg.edge && cfg.limits) {
+      // One http_ratelimit rule per distinct budget (tenants sharing a budget share the rule's host list).
+      const limits = cfg.limits;
+      const budgets = new Set(cfg.tenants.map((t) => { const b = limits.tenants?.[t.id] ?? limits.tiers[t.tier]; return `${b.requests}/${b.window}`; })).size;
+      if (budgets > cfg.edge.plan.rateLimitRules) {
+        ctx.addIssue({ code: "custom", path: ["edge", "plan", "rateLimitRules"], message: `allows ${cfg.edge.plan.rateLimitRules} rate-limit rules, but the tenants have ${budgets} distinct budgets (one rule each): raise the plan's limit or share budgets` });
+      }
+    }
     if (cfg.environment === "prod" && cfg.kv.backend === "local") {
       ctx.addIssue({ code: "custom", path: ["kv", "backend"], message: "is \"local\" on prod: prod flags and limits must live on \"upstash\"" });
     }
@@ -218,6 +267,6 @@ export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type TenantConfig = PlatformConfig["tenants"][number];
 export type DatabaseConfig = PlatformConfig["database"];
 /** The config keys the schema reads, in the order operators see them in Pulumi.<stack>.yaml. */
-export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback", "kv", "compliance"] as const;
+export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback", "kv", "compliance", "observability", "edge"] as const;
 /** Secret settings, read with requireSecret by the program rather than validated as plain values. */
-export const SECRET_KEYS = ["neonApiKey", "upstashApiKey"] as const;
+export const SECRET_KEYS = ["neonApiKey", "upstashApiKey", "cloudflareApiToken"] as const;

@@ -13,10 +13,10 @@ export function readStackConfig(stack: string, root = REPO_ROOT): Record<string,
 }
 
 /** Config keys that hold credentials: always handed to the engine as secrets. */
-export const isSecretConfigKey = (key: string): boolean => /^bloom:[A-Za-z]*ApiKey$/.test(key);
+export const isSecretConfigKey = (key: string): boolean => /^bloom:[A-Za-z]*(ApiKey|ApiToken)$/.test(key);
 
 /** Where the runbook path takes each credential from (never from plain text in a stack file). */
-export const SECRET_CONFIG_ENV: Record<string, string> = { "bloom:neonApiKey": "NEON_API_KEY", "bloom:upstashApiKey": "UPSTASH_API_KEY" };
+export const SECRET_CONFIG_ENV: Record<string, string> = { "bloom:neonApiKey": "NEON_API_KEY", "bloom:upstashApiKey": "UPSTASH_API_KEY", "bloom:cloudflareApiToken": "CLOUDFLARE_API_TOKEN" };
 
 export function readStackConfigFile(file: string): Record<string, string> {
   const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> };

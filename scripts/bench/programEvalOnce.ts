@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { readStackConfig } from "../../infra/config/stackFile";
-import { runUnderMocks, promiseOf } from "../../test/pulumiMocks";
-import { runPlatformStack } from "../../stacks/platform/run";
+import { promiseOf } from "../../test/pulumiMocks";
+import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
 
 /**
  * One measurement in a fresh process (Pulumi's runtime state is process-global): evaluate the staging program with
@@ -18,9 +18,9 @@ async function main() {
     region: "aws-eu-central-1",
   }));
   const flags = { tenancy_enabled: { type: "boolean", default: false, tenants: Object.fromEntries(tenants.filter((_, i) => i % 7 === 0).map((t) => [t.id, true])) } };
-  const config = { ...base, "bloom:tenants": JSON.stringify(tenants), "bloom:flags": JSON.stringify(flags), "bloom:neonApiKey": "bench", "bloom:upstashApiKey": "bench" };
+  const config = { ...base, "bloom:tenants": JSON.stringify(tenants), "bloom:flags": JSON.stringify(flags) };
   const start = performance.now();
-  const { registered, outputs, failure } = await runUnderMocks("staging", () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
+  const { registered, outputs, failure } = await runPlatformUnderMocks("staging", config);
   if (failure) throw failure;
   await Promise.all(Object.values(outputs).map((o) => promiseOf(o)));
   const ms = performance.now() - start;

@@ -2,9 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { configReader, readStackConfig } from "../../infra/config/stackFile";
 import { validatePlatformConfig } from "../../infra/config/validate";
 import { buildRopa, renderRopaJson, renderRopaMarkdown, type AnnotatedResource } from "../../infra/compliance/ropa";
-import type { RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
-import { runUnderMocks } from "../../test/pulumiMocks";
-import { runPlatformStack } from "../../stacks/platform/run";
+import { edgeRopa, ropaFromTags, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
+import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
 
 /**
  * `bloom ropa --stack <stack> [--format md|json]`: the Art. 30 records for a stack, from its committed config and
@@ -13,15 +12,17 @@ import { runPlatformStack } from "../../stacks/platform/run";
 export async function ropaFor(stackName: string, format: "md" | "json"): Promise<string> {
   const values = readStackConfig(stackName);
   const config = validatePlatformConfig(configReader(values), stackName, Object.keys(values).map((k) => k.slice("bloom:".length)));
-  const secrets = { "bloom:neonApiKey": "not-needed-for-the-record", "bloom:upstashApiKey": "not-needed-for-the-record" };
-  const { registered, failure } = await runUnderMocks(stackName, () => runPlatformStack() as Record<string, unknown>, { ...values, ...secrets }, Object.keys(secrets));
+  const { registered, failure } = await runPlatformUnderMocks(stackName, values);
   if (failure) throw failure;
   const annotated: AnnotatedResource[] = [];
+  const resolve = <T>(v: unknown) => new Promise<T>((done) => void pulumi.output(v).apply((x) => done(x as T)));
   for (const r of registered) {
-    if (r.inputs?.ropa === undefined) continue;
-    const ropa = await new Promise<RopaAnnotation>((resolve) => pulumi.output(r.inputs.ropa as pulumi.Input<RopaAnnotation>).apply(resolve));
-    annotated.push({ type: r.type, name: r.name, ropa });
+    // Our dynamic resources carry `ropa`; AWS resources carry it as `bloom:ropa-*` tags.
+    const ropa = r.inputs?.ropa !== undefined ? await resolve<RopaAnnotation>(r.inputs.ropa) : ropaFromTags(await resolve<Record<string, string> | undefined>(r.inputs?.tags));
+    if (ropa) annotated.push({ type: r.type, name: r.name, ropa });
   }
+  // The edge stores nothing of ours, but Cloudflare processes every request in transit.
+  if (config.edge) annotated.push({ type: "bloom:edge:Edge", name: "edge", ropa: edgeRopa(config.edge.zone) });
   const record = buildRopa(stackName, config, annotated);
   return format === "json" ? renderRopaJson(record) : renderRopaMarkdown(record);
 }

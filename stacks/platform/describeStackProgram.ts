@@ -3,11 +3,11 @@ import { expect, it } from "vitest";
 import path from "node:path";
 import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
 import { loadMigrations, migrationsContentHash } from "../../infra/migrations/migrationSource";
-import { isSecretOutput, promiseOf, runUnderMocks, type RegisteredResource } from "../../test/pulumiMocks";
-import { runPlatformStack } from "./run";
+import { isSecretOutput, promiseOf, type RegisteredResource } from "../../test/pulumiMocks";
+import { FAKE_PLATFORM_SECRETS, runPlatformUnderMocks } from "../../test/platformUnderMocks";
 
-export const FAKE_NEON_KEY = "neon-key-that-must-stay-secret";
-export const FAKE_UPSTASH_KEY = "upstash-key-that-must-stay-secret";
+export const FAKE_NEON_KEY = FAKE_PLATFORM_SECRETS["bloom:neonApiKey"]!;
+export const FAKE_UPSTASH_KEY = FAKE_PLATFORM_SECRETS["bloom:upstashApiKey"]!;
 
 export interface StackRun {
   registered: RegisteredResource[];
@@ -18,8 +18,7 @@ export interface StackRun {
 
 /** Runs the platform program for a committed stack file under Pulumi mocks and records what the engine would receive. */
 export async function runStackUnderMocks(stack: string): Promise<StackRun> {
-  const config = { ...readStackConfig(stack), "bloom:neonApiKey": FAKE_NEON_KEY, "bloom:upstashApiKey": FAKE_UPSTASH_KEY };
-  const { registered, outputs, failure } = await runUnderMocks(stack, () => runPlatformStack() as Record<string, unknown>, config, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
+  const { registered, outputs, failure } = await runPlatformUnderMocks(stack, readStackConfig(stack));
   if (failure) throw failure;
   const ofType = (type: string) => registered.filter((r) => r.type === type);
   const one = (type: string) => {

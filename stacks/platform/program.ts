@@ -11,12 +11,18 @@ import { backendSettings, kvSettings } from "./backendSettings";
 import { FlagStore } from "../../components/kv/flagStore";
 import { TenantBoundary } from "../../components/tenancy/tenantBoundary";
 import { effectiveBudgets } from "../../infra/kv/budgetStore";
+import * as aws from "@pulumi/aws";
+import * as cloudflare from "@pulumi/cloudflare";
+import { Observability } from "../../components/observability/observability";
+import { Edge } from "../../components/edge/edge";
 
 export interface PlatformSecrets {
   /** Read lazily: only Neon stacks need (and require) the key. */
   neonApiKey: () => pulumi.Output<string>;
   /** Read lazily: only Upstash stacks need it. */
   upstashApiKey: () => pulumi.Output<string>;
+  /** Read lazily: only stacks with bloom:edge need it. */
+  cloudflareApiToken: () => pulumi.Output<string>;
 }
 
 /**
@@ -68,11 +74,24 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
   }, { dependsOn: [migrations, store] });
   // Where each tenant's rows live: the pool's region, or its own project's (policy: tenant-residency).
   const poolRegion = neon?.regionId ?? "local";
+  const cloudflareProvider = config.edge && new cloudflare.Provider("cloudflare", { apiToken: secrets.cloudflareApiToken() });
+  const edgeSettings = config.edge && cloudflareProvider ? { zoneId: config.edge.zoneId, zone: config.edge.zone, origin: config.edge.origin, provider: cloudflareProvider } : undefined;
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, {
     environment: env,
     tenant: t,
     dataRegion: t.isolation === "dedicated" ? t.region ?? poolRegion : poolRegion,
+    edge: edgeSettings,
   }));
+  // Environment-level pieces rendered from the tenants' contributions: a zone phase or a template owns them all.
+  const obs = config.observability;
+  const observability = obs && new Observability("observability", {
+    spec: { environment: env, alertEmail: obs.alertEmail, logRetentionDays: obs.logRetentionDays, availability: obs.slo.availability, latencyP95Ms: obs.slo.latencyP95Ms },
+    region: obs.region,
+    tenants: config.tenants,
+    sloTenants: tenants.filter((t) => t.wantsSlo).map((t) => t.entry.id),
+    provider: new aws.Provider("aws", { region: obs.region as aws.Region }),
+  });
+  const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, budgets: effectiveBudgets(config).tenants, provider: edgeSettings.provider });
 
   return {
     environment: env,
@@ -101,5 +120,9 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     kvAppLimiterToken: store.appLimiterToken,
     kvKeyPrefix: store.keyPrefix,
     limits: config.limits ?? null,
+    observabilityMetricBudget: observability ? observability.metricBudget : null,
+    observabilityStacks: observability ? observability.stackNames : [],
+    edgeRateLimitRules: edge ? edge.rateLimitRuleCount : null,
+    tenantHostnames: Object.fromEntries(tenants.filter((t) => t.hostname).map((t) => [t.entry.id, t.hostname!])),
   };
 }

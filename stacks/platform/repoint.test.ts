@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { readStackConfig } from "../../infra/config/stackFile";
-import { promiseOf, runUnderMocks } from "../../test/pulumiMocks";
-import { runPlatformStack } from "./run";
+import { promiseOf, type RegisteredResource } from "../../test/pulumiMocks";
+import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
 
 const run = (overrides: Record<string, string>) =>
-  runUnderMocks("staging", () => runPlatformStack() as Record<string, any>, { ...readStackConfig("staging"), "bloom:neonApiKey": "k", "bloom:upstashApiKey": "u", ...overrides }, ["bloom:neonApiKey", "bloom:upstashApiKey"]);
+  runPlatformUnderMocks("staging", { ...readStackConfig("staging"), ...overrides }) as Promise<{ registered: RegisteredResource[]; outputs: Record<string, any>; failure: unknown }>;
 
 describe("rollback by repointing (mocks)", () => {
   it("publishes connections to the branch bloom:appBranch names, and migrates that branch", async () => {

@@ -11,5 +11,9 @@ function bloomKeysPresent(): string[] {
 export function runPlatformStack() {
   const cfg = new pulumi.Config("bloom");
   const config = validatePlatformConfig((key) => parseConfigValue(cfg.get(key)), pulumi.getStack(), bloomKeysPresent());
-  return platformProgram(config, { neonApiKey: () => cfg.requireSecret("neonApiKey"), upstashApiKey: () => cfg.requireSecret("upstashApiKey") });
+  return platformProgram(config, {
+    neonApiKey: () => cfg.requireSecret("neonApiKey"),
+    upstashApiKey: () => cfg.requireSecret("upstashApiKey"),
+    cloudflareApiToken: () => cfg.requireSecret("cloudflareApiToken"),
+  });
 }

@@ -1,0 +1,56 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as cloudflare from "@pulumi/cloudflare";
+import type { Budget } from "../../infra/kv/budgetStore";
+import { rateLimitRules, SECURITY_HEADERS } from "../../infra/edge/edgeRules";
+
+export interface EdgeArgs {
+  zoneId: string;
+  zone: string;
+  /** Effective budget per tenant (each tenant's contribution to the zone's rate-limit phase). */
+  budgets: Record<string, Budget>;
+  provider: cloudflare.Provider;
+}
+
+/**
+ * The zone-level rulesets. A zone ruleset owns every rule of its phase, so each phase's complete rule list is
+ * declared here, once: the five security headers, and the rate limits rendered from the tenants' budgets.
+ * (Each tenant's DNS record hangs under its own tenant component.)
+ */
+export class Edge extends pulumi.ComponentResource {
+  readonly rateLimitRuleCount: number;
+  constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("bloom:edge:Edge", name, {}, opts);
+    const child = { parent: this, provider: args.provider };
+    new cloudflare.Ruleset(`${name}-security-headers`, {
+      zoneId: args.zoneId,
+      kind: "zone",
+      phase: "http_response_headers_transform",
+      name: "bloom security headers",
+      description: "The playbook's security headers on every response",
+      rules: [{
+        ref: "bloom_security_headers",
+        description: "CSP, HSTS with preload, X-Frame-Options, nosniff, Referrer-Policy",
+        expression: "true",
+        action: "rewrite",
+        actionParameters: { headers: Object.fromEntries(Object.entries(SECURITY_HEADERS).map(([header, value]) => [header, { operation: "set", value }])) },
+      }],
+    }, child);
+    const rules = rateLimitRules(args.budgets, args.zone);
+    new cloudflare.Ruleset(`${name}-rate-limits`, {
+      zoneId: args.zoneId,
+      kind: "zone",
+      phase: "http_ratelimit",
+      name: "bloom tenant rate limits",
+      description: "Mirrors bloom:limits: one rule per budget, tenants grouped by hostname",
+      rules: rules.map((r) => ({
+        ref: r.ref,
+        description: r.description,
+        expression: r.expression,
+        action: "block",
+        ratelimit: { characteristics: ["cf.colo.id", "http.host", "ip.src"], period: r.period, requestsPerPeriod: r.requestsPerPeriod, mitigationTimeout: r.period },
+      })),
+    }, child);
+    this.rateLimitRuleCount = rules.length;
+    this.registerOutputs({ rateLimitRuleCount: this.rateLimitRuleCount });
+  }
+}
