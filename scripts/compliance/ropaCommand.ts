@@ -15,7 +15,7 @@ export async function ropaFor(stackName: string, format: "md" | "json"): Promise
   const { registered, failure } = await runPlatformUnderMocks(stackName, values);
   if (failure) throw failure;
   const annotated: AnnotatedResource[] = [];
-  const resolve = <T>(v: unknown) => new Promise<T>((done) => void pulumi.output(v).apply((x) => done(x as T)));
+  const resolve = <T>(v: unknown) => new Promise<T>((done) => void pulumi.output(v as pulumi.Input<object>).apply((x: unknown) => done(x as T)));
   for (const r of registered) {
     // Our dynamic resources carry `ropa`; AWS resources carry it as `bloom:ropa-*` tags.
     const ropa = r.inputs?.ropa !== undefined ? await resolve<RopaAnnotation>(r.inputs.ropa) : ropaFromTags(await resolve<Record<string, string> | undefined>(r.inputs?.tags));
