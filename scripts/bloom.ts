@@ -7,6 +7,7 @@ import { rollbackTo, undoRollback } from "./runbook/rollbackCommands";
 import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapshotCommands";
 import { openStackContext } from "./runbook/stackContext";
 import { ropaFor } from "./compliance/ropaCommand";
+import { statusCommand } from "./runbook/statusCommand";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
 const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry-run]
@@ -19,7 +20,8 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry
   backfill [--batch-size <n>] [--legacy <clinic>]
   tenancy status | sync | relax | restore
   flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>
-  ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)`;
+  ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)
+  status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)`;
 
 async function main(argv: string[]) {
   const { positionals, values } = parseArgs({
@@ -42,6 +44,8 @@ async function main(argv: string[]) {
       legacy: { type: "string" },
       help: { type: "boolean", default: false },
       format: { type: "string", default: "md" },
+      json: { type: "boolean", default: false },
+      watch: { type: "boolean", default: false },
     },
   });
   const [command, sub, arg] = positionals;
@@ -55,7 +59,9 @@ async function main(argv: string[]) {
   }
   const ctx = await openStackContext({ stackName: values.stack! });
 
-  if (command === "snapshot" && sub === "create") {
+  if (command === "status") {
+    await statusCommand(ctx, { json: values.json!, watch: values.watch!, say });
+  } else if (command === "snapshot" && sub === "create") {
     await createSnapshot(ctx, { ...common, name: values.name, from: values.from, ttlHours: values["ttl-hours"] ? Number(values["ttl-hours"]) : undefined });
   } else if (command === "snapshot" && sub === "list") {
     await listSnapshots(ctx, say);

@@ -90,7 +90,13 @@ export function createTenantGuards(opts: TenantGuardOptions) {
     async assertTenantBudget(tenantId: string, identifier: string): Promise<{ remaining: number; reset: number }> {
       const budget = await budgetOf(tenantId);
       const { success, remaining, reset } = await limiterFor(tenantId, budget).limit(`${tenantId}:${identifier}`);
-      if (!success) throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), budget);
+      if (!success) {
+        // The limiter keeps no analytics: count rejections per tenant and minute for `bloom status` (on-call's view).
+        const key = rejectionKey(opts.prefix, tenantId, now());
+        await limiterRedis.incrby(key, 1);
+        await limiterRedis.pexpire(key, 2 * REJECTION_BUCKET_MS);
+        throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), budget);
+      }
       return { remaining, reset };
     },
 
@@ -120,3 +126,7 @@ export function createTenantGuards(opts: TenantGuardOptions) {
 }
 
 export type TenantGuards = ReturnType<typeof createTenantGuards>;
+
+/** Rejections are counted per tenant in one-minute buckets, under the limiter's own key space. */
+export const REJECTION_BUCKET_MS = 60_000;
+export const rejectionKey = (prefix: string, tenantId: string, at: number) => `${prefix}rl:rejected:${tenantId}:${Math.floor(at / REJECTION_BUCKET_MS)}`;

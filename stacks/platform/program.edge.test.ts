@@ -35,7 +35,7 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
     expect(dns.map((d) => d.name).sort()).toEqual(config.tenants.map((t) => `${t.id}.${config.edge!.zone}`).sort());
     expect(dns.every((d) => d.type === "CNAME" && d.content === config.edge!.origin && d.proxied === true)).toBe(true);
     // Each DNS record hangs under its tenant's component.
-    for (const r of registered.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord")) expect(await promiseOf((r.opts.parent as { urn: never }).urn)).toMatch(/bloom:tenancy:Tenant::tenant-/);
+    for (const r of registered.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord")) expect(await promiseOf((r.opts.parent as pulumi.Resource).urn)).toMatch(/bloom:tenancy:Tenant::tenant-/);
 
     const limits = rulesets.find((r) => r.phase === "http_ratelimit")!;
     const budgets = effectiveBudgets(config).tenants;

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import path from "node:path";
+import { collectStatus, renderStatus } from "./environmentStatus";
+import { setTenancyMode } from "../tenancy/rlsModes";
+import { writeBudgets } from "../kv/budgetStore";
+import { createTenantGuards } from "../app/tenantGuards";
+import { ensureAppKvAccess, adminCommand } from "../kv/appAccess";
+import { loadMigrations } from "../migrations/migrationSource";
+import { REPO_ROOT } from "../config/stackFile";
+import { validatePlatformConfig } from "../config/validate";
+import { asApp, tenantDatabase, type TenantDatabase } from "../../test/tenantFixtures";
+import { query, requirePostgres } from "../../test/postgres";
+import { startTestEndpoint } from "../../test/redis";
+
+/** `bloom status` on real services: data in two tenants, shadow-mode hits, one tenant rate-limited. */
+describe("bloom status (real Postgres, Redis, branch backend)", () => {
+  let db: TenantDatabase;
+  let endpoint: Awaited<ReturnType<typeof startTestEndpoint>>;
+  const prefix = `bloom:status-${Date.now().toString(36)}:`;
+  let users: string[] = [];
+
+  beforeAll(async () => {
+    await requirePostgres();
+    db = await tenantDatabase("status");
+    endpoint = await startTestEndpoint();
+  });
+  afterAll(async () => {
+    if (users.length) await adminCommand(endpoint.server.url, endpoint.token, ["ACL", "DELUSER", ...users]).catch(() => undefined);
+    await endpoint?.server.close();
+    await db?.drop();
+  });
+
+  it("shows rows per tenant, tenant-less accesses, the rate-limited tenant, migrations and snapshots", async () => {
+    await query(db.url, `INSERT INTO clinic (id, name) VALUES ('alpha', 'Alpha'), ('beta', 'Beta')`);
+    await query(db.url, `INSERT INTO patient (id, name, clinic_id) SELECT 'pa' || g, 'P', 'alpha' FROM generate_series(1, 5) g`);
+    await query(db.url, `INSERT INTO patient (id, name, clinic_id) SELECT 'pb' || g, 'P', 'beta' FROM generate_series(1, 3) g`);
+    await query(db.url, `INSERT INTO branch (id, name, clinic_id) VALUES ('ba', 'B', 'alpha')`);
+    await setTenancyMode(db.url, "shadow");
+    await asApp(db.appUrl, null, `SELECT * FROM "patient"`); // a shadow-mode hit
+    await writeBudgets(endpoint.redis, prefix, { tenants: { alpha: { requests: 100, window: "1 m" }, beta: { requests: 2, window: "1 m" } }, tiers: {} });
+    const access = await ensureAppKvAccess(endpoint.server.url, endpoint.token, prefix, `bloom-app-status-${Date.now().toString(36)}`);
+    users = [access.readerUser, access.limiterUser];
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0 });
+    for (let i = 0; i < 5; i++) await guards.assertTenantBudget("beta", "u1").catch(() => undefined); // 3 rejected
+    await db.backend.ensureBranch({ projectId: db.projectId, name: "snap-status", expiresAt: "2030-01-01T00:00:00Z" });
+
+    const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [
+      { id: "alpha", name: "Alpha", tier: "standard", isolation: "pooled" },
+      { id: "beta", name: "Beta", tier: "professional", isolation: "pooled" },
+    ] } as Record<string, unknown>)[k]);
+    const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")) });
+
+    expect(status.tenants.map((t) => [t.id, t.rows, t.rejectedThisMinute])).toEqual([["alpha", 6, 0], ["beta", 3, 3]]);
+    expect(status.tenancyMode).toBe("shadow");
+    expect(status.tenantlessAccess.patient).toBeGreaterThanOrEqual(1);
+    expect(status.migrations.pending).toEqual([]);
+    expect(status.migrations.lastApplied).toMatch(/^2026/);
+    expect(status.snapshots).toEqual([{ name: "snap-status", createdAt: expect.any(String), expiresAt: "2030-01-01T00:00:00Z" }]);
+    expect(status.totals).toMatchObject({ tenants: 2, rows: 9, rejectedThisMinute: 3 });
+    const text = renderStatus(status);
+    expect(text).toMatch(/RLS mode: shadow/);
+    expect(text).toMatch(/beta\s+professional\s+pooled\s+3\s+3\s+pool/);
+  });
+});

@@ -1,0 +1,113 @@
+import type { Redis } from "@upstash/redis";
+import type { DatabaseBackend } from "../database/backend";
+import { withClient } from "../database/sql/withClient";
+import type { PlatformConfig } from "../config/schema";
+import type { Migration } from "../migrations/migrationSource";
+import { isApplied, readMigrationRecords } from "../migrations/prismaMigrationsTable";
+import { rejectionKey } from "../app/tenantGuards";
+import { getTenancyMode, tenantlessAccessCounts, type TenancyMode } from "../tenancy/rlsModes";
+import { tenantTables } from "../tenancy/tenantPolicies";
+import { quoteIdent } from "../naming";
+
+/**
+ * What on-call looks at first (`bloom status`): per tenant where its data lives and how much, rate-limit rejections
+ * in the current minute; for the environment the RLS mode, tenant-less accesses, migrations and snapshots. Read
+ * from the real database, store and branch backend — nothing here is a cached copy.
+ */
+export interface TenantStatus {
+  id: string;
+  name: string;
+  tier: string;
+  isolation: string;
+  location: string;
+  rows: number;
+  rejectedThisMinute: number;
+}
+
+export interface EnvironmentStatus {
+  stack: string;
+  environment: string;
+  tenancyMode: TenancyMode;
+  tenantlessAccess: Record<string, number>;
+  migrations: { lastApplied: string | null; applied: number; pending: string[] };
+  snapshots: { name: string; createdAt: string; expiresAt: string | null }[];
+  tenants: TenantStatus[];
+  /** Moves between pool and dedicated databases: none until the tenant catalog records them. */
+  movesInFlight: never[];
+  totals: { tenants: number; rows: number; rejectedThisMinute: number; tenantlessAccess: number };
+}
+
+export interface StatusSources {
+  stack: string;
+  config: PlatformConfig;
+  migratorUrl: string;
+  /** The store with the admin token (reads the limiter's rejection counters). */
+  store: { redis: Redis; prefix: string };
+  backend: DatabaseBackend;
+  projectId: string;
+  migrations: Migration[];
+  now?: number;
+}
+
+export async function collectStatus(src: StatusSources): Promise<EnvironmentStatus> {
+  const now = src.now ?? Date.now();
+  const { rowsByTenant, records } = await withClient(src.migratorUrl, async (c) => {
+    const tables = (await tenantTables(c)).filter((t) => t !== "clinic");
+    const counts = tables.length
+      ? (await c.query<{ clinic_id: string; n: string }>(tables.map((t) => `SELECT clinic_id, count(*) AS n FROM "public".${quoteIdent(t)} GROUP BY clinic_id`).join(" UNION ALL "))).rows
+      : [];
+    const rowsByTenant = new Map<string, number>();
+    for (const r of counts) rowsByTenant.set(r.clinic_id, (rowsByTenant.get(r.clinic_id) ?? 0) + Number(r.n));
+    return { rowsByTenant, records: await readMigrationRecords(c) };
+  }, "bloom-status");
+  const applied = records.filter(isApplied);
+  const appliedNames = new Set(applied.map((r) => r.migration_name));
+  const keys = src.config.tenants.map((t) => rejectionKey(src.store.prefix, t.id, now));
+  const rejected = keys.length ? await src.store.redis.mget<(number | string | null)[]>(...keys) : [];
+  const tenants: TenantStatus[] = src.config.tenants.map((t, i) => ({
+    id: t.id,
+    name: t.name,
+    tier: t.tier,
+    isolation: t.isolation,
+    location: t.isolation === "dedicated" ? `own project (stack ${src.config.environment}-${t.id})` : `pool (${src.projectId})`,
+    rows: rowsByTenant.get(t.id) ?? 0,
+    rejectedThisMinute: Number(rejected[i] ?? 0),
+  }));
+  const tenantlessAccess = await tenantlessAccessCounts(src.migratorUrl);
+  const snapshots = (await src.backend.listBranches(src.projectId))
+    .filter((b) => b.name !== "main")
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .map((b) => ({ name: b.name, createdAt: b.createdAt, expiresAt: b.expiresAt ?? null }));
+  return {
+    stack: src.stack,
+    environment: src.config.environment,
+    tenancyMode: await getTenancyMode(src.migratorUrl),
+    tenantlessAccess,
+    migrations: { lastApplied: applied.at(-1)?.migration_name ?? null, applied: applied.length, pending: src.migrations.map((m) => m.name).filter((n) => !appliedNames.has(n)) },
+    snapshots,
+    tenants,
+    movesInFlight: [],
+    totals: {
+      tenants: tenants.length,
+      rows: tenants.reduce((n, t) => n + t.rows, 0),
+      rejectedThisMinute: tenants.reduce((n, t) => n + t.rejectedThisMinute, 0),
+      tenantlessAccess: Object.values(tenantlessAccess).reduce((n, v) => n + v, 0),
+    },
+  };
+}
+
+/** For a terminal: aligned columns, the environment first. */
+export function renderStatus(s: EnvironmentStatus): string {
+  const pad = (v: string | number, n: number) => String(v).padEnd(n);
+  const lines = [
+    `${s.stack} (${s.environment})  RLS mode: ${s.tenancyMode}  tenants: ${s.totals.tenants}  rows: ${s.totals.rows}  rejected this minute: ${s.totals.rejectedThisMinute}  tenant-less accesses: ${s.totals.tenantlessAccess}`,
+    `migrations: ${s.migrations.applied} applied, last ${s.migrations.lastApplied ?? "none"}; pending: ${s.migrations.pending.length ? s.migrations.pending.join(", ") : "none"}`,
+    `snapshots: ${s.snapshots.length ? s.snapshots.map((b) => `${b.name} (expires ${b.expiresAt ?? "never"})`).join(", ") : "none"}`,
+    `moves in flight: ${s.movesInFlight.length || "none"}`,
+    ...(Object.keys(s.tenantlessAccess).length ? [`tenant-less access by table: ${Object.entries(s.tenantlessAccess).map(([t, n]) => `${t} ${n}`).join(", ")}`] : []),
+    "",
+    `${pad("tenant", 24)}${pad("tier", 14)}${pad("isolation", 11)}${pad("rows", 10)}${pad("rejected/min", 14)}location`,
+    ...s.tenants.map((t) => `${pad(t.id, 24)}${pad(t.tier, 14)}${pad(t.isolation, 11)}${pad(t.rows, 10)}${pad(t.rejectedThisMinute, 14)}${t.location}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
