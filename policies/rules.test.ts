@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { readStackConfig } from "../infra/config/stackFile";
-import { clinicDatabaseRopa } from "../infra/compliance/ropaAnnotations";
+import { clinicDatabaseRopa, requestLogRopa, ropaTags } from "../infra/compliance/ropaAnnotations";
+import { SECURITY_HEADERS } from "../infra/edge/edgeRules";
+import { cspScriptSrc, enterpriseTenantsHaveAlarms, securityHeaders } from "./rules/edgeAndAlarms";
 import { runPlatformUnderMocks } from "../test/platformUnderMocks";
 import { prodDataProtected, prodHistoryRetention, snapshotTtlSet } from "./rules/dataProtection";
 import { ropaAnnotated } from "./rules/ropa";
@@ -53,6 +55,39 @@ describe("policy rules: one passing and one failing case each", () => {
     expect(await violationsOf(ropaAnnotated, at("staging", dyn("Database"), "pool-database", { ropa: clinicDatabaseRopa("aws-eu-central-1") }))).toEqual([]);
     expect(await violationsOf(ropaAnnotated, at("staging", dyn("KvDatabase"), "flags-database", { ropa: { purpose: "x", dataCategories: [], region: "eu" } })))
       .toEqual([expect.stringMatching(/lacks dataCategories, retention/)]);
+  });
+});
+
+describe("edge and alarm rules: passing and failing cases", () => {
+  const headers = (set: Record<string, string>) => at("staging", "cloudflare:index/ruleset:Ruleset", "edge-security-headers", {
+    phase: "http_response_headers_transform",
+    rules: [{ actionParameters: { headers: Object.fromEntries(Object.entries(set).map(([k, value]) => [k, { operation: "set", value }])) } }],
+  });
+
+  it("security-headers", async () => {
+    expect(await violationsOf(securityHeaders, headers(SECURITY_HEADERS))).toEqual([]);
+    const weak = { ...SECURITY_HEADERS, "X-Frame-Options": "SAMEORIGIN" } as Record<string, string>;
+    delete weak["Referrer-Policy"];
+    expect(await violationsOf(securityHeaders, headers(weak))).toEqual([expect.stringMatching(/X-Frame-Options is "SAMEORIGIN"/), expect.stringMatching(/Referrer-Policy is not set/)]);
+  });
+
+  it("csp-script-src", async () => {
+    expect(await violationsOf(cspScriptSrc, headers(SECURITY_HEADERS))).toEqual([]);
+    expect(await violationsOf(cspScriptSrc, headers({ ...SECURITY_HEADERS, "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval' *" })))
+      .toEqual([expect.stringMatching(/allows \*/), expect.stringMatching(/allows 'unsafe-eval'/)]);
+  });
+
+  it("enterprise-tenants-have-alarms", async () => {
+    const tenant = at("staging", TENANT_TYPE, "tenant-acme", { id: "acme", tier: "enterprise" });
+    expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [tenant, at("staging", "bloom:observability:Observability", "observability", { sloTenants: ["acme"] })])).toEqual([]);
+    expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [tenant, at("staging", "bloom:observability:Observability", "observability", { sloTenants: [] })])).toEqual([expect.stringMatching(/acme has no SLO alarms/)]);
+    expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [tenant])).toEqual([expect.stringMatching(/no observability/)]);
+  });
+
+  it("ropa-annotations on a CloudFormation stack with log groups reads its tags", async () => {
+    const stackWithLogs = (tags: Record<string, string>) => at("staging", "aws:cloudformation/stack:Stack", "bloom-staging-observability", { templateBody: '{"Resources":{"l":{"Type":"AWS::Logs::LogGroup"}}}', tags });
+    expect(await violationsOf(ropaAnnotated, stackWithLogs(ropaTags(requestLogRopa("eu-central-1", 30))))).toEqual([]);
+    expect(await violationsOf(ropaAnnotated, stackWithLogs({}))).toEqual([expect.stringMatching(/lacks purpose, dataCategories, retention, region/)]);
   });
 });
 
