@@ -25,7 +25,7 @@ const FAKE_OUTPUTS: Record<string, (inputs: any) => Record<string, unknown>> = {
   "pulumi-nodejs:dynamic/bloom:KvAppAccess": (i) => ({ readerUser: `${i.userBase}-reader`, readToken: "mock-read-token", limiterUser: `${i.userBase}-limiter`, limiterToken: "mock-limiter-token" }),
   "pulumi-nodejs:dynamic/bloom:TenancyMode": () => ({ mode: "shadow" }),
   "aws:cloudformation/stack:Stack": (i) => ({ outputs: { AlertTopicArn: `arn:aws:sns:eu-central-1:123456789012:${i.name}-alerts` } }),
-  "aws:s3/bucketV2:BucketV2": (i) => ({ bucket: `${i.bucketPrefix}mock`, bucketRegionalDomainName: `${i.bucketPrefix}mock.s3.eu-central-1.amazonaws.com` }),
+  "aws:s3/bucket:Bucket": (i) => ({ bucket: `${i.bucketPrefix}mock`, bucketRegionalDomainName: `${i.bucketPrefix}mock.s3.eu-central-1.amazonaws.com` }),
   "pulumi-nodejs:dynamic/bloom:MigrationHook": () => ({ deployId: "predeploy-mock", snapshots: { pool: "predeploy-mock" }, applied: { pool: [] } }),
 };
 

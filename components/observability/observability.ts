@@ -4,7 +4,8 @@ import * as s3 from "@pulumi/aws/s3";
 import { createHash } from "node:crypto";
 import type { Provider as AwsProvider } from "@pulumi/aws";
 import { requestLogRopa, ropaTags } from "../../infra/compliance/ropaAnnotations";
-import { ALERT_TOPIC_OUTPUT, MAX_INLINE_TEMPLATE_BYTES, synthesizeObservability, type ObservabilitySpec } from "../../infra/observability/cdkTemplates";
+import { ALERT_TOPIC_OUTPUT, MAX_INLINE_TEMPLATE_BYTES, type ObservabilitySpec } from "../../infra/observability/cdkTemplates";
+import { synthesizeInWorker } from "../../infra/observability/synthInWorker";
 import { metricBudget, type MetricBudget } from "../../infra/observability/slo";
 
 export interface ObservabilityArgs {
@@ -18,10 +19,15 @@ export interface ObservabilityArgs {
   provider: AwsProvider;
 }
 
+/** Tenant SLO alarms per shard: 9 resources each, so a shard stays near 450 of CloudFormation's 500. */
+export const TENANTS_PER_SHARD = 50;
+
 /**
- * The environment's observability: the CDK templates (infra/observability) deployed as CloudFormation stacks. A
- * template over 51,200 bytes is uploaded to a bucket and passed by URL, as CloudFormation requires. Outputs the
- * custom-metric budget (each tenant dimension value is a billed metric).
+ * The environment's observability: the CDK templates (infra/observability) deployed as CloudFormation stacks. The
+ * environment template (topic, log group, filters, the environment's SLO) is small and goes inline; each tenant
+ * shard is uploaded to a bucket and passed by URL (CloudFormation takes at most 51,200 bytes inline; a shard of 50
+ * tenants is ~350 kB). Templates are synthesized on a worker thread while the program goes on (synthInWorker.ts).
+ * Outputs the custom-metric budget (each tenant dimension value is a billed metric).
  */
 export class Observability extends pulumi.ComponentResource {
   readonly metricBudget: MetricBudget;
@@ -31,29 +37,38 @@ export class Observability extends pulumi.ComponentResource {
     // Its inputs are what the policy pack checks (every enterprise tenant has alarms).
     super("bloom:observability:Observability", name, { sloTenants: args.sloTenants }, opts);
     const child = { parent: this, provider: args.provider };
-    const templates = synthesizeObservability({ ...args.spec, sloTenants: args.sloTenants });
-    const large = templates.filter((t) => Buffer.byteLength(t.body) > MAX_INLINE_TEMPLATE_BYTES);
-    const bucket = large.length ? new s3.BucketV2(`${name}-templates`, { bucketPrefix: `bloom-${args.spec.environment}-cfn-`, forceDestroy: true }, child) : undefined;
-    if (bucket) new s3.BucketPublicAccessBlock(`${name}-templates-private`, { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, child);
+    const spec: ObservabilitySpec = { ...args.spec, sloTenants: args.sloTenants, tenantsPerShard: TENANTS_PER_SHARD };
+    const templates = pulumi.output(synthesizeInWorker(spec));
+    const shardCount = Math.ceil(args.sloTenants.length / TENANTS_PER_SHARD);
+    const envName = `bloom-${args.spec.environment}-observability`;
+    const body = (i: number) => templates.apply((ts) => {
+      const t = ts[i]!;
+      if (i === 0 && Buffer.byteLength(t.body) > MAX_INLINE_TEMPLATE_BYTES) throw new Error(`${t.name} is ${Buffer.byteLength(t.body)} bytes, over the ${MAX_INLINE_TEMPLATE_BYTES} CloudFormation takes inline`);
+      return t.body;
+    });
 
-    const [envTemplate, ...shards] = templates;
-    const deploy = (t: (typeof templates)[number], extra: Partial<cloudformation.StackArgs>) => {
-      let source: Pick<cloudformation.StackArgs, "templateBody" | "templateUrl">;
-      if (bucket && Buffer.byteLength(t.body) > MAX_INLINE_TEMPLATE_BYTES) {
-        // The key carries the content hash: a changed template is a new object, an unchanged one is no diff.
-        const key = `${t.name}-${createHash("sha256").update(t.body).digest("hex").slice(0, 16)}.json`;
-        const object = new s3.BucketObjectv2(`${t.name}-template`, { bucket: bucket.id, key, content: t.body, contentType: "application/json" }, child);
-        source = { templateUrl: pulumi.interpolate`https://${bucket.bucketRegionalDomainName}/${object.key}` };
-      } else source = { templateBody: t.body };
-      return new cloudformation.Stack(t.name, { name: t.name, ...source, ...extra }, child);
-    };
     // Request logs hold personal data: the environment stack carries its ROPA annotation as tags.
-    const envStack = deploy(envTemplate!, { tags: ropaTags(requestLogRopa(args.region, args.spec.logRetentionDays)) });
+    const envStack = new cloudformation.Stack(envName, { name: envName, templateBody: body(0), tags: ropaTags(requestLogRopa(args.region, args.spec.logRetentionDays)) }, child);
     const topicArn = envStack.outputs.apply((o) => o[ALERT_TOPIC_OUTPUT] as string);
-    for (const shard of shards) deploy(shard, { parameters: { [ALERT_TOPIC_OUTPUT]: topicArn }, tags: { "bloom:slo-tenants": String(shard.tenants.length) } });
-
+    const shardNames = Array.from({ length: shardCount }, (_, i) => `bloom-${args.spec.environment}-slo-${i + 1}`);
+    if (shardCount) {
+      const bucket = new s3.Bucket(`${name}-templates`, { bucketPrefix: `bloom-${args.spec.environment}-cfn-`, forceDestroy: true }, child);
+      new s3.BucketPublicAccessBlock(`${name}-templates-private`, { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, child);
+      shardNames.forEach((shard, i) => {
+        const content = body(i + 1);
+        // The key carries the content hash: a changed template is a new object, an unchanged one no diff.
+        const key = content.apply((b) => `${shard}-${createHash("sha256").update(b).digest("hex").slice(0, 16)}.json`);
+        const object = new s3.BucketObjectv2(`${shard}-template`, { bucket: bucket.id, key, content, contentType: "application/json" }, child);
+        new cloudformation.Stack(shard, {
+          name: shard,
+          templateUrl: pulumi.interpolate`https://${bucket.bucketRegionalDomainName}/${object.key}`,
+          parameters: { [ALERT_TOPIC_OUTPUT]: topicArn },
+          tags: { "bloom:slo-tenants": String(Math.min(TENANTS_PER_SHARD, args.sloTenants.length - i * TENANTS_PER_SHARD)) },
+        }, child);
+      });
+    }
     this.metricBudget = metricBudget(args.tenants);
-    this.stackNames = templates.map((t) => t.name);
+    this.stackNames = [envName, ...shardNames];
     this.registerOutputs({ metricBudget: this.metricBudget, stackNames: this.stackNames });
   }
 }

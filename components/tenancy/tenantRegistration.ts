@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { tenantHostname } from "../../infra/edge/edgeRules";
-import { hasTenantSlo } from "../../infra/observability/slo";
 import type { TenantConfig } from "../../infra/config/schema";
 import { tenantProjectName } from "../../infra/naming";
 
@@ -40,8 +39,6 @@ export function catalogEntry(environment: string, t: TenantConfig): TenantCatalo
  */
 export class TenantRegistration extends pulumi.ComponentResource {
   readonly entry: TenantCatalogEntry;
-  /** Its contribution to the environment's SLO alarms (the observability stacks render every tenant's). */
-  readonly wantsSlo: boolean;
   readonly hostname?: string;
 
   constructor(name: string, args: TenantRegistrationArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -49,7 +46,6 @@ export class TenantRegistration extends pulumi.ComponentResource {
     // Its inputs are what the policy pack checks (residency against the region its data lives in).
     super("bloom:tenancy:Tenant", name, { ...entry, dataRegion: args.dataRegion }, opts);
     this.entry = entry;
-    this.wantsSlo = hasTenantSlo(args.tenant);
     if (args.edge) {
       this.hostname = tenantHostname(args.tenant.id, args.edge.zone);
       new cloudflare.DnsRecord(`${name}-dns`, { zoneId: args.edge.zoneId, name: this.hostname, type: "CNAME", content: args.edge.origin, proxied: true, ttl: 1, comment: `Bloom tenant ${args.tenant.id}` }, { parent: this, provider: args.edge.provider });

@@ -21,7 +21,10 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
     expect(failure).toBeUndefined();
     const cfn = await Promise.all(registered.filter((r) => r.type === CFN).map(resolved));
     expect(cfn.map((c) => c.name)).toEqual([`bloom-${stack}-observability`, `bloom-${stack}-slo-1`]);
-    expect(cfn.every((c) => typeof c.templateBody === "string" && Buffer.byteLength(c.templateBody as string) <= MAX_INLINE_TEMPLATE_BYTES)).toBe(true);
+    // The environment template inline (it is small whatever the fleet); the tenant shard by URL from the bucket.
+    expect(typeof cfn[0]!.templateBody === "string" && Buffer.byteLength(cfn[0]!.templateBody as string) <= MAX_INLINE_TEMPLATE_BYTES).toBe(true);
+    expect(cfn[1]!.templateBody).toBeUndefined();
+    expect(cfn[1]!.templateUrl).toMatch(/^https:\/\/.*\/bloom-[a-z]+-slo-1-[0-9a-f]{16}\.json$/);
     expect((cfn[0]!.tags as Record<string, string>)["bloom:ropa-purpose"]).toMatch(/request logs/);
 
     const rulesets = await Promise.all(registered.filter((r) => r.type === "cloudflare:index/ruleset:Ruleset").map(resolved));

@@ -15,6 +15,7 @@ import * as aws from "@pulumi/aws";
 import * as cloudflare from "@pulumi/cloudflare";
 import { Observability } from "../../components/observability/observability";
 import { Edge } from "../../components/edge/edge";
+import { hasTenantSlo } from "../../infra/observability/slo";
 
 export interface PlatformSecrets {
   /** Read lazily: only Neon stacks need (and require) the key. */
@@ -76,21 +77,23 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
   const poolRegion = neon?.regionId ?? "local";
   const cloudflareProvider = config.edge && new cloudflare.Provider("cloudflare", { apiToken: secrets.cloudflareApiToken() });
   const edgeSettings = config.edge && cloudflareProvider ? { zoneId: config.edge.zoneId, zone: config.edge.zone, origin: config.edge.origin, provider: cloudflareProvider } : undefined;
+  // The observability templates are synthesized on a worker thread: start it before the tenants register, so the
+  // CDK work overlaps the rest of the program. Its tenants are the ones whose contribution is an SLO (hasTenantSlo).
+  const obs = config.observability;
+  const observability = obs && new Observability("observability", {
+    spec: { environment: env, alertEmail: obs.alertEmail, logRetentionDays: obs.logRetentionDays, availability: obs.slo.availability, latencyP95Ms: obs.slo.latencyP95Ms },
+    region: obs.region,
+    tenants: config.tenants,
+    sloTenants: config.tenants.filter(hasTenantSlo).map((t) => t.id),
+    provider: new aws.Provider("aws", { region: obs.region as aws.Region }),
+  });
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, {
     environment: env,
     tenant: t,
     dataRegion: t.isolation === "dedicated" ? t.region ?? poolRegion : poolRegion,
     edge: edgeSettings,
   }));
-  // Environment-level pieces rendered from the tenants' contributions: a zone phase or a template owns them all.
-  const obs = config.observability;
-  const observability = obs && new Observability("observability", {
-    spec: { environment: env, alertEmail: obs.alertEmail, logRetentionDays: obs.logRetentionDays, availability: obs.slo.availability, latencyP95Ms: obs.slo.latencyP95Ms },
-    region: obs.region,
-    tenants: config.tenants,
-    sloTenants: tenants.filter((t) => t.wantsSlo).map((t) => t.entry.id),
-    provider: new aws.Provider("aws", { region: obs.region as aws.Region }),
-  });
+  // The zone's rate-limit phase is rendered from every tenant's budget (a zone ruleset owns its whole phase).
   const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, budgets: effectiveBudgets(config).tenants, provider: edgeSettings.provider });
 
   return {
