@@ -82,6 +82,8 @@ describe("edge and alarm rules: passing and failing cases", () => {
     expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [tenant, at("staging", "bloom:observability:Observability", "observability", { sloTenants: ["acme"] })])).toEqual([]);
     expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [tenant, at("staging", "bloom:observability:Observability", "observability", { sloTenants: [] })])).toEqual([expect.stringMatching(/acme has no SLO alarms/)]);
     expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [tenant])).toEqual([expect.stringMatching(/no observability/)]);
+    // On loopback there is no cloud to alarm in (the local stack, e2e).
+    expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [at("local", TENANT_TYPE, "tenant-acme", { entry: { id: "acme", tier: "enterprise" }, dataRegion: "local" })])).toEqual([]);
   });
 
   it("ropa-annotations on a CloudFormation stack with log groups reads its tags", async () => {

@@ -50,6 +50,6 @@ export class TenantRegistration extends pulumi.ComponentResource {
       this.hostname = tenantHostname(args.tenant.id, args.edge.zone);
       new cloudflare.DnsRecord(`${name}-dns`, { zoneId: args.edge.zoneId, name: this.hostname, type: "CNAME", content: args.edge.origin, proxied: true, ttl: 1, comment: `Bloom tenant ${args.tenant.id}` }, { parent: this, provider: args.edge.provider });
     }
-    this.registerOutputs({ entry: this.entry, hostname: this.hostname });
+    this.registerOutputs({ entry: this.entry, dataRegion: args.dataRegion, hostname: this.hostname });
   }
 }

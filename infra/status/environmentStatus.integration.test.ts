@@ -40,7 +40,8 @@ describe("bloom status (real Postgres, Redis, branch backend)", () => {
     await writeBudgets(endpoint.redis, prefix, { tenants: { alpha: { requests: 100, window: "1 m" }, beta: { requests: 2, window: "1 m" } }, tiers: {} });
     const access = await ensureAppKvAccess(endpoint.server.url, endpoint.token, prefix, `bloom-app-status-${Date.now().toString(36)}`);
     users = [access.readerUser, access.limiterUser];
-    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0 });
+    const at = Date.now(); // one clock for the guards and the status: the same minute bucket
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0, now: () => at });
     for (let i = 0; i < 5; i++) await guards.assertTenantBudget("beta", "u1").catch(() => undefined); // 3 rejected
     await db.backend.ensureBranch({ projectId: db.projectId, name: "snap-status", expiresAt: "2030-01-01T00:00:00Z" });
 
@@ -48,7 +49,7 @@ describe("bloom status (real Postgres, Redis, branch backend)", () => {
       { id: "alpha", name: "Alpha", tier: "standard", isolation: "pooled" },
       { id: "beta", name: "Beta", tier: "professional", isolation: "pooled" },
     ] } as Record<string, unknown>)[k]);
-    const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")) });
+    const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), now: at });
 
     expect(status.tenants.map((t) => [t.id, t.rows, t.rejectedThisMinute])).toEqual([["alpha", 6, 0], ["beta", 3, 3]]);
     expect(status.tenancyMode).toBe("shadow");

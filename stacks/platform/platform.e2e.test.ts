@@ -85,6 +85,52 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await expect(appReader.set(`${outputs.kvKeyPrefix!.value as string}flag:tenancy_enabled:kill`, "1")).rejects.toThrow(/NOPERM|permission/i);
   });
 
+  it("bloom status on the stack: rows in two tenants, a shadow-mode hit, a rate-limited tenant", async () => {
+    const outputs = await stack.outputs();
+    const migratorUrl = outputs.migratorDatabaseUrl!.value as string;
+    const prefix = outputs.kvKeyPrefix!.value as string;
+    await query(migratorUrl, `INSERT INTO clinic (id, name, tier) VALUES ('pilot', 'Pilot Clinic', 'professional') ON CONFLICT DO NOTHING`);
+    await query(migratorUrl, `INSERT INTO patient (id, name, clinic_id) VALUES ('st-l1', 'L1', 'legacy'), ('st-l2', 'L2', 'legacy'), ('st-p1', 'P1', 'pilot')`);
+    const app = new Client({ connectionString: outputs.appDatabaseUrl!.value as string });
+    await app.connect();
+    await app.query(`SELECT count(*) FROM "patient"`); // no tenant: a shadow-mode hit
+    await app.end();
+    const { createTenantGuards } = await import("../../infra/app/tenantGuards");
+    const at = Date.now(); // one clock for the guards and the status, so the minute bucket is the same
+    const guards = createTenantGuards({ url: outputs.kvRestUrl!.value as string, readToken: outputs.kvAppReadToken!.value as string, limiterToken: outputs.kvAppLimiterToken!.value as string, prefix, cacheTtlMs: 60_000, now: () => at });
+    let rejected = 0;
+    for (let i = 0; i < 102; i++) await guards.assertTenantBudget("legacy", "status-probe").catch(() => rejected++); // standard: 100 per minute
+    const { collectStatus, renderStatus } = await import("../../infra/status/environmentStatus");
+    const { kvClient } = await import("../../infra/kv/kvDatabase");
+    const { createDatabaseBackend } = await import("../../infra");
+    const { validatePlatformConfig } = await import("../../infra/config/validate");
+    const { configReader } = await import("../../infra/config/stackFile");
+    const { loadMigrations } = await import("../../infra/migrations/migrationSource");
+    const backend = createDatabaseBackend({ kind: "local", serverUrl: TEST_PG_URL });
+    try {
+      const status = await collectStatus({
+        stack: stackName,
+        config: validatePlatformConfig(configReader(config), stackName),
+        migratorUrl,
+        store: { redis: kvClient(outputs.kvRestUrl!.value as string, outputs.kvRestToken!.value as string), prefix },
+        backend,
+        projectId: outputs.poolProjectId!.value as string,
+        migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")),
+        now: at,
+      });
+      expect(status.tenants.map((t) => [t.id, t.rows])).toEqual([["legacy", 3], ["pilot", 1]]); // 2 here + the first test's
+      expect(status.tenants.find((t) => t.id === "legacy")!.rejectedThisMinute).toBe(rejected);
+      expect(rejected).toBeGreaterThanOrEqual(1);
+      expect(status.tenantlessAccess.patient).toBeGreaterThanOrEqual(1);
+      expect(status.tenancyMode).toBe("shadow");
+      expect(status.migrations.pending).toEqual([]);
+      expect(status.snapshots.map((s) => s.name)).toContain((outputs.preDeploySnapshots!.value as Record<string, string>).pool);
+      expect(renderStatus(status)).toMatch(/legacy\s+standard\s+pooled\s+3/);
+    } finally {
+      await backend.close();
+    }
+  });
+
   it("keeps every credential out of the state files in plain text: passwords, connection strings, store tokens", async () => {
     const outputs = await stack.outputs();
     // Every secret output, and for connection strings their password too (a URL can be re-encoded elsewhere).
