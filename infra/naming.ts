@@ -2,6 +2,8 @@
  * Names derived from environment and tenant ids. Postgres identifiers are capped at 63 bytes and are
  * case-folded, so everything here is lowercase and checked for length.
  */
+import { createHash } from "node:crypto";
+
 const PG_IDENTIFIER_MAX = 63;
 
 function assertIdentifier(name: string, what: string): string {
@@ -23,9 +25,20 @@ export const APP_DATABASE = "bloom";
 export const MIGRATOR_ROLE = "bloom_migrator";
 export const APP_ROLE = "bloom_app";
 
-/** Local backend: a branch is a database on the server, named after project and branch. */
+/**
+ * Local backend: a branch is a database on the server, named after project and branch. A long project (a 30-character
+ * tenant id in `bloom-staging-<id>`) plus a snapshot name (`predeploy-20261127-0930-1a2b3c4d`) exceeds Postgres' 63
+ * bytes, so the branch part is then cut and suffixed with a hash of the whole branch name: deterministic, distinct per
+ * branch, and the project prefix intact (branches are listed by prefix; their real names live in the COMMENT).
+ */
 export function localBranchDatabase(project: string, branch: string): string {
-  return assertIdentifier(`${toIdentifier(project)}__${toIdentifier(branch)}`, "branch database");
+  const prefix = localProjectPrefix(project);
+  const full = `${prefix}${toIdentifier(branch)}`;
+  if (full.length <= PG_IDENTIFIER_MAX) return assertIdentifier(full, "branch database");
+  const room = PG_IDENTIFIER_MAX - prefix.length - 9; // "_" + 8 hex
+  if (room < 1) throw new Error(`project "${project}" leaves no room for branch names in a 63-byte database name: shorten the tenant id`);
+  const hash = createHash("sha256").update(branch).digest("hex").slice(0, 8);
+  return assertIdentifier(`${prefix}${toIdentifier(branch).slice(0, room)}_${hash}`, "branch database");
 }
 
 /** Local backend: the prefix every branch database and role of a project starts with (`bloom_local__`). */
@@ -33,7 +46,7 @@ export function localProjectPrefix(project: string): string {
   return `${toIdentifier(project)}__`;
 }
 
-/** Local backend: roles are server-wide, so they are namespaced by project. */
+/** Local backend: roles are server-wide, so they are namespaced by project (fits: the longest project + role is 60). */
 export function localRoleName(project: string, role: string): string {
   return assertIdentifier(`${toIdentifier(project)}__${role}`, "role");
 }

@@ -85,6 +85,20 @@ describe("local Postgres backend — data", () => {
     }
   });
 
+  it("a 30-character tenant's project takes snapshots whose database names would exceed 63 bytes: cut with a hash, listed by their real names", async () => {
+    const project = `bloom-staging-${"z".repeat(24)}-${Date.now().toString(36).slice(-4)}`.slice(0, 44);
+    await backend.ensureProject({ name: project });
+    try {
+      const snapshot = "predeploy-20261127-0930-1a2b3c4d";
+      await backend.ensureBranch({ projectId: project, name: snapshot });
+      await backend.ensureBranch({ projectId: project, name: snapshot }); // idempotent by name
+      expect((await backend.listBranches(project)).map((b) => b.name).sort()).toEqual(["main", snapshot]);
+      expect(await backend.getBranch(project, snapshot)).toMatchObject({ name: snapshot });
+    } finally {
+      await backend.deleteProject(project);
+    }
+  });
+
   it("deleting the project drops its branches and roles", async () => {
     const other = uniqueName("it-del");
     await backend.ensureProject({ name: other });
