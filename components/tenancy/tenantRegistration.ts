@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { tenantHostname } from "../../infra/edge/edgeRules";
+import type { BackendSettings } from "../../infra";
+import { TenantRecordResource } from "./tenantRecord";
 import type { TenantConfig } from "../../infra/config/schema";
 import { tenantProjectName } from "../../infra/naming";
 
@@ -11,6 +13,8 @@ export interface TenantRegistrationArgs {
   dataRegion: string;
   /** The environment's zone: the tenant gets <id>.<zone>, a proxied CNAME to the origin. */
   edge?: { zoneId: string; zone: string; origin: string; provider: cloudflare.Provider };
+  /** The pool database the catalog and clinic rows are written to (after its migrations). */
+  pool: { backend: pulumi.Input<BackendSettings>; migratorUrl: pulumi.Input<string>; dependsOn: pulumi.Resource[] };
 }
 
 /** One row of the tenant catalog as published by the platform stack. */
@@ -34,8 +38,8 @@ export function catalogEntry(environment: string, t: TenantConfig): TenantCatalo
 }
 
 /**
- * A tenant as the platform knows it: where its data lives (the pool, or its own project in a tenant stack).
- * Per-tenant platform resources (flags, budgets, edge rules) hang under it so each tenant is one subtree.
+ * A tenant as the platform knows it: where its data lives (the pool, or its own project in a tenant stack), its
+ * catalog and clinic rows (TenantRecord), its DNS record. Per-tenant pieces hang under it: each tenant one subtree.
  */
 export class TenantRegistration extends pulumi.ComponentResource {
   readonly entry: TenantCatalogEntry;
@@ -46,6 +50,13 @@ export class TenantRegistration extends pulumi.ComponentResource {
     // Its inputs are what the policy pack checks (residency against the region its data lives in).
     super("bloom:tenancy:Tenant", name, { ...entry, dataRegion: args.dataRegion }, opts);
     this.entry = entry;
+    const location = entry.isolation === "dedicated" ? { kind: "dedicated" as const, stack: entry.stack!, project: entry.projectName! } : { kind: "pool" as const };
+    new TenantRecordResource(`${name}-record`, {
+      backend: pulumi.secret(args.pool.backend),
+      migratorUrl: pulumi.secret(args.pool.migratorUrl),
+      tenant: { id: entry.id, name: entry.name, tier: entry.tier, isolation: entry.isolation, location },
+      guardData: args.environment !== "local",
+    }, { parent: this, dependsOn: args.pool.dependsOn });
     if (args.edge) {
       this.hostname = tenantHostname(args.tenant.id, args.edge.zone);
       new cloudflare.DnsRecord(`${name}-dns`, { zoneId: args.edge.zoneId, name: this.hostname, type: "CNAME", content: args.edge.origin, proxied: true, ttl: 1, comment: `Bloom tenant ${args.tenant.id}` }, { parent: this, provider: args.edge.provider });

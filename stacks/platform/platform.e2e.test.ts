@@ -45,7 +45,10 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
-    expect(res.summary.resourceChanges?.create).toBe(20);
+    expect(res.summary.resourceChanges?.create).toBe(22); // 20 + a catalog record per tenant
+    // Each declared tenant has its clinic row and its catalog row after up.
+    expect(await query(res.outputs.migratorDatabaseUrl!.value as string, `SELECT c.id, t.isolation FROM clinic c JOIN bloom_platform.tenants t USING (id) ORDER BY 1`))
+      .toEqual([{ id: "legacy", isolation: "pooled" }, { id: "pilot", isolation: "pooled" }]);
     const [mode] = await query<{ mode: string }>(res.outputs.migratorDatabaseUrl!.value as string, 'SELECT "mode" FROM "bloom_platform"."tenancy_settings"');
     expect(mode).toEqual({ mode: "shadow" }); // tenancy_enabled is off by default: RLS observes, does not block
     const dbs = await query<{ datname: string }>(TEST_PG_URL, "SELECT datname FROM pg_database WHERE datname = 'bloom_local__main'");
@@ -89,7 +92,6 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     const outputs = await stack.outputs();
     const migratorUrl = outputs.migratorDatabaseUrl!.value as string;
     const prefix = outputs.kvKeyPrefix!.value as string;
-    await query(migratorUrl, `INSERT INTO clinic (id, name, tier) VALUES ('pilot', 'Pilot Clinic', 'professional') ON CONFLICT DO NOTHING`);
     await query(migratorUrl, `INSERT INTO patient (id, name, clinic_id) VALUES ('st-l1', 'L1', 'legacy'), ('st-l2', 'L2', 'legacy'), ('st-p1', 'P1', 'pilot')`);
     const app = new Client({ connectionString: outputs.appDatabaseUrl!.value as string });
     await app.connect();
@@ -180,7 +182,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await applyConfig(stack, { ...config, "bloom:tenants": JSON.stringify(tenants) });
     const res = await stack.up();
     const changes = res.summary.resourceChanges ?? {};
-    expect(changes.create).toBe(1); // the tenant
+    expect(changes.create).toBe(2); // the tenant and its catalog record
     // Besides the stack's outputs, only the published budgets change (the new tenant gets its tier's budget).
     expect(changes.update ?? 0).toBeLessThanOrEqual(2);
     expect(changes.replace ?? 0).toBe(0);

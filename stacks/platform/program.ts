@@ -92,6 +92,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     tenant: t,
     dataRegion: t.isolation === "dedicated" ? t.region ?? poolRegion : poolRegion,
     edge: edgeSettings,
+    pool: { backend, migratorUrl: pool.migratorUrl, dependsOn: [migrations] },
   }));
   // The zone's rate-limit phase is rendered from every tenant's budget (a zone ruleset owns its whole phase).
   const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, budgets: effectiveBudgets(config).tenants, provider: edgeSettings.provider });

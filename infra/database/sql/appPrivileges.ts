@@ -10,7 +10,7 @@ import { withClient } from "./withClient";
  * - tables: SELECT, INSERT, UPDATE, DELETE on the tenant tables (row-level security decides which rows), SELECT on
  *   `clinic` (clinic rows are the platform's to write); nothing on `_prisma_migrations` or any other table;
  * - sequences: USAGE, SELECT on sequences owned by a tenant table;
- * - functions: EXECUTE on the policies' helper only.
+ * - functions: EXECUTE on the policies' helper and the routing lookup (one tenant's location), nothing else.
  * Applied by revoking everything in the database's own schemas and granting the list, in one transaction, on the
  * role's creation and on every update, and again after each migration deploy (new tables get nothing by default).
  */
@@ -23,7 +23,7 @@ export const APP_ROLE_SETTINGS: Record<string, string> = {
 
 export const TENANT_TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
 export const READ_ONLY_TABLES = ["clinic"];
-export const APP_FUNCTIONS = ["public.bloom_tenantless_allowed(text)"];
+export const APP_FUNCTIONS = ["public.bloom_tenantless_allowed(text)", "public.bloom_tenant_location(text)"];
 
 export async function applyAppPrivileges(client: Client, role: string): Promise<void> {
   const r = quoteIdent(role);

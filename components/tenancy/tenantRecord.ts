@@ -1,0 +1,38 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { BackendSettings } from "../../infra";
+import type { TenantRecord } from "../../infra/tenancy/tenantCatalog";
+import { databaseResourceProvider } from "../database/dataPlaneProvider";
+
+/**
+ * A tenant's rows in the platform's catalog and its clinic row (infra/tenancy/tenantCatalog.ts), written by the
+ * migrator. Deleting it (the tenant left bloom:tenants) is refused while the tenant still holds data — when the
+ * engine reaches the deletion, so other changes of the same run may already be applied.
+ */
+interface RecordInputs {
+  backend: BackendSettings;
+  migratorUrl: string;
+  tenant: TenantRecord;
+  /** Refuse to remove a tenant that still holds rows (off on the disposable local stack, whose destroy drops all). */
+  guardData: boolean;
+}
+
+const recordProvider = databaseResourceProvider<RecordInputs, object>({
+  replaceOn: [],
+  async create(dp, _backend, inputs) {
+    await dp.upsertTenantRecord(inputs.migratorUrl, inputs.tenant);
+    return { id: inputs.tenant.id, outs: {} };
+  },
+  async update(dp, _backend, _id, _olds, news) {
+    await dp.upsertTenantRecord(news.migratorUrl, news.tenant);
+    return {};
+  },
+  async delete(dp, _backend, id, props) {
+    await dp.removeTenantRecord(props.migratorUrl, id, { refuseIfHoldsData: props.guardData });
+  },
+});
+
+export class TenantRecordResource extends pulumi.dynamic.Resource {
+  constructor(name: string, args: { [K in keyof RecordInputs]: pulumi.Input<RecordInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
+    super(recordProvider, name, args, opts, "bloom", "TenantRecord");
+  }
+}
