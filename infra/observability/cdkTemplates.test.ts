@@ -80,5 +80,5 @@ describe("templates at scale (1,000 tenants, 10 % enterprise)", () => {
     }
     expect(templates.some((t) => Buffer.byteLength(t.body) > MAX_INLINE_TEMPLATE_BYTES)).toBe(true); // shards need the upload path
     expect(metricBudget(tenants)).toMatchObject({ customMetrics: 4 + 100 * 3, sloTenants: 100, byTier: { enterprise: { tenants: 100, withSlo: 100, metrics: 300 }, standard: { tenants: 900, withSlo: 0, metrics: 0 } } });
-  });
+  }, 120_000); // synthesizing 100 tenants' alarms takes seconds
 });
