@@ -1,6 +1,6 @@
 import type { Client } from "pg";
 import { quoteIdent } from "../naming";
-import { withClient as withSqlClient } from "../database/sql/withClient";
+import { withClient as withSqlClient, withTransaction } from "../database/sql/withClient";
 import { recreateTenantPolicies, tenantTables } from "./tenantPolicies";
 
 export { tenantTables };
@@ -14,6 +14,7 @@ export { tenantTables };
 export type TenancyMode = "shadow" | "enforce";
 
 const withClient = <T>(url: string, work: (c: Client) => Promise<T>) => withSqlClient(url, work, "bloom-tenancy");
+const inTransaction = <T>(url: string, work: (c: Client) => Promise<T>) => withTransaction(url, work, "bloom-tenancy");
 
 export async function getTenancyMode(url: string): Promise<TenancyMode> {
   return withClient(url, async (c) => (await c.query<{ mode: TenancyMode }>('SELECT "mode" FROM "bloom_platform"."tenancy_settings" WHERE "id"')).rows[0]!.mode);
@@ -57,19 +58,5 @@ export async function restoreRowLevelSecurity(migratorUrl: string): Promise<{ ta
     const policies = await recreateTenantPolicies(c, tables);
     for (const t of tables) await c.query(`ALTER TABLE "public".${quoteIdent(t)} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
     return { tables, policies };
-  });
-}
-
-function inTransaction<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  return withClient(url, async (c) => {
-    await c.query("BEGIN");
-    try {
-      const out = await work(c);
-      await c.query("COMMIT");
-      return out;
-    } catch (err) {
-      await c.query("ROLLBACK");
-      throw err;
-    }
   });
 }

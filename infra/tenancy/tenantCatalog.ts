@@ -1,5 +1,7 @@
 import type { Client } from "pg";
-import { withClient } from "../database/sql/withClient";
+import { withTransaction } from "../database/sql/withClient";
+
+const APPLICATION = "bloom-tenant-catalog";
 import { quoteIdent } from "../naming";
 import { tenantTables } from "./tenantPolicies";
 
@@ -18,24 +20,17 @@ export interface TenantRecord {
 }
 
 export async function upsertTenantRecord(migratorUrl: string, t: TenantRecord): Promise<void> {
-  await withClient(migratorUrl, async (c) => {
-    await c.query("BEGIN");
-    try {
-      // A pooled tenant's clinic row lives in the pool; a dedicated tenant's lives in its own database.
-      if (t.isolation === "pooled") {
-        await c.query(`INSERT INTO "public"."clinic" ("id", "name", "tier") VALUES ($1, $2, $3) ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "tier" = EXCLUDED."tier"`, [t.id, t.name, t.tier]);
-      }
-      await c.query(
-        `INSERT INTO "bloom_platform"."tenants" ("id", "isolation", "location") VALUES ($1, $2, $3)
-         ON CONFLICT ("id") DO UPDATE SET "isolation" = EXCLUDED."isolation", "location" = EXCLUDED."location", "updated_at" = now()`,
-        [t.id, t.isolation, JSON.stringify(t.location)],
-      );
-      await c.query("COMMIT");
-    } catch (err) {
-      await c.query("ROLLBACK").catch(() => undefined);
-      throw err;
+  await withTransaction(migratorUrl, async (c) => {
+    // A pooled tenant's clinic row lives in the pool; a dedicated tenant's lives in its own database.
+    if (t.isolation === "pooled") {
+      await c.query(`INSERT INTO "public"."clinic" ("id", "name", "tier") VALUES ($1, $2, $3) ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "tier" = EXCLUDED."tier"`, [t.id, t.name, t.tier]);
     }
-  }, "bloom-tenant-catalog");
+    await c.query(
+      `INSERT INTO "bloom_platform"."tenants" ("id", "isolation", "location") VALUES ($1, $2, $3)
+       ON CONFLICT ("id") DO UPDATE SET "isolation" = EXCLUDED."isolation", "location" = EXCLUDED."location", "updated_at" = now()`,
+      [t.id, t.isolation, JSON.stringify(t.location)],
+    );
+  }, APPLICATION);
 }
 
 /** Rows the tenant holds in this database's tenant tables (its clinic row not counted). */
@@ -48,21 +43,16 @@ export async function tenantRowCount(c: Client, tenantId: string): Promise<numbe
 
 /** Takes a tenant out of the catalog and its clinic row out of the pool; refused while it still holds rows there. */
 export async function removeTenantRecord(migratorUrl: string, tenantId: string, opts: { refuseIfHoldsData: boolean } = { refuseIfHoldsData: true }): Promise<void> {
-  await withClient(migratorUrl, async (c) => {
-    const held = opts.refuseIfHoldsData ? await tenantRowCount(c, tenantId) : 0;
-    if (held > 0) {
-      throw new Error(`tenant "${tenantId}" still holds ${held} rows in this database: removing it from bloom:tenants would orphan them. ` +
-        "Declare it again, and take it out only once it has been offboarded (export, then purge: `bloom tenants offboard`)");
+  await withTransaction(migratorUrl, async (c) => {
+    if (opts.refuseIfHoldsData) {
+      const held = await tenantRowCount(c, tenantId);
+      if (held > 0) {
+        throw new Error(`tenant "${tenantId}" still holds ${held} rows in this database: removing it from bloom:tenants would orphan them. ` +
+          "Declare it again, and take it out only once it has been offboarded (export, then purge: `bloom tenants offboard`)");
+      }
+      await c.query(`DELETE FROM "public"."clinic" WHERE "id" = $1`, [tenantId]);
     }
-    await c.query("BEGIN");
-    try {
-      // Its clinic row goes unless rows still reference it (the local stack's destroy: the database goes next).
-      await c.query(`DELETE FROM "public"."clinic" c WHERE c."id" = $1 AND $2`, [tenantId, opts.refuseIfHoldsData]);
-      await c.query(`DELETE FROM "bloom_platform"."tenants" WHERE "id" = $1`, [tenantId]);
-      await c.query("COMMIT");
-    } catch (err) {
-      await c.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    }
-  }, "bloom-tenant-catalog");
+    // Unguarded (the local stack's destroy): rows may still reference the clinic, and the database goes next anyway.
+    await c.query(`DELETE FROM "bloom_platform"."tenants" WHERE "id" = $1`, [tenantId]);
+  }, APPLICATION);
 }

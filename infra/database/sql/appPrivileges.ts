@@ -1,7 +1,7 @@
 import type { Client } from "pg";
 import { quoteIdent } from "../../naming";
 import { tenantTables } from "../../tenancy/tenantPolicies";
-import { withClient } from "./withClient";
+import { inTransaction, withClient } from "./withClient";
 
 /**
  * The app role's complete privilege set, as an explicit allow-list (issue 9: the app role is the attacker):
@@ -27,8 +27,7 @@ export const APP_FUNCTIONS = ["public.bloom_tenantless_allowed(text)", "public.b
 
 export async function applyAppPrivileges(client: Client, role: string): Promise<void> {
   const r = quoteIdent(role);
-  await client.query("BEGIN");
-  try {
+  await inTransaction(client, async () => {
     const db = (await client.query<{ db: string }>("SELECT current_database() AS db")).rows[0]!.db;
     await client.query(`REVOKE ALL ON DATABASE ${quoteIdent(db)} FROM ${r}`);
     await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${r}`);
@@ -56,11 +55,7 @@ export async function applyAppPrivileges(client: Client, role: string): Promise<
       if ((await client.query("SELECT to_regprocedure($1) IS NOT NULL AS ok", [fn])).rows[0].ok) await client.query(`GRANT EXECUTE ON FUNCTION ${fn} TO ${r}`);
     }
     for (const [name, value] of Object.entries(APP_ROLE_SETTINGS)) await client.query(`ALTER ROLE ${r} SET ${name} = '${value}'`);
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 /** applyAppPrivileges over its own short connection (the AppPrivileges resource, after each migration deploy). */
