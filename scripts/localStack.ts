@@ -1,8 +1,7 @@
 import { parseArgs } from "node:util";
 import { openStackContext } from "./runbook/stackContext";
 import { localServicesOf } from "./services/localServices";
-import { configReader, readStackConfig } from "../infra/config/stackFile";
-import { validatePlatformConfig } from "../infra/config/validate";
+import { loadStackConfig } from "../infra/config/stackFile";
 
 /**
  * Runs the platform program on the local stack with the real engine:
@@ -58,9 +57,7 @@ function printOutputs(outputs: Record<string, { value: unknown; secret: boolean 
 
 /** Ends the local services this checkout started for the stack's config; no engine needed. */
 function stopServices(stackName: string) {
-  const values = readStackConfig(stackName);
-  const config = validatePlatformConfig(configReader(values), stackName, Object.keys(values).map((k) => k.slice("bloom:".length)));
-  for (const service of localServicesOf(config)) {
+  for (const service of localServicesOf(loadStackConfig(stackName).config)) {
     if (!service.running()) {
       process.stdout.write(`${service.name}: not running\n`);
       continue;

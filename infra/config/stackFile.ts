@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse, parseDocument } from "yaml";
-import { parseConfigValue } from "./validate";
+import { parseConfigValue, validatePlatformConfig } from "./validate";
+import type { PlatformConfig } from "./schema";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
@@ -53,3 +54,11 @@ export function writeStackConfigValues(file: string, values: Record<string, unkn
 export function configReader(values: Record<string, string>) {
   return (key: string): unknown => parseConfigValue(values[`bloom:${key}`]);
 }
+
+/** A stack file read and validated: the raw `bloom:*` values (as the engine takes them) and the typed config. */
+export function loadStackConfigFile(file: string, stackName: string): { values: Record<string, string>; config: PlatformConfig } {
+  const values = readStackConfigFile(file);
+  return { values, config: validatePlatformConfig(configReader(values), stackName, Object.keys(values).map((k) => k.slice("bloom:".length))) };
+}
+
+export const loadStackConfig = (stackName: string, root = REPO_ROOT) => loadStackConfigFile(stackFilePath(stackName, root), stackName);

@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { configReader, readStackConfig } from "../../infra/config/stackFile";
-import { validatePlatformConfig } from "../../infra/config/validate";
+import { loadStackConfig } from "../../infra/config/stackFile";
 import { buildRopa, renderRopaJson, renderRopaMarkdown, type AnnotatedResource } from "../../infra/compliance/ropa";
 import { edgeRopa, ropaFromTags, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
@@ -10,8 +9,7 @@ import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
  * what its program declares (evaluated offline under Pulumi mocks: no engine, no cloud, the same bytes each run).
  */
 export async function ropaFor(stackName: string, format: "md" | "json"): Promise<string> {
-  const values = readStackConfig(stackName);
-  const config = validatePlatformConfig(configReader(values), stackName, Object.keys(values).map((k) => k.slice("bloom:".length)));
+  const { values, config } = loadStackConfig(stackName);
   const { registered, failure } = await runPlatformUnderMocks(stackName, values);
   if (failure) throw failure;
   const annotated: AnnotatedResource[] = [];

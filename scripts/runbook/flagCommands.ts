@@ -1,4 +1,5 @@
 import { connectKv } from "../../infra/kv/kvDatabase";
+import type { StoreAccess } from "../../infra/tenancy/modeFromStore";
 import { currentActor, flagHistory, listFlagNames, readFlag, resolveFlag, setKillSwitch, writeFlag } from "../../infra/kv/flagStore";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
@@ -9,10 +10,16 @@ import type { StackContext } from "./stackContext";
  * emergencies and shows up as drift on the next `refresh` (the next `up` restores the config), while the kill
  * switch is a separate lever that config does not touch.
  */
+/** Where the stack's flag store is, with the platform's admin token (stack outputs). */
+export async function storeAccess(ctx: StackContext): Promise<StoreAccess> {
+  const [restUrl, restToken, prefix] = await Promise.all(["kvRestUrl", "kvRestToken", "kvKeyPrefix"].map((o) => ctx.output<string>(o)));
+  return { restUrl: restUrl!, restToken: restToken!, prefix: prefix! };
+}
+
 /** The stack's flag store, from its outputs (restarting the local endpoint if it went away). */
 export async function openStore(ctx: StackContext) {
-  const [url, token, prefix] = await Promise.all([ctx.output<string>("kvRestUrl"), ctx.output<string>("kvRestToken"), ctx.output<string>("kvKeyPrefix")]);
-  return { redis: await connectKv(url, token), prefix };
+  const { restUrl, restToken, prefix } = await storeAccess(ctx);
+  return { redis: await connectKv(restUrl, restToken), prefix };
 }
 
 export async function listFlags(ctx: StackContext, say: Say) {

@@ -1,8 +1,7 @@
 import type { Stack } from "@pulumi/pulumi/automation";
 import { createDatabaseBackend, type DatabaseBackend } from "../../infra";
-import { configReader, readStackConfigFile, stackFilePath } from "../../infra/config/stackFile";
+import { loadStackConfigFile, stackFilePath } from "../../infra/config/stackFile";
 import type { PlatformConfig } from "../../infra/config/schema";
-import { validatePlatformConfig } from "../../infra/config/validate";
 import { openPlatformStack } from "../engine/localStack";
 
 /**
@@ -30,10 +29,7 @@ export interface StackContextOptions {
 
 export async function openStackContext(opts: StackContextOptions): Promise<StackContext> {
   const configFile = opts.configFile ?? stackFilePath(opts.stackName);
-  const load = () => {
-    const values = readStackConfigFile(configFile);
-    return { values, config: validatePlatformConfig(configReader(values), opts.stackName, Object.keys(values).map((k) => k.slice("bloom:".length))) };
-  };
+  const load = () => loadStackConfigFile(configFile, opts.stackName);
   let loaded = load();
   const stack = await openPlatformStack({ stackName: opts.stackName, config: loaded.values, root: opts.root });
   const ctx: StackContext = {

@@ -1,4 +1,5 @@
 import { applyTenancyModeFromStore } from "../../infra/tenancy/modeFromStore";
+import { storeAccess } from "./flagCommands";
 import { getTenancyMode, relaxRowLevelSecurity, restoreRowLevelSecurity, tenantlessAccessCounts, type TenancyMode } from "../../infra/tenancy/rlsModes";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
@@ -19,8 +20,8 @@ export async function tenancyStatus(ctx: StackContext, say: Say): Promise<Tenanc
  * the same writer `pulumi up` uses (infra/tenancy/modeFromStore), so the two never disagree.
  */
 export async function syncTenancyMode(ctx: StackContext, say: Say): Promise<TenancyMode> {
-  const [restUrl, restToken, prefix, url] = await Promise.all(["kvRestUrl", "kvRestToken", "kvKeyPrefix", "migratorDatabaseUrl"].map((o) => ctx.output<string>(o)));
-  const { mode, previous } = await applyTenancyModeFromStore({ restUrl: restUrl!, restToken: restToken!, prefix: prefix! }, [url!]);
+  const [store, url] = await Promise.all([storeAccess(ctx), ctx.output<string>("migratorDatabaseUrl")]);
+  const { mode, previous } = await applyTenancyModeFromStore(store, [url]);
   say(previous[0] === mode ? `RLS mode already ${mode}` : `RLS mode ${previous[0]} → ${mode}`);
   return mode;
 }
