@@ -1,6 +1,5 @@
-import * as pulumi from "@pulumi/pulumi";
 import { unknownCheckingProxy, type PolicyResource, type ResourceValidationArgs, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
-import type { RegisteredResource } from "../test/pulumiMocks";
+import { resolvedDeep, type RegisteredResource } from "../test/pulumiMocks";
 
 /**
  * Runs rules the way the engine hands them resources, for tests: props behind @pulumi/policy's unknownCheckingProxy
@@ -51,7 +50,7 @@ export async function subjectsOf(stack: string, registered: RegisteredResource[]
     type: r.type,
     name: r.name,
     urn: `urn:pulumi:${stack}::${project}::${r.type}::${r.name}`,
-    props: (await new Promise((resolve) => pulumi.output(r.inputs ?? {}).apply(resolve))) as Record<string, unknown>,
+    props: await resolvedDeep<Record<string, unknown>>(r.inputs ?? {}),
     protect: !!r.opts.protect,
   })));
 }

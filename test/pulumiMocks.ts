@@ -77,6 +77,11 @@ export function promiseOf<T>(output: pulumi.Output<T> | T): Promise<T> {
   return pulumi.Output.isInstance(output) ? new Promise((resolve) => (output as pulumi.Output<T>).apply(resolve)) : Promise.resolve(output as T);
 }
 
+/** A value with every nested output resolved (an input object as the engine would receive it). */
+export function resolvedDeep<T>(value: unknown): Promise<T> {
+  return new Promise((resolve) => void pulumi.output(value as pulumi.Input<object>).apply((v: unknown) => resolve(v as T)));
+}
+
 export async function isSecretOutput(output: unknown): Promise<boolean> {
   return pulumi.Output.isInstance(output) ? pulumi.isSecret(output as pulumi.Output<unknown>) : false;
 }

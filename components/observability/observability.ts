@@ -4,7 +4,7 @@ import * as s3 from "@pulumi/aws/s3";
 import { createHash } from "node:crypto";
 import type { Provider as AwsProvider } from "@pulumi/aws";
 import { requestLogRopa, ropaTags } from "../../infra/compliance/ropaAnnotations";
-import { ALERT_TOPIC_OUTPUT, MAX_INLINE_TEMPLATE_BYTES, type ObservabilitySpec } from "../../infra/observability/cdkTemplates";
+import { ALERT_TOPIC_OUTPUT, MAX_INLINE_TEMPLATE_BYTES, TENANTS_PER_SHARD, type ObservabilitySpec } from "../../infra/observability/cdkTemplates";
 import { synthesizeInWorker } from "../../infra/observability/synthInWorker";
 import { metricBudget, type MetricBudget } from "../../infra/observability/slo";
 
@@ -18,9 +18,6 @@ export interface ObservabilityArgs {
   sloTenants: string[];
   provider: AwsProvider;
 }
-
-/** Tenant SLO alarms per shard: 9 resources each, so a shard stays near 450 of CloudFormation's 500. */
-export const TENANTS_PER_SHARD = 50;
 
 /**
  * The environment's observability: the CDK templates (infra/observability) deployed as CloudFormation stacks. The
@@ -37,7 +34,7 @@ export class Observability extends pulumi.ComponentResource {
     // Its inputs are what the policy pack checks (every enterprise tenant has alarms).
     super("bloom:observability:Observability", name, { sloTenants: args.sloTenants }, opts);
     const child = { parent: this, provider: args.provider };
-    const spec: ObservabilitySpec = { ...args.spec, sloTenants: args.sloTenants, tenantsPerShard: TENANTS_PER_SHARD };
+    const spec: ObservabilitySpec = { ...args.spec, sloTenants: args.sloTenants };
     const templates = pulumi.output(synthesizeInWorker(spec));
     const shardCount = Math.ceil(args.sloTenants.length / TENANTS_PER_SHARD);
     const envName = `bloom-${args.spec.environment}-observability`;

@@ -93,8 +93,7 @@ export function createTenantGuards(opts: TenantGuardOptions) {
       if (!success) {
         // The limiter keeps no analytics: count rejections per tenant and minute for `bloom status` (on-call's view).
         const key = rejectionKey(opts.prefix, tenantId, now());
-        await limiterRedis.incrby(key, 1);
-        await limiterRedis.pexpire(key, 2 * REJECTION_BUCKET_MS);
+        await limiterRedis.pipeline().incrby(key, 1).pexpire(key, 2 * REJECTION_BUCKET_MS).exec(); // one round trip
         throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), budget);
       }
       return { remaining, reset };

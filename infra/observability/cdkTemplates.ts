@@ -29,7 +29,7 @@ export interface ObservabilitySpec {
   latencyP95Ms: number;
   /** Tenants with their own SLO alarms (enterprise tier or a dedicated database). */
   sloTenants: string[];
-  /** Tenants per shard: 9 alarms each, so 50 keeps a shard near 450 resources. */
+  /** Tenants per shard (default TENANTS_PER_SHARD). */
   tenantsPerShard?: number;
 }
 
@@ -43,6 +43,9 @@ export interface SynthesizedTemplate {
   /** The environment stack's topic ARN is a parameter of every shard. */
   needsAlertTopic: boolean;
 }
+
+/** Tenant SLO alarms per shard: 9 resources each, so a shard stays near 450 of CloudFormation's 500. */
+export const TENANTS_PER_SHARD = 50;
 
 export const namespaceOf = (environment: string) => `Bloom/${environment}`;
 export const ALERT_TOPIC_OUTPUT = "AlertTopicArn";
@@ -146,7 +149,7 @@ export function observabilityApp(spec: ObservabilitySpec, outdir?: string): { ap
   const app = new App({ outdir, analyticsReporting: false, context: { "aws:cdk:disable-stack-trace": true } });
   const envName = `bloom-${spec.environment}-observability`;
   const stacks = [{ stack: environmentStack(app, spec, envName), tenants: [] as string[] }];
-  const per = spec.tenantsPerShard ?? 50;
+  const per = spec.tenantsPerShard ?? TENANTS_PER_SHARD;
   const sorted = [...spec.sloTenants].sort();
   for (let i = 0; i * per < sorted.length; i++) {
     const tenants = sorted.slice(i * per, (i + 1) * per);

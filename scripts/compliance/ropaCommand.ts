@@ -1,8 +1,8 @@
-import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "../../infra/config/stackFile";
 import { buildRopa, renderRopaJson, renderRopaMarkdown, type AnnotatedResource } from "../../infra/compliance/ropa";
 import { edgeRopa, ropaFromTags, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
+import { resolvedDeep } from "../../test/pulumiMocks";
 
 /**
  * `bloom ropa --stack <stack> [--format md|json]`: the Art. 30 records for a stack, from its committed config and
@@ -13,10 +13,9 @@ export async function ropaFor(stackName: string, format: "md" | "json"): Promise
   const { registered, failure } = await runPlatformUnderMocks(stackName, values);
   if (failure) throw failure;
   const annotated: AnnotatedResource[] = [];
-  const resolve = <T>(v: unknown) => new Promise<T>((done) => void pulumi.output(v as pulumi.Input<object>).apply((x: unknown) => done(x as T)));
   for (const r of registered) {
     // Our dynamic resources carry `ropa`; AWS resources carry it as `bloom:ropa-*` tags.
-    const ropa = r.inputs?.ropa !== undefined ? await resolve<RopaAnnotation>(r.inputs.ropa) : ropaFromTags(await resolve<Record<string, string> | undefined>(r.inputs?.tags));
+    const ropa = r.inputs?.ropa !== undefined ? await resolvedDeep<RopaAnnotation>(r.inputs.ropa) : ropaFromTags(await resolvedDeep<Record<string, string> | undefined>(r.inputs?.tags));
     if (ropa) annotated.push({ type: r.type, name: r.name, ropa });
   }
   // The edge stores nothing of ours, but Cloudflare processes every request in transit.

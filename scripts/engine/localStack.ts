@@ -39,6 +39,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
   if (!workDir.startsWith(REPO_ROOT)) throw new Error(`stack folder ${root} must be inside the repository (${REPO_ROOT}) so node can resolve @pulumi/pulumi`);
 
   const backendUrl = process.env.PULUMI_BACKEND_URL ?? `file://${stateDir}`;
+  const salt = committedSalt(opts.stackName);
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: false });
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: opts.stackName, projectName: "bloom-platform", program: async () => runPlatformStack() },
@@ -47,7 +48,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
       pulumiHome,
       pulumiCommand,
       secretsProvider: "passphrase",
-      stackSettings: committedSalt(opts.stackName) ? { [opts.stackName]: { encryptionSalt: committedSalt(opts.stackName) } } : undefined,
+      stackSettings: salt ? { [opts.stackName]: { encryptionSalt: salt } } : undefined,
       // PULUMI_BACKEND_URL (e.g. Pulumi Cloud or s3://) for shared stacks; a private file backend otherwise.
       projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: backendUrl } },
       envVars: {

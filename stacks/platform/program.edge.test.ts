@@ -6,12 +6,11 @@ import { validatePlatformConfig } from "../../infra/config/validate";
 import { configReader } from "../../infra/config/stackFile";
 import { SECURITY_HEADERS } from "../../infra/edge/edgeRules";
 import { MAX_INLINE_TEMPLATE_BYTES } from "../../infra/observability/cdkTemplates";
-import { promiseOf, type RegisteredResource } from "../../test/pulumiMocks";
+import { promiseOf, resolvedDeep, type RegisteredResource } from "../../test/pulumiMocks";
 import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
 
 const CFN = "aws:cloudformation/stack:Stack";
-/** A resource's inputs with every nested output resolved (what the engine would receive). */
-const resolved = (r: RegisteredResource) => new Promise<Record<string, unknown>>((done) => void pulumi.output(r.inputs as Record<string, unknown>).apply((v) => done(v as Record<string, unknown>)));
+const resolved = (r: RegisteredResource) => resolvedDeep<Record<string, unknown>>(r.inputs);
 
 describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stack) => {
   it("registers the CloudFormation stacks, the five headers, one DNS record per tenant, rate limits mirroring the budgets", async () => {
