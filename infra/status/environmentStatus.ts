@@ -5,8 +5,8 @@ import type { PlatformConfig } from "../config/schema";
 import type { Migration } from "../migrations/migrationSource";
 import { isApplied, readMigrationRecords } from "../migrations/prismaMigrationsTable";
 import { rejectionKey } from "../app/tenantGuards";
-import { getTenancyMode, tenantlessAccessCounts, type TenancyMode } from "../tenancy/rlsModes";
-import { tenantTables } from "../tenancy/tenantPolicies";
+import { readTenancyMode, readTenantlessAccess, type TenancyMode } from "../tenancy/rlsModes";
+import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { quoteIdent } from "../naming";
 
 /**
@@ -51,14 +51,15 @@ export interface StatusSources {
 
 export async function collectStatus(src: StatusSources): Promise<EnvironmentStatus> {
   const now = src.now ?? Date.now();
-  const { rowsByTenant, records } = await withClient(src.migratorUrl, async (c) => {
-    const tables = (await tenantTables(c)).filter((t) => t !== "clinic");
+  // One connection for everything the database tells (the --watch loop asks every 5 s).
+  const { rowsByTenant, records, tenancyMode, tenantlessAccess } = await withClient(src.migratorUrl, async (c) => {
+    const tables = await tenantDataTables(c);
     const counts = tables.length
       ? (await c.query<{ clinic_id: string; n: string }>(tables.map((t) => `SELECT clinic_id, count(*) AS n FROM "public".${quoteIdent(t)} GROUP BY clinic_id`).join(" UNION ALL "))).rows
       : [];
     const rowsByTenant = new Map<string, number>();
     for (const r of counts) rowsByTenant.set(r.clinic_id, (rowsByTenant.get(r.clinic_id) ?? 0) + Number(r.n));
-    return { rowsByTenant, records: await readMigrationRecords(c) };
+    return { rowsByTenant, records: await readMigrationRecords(c), tenancyMode: await readTenancyMode(c), tenantlessAccess: await readTenantlessAccess(c) };
   }, "bloom-status");
   const applied = records.filter(isApplied);
   const appliedNames = new Set(applied.map((r) => r.migration_name));
@@ -73,7 +74,6 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
     rows: rowsByTenant.get(t.id) ?? 0,
     rejectedThisMinute: Number(rejected[i] ?? 0),
   }));
-  const tenantlessAccess = await tenantlessAccessCounts(src.migratorUrl);
   const snapshots = (await src.backend.listBranches(src.projectId))
     .filter((b) => b.name !== "main")
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
@@ -81,7 +81,7 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
   return {
     stack: src.stack,
     environment: src.config.environment,
-    tenancyMode: await getTenancyMode(src.migratorUrl),
+    tenancyMode,
     tenantlessAccess,
     migrations: { lastApplied: applied.at(-1)?.migration_name ?? null, applied: applied.length, pending: src.migrations.map((m) => m.name).filter((n) => !appliedNames.has(n)) },
     snapshots,

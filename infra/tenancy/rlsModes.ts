@@ -16,9 +16,11 @@ export type TenancyMode = "shadow" | "enforce";
 const withClient = <T>(url: string, work: (c: Client) => Promise<T>) => withSqlClient(url, work, "bloom-tenancy");
 const inTransaction = <T>(url: string, work: (c: Client) => Promise<T>) => withTransaction(url, work, "bloom-tenancy");
 
-export async function getTenancyMode(url: string): Promise<TenancyMode> {
-  return withClient(url, async (c) => (await c.query<{ mode: TenancyMode }>('SELECT "mode" FROM "bloom_platform"."tenancy_settings" WHERE "id"')).rows[0]!.mode);
+export async function readTenancyMode(c: Client): Promise<TenancyMode> {
+  return (await c.query<{ mode: TenancyMode }>('SELECT "mode" FROM "bloom_platform"."tenancy_settings" WHERE "id"')).rows[0]!.mode;
 }
+
+export const getTenancyMode = (url: string): Promise<TenancyMode> => withClient(url, readTenancyMode);
 
 /** Returns the previous mode. The tenancy_enabled flag maps to it: enabled → enforce, disabled → shadow. */
 export async function setTenancyMode(migratorUrl: string, mode: TenancyMode): Promise<TenancyMode> {
@@ -31,12 +33,12 @@ export async function setTenancyMode(migratorUrl: string, mode: TenancyMode): Pr
 
 export const modeForFlag = (tenancyEnabled: boolean): TenancyMode => (tenancyEnabled ? "enforce" : "shadow");
 
-export async function tenantlessAccessCounts(url: string): Promise<Record<string, number>> {
-  return withClient(url, async (c) => {
-    const { rows } = await c.query<{ table_name: string; hits: string }>('SELECT "table_name", "hits" FROM "bloom_platform"."tenantless_access" ORDER BY 1');
-    return Object.fromEntries(rows.map((r) => [r.table_name, Number(r.hits)]));
-  });
+export async function readTenantlessAccess(c: Client): Promise<Record<string, number>> {
+  const { rows } = await c.query<{ table_name: string; hits: string }>('SELECT "table_name", "hits" FROM "bloom_platform"."tenantless_access" ORDER BY 1');
+  return Object.fromEntries(rows.map((r) => [r.table_name, Number(r.hits)]));
 }
+
+export const tenantlessAccessCounts = (url: string): Promise<Record<string, number>> => withClient(url, readTenantlessAccess);
 
 /** Rollback lever: disable row-level security on every tenant table. The policies stay in place, inert. Idempotent. */
 export async function relaxRowLevelSecurity(migratorUrl: string): Promise<{ tables: string[]; policies: number }> {

@@ -3,7 +3,7 @@ import { withTransaction } from "../database/sql/withClient";
 
 const APPLICATION = "bloom-tenant-catalog";
 import { quoteIdent } from "../naming";
-import { tenantTables } from "./tenantPolicies";
+import { tenantDataTables } from "./tenantPolicies";
 
 /**
  * The tenant catalog (`bloom_platform.tenants`, migration 20261202000000) and each tenant's clinic row, written by
@@ -35,7 +35,7 @@ export async function upsertTenantRecord(migratorUrl: string, t: TenantRecord): 
 
 /** Rows the tenant holds in this database's tenant tables (its clinic row not counted). */
 export async function tenantRowCount(c: Client, tenantId: string): Promise<number> {
-  const tables = (await tenantTables(c)).filter((t) => t !== "clinic");
+  const tables = await tenantDataTables(c);
   if (!tables.length) return 0;
   const { rows } = await c.query<{ n: string }>(`SELECT (${tables.map((t) => `(SELECT count(*) FROM "public".${quoteIdent(t)} WHERE "clinic_id" = $1)`).join(" + ")}) AS n`, [tenantId]);
   return Number(rows[0]!.n);

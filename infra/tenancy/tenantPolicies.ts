@@ -27,6 +27,11 @@ export async function tenantTables(c: Client): Promise<string[]> {
   return rows.map((r) => r.table_name);
 }
 
+/** The tables that hold a tenant's rows (every tenant table but `clinic` itself). */
+export async function tenantDataTables(c: Client): Promise<string[]> {
+  return (await tenantTables(c)).filter((t) => t !== "clinic");
+}
+
 /** Makes every tenant table's policy set exactly the code-defined one: other policies (planted or stale) are dropped. */
 export async function recreateTenantPolicies(c: Client, tables: string[]): Promise<number> {
   const { rows } = await c.query<{ tablename: string; policyname: string }>(
