@@ -56,12 +56,14 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     region: neon?.regionId,
   }, { dependsOn: [pool] });
   // Flags and budgets live in the environment's store; locally stacks share one Redis, so keys carry the stack.
+  // Each tenant's budget (its own, or its tier's): written to the store, and mirrored by the edge's rate limits.
+  const budgets = effectiveBudgets(config);
   const store = new FlagStore("flags", {
     settings: kvSettings(config.kv, secrets.upstashApiKey),
     databaseName: poolProjectName(env),
     keyPrefix: config.kv.backend === "local" ? `bloom:${pulumi.getStack()}:` : "bloom:",
     flags: config.flags,
-    budgets: effectiveBudgets(config),
+    budgets,
     protectData: env === "prod",
   });
   // After the migrations: the app's privilege allow-list, and RLS following tenancy_enabled as the store resolves it.
@@ -75,8 +77,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
   }, { dependsOn: [migrations, store] });
   // Where each tenant's rows live: the pool's region, or its own project's (policy: tenant-residency).
   const poolRegion = neon?.regionId ?? "local";
-  const cloudflareProvider = config.edge && new cloudflare.Provider("cloudflare", { apiToken: secrets.cloudflareApiToken() });
-  const edgeSettings = config.edge && cloudflareProvider ? { zoneId: config.edge.zoneId, zone: config.edge.zone, origin: config.edge.origin, provider: cloudflareProvider } : undefined;
+  const edgeSettings = config.edge && { ...config.edge, provider: new cloudflare.Provider("cloudflare", { apiToken: secrets.cloudflareApiToken() }) };
   // The observability templates are synthesized on a worker thread: start it before the tenants register, so the
   // CDK work overlaps the rest of the program. Its tenants are the ones whose contribution is an SLO (hasTenantSlo).
   const obs = config.observability;
@@ -95,7 +96,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     pool: { backend, migratorUrl: pool.migratorUrl, dependsOn: [migrations] },
   }));
   // The zone's rate-limit phase is rendered from every tenant's budget (a zone ruleset owns its whole phase).
-  const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, budgets: effectiveBudgets(config).tenants, provider: edgeSettings.provider });
+  const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, budgets: budgets.tenants, provider: edgeSettings.provider });
 
   return {
     environment: env,
