@@ -11,4 +11,4 @@ export { readBudgets, writeBudgets, type Budget } from "./kv/budgetStore";
 export { ensureAppKvAccess, deleteAppKvAccess } from "./kv/appAccess";
 export { getTenancyMode, setTenancyMode } from "./tenancy/rlsModes";
 export { applyTenancyModeFromStore, type StoreAccess } from "./tenancy/modeFromStore";
-export { upsertTenantRecord, removeTenantRecord, type TenantRecord } from "./tenancy/tenantCatalog";
+export { upsertTenantRecord, removeTenantRecord, provisionDedicatedClinic, removeDedicatedClinic, type TenantRecord } from "./tenancy/tenantCatalog";

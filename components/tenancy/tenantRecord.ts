@@ -12,22 +12,28 @@ interface RecordInputs {
   backend: BackendSettings;
   migratorUrl: string;
   tenant: TenantRecord;
+  /** `catalog`: the pool's catalog row (and a pooled tenant's clinic row); `dedicated`: its own database's clinic row. */
+  scope: "catalog" | "dedicated";
   /** Refuse to remove a tenant that still holds rows (off on the disposable local stack, whose destroy drops all). */
   guardData: boolean;
 }
 
+type DataPlane = typeof import("../../infra");
+const write = (dp: DataPlane, i: RecordInputs) => (i.scope === "dedicated" ? dp.provisionDedicatedClinic(i.migratorUrl, i.tenant) : dp.upsertTenantRecord(i.migratorUrl, i.tenant));
+
 const recordProvider = databaseResourceProvider<RecordInputs, object>({
-  replaceOn: [],
+  replaceOn: ["scope"],
   async create(dp, _backend, inputs) {
-    await dp.upsertTenantRecord(inputs.migratorUrl, inputs.tenant);
+    await write(dp, inputs);
     return { id: inputs.tenant.id, outs: {} };
   },
   async update(dp, _backend, _id, _olds, news) {
-    await dp.upsertTenantRecord(news.migratorUrl, news.tenant);
+    await write(dp, news);
     return {};
   },
   async delete(dp, _backend, id, props) {
-    await dp.removeTenantRecord(props.migratorUrl, id, { refuseIfHoldsData: props.guardData });
+    if (props.scope === "dedicated") await dp.removeDedicatedClinic(props.migratorUrl, id, { refuseIfHoldsData: props.guardData });
+    else await dp.removeTenantRecord(props.migratorUrl, id, { refuseIfHoldsData: props.guardData });
   },
 });
 

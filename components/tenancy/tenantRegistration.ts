@@ -55,6 +55,7 @@ export class TenantRegistration extends pulumi.ComponentResource {
       backend: pulumi.secret(args.pool.backend),
       migratorUrl: pulumi.secret(args.pool.migratorUrl),
       tenant: { id: entry.id, name: entry.name, tier: entry.tier, isolation: entry.isolation, location },
+      scope: "catalog",
       guardData: args.environment !== "local",
     }, { parent: this, dependsOn: args.pool.dependsOn });
     if (args.edge) {

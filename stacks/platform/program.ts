@@ -7,7 +7,7 @@ import { REPO_ROOT } from "../../infra/config/stackFile";
 import { MigrationHook } from "../../components/migrations/migrationHook";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { backendSettings, kvSettings } from "./backendSettings";
+import { backendSettings, kvSettings, tenantDatabaseSettings } from "./backendSettings";
 import { FlagStore } from "../../components/kv/flagStore";
 import { TenantBoundary } from "../../components/tenancy/tenantBoundary";
 import { effectiveBudgets } from "../../infra/kv/budgetStore";
@@ -116,7 +116,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     migratorDatabaseUrl: pool.migratorUrl,
     tenantCatalog: tenants.map((t) => t.entry),
     // What a tenant stack needs to build its own database like the pool's (no credentials here).
-    databaseSettings: { backend: config.database.backend, pgVersion: neon?.pgVersion ?? null, historyRetentionSeconds: neon?.historyRetentionSeconds ?? null },
+    databaseSettings: tenantDatabaseSettings(config.database),
     flags: config.flags,
     kvRestUrl: store.restUrl,
     // The platform's admin token (runbook, tenant stacks); the app gets the two scoped tokens below.

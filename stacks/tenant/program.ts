@@ -8,6 +8,8 @@ import { TENANT_ID_PATTERN } from "../../infra/config/schema";
 import { tenantProjectName } from "../../infra/naming";
 import type { TenantCatalogEntry } from "../../components/tenancy/tenantRegistration";
 import type { BackendSettings } from "../../infra";
+import { tenantBackendSettings, type TenantDatabaseSettings } from "../platform/backendSettings";
+import { TenantRecordResource } from "../../components/tenancy/tenantRecord";
 
 /**
  * A dedicated tenant's stack (`<env>-<tenant>`): its own Neon project (Neon's project-per-tenant), built like the
@@ -29,8 +31,10 @@ export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.O
   const platform = new pulumi.StackReference(cfg.platformStack);
   // A wrong tenant fails the deployment when the catalog arrives, before any resource is created.
   const entry = platform.requireOutput("tenantCatalog").apply((catalog) => dedicatedEntry(catalog as TenantCatalogEntry[], cfg.tenantId, cfg.platformStack));
-  const settings = platform.requireOutput("databaseSettings") as pulumi.Output<{ backend: "neon" | "local"; pgVersion: number | null; historyRetentionSeconds: number | null }>;
-  const backend: pulumi.Output<BackendSettings> = settings.apply((s) => (s.backend === "neon" ? neonApiKey().apply((apiKey): BackendSettings => ({ kind: "neon", apiKey })) : pulumi.output<BackendSettings>({ kind: "local" })));
+  const settings = platform.requireOutput("databaseSettings") as pulumi.Output<TenantDatabaseSettings>;
+  // The full backend settings (local server and pooler, Neon API base and org), so the tenant's database sits
+  // where the platform's does.
+  const backend: pulumi.Output<BackendSettings> = settings.apply((s) => tenantBackendSettings(s, neonApiKey));
   const protectData = cfg.environment === "prod";
   const db = new PoolDatabase(`tenant-${cfg.tenantId}`, {
     backend,
@@ -58,6 +62,14 @@ export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.O
     store: pulumi.secret(store),
     // The platform's declared default: a change there re-applies the store's value here too.
     declaredEnabled: platform.getOutput("flags").apply((f) => Boolean((f as Record<string, { default?: boolean }> | undefined)?.tenancy_enabled?.default)),
+  }, { dependsOn: [hook] });
+  // The database holds exactly this clinic: its row written, the baseline's seeded `legacy` row removed.
+  new TenantRecordResource(`tenant-${cfg.tenantId}-clinic`, {
+    backend,
+    migratorUrl: db.migratorUrl,
+    tenant: entry.apply((e) => ({ id: e.id, name: e.name, tier: e.tier, isolation: "dedicated" as const, location: { kind: "dedicated" as const, stack: e.stack!, project: e.projectName! } })),
+    scope: "dedicated",
+    guardData: cfg.environment !== "local",
   }, { dependsOn: [hook] });
   return {
     tenantId: cfg.tenantId,

@@ -1,5 +1,6 @@
 import type { Client } from "pg";
 import { quoteIdent } from "../../naming";
+import { ensureFenceTriggers } from "../../tenancy/tenantFence";
 import { tenantTables } from "../../tenancy/tenantPolicies";
 import { inTransaction, withClient } from "./withClient";
 
@@ -13,6 +14,7 @@ import { inTransaction, withClient } from "./withClient";
  * - functions: EXECUTE on the policies' helper and the routing lookup (one tenant's location), nothing else.
  * Applied by revoking everything in the database's own schemas and granting the list, in one transaction, on the
  * role's creation and on every update, and again after each migration deploy (new tables get nothing by default).
+ * The same pass puts the tenant fence's trigger on tenant tables that lack it (a table a later migration added).
  */
 export const APP_ROLE_SETTINGS: Record<string, string> = {
   // Bound what one request can hold: a runaway query, a lock wait, a transaction left open by a crashed handler.
@@ -54,6 +56,7 @@ export async function applyAppPrivileges(client: Client, role: string): Promise<
     for (const fn of APP_FUNCTIONS) {
       if ((await client.query("SELECT to_regprocedure($1) IS NOT NULL AS ok", [fn])).rows[0].ok) await client.query(`GRANT EXECUTE ON FUNCTION ${fn} TO ${r}`);
     }
+    await ensureFenceTriggers(client);
     for (const [name, value] of Object.entries(APP_ROLE_SETTINGS)) await client.query(`ALTER ROLE ${r} SET ${name} = '${value}'`);
   });
 }

@@ -1,0 +1,36 @@
+import { withClient } from "../../database/sql/withClient";
+import { unfenceTenant } from "../tenantFence";
+import { holdMoveLock, readCatalogRow, settleCatalogRow } from "./moveJournal";
+import { deleteTenantRows } from "./purgeCopy";
+import type { MoveHooks } from "./tenantMove";
+
+/**
+ * Undoes a move that has not cut over: the rows it copied into the target are deleted, the tenant's fence at the
+ * source lifted, the catalog and the stack config put back as they were. The source was never changed, so nothing
+ * of the tenant's data is lost. Refused when no move is in progress.
+ */
+export async function abortTenantMove(poolUrl: string, tenantId: string, hooks: Pick<MoveHooks, "declare"> & { dedicatedUrl(): Promise<string | undefined> }, log: (l: string) => void = () => undefined): Promise<{ direction: string; deletedFromTarget: number }> {
+  return withClient(poolUrl, async (pool) => {
+    await holdMoveLock(pool, tenantId);
+    const row = await readCatalogRow(pool, tenantId);
+    if (!row) throw new Error(`unknown tenant "${tenantId}": it is not in the pool's catalog`);
+    const journal = row.move;
+    if (!journal) throw new Error(`no move of tenant "${tenantId}" is in progress: nothing to abort`);
+    const dedicatedUrl = await hooks.dedicatedUrl();
+    const [sourceUrl, targetUrl] = journal.direction === "extract" ? [poolUrl, dedicatedUrl] : [dedicatedUrl, poolUrl];
+    let deletedFromTarget = 0;
+    // The target may not exist yet (killed before provisioning): then it holds nothing of the tenant.
+    if (targetUrl && journal.step !== "begun") {
+      deletedFromTarget = await withClient(targetUrl, async (c) => {
+        const deleted = await deleteTenantRows(c, tenantId, { log });
+        if (journal.direction === "extract") await c.query(`DELETE FROM "public"."clinic" WHERE "id" = $1`, [tenantId]);
+        return Object.values(deleted).reduce((a, b) => a + b, 0);
+      }, "bloom-move-abort");
+    }
+    if (sourceUrl) await withClient(sourceUrl, (c) => unfenceTenant(c, tenantId), "bloom-move-abort");
+    await settleCatalogRow(pool, tenantId, journal.from, row.pendingPurge);
+    await hooks.declare(journal.from.kind === "pool" ? "pooled" : "dedicated");
+    log(`aborted the ${journal.direction} of ${tenantId}: ${deletedFromTarget} copied rows deleted from the target, the source unfenced`);
+    return { direction: journal.direction, deletedFromTarget };
+  }, "bloom-move-abort");
+}

@@ -1,0 +1,88 @@
+import type { Client } from "pg";
+import type { TenantRecord } from "../tenantCatalog";
+import type { TableFingerprint } from "./tableCopy";
+
+/**
+ * A move's journal lives in the tenant's catalog row in the pool (`bloom_platform.tenants.move`): every step is
+ * recorded before the next begins, so a move killed at any point resumes where it stopped (or is aborted).
+ */
+export type MoveDirection = "extract" | "return";
+export type TenantLocation = TenantRecord["location"];
+export type DedicatedLocation = Extract<TenantLocation, { kind: "dedicated" }>;
+
+export interface MoveJournal {
+  direction: MoveDirection;
+  from: TenantLocation;
+  to: TenantLocation;
+  startedAt: string;
+  /** The last step completed. */
+  step: "begun" | "fenced" | "verified";
+  fencedAt?: string;
+  /** Tables whose copy committed in the target, with what was copied. */
+  copied: Record<string, { rows: number; bytes: number }>;
+  verified?: Record<string, TableFingerprint>;
+}
+
+/** The copy a finished move left at its old location, purged after the grace period. */
+export interface PendingPurge {
+  location: TenantLocation;
+  movedAt: string;
+  after: string;
+}
+
+export interface CatalogRow {
+  id: string;
+  isolation: "pooled" | "dedicated";
+  location: TenantLocation;
+  moveState: "settled" | "extracting" | "returning";
+  move: MoveJournal | null;
+  pendingPurge: PendingPurge | null;
+}
+
+export async function readCatalogRow(pool: Client, tenantId: string): Promise<CatalogRow | undefined> {
+  const { rows } = await pool.query(
+    `SELECT "id", "isolation", "location", "move_state", "move", "pending_purge" FROM "bloom_platform"."tenants" WHERE "id" = $1`, [tenantId]);
+  const r = rows[0];
+  return r && { id: r.id, isolation: r.isolation, location: r.location, moveState: r.move_state, move: r.move, pendingPurge: r.pending_purge };
+}
+
+export async function listCatalog(pool: Client): Promise<CatalogRow[]> {
+  const { rows } = await pool.query(`SELECT "id" FROM "bloom_platform"."tenants" ORDER BY "id"`);
+  const out: CatalogRow[] = [];
+  for (const r of rows) out.push((await readCatalogRow(pool, r.id))!);
+  return out;
+}
+
+export async function saveJournal(pool: Client, tenantId: string, journal: MoveJournal): Promise<void> {
+  await pool.query(
+    `UPDATE "bloom_platform"."tenants" SET "move" = $2, "move_state" = $3, "move_started_at" = coalesce("move_started_at", now()), "updated_at" = now() WHERE "id" = $1`,
+    [tenantId, JSON.stringify(journal), journal.direction === "extract" ? "extracting" : "returning"]);
+}
+
+/** One table's copy recorded on its own (tables of a level finish concurrently: no read-modify-write of the journal). */
+export async function recordTableCopied(pool: Client, tenantId: string, table: string, copied: { rows: number; bytes: number }): Promise<void> {
+  await pool.query(`UPDATE "bloom_platform"."tenants" SET "move" = jsonb_set("move", ARRAY['copied', $2::text], $3::jsonb) WHERE "id" = $1`,
+    [tenantId, table, JSON.stringify(copied)]);
+}
+
+/** Ends a move in the catalog: the tenant settled at `location`, with its old copy (if any) pending purge. */
+export async function settleCatalogRow(pool: Client, tenantId: string, location: TenantLocation, pendingPurge: PendingPurge | null): Promise<void> {
+  await pool.query(
+    `UPDATE "bloom_platform"."tenants" SET "isolation" = $2, "location" = $3, "move" = NULL, "move_state" = 'settled', "move_started_at" = NULL,
+       "pending_purge" = $4, "updated_at" = now() WHERE "id" = $1`,
+    [tenantId, location.kind === "pool" ? "pooled" : "dedicated", JSON.stringify(location), pendingPurge && JSON.stringify(pendingPurge)]);
+}
+
+/**
+ * Held for a whole move on the pool: one process moves a tenant at a time. A session lock, so a killed process
+ * releases it with its connection.
+ */
+export async function holdMoveLock(pool: Client, tenantId: string, waitMs = 10_000): Promise<void> {
+  // A killed mover's server session ends a moment after the process: wait that long before calling it a conflict.
+  for (const deadline = Date.now() + waitMs; ;) {
+    const { rows } = await pool.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('bloom-tenant-move'), hashtext($1)) AS ok`, [tenantId]);
+    if (rows[0]!.ok) return;
+    if (Date.now() > deadline) throw new Error(`another process is moving or purging tenant "${tenantId}" right now: wait for it to finish (bloom tenants status)`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

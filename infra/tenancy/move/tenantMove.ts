@@ -1,0 +1,204 @@
+import type { Client } from "pg";
+import { mapSettledWithLimit } from "../../concurrency";
+import { withClient } from "../../database/sql/withClient";
+import { isoSeconds } from "../../time";
+import { fenceTenant, unfenceTenant } from "../tenantFence";
+import { tenantDataTables } from "../tenantPolicies";
+import { tenantRowCount } from "../tenantCatalog";
+import { holdMoveLock, readCatalogRow, recordTableCopied, saveJournal, settleCatalogRow, type CatalogRow, type DedicatedLocation, type MoveDirection, type MoveJournal } from "./moveJournal";
+import { foreignKeyLevels } from "./tableOrder";
+import { copyTenantTable, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+
+/**
+ * Moves one tenant between the pool and its dedicated database (extract: pool → dedicated; return: the way back),
+ * copy-then-switch:
+ *   begin (journal) → declare the isolation in config → provision the target → fence the tenant at the source →
+ *   copy table by table in foreign-key order (binary COPY; a level's tables in parallel) → verify counts and
+ *   checksums → cutover (catalog repointed, source fenced for good, the old copy pending purge) .
+ * The tenant's writes are refused (SQLSTATE BL503, retryable) from the fence to the cutover: that is the freeze.
+ * Every step is journaled in the pool's catalog row; a rerun resumes, `abortTenantMove` undoes.
+ */
+export interface MoveHooks {
+  /** Makes the stack config declare this isolation (edits the stack file, like rollback); idempotent. */
+  declare(isolation: "pooled" | "dedicated"): Promise<void>;
+  /** The dedicated database's migrator URL; for extract this provisions it (the tenant stack's `up`). */
+  dedicatedUrl(): Promise<string>;
+}
+
+export interface TenantMoveOptions {
+  tenantId: string;
+  direction: MoveDirection;
+  /** Migrator URL of the pool, which holds the catalog. */
+  poolUrl: string;
+  /** The tenant's dedicated home (its tenant stack and project). */
+  dedicated: DedicatedLocation;
+  hooks: MoveHooks;
+  /** How long the old copy is kept before `purge` may delete it. */
+  graceMs: number;
+  /** Tables copied at once within a foreign-key level. */
+  concurrency?: number;
+  log?: (line: string) => void;
+}
+
+export interface MoveSummary {
+  tenantId: string;
+  direction: MoveDirection;
+  resumed: boolean;
+  tables: (TableCopyResult & TableFingerprint)[];
+  rows: number;
+  bytes: number;
+  /** From the fence to the cutover: how long the tenant's writes were refused. */
+  freezeMs: number;
+  copyMs: number;
+  verifyMs: number;
+  purgeAfter: string;
+}
+
+export class MoveRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MoveRefused";
+  }
+}
+
+/** Why this move cannot start or resume (undefined: it can). Checked before anything changes. */
+export function refusal(row: CatalogRow | undefined, tenantId: string, direction: MoveDirection): string | undefined {
+  if (!row) return `unknown tenant "${tenantId}": it is not in the pool's catalog — declare it in bloom:tenants and run \`pulumi up\` first`;
+  if (row.move && row.move.direction !== direction) {
+    return `a ${row.move.direction} of tenant "${tenantId}" is in progress (since ${row.move.startedAt}): resume it with \`bloom tenants ${row.move.direction} ${tenantId}\` or undo it with \`bloom tenants abort ${tenantId}\``;
+  }
+  if (row.move) return undefined; // resuming
+  if (direction === "extract" && row.isolation === "dedicated") return `tenant "${tenantId}" is already dedicated (${describe(row.location)}): nothing to extract`;
+  if (direction === "return" && row.isolation === "pooled") return `tenant "${tenantId}" is already in the pool: nothing to return`;
+  const target = direction === "extract" ? "dedicated" : "pool";
+  if (row.pendingPurge && row.pendingPurge.location.kind === target) {
+    return `the ${target === "pool" ? "pool" : "dedicated database"} still holds tenant "${tenantId}"'s copy from the move of ${row.pendingPurge.movedAt} (purge due ${row.pendingPurge.after}): purge it first with \`bloom tenants purge ${tenantId} --now\``;
+  }
+  return undefined;
+}
+
+const describe = (l: CatalogRow["location"]) => (l.kind === "pool" ? "the pool" : `stack ${l.stack}, project ${l.project}`);
+
+export async function runTenantMove(opts: TenantMoveOptions): Promise<MoveSummary> {
+  const { tenantId, direction } = opts;
+  const log = opts.log ?? (() => undefined);
+  return withClient(opts.poolUrl, async (pool) => {
+    await holdMoveLock(pool, tenantId);
+    const row = await readCatalogRow(pool, tenantId);
+    const refused = refusal(row, tenantId, direction);
+    if (refused) throw new MoveRefused(refused);
+    const resumed = Boolean(row!.move);
+    let journal: MoveJournal = row!.move ?? {
+      direction, from: row!.location, to: direction === "extract" ? opts.dedicated : { kind: "pool" }, startedAt: isoSeconds(), step: "begun", copied: {},
+    };
+    if (!resumed) await saveJournal(pool, tenantId, journal);
+    log(`${resumed ? "resuming" : "starting"} ${direction} of ${tenantId} (${describe(journal.from)} → ${describe(journal.to)}), last step: ${journal.step}`);
+
+    await opts.hooks.declare(direction === "extract" ? "dedicated" : "pooled");
+    const dedicatedUrl = await opts.hooks.dedicatedUrl();
+    const [sourceUrl, targetUrl] = direction === "extract" ? [opts.poolUrl, dedicatedUrl] : [dedicatedUrl, opts.poolUrl];
+
+    return withClient(sourceUrl, (source) => withClient(targetUrl, async (target) => {
+      if (journal.step === "begun") {
+        await preflight(source, target, tenantId);
+        await fenceTenant(source, tenantId, "moving");
+        journal = { ...journal, step: "fenced", fencedAt: new Date().toISOString() };
+        await saveJournal(pool, tenantId, journal);
+        log(`fenced ${tenantId} at ${describe(journal.from)}: its writes are refused until the cutover`);
+      } else {
+        await fenceTenant(source, tenantId, "moving"); // a crash may have come before the fence committed
+      }
+      const tables = await tenantDataTables(source);
+      const copyStarted = Date.now();
+      const copied = journal.step === "fenced" ? await copyAll(pool, source, sourceUrl, targetUrl, target, tenantId, tables, journal, opts.concurrency ?? 3, log) : [];
+      const copyMs = Date.now() - copyStarted;
+      const verifyStarted = Date.now();
+      let verified: Record<string, TableFingerprint>;
+      try {
+        verified = journal.verified ?? (await verify(source, target, tenantId, tables));
+      } catch (err) {
+        // A rerun copies every table again (each copy replaces the target's rows of that table).
+        await saveJournal(pool, tenantId, (journal = { ...journal, copied: {} }));
+        throw err;
+      }
+      if (journal.step !== "verified") {
+        journal = { ...journal, step: "verified", verified };
+        await saveJournal(pool, tenantId, journal);
+      }
+      const verifyMs = Date.now() - verifyStarted;
+      log(`verified ${tables.length} tables: row counts and checksums equal in source and target`);
+
+      // Cutover. The target must accept the tenant's writes before the catalog sends the app there; the source
+      // refuses them from now on, so no acknowledged write lands where it will later be purged.
+      const purgeAfter = isoSeconds(new Date(Date.now() + opts.graceMs));
+      await unfenceTenant(target, tenantId);
+      if (direction === "return") await fenceTenant(source, tenantId, "moved-out");
+      await pool.query("BEGIN");
+      try {
+        await settleCatalogRow(pool, tenantId, journal.to, { location: journal.from, movedAt: isoSeconds(), after: purgeAfter });
+        if (direction === "extract") await fenceTenant(pool, tenantId, "moved-out");
+        await pool.query("COMMIT");
+      } catch (err) {
+        await pool.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      }
+      const freezeMs = Date.now() - Date.parse(journal.fencedAt!);
+      const byTable = new Map(copied.map((c) => [c.table, c]));
+      const summary = tables.map((t) => ({ ...(byTable.get(t) ?? { table: t, rows: journal.copied[t]?.rows ?? 0, bytes: journal.copied[t]?.bytes ?? 0, ms: 0 }), ...verified[t]! }));
+      log(`cutover: ${tenantId} now lives in ${describe(journal.to)}; the copy in ${describe(journal.from)} is fenced and purged after ${purgeAfter}`);
+      return {
+        tenantId, direction, resumed, tables: summary,
+        rows: summary.reduce((n, t) => n + t.rows, 0), bytes: summary.reduce((n, t) => n + t.bytes, 0),
+        freezeMs, copyMs, verifyMs, purgeAfter,
+      };
+    }, "bloom-move-target"), "bloom-move-source");
+  }, "bloom-move");
+}
+
+/** Before the fence: both databases at the same migrations, and no rows of the tenant in the target yet. */
+async function preflight(source: Client, target: Client, tenantId: string): Promise<void> {
+  const applied = async (c: Client) => (await c.query<{ n: string }>(
+    `SELECT "migration_name" AS n FROM "public"."_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL ORDER BY 1`)).rows.map((r) => r.n);
+  const [s, t] = await Promise.all([applied(source), applied(target)]);
+  if (s.join() !== t.join()) {
+    throw new MoveRefused(`source and target databases are at different migrations (source ${s.length}, latest ${s.at(-1)}; target ${t.length}, latest ${t.at(-1)}): deploy the migrations to both first (bloom migrate deploy)`);
+  }
+  const held = await tenantRowCount(target, tenantId);
+  if (held > 0) throw new MoveRefused(`the target database already holds ${held} rows of tenant "${tenantId}"'s tables: nothing was changed; find out where they came from, and purge them (\`bloom tenants purge\`) before moving`);
+}
+
+async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUrl: string, target: Client, tenantId: string, tables: string[], journal: MoveJournal, concurrency: number, log: (l: string) => void): Promise<TableCopyResult[]> {
+  // The clinic row first: every tenant table references it.
+  const clinic = (await source.query(`SELECT to_jsonb(c) AS row FROM "public"."clinic" c WHERE c."id" = $1`, [tenantId])).rows[0]?.row;
+  if (!clinic) throw new Error(`tenant "${tenantId}" has no clinic row in its source database: run \`pulumi up\` (it writes the clinic rows) and retry`);
+  await target.query(`INSERT INTO "public"."clinic" SELECT * FROM jsonb_populate_record(NULL::"public"."clinic", $1) ON CONFLICT ("id") DO NOTHING`, [clinic]);
+  const results: TableCopyResult[] = [];
+  for (const level of await foreignKeyLevels(source, tables)) {
+    const todo = level.filter((t) => !journal.copied[t]);
+    const settled = await mapSettledWithLimit(todo, concurrency, (table) =>
+      withClient(sourceUrl, (s) => withClient(targetUrl, async (d) => {
+        const r = await copyTenantTable(s, d, table, tenantId);
+        await recordTableCopied(pool, tenantId, table, { rows: r.rows, bytes: r.bytes });
+        log(`copied ${table}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${(r.ms / 1000).toFixed(1)} s (${(r.bytes / 1e6 / Math.max(r.ms / 1000, 0.001)).toFixed(1)} MB/s)`);
+        return r;
+      }, "bloom-move-copy"), "bloom-move-copy"));
+    const failed = settled.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    results.push(...settled.map((s) => (s as PromiseFulfilledResult<TableCopyResult>).value));
+  }
+  return results;
+}
+
+async function verify(source: Client, target: Client, tenantId: string, tables: string[]): Promise<Record<string, TableFingerprint>> {
+  const out: Record<string, TableFingerprint> = {};
+  const mismatched: string[] = [];
+  for (const t of tables) {
+    const [s, d] = await Promise.all([tenantTableFingerprint(source, t, tenantId), tenantTableFingerprint(target, t, tenantId)]);
+    if (s.rows !== d.rows || s.checksum !== d.checksum) mismatched.push(`${t} (source ${s.rows} rows, target ${d.rows})`);
+    out[t] = s;
+  }
+  if (mismatched.length) {
+    throw new Error(`verification failed for tenant "${tenantId}": ${mismatched.join("; ")}. The tenant stays fenced at its source; rerun to copy again, or \`bloom tenants abort ${tenantId}\``);
+  }
+  return out;
+}
