@@ -8,9 +8,10 @@ import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapsho
 import { openStackContext } from "./runbook/stackContext";
 import { ropaFor } from "./compliance/ropaCommand";
 import { statusCommand } from "./runbook/statusCommand";
+import { abortCommand, moveTenantCommand, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
-const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry-run]
+const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <stack file>] [--yes] [--dry-run]
   snapshot create [--name <n>] [--from <branch>] [--ttl-hours <h>]
   snapshot list
   snapshot delete <name>
@@ -20,6 +21,11 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--yes] [--dry
   backfill [--batch-size <n>] [--legacy <clinic>]
   tenancy status | sync | relax | restore
   flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>
+  tenants status
+  tenants extract <id> [--grace 7d]  (pool → its own database: fence, copy, verify, cutover; --grace 0 purges at once)
+  tenants return <id> [--grace 7d]   (its own database → the pool, the same way)
+  tenants purge <id> [--now]         (the old copy a move left, after the grace period)
+  tenants abort <id>                 (undo a move that has not cut over)
   ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)
   status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)`;
 
@@ -29,6 +35,9 @@ async function main(argv: string[]) {
     allowPositionals: true,
     options: {
       stack: { type: "string", default: "local" },
+      // A stack file outside the repo, and where its work dirs and state live (tests, other checkouts' stacks).
+      config: { type: "string" },
+      root: { type: "string" },
       yes: { type: "boolean", default: false },
       "dry-run": { type: "boolean", default: false },
       name: { type: "string" },
@@ -46,6 +55,8 @@ async function main(argv: string[]) {
       format: { type: "string", default: "md" },
       json: { type: "boolean", default: false },
       watch: { type: "boolean", default: false },
+      grace: { type: "string" },
+      now: { type: "boolean", default: false },
     },
   });
   const [command, sub, arg] = positionals;
@@ -57,10 +68,18 @@ async function main(argv: string[]) {
     process.stdout.write(await ropaFor(values.stack!, values.format));
     return;
   }
-  const ctx = await openStackContext({ stackName: values.stack! });
+  const ctx = await openStackContext({ stackName: values.stack!, configFile: values.config, root: values.root });
 
   if (command === "status") {
     await statusCommand(ctx, { json: values.json!, watch: values.watch!, say });
+  } else if (command === "tenants" && sub === "status") {
+    await tenantsStatus(ctx, say);
+  } else if (command === "tenants" && (sub === "extract" || sub === "return") && arg) {
+    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace) });
+  } else if (command === "tenants" && sub === "purge" && arg) {
+    await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
+  } else if (command === "tenants" && sub === "abort" && arg) {
+    await abortCommand(ctx, arg, common);
   } else if (command === "snapshot" && sub === "create") {
     await createSnapshot(ctx, { ...common, name: values.name, from: values.from, ttlHours: values["ttl-hours"] ? Number(values["ttl-hours"]) : undefined });
   } else if (command === "snapshot" && sub === "list") {

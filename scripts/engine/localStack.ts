@@ -29,6 +29,13 @@ export const DEFAULT_STACKS_ROOT = path.join(REPO_ROOT, ".bloom", "stacks");
 export const DEFAULT_STATE_DIR = path.join(REPO_ROOT, ".bloom", "state");
 
 export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack> {
+  const stack = await openLocalStack({ ...opts, projectName: "bloom-platform", program: async () => runPlatformStack() });
+  await applyConfig(stack, opts.config ?? readStackConfig(opts.stackName));
+  return stack;
+}
+
+/** A stack of any of the repo's projects (platform, tenant) in the shared state, with the policy pack on every run. */
+export async function openLocalStack(opts: Omit<LocalStackOptions, "config"> & { projectName: string; program: () => Promise<unknown> }): Promise<Stack> {
   const engine = requireEngine();
   const root = path.join(opts.root ?? DEFAULT_STACKS_ROOT, opts.stackName);
   // The work dir sits inside the repo so the dynamic-provider plugin resolves @pulumi/pulumi from node_modules.
@@ -42,7 +49,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
   const salt = committedSalt(opts.stackName);
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: false });
   const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: opts.stackName, projectName: "bloom-platform", program: async () => runPlatformStack() },
+    { stackName: opts.stackName, projectName: opts.projectName, program: opts.program as () => Promise<Record<string, unknown>> },
     {
       workDir,
       pulumiHome,
@@ -50,7 +57,7 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
       secretsProvider: "passphrase",
       stackSettings: salt ? { [opts.stackName]: { encryptionSalt: salt } } : undefined,
       // PULUMI_BACKEND_URL (e.g. Pulumi Cloud or s3://) for shared stacks; a private file backend otherwise.
-      projectSettings: { name: "bloom-platform", runtime: "nodejs", backend: { url: backendUrl } },
+      projectSettings: { name: opts.projectName, runtime: "nodejs", backend: { url: backendUrl } },
       envVars: {
         PULUMI_CONFIG_PASSPHRASE: stackPassphrase(backendUrl, stateDir, opts.passphrase),
         PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -60,7 +67,6 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
       },
     },
   );
-  await applyConfig(stack, opts.config ?? readStackConfig(opts.stackName));
   return withPolicyPack(stack);
 }
 

@@ -10,6 +10,8 @@ import { openPlatformStack } from "../engine/localStack";
  */
 export interface StackContext {
   stackName: string;
+  /** Where work dirs and state live (tenant stacks open under the same root, so they share the backend). */
+  root?: string;
   configFile: string;
   config: PlatformConfig;
   stack: Stack;
@@ -34,6 +36,7 @@ export async function openStackContext(opts: StackContextOptions): Promise<Stack
   const stack = await openPlatformStack({ stackName: opts.stackName, config: loaded.values, root: opts.root });
   const ctx: StackContext = {
     stackName: opts.stackName,
+    root: opts.root,
     configFile,
     get config() {
       return loaded.config;

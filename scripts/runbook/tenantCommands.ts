@@ -1,0 +1,119 @@
+import { withClient } from "../../infra/database/sql/withClient";
+import { quoteIdent } from "../../infra/naming";
+import { abortTenantMove } from "../../infra/tenancy/move/abortMove";
+import { listCatalog, readCatalogRow, type MoveDirection } from "../../infra/tenancy/move/moveJournal";
+import { purgeMovedCopy } from "../../infra/tenancy/move/purgeCopy";
+import { refusal, runTenantMove, MoveRefused, type MoveSummary } from "../../infra/tenancy/move/tenantMove";
+import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
+import { confirm } from "./confirm";
+import type { Say } from "./snapshotCommands";
+import type { StackContext } from "./stackContext";
+import { declareIsolation, tenantHandle, tenantStackUrl, upRecovering, upTenantStack } from "./tenantStackAccess";
+
+/**
+ * `bloom tenants extract|return <id>`, `purge <id>`, `abort <id>`, `status`: the tenant lifecycle's moves
+ * (infra/tenancy/move). Config is the desired state: a move sets the tenant's `isolation` in the stack file as it
+ * starts (an abort puts it back); the catalog follows at the cutover.
+ */
+export interface MoveCommandOptions {
+  yes?: boolean;
+  dryRun?: boolean;
+  /** Kept before the old copy may be purged; 0 purges right after the cutover. */
+  graceMs: number;
+  say: Say;
+}
+
+/** The throughput the estimate assumes (bench:extract measures the real one). */
+const ASSUMED_MB_PER_S = 40;
+
+export async function moveTenantCommand(ctx: StackContext, tenantId: string, direction: MoveDirection, opts: MoveCommandOptions): Promise<MoveSummary | undefined> {
+  const handle = tenantHandle(ctx, tenantId);
+  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+  // Refusals first, before anything changes (the move checks again under its lock).
+  const row = await withClient(poolUrl, (c) => readCatalogRow(c, tenantId));
+  const refused = refusal(row, tenantId, direction);
+  if (refused) throw new MoveRefused(refused);
+  const sourceUrl = direction === "extract" ? poolUrl : await tenantStackUrl(handle);
+  const plan = await tenantRowPlan(sourceUrl, tenantId);
+  const mb = plan.reduce((n, t) => n + t.bytes, 0) / 1e6;
+  opts.say(`plan: ${direction} ${tenantId}: ${direction === "extract" ? `pool → ${handle.dedicated.stack} (project ${handle.dedicated.project})` : `${handle.dedicated.stack} → pool`}${row?.move ? ` — resuming from step ${row.move.step}` : ""}`);
+  for (const t of plan) opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  ${(t.bytes / 1e6).toFixed(1).padStart(8)} MB`);
+  opts.say(`  total: ${plan.reduce((n, t) => n + t.rows, 0)} rows, ${mb.toFixed(1)} MB; estimated write freeze ~${Math.max(1, Math.ceil(mb / ASSUMED_MB_PER_S * 2))} s (copy + verify at ~${ASSUMED_MB_PER_S} MB/s)`);
+  opts.say(`  steps: set isolation: ${direction === "extract" ? "dedicated" : "pooled"} in ${ctx.configFile}${direction === "extract" ? "; up the platform and the tenant stack" : ""}; fence; copy; verify; cutover; purge of the old copy after ${Math.round(opts.graceMs / 3_600_000)} h`);
+  if (opts.dryRun || !(await confirm(`${direction === "extract" ? "Extract" : "Return"} ${tenantId}?`, opts.yes ?? false))) return undefined;
+
+  const summary = await runTenantMove({
+    tenantId, direction, poolUrl, dedicated: handle.dedicated, graceMs: opts.graceMs, log: opts.say,
+    hooks: {
+      declare: async (isolation) => {
+        if (await declareIsolation(ctx, tenantId, isolation)) opts.say(`${ctx.configFile}: ${tenantId} isolation: ${isolation}`);
+      },
+      dedicatedUrl: async () => {
+        if (direction === "return") return tenantStackUrl(handle);
+        opts.say(`platform stack ${ctx.stackName}: up (publishes ${tenantId} as dedicated; the catalog moves only at the cutover)`);
+        await upRecovering(ctx.stack, opts.say);
+        return upTenantStack(handle, opts.say);
+      },
+    },
+  });
+  for (const t of summary.tables) opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  checksum ${t.checksum}`);
+  opts.say(`write freeze: ${(summary.freezeMs / 1000).toFixed(2)} s (fence → cutover; copy ${(summary.copyMs / 1000).toFixed(2)} s, verify ${(summary.verifyMs / 1000).toFixed(2)} s)`);
+  opts.say(`done: ${summary.rows} rows, ${(summary.bytes / 1e6).toFixed(1)} MB moved${summary.resumed ? " (resumed)" : ""}`);
+  if (opts.graceMs === 0) await purgeCommand(ctx, tenantId, { now: true, say: opts.say });
+  else opts.say(`the old copy is fenced and kept until ${summary.purgeAfter}: \`bloom tenants purge ${tenantId}\` then`);
+  return summary;
+}
+
+export async function purgeCommand(ctx: StackContext, tenantId: string, opts: { now?: boolean; dryRun?: boolean; say: Say }): Promise<void> {
+  const handle = tenantHandle(ctx, tenantId);
+  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+  const row = await withClient(poolUrl, (c) => readCatalogRow(c, tenantId));
+  if (!row?.pendingPurge) return opts.say(`tenant ${tenantId}: no old copy to purge`);
+  opts.say(`plan: purge ${tenantId}'s copy in ${row.pendingPurge.location.kind === "pool" ? "the pool" : handle.dedicated.stack} (left by the move of ${row.pendingPurge.movedAt}, due ${row.pendingPurge.after})`);
+  if (opts.dryRun) return;
+  const res = await purgeMovedCopy(poolUrl, tenantId, { dedicatedUrl: () => tenantStackUrl(handle), now: opts.now, log: opts.say });
+  if (res) opts.say(`purged ${Object.values(res.deleted).reduce((a, b) => a + b, 0)} rows of ${tenantId} at ${res.at}`);
+}
+
+export async function abortCommand(ctx: StackContext, tenantId: string, opts: { yes?: boolean; dryRun?: boolean; say: Say }): Promise<void> {
+  const handle = tenantHandle(ctx, tenantId);
+  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+  const row = await withClient(poolUrl, (c) => readCatalogRow(c, tenantId));
+  if (!row?.move) throw new Error(`no move of tenant "${tenantId}" is in progress: nothing to abort`);
+  opts.say(`plan: undo the ${row.move.direction} of ${tenantId} (step ${row.move.step}, ${Object.keys(row.move.copied).length} tables copied): delete the copied rows from the target, lift the fence, put isolation back`);
+  if (opts.dryRun || !(await confirm(`Abort the ${row.move.direction} of ${tenantId}?`, opts.yes ?? false))) return;
+  await abortTenantMove(poolUrl, tenantId, {
+    declare: async (isolation) => void (await declareIsolation(ctx, tenantId, isolation)),
+    dedicatedUrl: () => tenantStackUrl(handle).catch(() => undefined),
+  }, opts.say);
+}
+
+export async function tenantsStatus(ctx: StackContext, say: Say): Promise<void> {
+  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+  for (const r of await withClient(poolUrl, listCatalog)) {
+    const where = r.location.kind === "pool" ? "pool" : `${r.location.stack} (${r.location.project})`;
+    const move = r.move ? ` — ${r.move.direction} in progress since ${r.move.startedAt}, step ${r.move.step}, ${Object.keys(r.move.copied).length} tables copied` : "";
+    const purge = r.pendingPurge ? ` — old copy in ${r.pendingPurge.location.kind === "pool" ? "the pool" : "its dedicated database"}, purge due ${r.pendingPurge.after}` : "";
+    say(`${r.id.padEnd(24)} ${r.isolation.padEnd(10)} ${where}${move}${purge}`);
+  }
+}
+
+/** Rows and bytes per tenant table at the source: the dry run's plan. */
+async function tenantRowPlan(url: string, tenantId: string): Promise<{ table: string; rows: number; bytes: number }[]> {
+  return withClient(url, async (c) => {
+    const out: { table: string; rows: number; bytes: number }[] = [];
+    for (const table of await tenantDataTables(c)) {
+      const { rows } = await c.query<{ n: string; b: string }>(`SELECT count(*) AS n, coalesce(sum(pg_column_size(t.*)), 0) AS b FROM "public".${quoteIdent(table)} t WHERE "clinic_id" = $1`, [tenantId]);
+      out.push({ table, rows: Number(rows[0]!.n), bytes: Number(rows[0]!.b) });
+    }
+    return out;
+  }, "bloom-move-plan");
+}
+
+/** `--grace 7d | 12h | 30m | 0` in milliseconds. */
+export function parseGrace(value: string | undefined): number {
+  if (value === undefined) return 7 * 86_400_000;
+  const m = /^(\d+)([dhm]?)$/.exec(value.trim());
+  if (!m) throw new Error(`--grace "${value}": give a duration like 7d, 12h, 30m or 0`);
+  return Number(m[1]) * ({ d: 86_400_000, h: 3_600_000, m: 60_000, "": 86_400_000 } as Record<string, number>)[m[2]!]!;
+}

@@ -1,0 +1,71 @@
+import type { Stack, UpResult } from "@pulumi/pulumi/automation";
+import { readStackConfigFile, writeStackConfigValues } from "../../infra/config/stackFile";
+import { catalogEntry } from "../../components/tenancy/tenantRegistration";
+import type { DedicatedLocation } from "../../infra/tenancy/move/moveJournal";
+import { openTenantStack } from "../engine/tenantStack";
+import { recoverStaleLocks } from "../engine/staleLocks";
+import type { Say } from "./snapshotCommands";
+import type { StackContext } from "./stackContext";
+
+/** What the tenant commands need about one declared tenant: its dedicated home and its tenant stack. */
+export interface TenantHandle {
+  id: string;
+  dedicated: DedicatedLocation;
+  openStack(): Promise<Stack>;
+}
+
+export function tenantHandle(ctx: StackContext, tenantId: string): TenantHandle {
+  const t = ctx.config.tenants.find((x) => x.id === tenantId);
+  if (!t) {
+    const known = ctx.config.tenants.map((x) => x.id).join(", ") || "none";
+    throw new Error(`unknown tenant "${tenantId}": it is not in bloom:tenants of stack ${ctx.stackName} (declared: ${known})`);
+  }
+  const entry = catalogEntry(ctx.config.environment, { ...t, isolation: "dedicated" });
+  let stack: Stack | undefined;
+  return {
+    id: tenantId,
+    dedicated: { kind: "dedicated", stack: entry.stack!, project: entry.projectName! },
+    async openStack() {
+      stack ??= await openTenantStack({
+        tenantId, environment: ctx.config.environment, platformStack: ctx.stackName, stackName: entry.stack!, root: ctx.root,
+        neonApiKey: ctx.config.database.backend === "neon" ? process.env.NEON_API_KEY ?? (await ctx.stack.getConfig("bloom:neonApiKey")).value : undefined,
+      });
+      return stack;
+    },
+  };
+}
+
+/** Sets one tenant's isolation in the stack file (the desired state) and hands the file to the engine. */
+export async function declareIsolation(ctx: StackContext, tenantId: string, isolation: "pooled" | "dedicated"): Promise<boolean> {
+  const raw = readStackConfigFile(ctx.configFile)["bloom:tenants"];
+  const tenants = JSON.parse(raw ?? "[]") as { id: string; isolation?: string }[];
+  const t = tenants.find((x) => x.id === tenantId);
+  if (!t || t.isolation === isolation) return false;
+  t.isolation = isolation;
+  writeStackConfigValues(ctx.configFile, { "bloom:tenants": tenants });
+  await ctx.reload();
+  return true;
+}
+
+/** `up`, after recovering a lock a killed run left on this host; says what it did. */
+export async function upRecovering(stack: Stack, say: Say): Promise<UpResult> {
+  for (const line of await recoverStaleLocks(stack)) say(line);
+  say(`stack ${stack.name}: up …`);
+  const res = await stack.up({ onOutput: () => undefined });
+  say(`stack ${stack.name}: ${res.summary.result} (${Object.entries(res.summary.resourceChanges ?? {}).map(([k, v]) => `${v} ${k}`).join(", ")})`);
+  return res;
+}
+
+/** `up` of the tenant stack; returns its migrator URL. */
+export async function upTenantStack(handle: TenantHandle, say: Say): Promise<string> {
+  const res = await upRecovering(await handle.openStack(), say);
+  return res.outputs.migratorDatabaseUrl!.value as string;
+}
+
+/** The migrator URL of an existing tenant stack, or a clear error when it is missing. */
+export async function tenantStackUrl(handle: TenantHandle): Promise<string> {
+  const stack = await handle.openStack();
+  const url = (await stack.outputs()).migratorDatabaseUrl?.value as string | undefined;
+  if (!url) throw new Error(`tenant stack ${handle.dedicated.stack} is missing (or was never \`up\`): the tenant has no dedicated database to move from or purge`);
+  return url;
+}

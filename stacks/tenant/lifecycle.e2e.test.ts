@@ -1,0 +1,172 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import fc from "fast-check";
+import { parse, stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT, stackFilePath } from "../../infra/config/stackFile";
+import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
+import { TENANT_MAINTENANCE_SQLSTATE } from "../../infra/tenancy/tenantFence";
+import { findEngine } from "../../scripts/engine/engineLocation";
+import { openStackContext, type StackContext } from "../../scripts/runbook/stackContext";
+import { moveTenantCommand, purgeCommand } from "../../scripts/runbook/tenantCommands";
+import { tenantHandle } from "../../scripts/runbook/tenantStackAccess";
+import { freePort } from "../../test/kvPort";
+import { query, requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";
+import { asApp, fingerprint } from "../../test/tenantFixtures";
+
+/**
+ * The tenant lifecycle on the real engine, as enterprise onboarding runs it: a new pooled tenant declared and `up`;
+ * its data written by the app; `bloom tenants extract` (tenant stack up through the Automation API, fence, copy,
+ * verify, cutover); the pool's copy purged after the grace period; `bloom tenants return`. Then the runbook CLI
+ * killed with -9 at seeded points, during the engine step and after, and rerun: nothing lost, nothing duplicated,
+ * no manual `pulumi cancel`. BLOOM_LIFECYCLE_KILL_TRIALS sets the kills (CI default 4: 3 in the engine step).
+ */
+const engine = findEngine();
+const mustRun = process.env.CI === "true";
+const KILLS = Number(process.env.BLOOM_LIFECYCLE_KILL_TRIALS ?? 4);
+const SEED = Number(process.env.BLOOM_LIFECYCLE_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const TABLES = ["user", "branch", "therapist", "patient", "paquete", "appointment", "payment"];
+
+const ofTenant = (fp: Record<string, string>, t: string) => Object.fromEntries(Object.entries(fp).filter(([k]) => k.endsWith(`:${t}`) && !k.startsWith("clinic:")));
+const notOf = (fp: Record<string, string>, t: string) => Object.fromEntries(Object.entries(fp).filter(([k]) => !k.endsWith(`:${t}`)));
+
+describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: declare, extract, purge, return", () => {
+  const stackName = uniqueName("e2e-lc");
+  const tenant = uniqueName("onb").slice(0, 24);
+  const root = path.join(REPO_ROOT, ".bloom", "e2e");
+  const dir = path.join(root, stackName);
+  const configFile = path.join(dir, `Pulumi.${stackName}.yaml`);
+  const said: string[] = [];
+  const say = (l: string) => said.push(l);
+  let ctx: StackContext;
+  let kvPort = 0;
+  let pool = "";
+  let poolApp = "";
+
+  beforeAll(async () => {
+    if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run before the e2e suite");
+    await requirePostgres();
+    mkdirSync(dir, { recursive: true });
+    const file = parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> };
+    file.config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
+    file.config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: (kvPort = await freePort()) } };
+    file.config["bloom:tenants"] = [...(file.config["bloom:tenants"] as object[]), { id: tenant, name: "Onboarding Clinic", tier: "enterprise", isolation: "pooled" }];
+    writeFileSync(configFile, stringify({ config: file.config }));
+    ctx = await openStackContext({ stackName, configFile, root });
+  });
+  afterAll(async () => {
+    const tenantStack = ctx && (await tenantHandle(ctx, tenant).openStack().catch(() => undefined));
+    await tenantStack?.destroy().catch(() => undefined);
+    await tenantStack?.workspace.removeStack(tenantStack.name).catch(() => undefined);
+    await ctx?.stack.destroy().catch(() => undefined);
+    await ctx?.stack.workspace.removeStack(stackName).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(path.join(root, `local-${tenant}`), { recursive: true, force: true });
+    stopLocalRestEndpoint(kvPort);
+  });
+
+  it("a newly declared pooled tenant exists after up: its clinic row, and the app writes every tenant table as it", async () => {
+    const res = await ctx.stack.up();
+    pool = res.outputs.migratorDatabaseUrl!.value as string;
+    poolApp = res.outputs.appDatabaseUrl!.value as string;
+    expect(await query(pool, `SELECT id, tier FROM clinic WHERE id = $1`, [tenant])).toEqual([{ id: tenant, tier: "enterprise" }]);
+    const t = tenant;
+    const writes = [
+      `INSERT INTO "user" (id, email, name, password_hash, clinic_id) VALUES ('u1', 'u1@x', 'U', 'x', '${t}')`,
+      `INSERT INTO "branch" (id, name, clinic_id) VALUES ('b1', 'B', '${t}')`,
+      `INSERT INTO "therapist" (id, name, branch_id, clinic_id) VALUES ('t1', 'T', 'b1', '${t}')`,
+      `INSERT INTO "patient" (id, name, clinic_id) SELECT 'p' || i, 'P' || i, '${t}' FROM generate_series(1, 500) i`,
+      `INSERT INTO "paquete" (id, name, sessions, price_cents, clinic_id) VALUES ('pk1', 'PK', 5, 5000, '${t}')`,
+      `INSERT INTO "appointment" (id, patient_id, therapist_id, branch_id, paquete_id, date, hour, clinic_id) SELECT 'a' || i, 'p' || i, 't1', 'b1', 'pk1', '2026-12-01', '10:00', '${t}' FROM generate_series(1, 500) i`,
+      `INSERT INTO "payment" (id, appointment_id, patient_id, amount_cents, clinic_id) SELECT 'pay' || i, 'a' || i, 'p' || i, 100, '${t}' FROM generate_series(1, 500) i`,
+    ];
+    for (const sql of writes) expect((await asApp(poolApp, tenant, sql)).code, sql).toBeUndefined();
+    const counts = await query<{ tbl: string; n: number }>(pool, TABLES.map((x) => `SELECT '${x}' AS tbl, count(*)::int AS n FROM "${x}" WHERE clinic_id = $1`).join(" UNION ALL "), [tenant]);
+    expect(counts.every((c) => c.n > 0)).toBe(true);
+  });
+
+  it("extract: the tenant stack exists, rows identical, others untouched, writes work in the dedicated database and are refused in the pool", async () => {
+    const before = await fingerprint(pool);
+    await moveTenantCommand(ctx, tenant, "extract", { yes: true, graceMs: 2_000, say });
+    const outputs = await (await tenantHandle(ctx, tenant).openStack()).outputs();
+    const dedicated = outputs.migratorDatabaseUrl!.value as string;
+    const dedicatedApp = outputs.appDatabaseUrl!.value as string;
+    expect(ofTenant(await fingerprint(dedicated), tenant)).toEqual(ofTenant(before, tenant));
+    expect(notOf(await fingerprint(pool), tenant)).toEqual(notOf(before, tenant));
+    // The dedicated database holds exactly this clinic (the baseline's legacy row is gone).
+    expect(await query(dedicated, `SELECT id FROM clinic`)).toEqual([{ id: tenant }]);
+    expect((await asApp(dedicatedApp, tenant, `INSERT INTO "patient" (id, name, clinic_id) VALUES ('after', 'After', '${tenant}')`)).code).toBeUndefined();
+    expect((await asApp(poolApp, tenant, `INSERT INTO "patient" (id, name, clinic_id) VALUES ('stale', 'Stale', '${tenant}')`)).code).toBe(TENANT_MAINTENANCE_SQLSTATE);
+    expect(readFileSync(configFile, "utf8")).toMatch(new RegExp(`id: ${tenant}\\n(?: {6}.*\\n)*? {6}isolation: dedicated`));
+    expect(said.join("\n")).toMatch(/write freeze: \d+\.\d+ s/);
+    // Config and catalog agree: the platform has nothing to change.
+    const preview = await ctx.stack.preview();
+    expect(preview.changeSummary.update ?? 0).toBe(0);
+
+    await new Promise((r) => setTimeout(r, 2_000)); // the grace period
+    await purgeCommand(ctx, tenant, { say });
+    expect(ofTenant(await fingerprint(pool), tenant)).toEqual({});
+  });
+
+  it("return: back in the pool with every row, including those written in the dedicated database", async () => {
+    const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+    const there = ofTenant(await fingerprint(dedicated), tenant);
+    await moveTenantCommand(ctx, tenant, "return", { yes: true, graceMs: 0, say });
+    expect(ofTenant(await fingerprint(pool), tenant)).toEqual(there);
+    expect(ofTenant(await fingerprint(dedicated), tenant)).toEqual({});
+    expect((await asApp(poolApp, tenant, `SELECT count(*)::int AS n FROM "patient"`)).rows).toEqual([{ n: 501 }]);
+    expect(readFileSync(configFile, "utf8")).toMatch(new RegExp(`id: ${tenant}\\n(?: {6}.*\\n)*? {6}isolation: pooled`));
+  });
+
+  it(`the runbook CLI killed with -9 at ${KILLS} seeded points (during the engine step and after), then rerun: 0 lost, 0 duplicated, no manual cancel`, async () => {
+    console.log(`lifecycle kill trials: seed ${SEED}, ${KILLS} kills (replay: BLOOM_LIFECYCLE_KILL_SEED=${SEED})`);
+    const reference = ofTenant(await fingerprint(pool), tenant);
+    const trials: string[] = [];
+    // Kill points: three in the first seconds of an extract (the platform's and the tenant stack's `up`), the rest anywhere.
+    const delays = fc.sample(fc.integer({ min: 1_000, max: 9_000 }), { seed: SEED, numRuns: KILLS }).map((d, i) => (i < 3 ? Math.min(d, 6_000) : d));
+    for (const [i, delay] of delays.entries()) {
+      const direction = i % 2 === 0 ? "extract" : "return";
+      const killed = await bloom(["tenants", direction, tenant, "--grace", "0", "--yes"], delay);
+      const lastLineBeforeKill = lastOutput.trim().split("\n").at(-1) ?? "(nothing printed yet)";
+      // The rerun finishes the move (or says it already happened), and the purge what the killed run left.
+      await bloom(["tenants", direction, tenant, "--grace", "0", "--yes"]).catch((err: Error) => {
+        if (!/already (dedicated|in the pool)/.test(err.message)) throw err;
+      });
+      const out = lastOutput;
+      trials.push(`#${i} ${direction} killed=${killed} after ${delay} ms at "${lastLineBeforeKill}"; rerun: ${out.match(/removed the lock[^\n]*/g)?.length ?? 0} stale lock(s) removed`);
+      await bloom(["tenants", "purge", tenant, "--now"]);
+      const status = await bloomOutput(["tenants", "status"]);
+      const home = direction === "extract" ? (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string : pool;
+      const away = direction === "extract" ? pool : (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+      expect(ofTenant(await fingerprint(home), tenant), `trial ${i} (${direction}, kill after ${delay} ms, killed: ${killed}): ${out}\n${status}`).toEqual(reference);
+      expect(ofTenant(await fingerprint(away), tenant), `trial ${i}: the old copy is purged`).toEqual({});
+    }
+    console.log(trials.join("\n"));
+    if (KILLS % 2 === 1) await moveTenantCommand(ctx, tenant, "return", { yes: true, graceMs: 0, say });
+  });
+
+  // The runbook CLI as on-call runs it, in its own process; stdout collected. Resolves true when it was killed.
+  let lastOutput = "";
+  function bloom(args: string[], killAfterMs?: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts", "bloom.ts"), ...args, "--stack", stackName, "--config", configFile, "--root", root], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      // The whole process group: the engine and its plugins die with the runbook, as with a kill of the session.
+      const timer = killAfterMs === undefined ? undefined : setTimeout(() => process.kill(-child.pid!, "SIGKILL"), killAfterMs);
+      child.on("exit", (code, signal) => {
+        clearTimeout(timer);
+        lastOutput = out;
+        if (signal === "SIGKILL") resolve(true);
+        else if (code === 0) resolve(false);
+        else reject(new Error(`bloom ${args.join(" ")} failed (${code}): ${out}`));
+      });
+    });
+  }
+  async function bloomOutput(args: string[]): Promise<string> {
+    await bloom(args);
+    return lastOutput;
+  }
+});
