@@ -20,11 +20,11 @@ import { asApp, fingerprint } from "../../test/tenantFixtures";
  * its data written by the app; `bloom tenants extract` (tenant stack up through the Automation API, fence, copy,
  * verify, cutover); the pool's copy purged after the grace period; `bloom tenants return`. Then the runbook CLI
  * killed with -9 at seeded points, during the engine step and after, and rerun: nothing lost, nothing duplicated,
- * no manual `pulumi cancel`. BLOOM_LIFECYCLE_KILL_TRIALS sets the kills (CI default 4: 3 in the engine step).
+ * no manual `pulumi cancel`. BLOOM_LIFECYCLE_KILL_TRIALS sets the kills (CI default 6: 3 in the engine step).
  */
 const engine = findEngine();
 const mustRun = process.env.CI === "true";
-const KILLS = Number(process.env.BLOOM_LIFECYCLE_KILL_TRIALS ?? 4);
+const KILLS = Number(process.env.BLOOM_LIFECYCLE_KILL_TRIALS ?? 6);
 const SEED = Number(process.env.BLOOM_LIFECYCLE_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const TABLES = ["user", "branch", "therapist", "patient", "paquete", "appointment", "payment"];
 
@@ -119,27 +119,31 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     expect(readFileSync(configFile, "utf8")).toMatch(new RegExp(`id: ${tenant}\\n(?: {6}.*\\n)*? {6}isolation: pooled`));
   });
 
-  it(`the runbook CLI killed with -9 at ${KILLS} seeded points (during the engine step and after), then rerun: 0 lost, 0 duplicated, no manual cancel`, async () => {
+  it(`the runbook CLI killed with -9 at ${KILLS} seeded points (the engine step of every other extract, the data plane otherwise), then rerun: 0 lost, 0 duplicated, no manual cancel`, async () => {
     console.log(`lifecycle kill trials: seed ${SEED}, ${KILLS} kills (replay: BLOOM_LIFECYCLE_KILL_SEED=${SEED})`);
     const reference = ofTenant(await fingerprint(pool), tenant);
     const trials: string[] = [];
-    // Kill points: three in the first seconds of an extract (the platform's and the tenant stack's `up`), the rest anywhere.
-    const delays = fc.sample(fc.integer({ min: 1_000, max: 9_000 }), { seed: SEED, numRuns: KILLS }).map((d, i) => (i < 3 ? Math.min(d, 6_000) : d));
+    // Each kill waits for a marker in the CLI's progress, then a seeded delay: extracts alternate between the
+    // platform's `up` and the tenant stack's (the engine step), returns are killed in the data plane.
+    const delays = fc.sample(fc.noBias(fc.integer({ min: 0, max: 4_000 })), { seed: SEED, numRuns: KILLS });
     for (const [i, delay] of delays.entries()) {
       const direction = i % 2 === 0 ? "extract" : "return";
-      const killed = await bloom(["tenants", direction, tenant, "--grace", "0", "--yes"], delay);
+      const marker = direction === "return" ? /fenced /
+        : i % 4 === 0 ? new RegExp(`stack ${stackName}: up …`) : new RegExp(`stack local-${tenant}: up …`);
+      const dataPlaneDelay = Math.round(delay / 10); // a move's data plane takes a few hundred ms here
+      const killed = await bloom(["tenants", direction, tenant, "--grace", "0", "--yes"], { after: marker, ms: direction === "return" ? dataPlaneDelay : delay });
       const lastLineBeforeKill = lastOutput.trim().split("\n").at(-1) ?? "(nothing printed yet)";
       // The rerun finishes the move (or says it already happened), and the purge what the killed run left.
       await bloom(["tenants", direction, tenant, "--grace", "0", "--yes"]).catch((err: Error) => {
         if (!/already (dedicated|in the pool)/.test(err.message)) throw err;
       });
       const out = lastOutput;
-      trials.push(`#${i} ${direction} killed=${killed} after ${delay} ms at "${lastLineBeforeKill}"; rerun: ${out.match(/removed the lock[^\n]*/g)?.length ?? 0} stale lock(s) removed`);
+      trials.push(`#${i} ${direction} killed=${killed} ${direction === "return" ? dataPlaneDelay : delay} ms after ${marker.source} at "${lastLineBeforeKill}"; rerun: ${out.match(/removed the lock[^\n]*/g)?.length ?? 0} stale lock(s) removed`);
       await bloom(["tenants", "purge", tenant, "--now"]);
       const status = await bloomOutput(["tenants", "status"]);
-      const home = direction === "extract" ? (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string : pool;
-      const away = direction === "extract" ? pool : (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
-      expect(ofTenant(await fingerprint(home), tenant), `trial ${i} (${direction}, kill after ${delay} ms, killed: ${killed}): ${out}\n${status}`).toEqual(reference);
+      const dedicated = async () => (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+      const [home, away] = direction === "extract" ? [await dedicated(), pool] : [pool, await dedicated()];
+      expect(ofTenant(await fingerprint(home), tenant), `trial ${i} (${direction}, killed: ${killed}): ${out}\n${status}`).toEqual(reference);
       expect(ofTenant(await fingerprint(away), tenant), `trial ${i}: the old copy is purged`).toEqual({});
     }
     console.log(trials.join("\n"));
@@ -148,14 +152,18 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
 
   // The runbook CLI as on-call runs it, in its own process; stdout collected. Resolves true when it was killed.
   let lastOutput = "";
-  function bloom(args: string[], killAfterMs?: number): Promise<boolean> {
+  function bloom(args: string[], kill?: { after: RegExp; ms: number }): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts", "bloom.ts"), ...args, "--stack", stackName, "--config", configFile, "--root", root], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
       let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (out += d));
-      // The whole process group: the engine and its plugins die with the runbook, as with a kill of the session.
-      const timer = killAfterMs === undefined ? undefined : setTimeout(() => process.kill(-child.pid!, "SIGKILL"), killAfterMs);
+      let timer: NodeJS.Timeout | undefined;
+      const collect = (d: Buffer) => {
+        out += d;
+        // The whole process group: the engine and its plugins die with the runbook, as with a kill of the session.
+        if (kill && !timer && kill.after.test(out)) timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), kill.ms);
+      };
+      child.stdout.on("data", collect);
+      child.stderr.on("data", collect);
       child.on("exit", (code, signal) => {
         clearTimeout(timer);
         lastOutput = out;
