@@ -2,6 +2,7 @@ import { withClient } from "../../database/sql/withClient";
 import { unfenceTenant } from "../tenantFence";
 import { holdMoveLock, readCatalogRow, settleCatalogRow } from "./moveJournal";
 import { deleteTenantRows } from "./purgeCopy";
+import { restoreAfterBulkLoad } from "./bulkLoad";
 import type { MoveHooks } from "./tenantMove";
 
 /**
@@ -23,6 +24,7 @@ export async function abortTenantMove(poolUrl: string, tenantId: string, hooks: 
     if (targetUrl && journal.step !== "begun") {
       deletedFromTarget = await withClient(targetUrl, async (c) => {
         const deleted = await deleteTenantRows(c, tenantId, { log });
+        if (journal.bulkLoad) await restoreAfterBulkLoad(c, journal.bulkLoad); // the target's schema as it was
         if (journal.direction === "extract") await c.query(`DELETE FROM "public"."clinic" WHERE "id" = $1`, [tenantId]);
         return Object.values(deleted).reduce((a, b) => a + b, 0);
       }, "bloom-move-abort");

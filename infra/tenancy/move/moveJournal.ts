@@ -1,6 +1,7 @@
 import type { Client } from "pg";
 import type { TenantRecord } from "../tenantCatalog";
 import type { TableFingerprint } from "./tableCopy";
+import type { BulkLoadPlan } from "./bulkLoad";
 
 /**
  * A move's journal lives in the tenant's catalog row in the pool (`bloom_platform.tenants.move`): every step is
@@ -18,6 +19,8 @@ export interface MoveJournal {
   /** The last step completed. */
   step: "begun" | "fenced" | "verified";
   fencedAt?: string;
+  /** Set when the target held no tenant rows: its foreign keys, dropped for the copy and put back after it. */
+  bulkLoad?: BulkLoadPlan;
   /** Tables whose copy committed in the target, with what was copied. */
   copied: Record<string, { rows: number; bytes: number }>;
   verified?: Record<string, TableFingerprint>;

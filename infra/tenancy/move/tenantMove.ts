@@ -8,6 +8,7 @@ import { tenantRowCount } from "../tenantCatalog";
 import { holdMoveLock, readCatalogRow, recordTableCopied, saveJournal, settleCatalogRow, type CatalogRow, type DedicatedLocation, type MoveDirection, type MoveJournal } from "./moveJournal";
 import { foreignKeyLevels } from "./tableOrder";
 import { copyTenantTable, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 
 /**
  * Moves one tenant between the pool and its dedicated database (extract: pool → dedicated; return: the way back),
@@ -99,23 +100,31 @@ export async function runTenantMove(opts: TenantMoveOptions): Promise<MoveSummar
     const [sourceUrl, targetUrl] = direction === "extract" ? [opts.poolUrl, dedicatedUrl] : [dedicatedUrl, opts.poolUrl];
 
     return withClient(sourceUrl, (source) => withClient(targetUrl, async (target) => {
+      const tables = await tenantDataTables(source);
       if (journal.step === "begun") {
         await preflight(source, target, tenantId);
+        const bulkLoad = await bulkLoadPlan(target, tables);
         await fenceTenant(source, tenantId, "moving");
-        journal = { ...journal, step: "fenced", fencedAt: new Date().toISOString() };
+        journal = { ...journal, step: "fenced", fencedAt: new Date().toISOString(), ...(bulkLoad ? { bulkLoad } : {}) };
         await saveJournal(pool, tenantId, journal);
         log(`fenced ${tenantId} at ${describe(journal.from)}: its writes are refused until the cutover`);
       } else {
         await fenceTenant(source, tenantId, "moving"); // a crash may have come before the fence committed
       }
-      const tables = await tenantDataTables(source);
       const copyStarted = Date.now();
-      const copied = journal.step === "fenced" ? await copyAll(pool, source, sourceUrl, targetUrl, target, tenantId, tables, journal, opts.concurrency ?? 3, log) : [];
+      let copied: TableCopyResult[] = [];
+      if (journal.step === "fenced") {
+        if (journal.bulkLoad) await relaxForBulkLoad(target, journal.bulkLoad);
+        // Without the target's foreign keys, no table waits for another: all copy at once (bounded).
+        const levels = journal.bulkLoad ? [tables] : await foreignKeyLevels(source, tables);
+        copied = await copyAll(pool, source, sourceUrl, targetUrl, target, tenantId, levels, journal, opts.concurrency ?? 3, log);
+        if (journal.bulkLoad) await restoreAfterBulkLoad(target, journal.bulkLoad);
+      }
       const copyMs = Date.now() - copyStarted;
       const verifyStarted = Date.now();
       let verified: Record<string, TableFingerprint>;
       try {
-        verified = journal.verified ?? (await verify(source, target, tenantId, tables));
+        verified = journal.verified ?? (await verify(sourceUrl, targetUrl, tenantId, tables, opts.concurrency ?? 3));
       } catch (err) {
         // A rerun copies every table again (each copy replaces the target's rows of that table).
         await saveJournal(pool, tenantId, (journal = { ...journal, copied: {} }));
@@ -167,13 +176,13 @@ async function preflight(source: Client, target: Client, tenantId: string): Prom
   if (held > 0) throw new MoveRefused(`the target database already holds ${held} rows of tenant "${tenantId}"'s tables: nothing was changed; find out where they came from, and purge them (\`bloom tenants purge\`) before moving`);
 }
 
-async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUrl: string, target: Client, tenantId: string, tables: string[], journal: MoveJournal, concurrency: number, log: (l: string) => void): Promise<TableCopyResult[]> {
+async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUrl: string, target: Client, tenantId: string, levels: string[][], journal: MoveJournal, concurrency: number, log: (l: string) => void): Promise<TableCopyResult[]> {
   // The clinic row first: every tenant table references it.
   const clinic = (await source.query(`SELECT to_jsonb(c) AS row FROM "public"."clinic" c WHERE c."id" = $1`, [tenantId])).rows[0]?.row;
   if (!clinic) throw new Error(`tenant "${tenantId}" has no clinic row in its source database: run \`pulumi up\` (it writes the clinic rows) and retry`);
   await target.query(`INSERT INTO "public"."clinic" SELECT * FROM jsonb_populate_record(NULL::"public"."clinic", $1) ON CONFLICT ("id") DO NOTHING`, [clinic]);
   const results: TableCopyResult[] = [];
-  for (const level of await foreignKeyLevels(source, tables)) {
+  for (const level of levels) {
     const todo = level.filter((t) => !journal.copied[t]);
     const settled = await mapSettledWithLimit(todo, concurrency, (table) =>
       withClient(sourceUrl, (s) => withClient(targetUrl, async (d) => {
@@ -189,14 +198,20 @@ async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUr
   return results;
 }
 
-async function verify(source: Client, target: Client, tenantId: string, tables: string[]): Promise<Record<string, TableFingerprint>> {
+/** Counts and checksums of every table on both sides (tables in parallel, each on its own pair of connections). */
+async function verify(sourceUrl: string, targetUrl: string, tenantId: string, tables: string[], concurrency: number): Promise<Record<string, TableFingerprint>> {
   const out: Record<string, TableFingerprint> = {};
   const mismatched: string[] = [];
-  for (const t of tables) {
-    const [s, d] = await Promise.all([tenantTableFingerprint(source, t, tenantId), tenantTableFingerprint(target, t, tenantId)]);
-    if (s.rows !== d.rows || s.checksum !== d.checksum) mismatched.push(`${t} (source ${s.rows} rows, target ${d.rows})`);
-    out[t] = s;
-  }
+  const settled = await mapSettledWithLimit(tables, concurrency, (t) => Promise.all([
+    withClient(sourceUrl, (c) => tenantTableFingerprint(c, t, tenantId), "bloom-move-verify"),
+    withClient(targetUrl, (c) => tenantTableFingerprint(c, t, tenantId), "bloom-move-verify"),
+  ]));
+  settled.forEach((r, i) => {
+    if (r.status === "rejected") throw r.reason;
+    const [s, d] = r.value;
+    if (s.rows !== d.rows || s.checksum !== d.checksum) mismatched.push(`${tables[i]} (source ${s.rows} rows, target ${d.rows})`);
+    out[tables[i]!] = s;
+  });
   if (mismatched.length) {
     throw new Error(`verification failed for tenant "${tenantId}": ${mismatched.join("; ")}. The tenant stays fenced at its source; rerun to copy again, or \`bloom tenants abort ${tenantId}\``);
   }

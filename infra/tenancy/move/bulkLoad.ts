@@ -1,0 +1,45 @@
+import type { Client } from "pg";
+import { quoteIdent } from "../../naming";
+import { FENCE_TRIGGER } from "../tenantFence";
+
+/**
+ * Loading into a database that holds no tenant rows at all (a new dedicated database the app is not routed to
+ * yet) need not pay per-row foreign-key checks and the fence trigger: measured here, they made a binary COPY 4x
+ * slower. The target's foreign keys are recorded in the move's journal, dropped, and re-added after the copy
+ * (NOT VALID, then VALIDATE: one pass per key); the fence trigger is disabled meanwhile. Both steps are idempotent,
+ * so a move killed in between puts the schema back when it resumes or is aborted. A live target (the pool, on
+ * return) is always loaded row by row, with every check in place.
+ */
+export interface BulkLoadPlan {
+  foreignKeys: { table: string; name: string; definition: string }[];
+  tables: string[];
+}
+
+/** The plan, if every tenant table of the target is empty; undefined otherwise (load row by row). */
+export async function bulkLoadPlan(target: Client, tables: string[]): Promise<BulkLoadPlan | undefined> {
+  for (const t of tables) {
+    if ((await target.query(`SELECT 1 FROM "public".${quoteIdent(t)} LIMIT 1`)).rowCount) return undefined;
+  }
+  const { rows } = await target.query<{ table: string; name: string; definition: string }>(
+    `SELECT c.relname AS table, k.conname AS name, pg_catalog.pg_get_constraintdef(k.oid) AS definition
+     FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+     WHERE k.contype = 'f' AND c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1) ORDER BY 1, 2`, [tables]);
+  return { foreignKeys: rows, tables };
+}
+
+export async function relaxForBulkLoad(target: Client, plan: BulkLoadPlan): Promise<void> {
+  for (const fk of plan.foreignKeys) await target.query(`ALTER TABLE "public".${quoteIdent(fk.table)} DROP CONSTRAINT IF EXISTS ${quoteIdent(fk.name)}`);
+  for (const t of plan.tables) await target.query(`ALTER TABLE "public".${quoteIdent(t)} DISABLE TRIGGER ${FENCE_TRIGGER}`);
+}
+
+/** Puts every recorded foreign key back (validated) and re-enables the fence trigger. */
+export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan): Promise<void> {
+  const present = new Map((await target.query<{ name: string; validated: boolean }>(
+    `SELECT conname AS name, convalidated AS validated FROM pg_catalog.pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace`)).rows.map((r) => [r.name, r.validated]));
+  for (const fk of plan.foreignKeys) {
+    const t = `"public".${quoteIdent(fk.table)}`;
+    if (!present.has(fk.name)) await target.query(`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition.replace(/\s+NOT VALID$/, "")} NOT VALID`);
+    if (!present.get(fk.name)) await target.query(`ALTER TABLE ${t} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`);
+  }
+  for (const t of plan.tables) await target.query(`ALTER TABLE "public".${quoteIdent(t)} ENABLE TRIGGER ${FENCE_TRIGGER}`);
+}
