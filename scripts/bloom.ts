@@ -8,6 +8,8 @@ import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapsho
 import { openStackContext } from "./runbook/stackContext";
 import { ropaFor } from "./compliance/ropaCommand";
 import { statusCommand } from "./runbook/statusCommand";
+import { offboardCommand, verifyExportCommand } from "./runbook/offboardCommand";
+import { migrateAll, syncTenantStacks } from "./runbook/tenantSync";
 import { abortCommand, moveTenantCommand, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
@@ -17,15 +19,19 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
   snapshot delete <name>
   rollback --to <snapshot> [--restore]
   rollback --undo
-  migrate status | deploy | resolve (--rolled-back <name> | --applied <name>)
+  migrate status | deploy [--all] | resolve (--rolled-back <name> | --applied <name>)
+                                     (--all: the pool and every dedicated tenant, each behind its own snapshot)
   backfill [--batch-size <n>] [--legacy <clinic>]
   tenancy status | sync | relax | restore
   flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>
   tenants status
+  tenants sync [--concurrency 4]     (tenant stacks made to match the catalog: create, update, destroy if empty)
   tenants extract <id> [--grace 7d]  (pool → its own database: fence, copy, verify, cutover; --grace 0 purges at once)
   tenants return <id> [--grace 7d]   (its own database → the pool, the same way)
   tenants purge <id> [--now]         (the old copy a move left, after the grace period)
   tenants abort <id>                 (undo a move that has not cut over)
+  tenants offboard <id> --export <dir>  (export encrypted with BLOOM_EXPORT_KEY, verify, erase everywhere, evidence)
+  tenants verify-export <dir>        (an export against its manifest, with BLOOM_EXPORT_KEY)
   ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)
   status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)`;
 
@@ -57,6 +63,9 @@ async function main(argv: string[]) {
       watch: { type: "boolean", default: false },
       grace: { type: "string" },
       now: { type: "boolean", default: false },
+      export: { type: "string" },
+      all: { type: "boolean", default: false },
+      concurrency: { type: "string" },
     },
   });
   const [command, sub, arg] = positionals;
@@ -68,6 +77,7 @@ async function main(argv: string[]) {
     process.stdout.write(await ropaFor(values.stack!, values.format));
     return;
   }
+  if (command === "tenants" && sub === "verify-export" && arg) return verifyExportCommand(arg, say);
   const ctx = await openStackContext({ stackName: values.stack!, configFile: values.config, root: values.root });
 
   if (command === "status") {
@@ -78,6 +88,10 @@ async function main(argv: string[]) {
     await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace) });
   } else if (command === "tenants" && sub === "purge" && arg) {
     await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
+  } else if (command === "tenants" && sub === "sync") {
+    await syncTenantStacks(ctx, { concurrency: values.concurrency ? Number(values.concurrency) : undefined, dryRun: common.dryRun, say });
+  } else if (command === "tenants" && sub === "offboard" && arg) {
+    await offboardCommand(ctx, arg, { ...common, exportDir: values.export });
   } else if (command === "tenants" && sub === "abort" && arg) {
     await abortCommand(ctx, arg, common);
   } else if (command === "snapshot" && sub === "create") {
@@ -92,6 +106,8 @@ async function main(argv: string[]) {
     await rollbackTo(ctx, values.to, { ...common, restore: values.restore });
   } else if (command === "migrate" && sub === "status") {
     await migrateStatus(ctx, say);
+  } else if (command === "migrate" && sub === "deploy" && values.all) {
+    await migrateAll(ctx, say);
   } else if (command === "migrate" && sub === "deploy") {
     await migrateDeploy(ctx, say);
   } else if (command === "migrate" && sub === "resolve" && (values["rolled-back"] || values.applied)) {

@@ -72,7 +72,11 @@ async function buildPool(serverUrl: string): Promise<string> {
   const existing = await sql(serverUrl, `SELECT 1 FROM pg_database WHERE datname = $1`, [name]);
   if (!values.rebuild && existing.rowCount) {
     const built = await sql(url, `SELECT obj_description('public.patient'::regclass) AS m`).catch(() => undefined);
-    if (built?.rows[0]?.m === marker) return url;
+    if (built?.rows[0]?.m === marker) {
+      // A kept pool gets the migrations added since it was built (source and target must match).
+      await applyPendingMigrations(url, loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), { database: name });
+      return url;
+    }
   }
   console.log(`building the pool: ${TENANTS} tenants x ${ROWS.toLocaleString("en")} rows (kept for later runs)…`);
   await freshDatabase(serverUrl, name);

@@ -1,4 +1,4 @@
-import { LocalWorkspace, PulumiCommand, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, type ConfigMap, type LocalWorkspaceOptions, type Stack } from "@pulumi/pulumi/automation";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { parse } from "yaml";
 import path from "node:path";
@@ -36,38 +36,50 @@ export async function openPlatformStack(opts: LocalStackOptions): Promise<Stack>
 
 /** A stack of any of the repo's projects (platform, tenant) in the shared state, with the policy pack on every run. */
 export async function openLocalStack(opts: Omit<LocalStackOptions, "config"> & { projectName: string; program: () => Promise<unknown> }): Promise<Stack> {
+  const salt = committedSalt(opts.stackName);
+  const settings = await workspaceSettings(opts.stackName, opts.projectName, opts.root, opts.passphrase);
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: opts.stackName, projectName: opts.projectName, program: opts.program as () => Promise<Record<string, unknown>> },
+    { ...settings, stackSettings: salt ? { [opts.stackName]: { encryptionSalt: salt } } : undefined },
+  );
+  return withPolicyPack(stack);
+}
+
+/** The stacks of one project in the shared state (e.g. every tenant stack), without creating any. */
+export async function listLocalStacks(projectName: string, root?: string): Promise<string[]> {
+  const ws = await LocalWorkspace.create(await workspaceSettings(`${projectName}-list`, projectName, root));
+  return (await ws.listStacks()).map((s) => s.name);
+}
+
+/**
+ * Each stack gets its own work dir and PULUMI_HOME under `<root>/<dirName>` (so stacks can run concurrently); all
+ * share one file-backend state folder (or PULUMI_BACKEND_URL).
+ */
+async function workspaceSettings(dirName: string, projectName: string, rootDir?: string, passphrase?: string): Promise<LocalWorkspaceOptions> {
   const engine = requireEngine();
-  const root = path.join(opts.root ?? DEFAULT_STACKS_ROOT, opts.stackName);
+  const root = path.join(rootDir ?? DEFAULT_STACKS_ROOT, dirName);
   // The work dir sits inside the repo so the dynamic-provider plugin resolves @pulumi/pulumi from node_modules.
   const workDir = path.join(root, "work");
   const pulumiHome = path.join(root, "home");
-  const stateDir = opts.root ? path.join(opts.root, "state") : DEFAULT_STATE_DIR;
+  const stateDir = rootDir ? path.join(rootDir, "state") : DEFAULT_STATE_DIR;
   for (const dir of [workDir, pulumiHome, stateDir]) mkdirSync(dir, { recursive: true });
   if (!workDir.startsWith(REPO_ROOT)) throw new Error(`stack folder ${root} must be inside the repository (${REPO_ROOT}) so node can resolve @pulumi/pulumi`);
-
   const backendUrl = process.env.PULUMI_BACKEND_URL ?? `file://${stateDir}`;
-  const salt = committedSalt(opts.stackName);
-  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: false });
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: opts.stackName, projectName: opts.projectName, program: opts.program as () => Promise<Record<string, unknown>> },
-    {
-      workDir,
-      pulumiHome,
-      pulumiCommand,
-      secretsProvider: "passphrase",
-      stackSettings: salt ? { [opts.stackName]: { encryptionSalt: salt } } : undefined,
-      // PULUMI_BACKEND_URL (e.g. Pulumi Cloud or s3://) for shared stacks; a private file backend otherwise.
-      projectSettings: { name: opts.projectName, runtime: "nodejs", backend: { url: backendUrl } },
-      envVars: {
-        PULUMI_CONFIG_PASSPHRASE: stackPassphrase(backendUrl, stateDir, opts.passphrase),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
-        // bin/ holds the policy-pack launcher (pulumi-analyzer-policy-nodejs-policy).
-        PATH: [path.join(REPO_ROOT, "bin"), engine.binDir, process.env.PATH ?? ""].join(path.delimiter),
-      },
+  return {
+    workDir,
+    pulumiHome,
+    pulumiCommand: await PulumiCommand.get({ root: path.dirname(engine.binDir), skipVersionCheck: false }),
+    secretsProvider: "passphrase",
+    // PULUMI_BACKEND_URL (e.g. Pulumi Cloud or s3://) for shared stacks; a private file backend otherwise.
+    projectSettings: { name: projectName, runtime: "nodejs", backend: { url: backendUrl } },
+    envVars: {
+      PULUMI_CONFIG_PASSPHRASE: stackPassphrase(backendUrl, stateDir, passphrase),
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+      // bin/ holds the policy-pack launcher (pulumi-analyzer-policy-nodejs-policy).
+      PATH: [path.join(REPO_ROOT, "bin"), engine.binDir, process.env.PATH ?? ""].join(path.delimiter),
     },
-  );
-  return withPolicyPack(stack);
+  };
 }
 
 /** The platform's policy pack, which every engine run of the runbook passes as `--policy-pack` does on the CLI. */

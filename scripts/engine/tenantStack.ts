@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { tenantProgram } from "../../stacks/tenant/program";
-import { openLocalStack } from "./localStack";
+import { listLocalStacks, openLocalStack } from "./localStack";
 
 /**
  * A dedicated tenant's stack (`stacks/tenant`) through the Automation API, in the same backend as its platform
@@ -36,7 +36,7 @@ export async function openTenantStack(opts: TenantStackOptions): Promise<Stack> 
   return stack;
 }
 
-/** Whether the tenant stack exists in the backend (without creating it). */
-export async function tenantStackExists(stack: Stack): Promise<boolean> {
-  return (await stack.workspace.listStacks()).some((s) => s.name === stack.name);
+/** The tenant stacks in the backend (every environment's), without creating any. */
+export function listTenantStacks(root?: string): Promise<string[]> {
+  return listLocalStacks("bloom-tenant", root);
 }

@@ -99,7 +99,7 @@ export async function tenantsStatus(ctx: StackContext, say: Say): Promise<void> 
 }
 
 /** Rows and bytes per tenant table at the source: the dry run's plan. */
-async function tenantRowPlan(url: string, tenantId: string): Promise<{ table: string; rows: number; bytes: number }[]> {
+export async function tenantRowPlan(url: string, tenantId: string): Promise<{ table: string; rows: number; bytes: number }[]> {
   return withClient(url, async (c) => {
     const out: { table: string; rows: number; bytes: number }[] = [];
     for (const table of await tenantDataTables(c)) {

@@ -14,13 +14,14 @@ export interface TenantHandle {
   openStack(): Promise<Stack>;
 }
 
-export function tenantHandle(ctx: StackContext, tenantId: string): TenantHandle {
+/** `declared: false` for a tenant no longer in the stack file (sync tearing down its leftover stack). */
+export function tenantHandle(ctx: StackContext, tenantId: string, opts: { declared: boolean } = { declared: true }): TenantHandle {
   const t = ctx.config.tenants.find((x) => x.id === tenantId);
-  if (!t) {
+  if (!t && opts.declared) {
     const known = ctx.config.tenants.map((x) => x.id).join(", ") || "none";
     throw new Error(`unknown tenant "${tenantId}": it is not in bloom:tenants of stack ${ctx.stackName} (declared: ${known})`);
   }
-  const entry = catalogEntry(ctx.config.environment, { ...t, isolation: "dedicated" });
+  const entry = catalogEntry(ctx.config.environment, { id: tenantId, name: t?.name ?? tenantId, tier: t?.tier ?? "standard", region: t?.region, isolation: "dedicated" });
   let stack: Stack | undefined;
   return {
     id: tenantId,
@@ -45,6 +46,19 @@ export async function declareIsolation(ctx: StackContext, tenantId: string, isol
   writeStackConfigValues(ctx.configFile, { "bloom:tenants": tenants });
   await ctx.reload();
   return true;
+}
+
+/** Takes an offboarded tenant out of the stack file: its entry, its flag overrides and its budget. */
+export async function removeTenantFromConfig(ctx: StackContext, tenantId: string): Promise<void> {
+  const values = readStackConfigFile(ctx.configFile);
+  const parse = <T>(key: string): T | undefined => (values[key] === undefined ? undefined : (JSON.parse(values[key]!) as T));
+  const tenants = (parse<{ id: string }[]>("bloom:tenants") ?? []).filter((t) => t.id !== tenantId);
+  const flags = parse<Record<string, { tenants?: Record<string, unknown> }>>("bloom:flags");
+  for (const f of Object.values(flags ?? {})) if (f.tenants) delete f.tenants[tenantId];
+  const limits = parse<{ tenants?: Record<string, unknown> }>("bloom:limits");
+  if (limits?.tenants) delete limits.tenants[tenantId];
+  writeStackConfigValues(ctx.configFile, { "bloom:tenants": tenants, ...(flags ? { "bloom:flags": flags } : {}), ...(limits ? { "bloom:limits": limits } : {}) });
+  await ctx.reload();
 }
 
 /** `up`, after recovering a lock a killed run left on this host; says what it did. */

@@ -75,6 +75,7 @@ export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.O
     tenantId: cfg.tenantId,
     tenancyMode: boundary.mode,
     projectId: db.projectId,
+    appBranchId: db.appBranchId,
     appDatabaseUrl: db.appUrl,
     migratorDatabaseUrl: db.migratorUrl,
     lastDeployId: hook.deployId,
