@@ -15,12 +15,14 @@ export interface TenantStackOptions {
   /** The stack name (the catalog entry's `stack`). */
   stackName: string;
   root?: string;
+  /** The platform's migrations folder: a tenant database runs the same migrations as the pool. */
+  migrationsDir?: string;
   /** For Neon environments: the tenant stack's own copy of the API key (a secret in its config). */
   neonApiKey?: string;
 }
 
 export async function openTenantStack(opts: TenantStackOptions): Promise<Stack> {
-  const cfg = { tenantId: opts.tenantId, environment: opts.environment, platformStack: `organization/bloom-platform/${opts.platformStack}` };
+  const cfg = { tenantId: opts.tenantId, environment: opts.environment, platformStack: `organization/bloom-platform/${opts.platformStack}`, migrationsDir: opts.migrationsDir };
   const stack = await openLocalStack({
     stackName: opts.stackName,
     root: opts.root,
@@ -31,6 +33,7 @@ export async function openTenantStack(opts: TenantStackOptions): Promise<Stack> 
     "bloom-tenant:tenantId": { value: cfg.tenantId },
     "bloom-tenant:environment": { value: cfg.environment },
     "bloom-tenant:platformStack": { value: cfg.platformStack },
+    ...(cfg.migrationsDir ? { "bloom-tenant:migrationsDir": { value: cfg.migrationsDir } } : {}),
     ...(opts.neonApiKey ? { "bloom-tenant:neonApiKey": { value: opts.neonApiKey, secret: true } } : {}),
   });
   return stack;

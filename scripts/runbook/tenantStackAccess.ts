@@ -28,7 +28,7 @@ export function tenantHandle(ctx: StackContext, tenantId: string, opts: { declar
     dedicated: { kind: "dedicated", stack: entry.stack!, project: entry.projectName! },
     async openStack() {
       stack ??= await openTenantStack({
-        tenantId, environment: ctx.config.environment, platformStack: ctx.stackName, stackName: entry.stack!, root: ctx.root,
+        tenantId, environment: ctx.config.environment, platformStack: ctx.stackName, stackName: entry.stack!, root: ctx.root, migrationsDir: ctx.config.migrations.dir,
         neonApiKey: ctx.config.database.backend === "neon" ? process.env.NEON_API_KEY ?? (await ctx.stack.getConfig("bloom:neonApiKey")).value : undefined,
       });
       return stack;

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import fc from "fast-check";
 import { parse, stringify } from "yaml";
@@ -10,6 +11,11 @@ import { TENANT_MAINTENANCE_SQLSTATE } from "../../infra/tenancy/tenantFence";
 import { findEngine } from "../../scripts/engine/engineLocation";
 import { openStackContext, type StackContext } from "../../scripts/runbook/stackContext";
 import { moveTenantCommand, purgeCommand } from "../../scripts/runbook/tenantCommands";
+import { offboardCommand } from "../../scripts/runbook/offboardCommand";
+import { migrateAll, syncTenantStacks } from "../../scripts/runbook/tenantSync";
+import { listTenantStacks } from "../../scripts/engine/tenantStack";
+import { verifyExport } from "../../infra/tenancy/offboard/tenantExport";
+import { addMigration } from "../../test/migrationFixtures";
 import { tenantHandle } from "../../scripts/runbook/tenantStackAccess";
 import { freePort } from "../../test/kvPort";
 import { query, requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";
@@ -20,12 +26,15 @@ import { asApp, fingerprint } from "../../test/tenantFixtures";
  * its data written by the app; `bloom tenants extract` (tenant stack up through the Automation API, fence, copy,
  * verify, cutover); the pool's copy purged after the grace period; `bloom tenants return`. Then the runbook CLI
  * killed with -9 at seeded points, during the engine step and after, and rerun: nothing lost, nothing duplicated,
- * no manual `pulumi cancel`. BLOOM_LIFECYCLE_KILL_TRIALS sets the kills (CI default 6: 3 in the engine step).
+ * no manual `pulumi cancel`; `bloom tenants sync` the same way; `migrate deploy --all`; offboarding with an export.
+ * BLOOM_LIFECYCLE_KILL_TRIALS sets the CLI kills (CI default 6: 3 in the engine step), BLOOM_SYNC_KILL_TRIALS the
+ * kills of sync (default 5).
  */
 const engine = findEngine();
 const mustRun = process.env.CI === "true";
 const KILLS = Number(process.env.BLOOM_LIFECYCLE_KILL_TRIALS ?? 6);
 const SEED = Number(process.env.BLOOM_LIFECYCLE_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SYNC_KILLS = Number(process.env.BLOOM_SYNC_KILL_TRIALS ?? 5);
 const TABLES = ["user", "branch", "therapist", "patient", "paquete", "appointment", "payment"];
 
 const ofTenant = (fp: Record<string, string>, t: string) => Object.fromEntries(Object.entries(fp).filter(([k]) => k.endsWith(`:${t}`) && !k.startsWith("clinic:")));
@@ -37,6 +46,7 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
   const root = path.join(REPO_ROOT, ".bloom", "e2e");
   const dir = path.join(root, stackName);
   const configFile = path.join(dir, `Pulumi.${stackName}.yaml`);
+  const migrationsDir = path.join(dir, "migrations");
   const said: string[] = [];
   const say = (l: string) => said.push(l);
   let ctx: StackContext;
@@ -51,6 +61,8 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     const file = parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> };
     file.config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
     file.config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: (kvPort = await freePort()) } };
+    cpSync(path.join(REPO_ROOT, "prisma", "migrations"), migrationsDir, { recursive: true });
+    file.config["bloom:migrations"] = { dir: migrationsDir, snapshotTtlHours: 24 };
     file.config["bloom:tenants"] = [...(file.config["bloom:tenants"] as object[]), { id: tenant, name: "Onboarding Clinic", tier: "enterprise", isolation: "pooled" }];
     writeFileSync(configFile, stringify({ config: file.config }));
     ctx = await openStackContext({ stackName, configFile, root });
@@ -148,6 +160,80 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     }
     console.log(trials.join("\n"));
     if (KILLS % 2 === 1) await moveTenantCommand(ctx, tenant, "return", { yes: true, graceMs: 0, say });
+  });
+
+  it("sync destroys a leftover tenant stack whose database holds none of the tenant's rows", async () => {
+    expect(await listTenantStacks(root)).toContain(`local-${tenant}`); // left by the return
+    const res = await syncTenantStacks(ctx, { say });
+    expect(res.destroyed).toEqual([`local-${tenant}`]);
+    expect(await listTenantStacks(root)).not.toContain(`local-${tenant}`);
+  });
+
+  it(`sync killed with -9 at ${SYNC_KILLS} seeded points of a tenant stack's up, then rerun: it recovers the lock itself and converges`, async () => {
+    await moveTenantCommand(ctx, tenant, "extract", { yes: true, graceMs: 0, say });
+    const reference = ofTenant(await fingerprint((await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string), tenant);
+    const delays = fc.sample(fc.noBias(fc.integer({ min: 0, max: 3_000 })), { seed: SEED + 1, numRuns: SYNC_KILLS });
+    const trials: string[] = [];
+    for (const [i, delay] of delays.entries()) {
+      const killed = await bloom(["tenants", "sync"], { after: new RegExp(`stack local-${tenant}: up …`), ms: delay });
+      await bloom(["tenants", "sync"]);
+      trials.push(`#${i} killed=${killed} ${delay} ms into the up; rerun: ${lastOutput.match(/removed the lock/g)?.length ?? 0} stale lock(s) removed, ${lastOutput.match(/sync: [^\n]*/)?.[0]}`);
+      expect(lastOutput).toMatch(/sync: 1 up, 0 destroyed, 0 refused, 0 failed/);
+    }
+    console.log(trials.join("\n"));
+    const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+    expect(ofTenant(await fingerprint(dedicated), tenant)).toEqual(reference);
+
+    // A stack no declared tenant needs, whose database still holds rows: reported, never destroyed.
+    const saved = readFileSync(configFile, "utf8");
+    try {
+      writeFileSync(configFile, saved.replace(new RegExp(`    - id: ${tenant}\\n(?: {6}.*\\n)+`), ""));
+      await ctx.reload();
+      const res = await syncTenantStacks(ctx, { say });
+      expect(res.refused).toEqual([`local-${tenant}`]);
+      expect(said.join("\n")).toMatch(new RegExp(`local-${tenant}: NOT destroyed — its database holds \\d+ rows`));
+      expect(await listTenantStacks(root)).toContain(`local-${tenant}`);
+    } finally {
+      writeFileSync(configFile, saved);
+      await ctx.reload();
+    }
+  });
+
+  it("migrate deploy --all: a new migration reaches the pool and the dedicated database, each behind its own snapshot", async () => {
+    addMigration(migrationsDir, "20270101000000_patient_note", `ALTER TABLE "patient" ADD COLUMN "note" TEXT;`);
+    const outcomes = await migrateAll(ctx, say);
+    expect(outcomes.map((o) => [o.target, o.applied, Boolean(o.snapshot)])).toEqual([
+      ["pool", ["20270101000000_patient_note"], true], [`tenant:${tenant}`, ["20270101000000_patient_note"], true],
+    ]);
+    const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+    for (const url of [pool, dedicated]) expect(await query(url, `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'patient' AND column_name = 'note'`)).toEqual([{ n: 1 }]);
+    expect((await migrateAll(ctx, say)).every((o) => o.applied.length === 0)).toBe(true);
+  });
+
+  it("offboard another tenant with an encrypted export: the export verifies, its rows are gone everywhere, the platform forgets it", async () => {
+    for (const sql of [`INSERT INTO "patient" (id, name, clinic_id) VALUES ('pilot-p1', 'Pilot patient', 'pilot')`, `INSERT INTO "branch" (id, name, clinic_id) VALUES ('pilot-b1', 'Pilot branch', 'pilot')`]) {
+      expect((await asApp(poolApp, "pilot", sql)).code).toBeUndefined();
+    }
+    const before = await fingerprint(pool);
+    const exportDir = path.join(dir, "export-pilot");
+    const key = randomBytes(32);
+    process.env.BLOOM_EXPORT_KEY = key.toString("base64");
+    try {
+      const evidence = await offboardCommand(ctx, "pilot", { exportDir, yes: true, say });
+      expect(evidence!.databases.map((d) => d.rowsRemaining)).toEqual([0]);
+    } finally {
+      delete process.env.BLOOM_EXPORT_KEY;
+    }
+    expect(await verifyExport(exportDir, key)).toEqual([]);
+    expect(JSON.parse(readFileSync(path.join(exportDir, "manifest.json"), "utf8")).tables.patient.rows).toBe(1);
+    expect(existsSync(path.join(exportDir, "erasure-evidence.json"))).toBe(true);
+    expect(readdirSync(exportDir).filter((f) => f.endsWith(".copy.enc"))).toHaveLength(7);
+    const after = await fingerprint(pool);
+    expect(Object.keys(after).filter((k) => k.endsWith(":pilot"))).toEqual([]);
+    expect(after).toEqual(Object.fromEntries(Object.entries(before).filter(([k]) => !k.endsWith(":pilot"))));
+    expect(await query(pool, `SELECT id FROM bloom_platform.tenants WHERE id = 'pilot'`)).toEqual([]);
+    expect(await query(pool, `SELECT tenant_id FROM bloom_platform.erasure_log`)).toEqual([{ tenant_id: "pilot" }]);
+    expect(readFileSync(configFile, "utf8")).not.toMatch(/\bpilot\b/);
   });
 
   // The runbook CLI as on-call runs it, in its own process; stdout collected. Resolves true when it was killed.
