@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
-import { Client } from "pg";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import { withClient } from "../../infra/database/sql/withClient";
 import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";

@@ -1,17 +1,14 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { Client } from "pg";
 import { runWithTenant } from "../../infra/app/tenantContext";
-import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, stackFilePath } from "../../infra/config/stackFile";
 import { findEngine } from "../../scripts/engine/engineLocation";
 import { rollbackTo, undoRollback } from "../../scripts/runbook/rollbackCommands";
 import { listSnapshots } from "../../scripts/runbook/snapshotCommands";
 import { openStackContext, type StackContext } from "../../scripts/runbook/stackContext";
 import { addMigration } from "../../test/migrationFixtures";
-import { query, requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";
-import { freePort } from "../../test/kvPort";
+import { e2eStackFile } from "../../test/e2eStack";
+import { query, requirePostgres, uniqueName } from "../../test/postgres";
 import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 
 /**
@@ -34,10 +31,8 @@ async function patientsVia(appUrl: string): Promise<string[]> {
 
 describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the real engine", () => {
   const stackName = uniqueName("e2e-rb");
-  const root = path.join(REPO_ROOT, ".bloom", "e2e");
-  const dir = path.join(root, stackName);
-  const configFile = path.join(dir, `Pulumi.${stackName}.yaml`);
-  const migrationsDir = path.join(dir, "migrations");
+  // Set by e2eStackFile in beforeAll.
+  let root = "", dir = "", configFile = "", migrationsDir = "";
   const said: string[] = [];
   const say = (l: string) => said.push(l);
   let ctx: StackContext;
@@ -46,15 +41,7 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
   beforeAll(async () => {
     if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run before the e2e suite");
     await requirePostgres();
-    mkdirSync(dir, { recursive: true });
-    cpSync(path.join(REPO_ROOT, "prisma", "migrations"), migrationsDir, { recursive: true });
-    // The local stack's config, pointed at the test server, pooler and Redis, with its own migrations folder.
-    const file = parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> };
-    file.config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
-    file.config["bloom:migrations"] = { dir: migrationsDir, snapshotTtlHours: 24 };
-    file.config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: (kvPort = await freePort()) } };
-    const local = stringify({ config: file.config });
-    writeFileSync(configFile, local);
+    ({ root, dir, configFile, migrationsDir, kvPort } = await e2eStackFile(stackName));
     ctx = await openStackContext({ stackName, configFile, root });
   });
   afterAll(async () => {

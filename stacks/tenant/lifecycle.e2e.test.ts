@@ -1,11 +1,10 @@
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import fc from "fast-check";
-import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, stackFilePath } from "../../infra/config/stackFile";
+import { REPO_ROOT } from "../../infra/config/stackFile";
 import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 import { TENANT_MAINTENANCE_SQLSTATE } from "../../infra/tenancy/tenantFence";
 import { findEngine } from "../../scripts/engine/engineLocation";
@@ -16,9 +15,9 @@ import { migrateAll, syncTenantStacks } from "../../scripts/runbook/tenantSync";
 import { listTenantStacks } from "../../scripts/engine/tenantStack";
 import { verifyExport } from "../../infra/tenancy/offboard/tenantExport";
 import { addMigration } from "../../test/migrationFixtures";
+import { e2eStackFile } from "../../test/e2eStack";
 import { tenantHandle } from "../../scripts/runbook/tenantStackAccess";
-import { freePort } from "../../test/kvPort";
-import { query, requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";
+import { query, requirePostgres, uniqueName } from "../../test/postgres";
 import { asApp, fingerprint } from "../../test/tenantFixtures";
 
 /**
@@ -43,10 +42,8 @@ const notOf = (fp: Record<string, string>, t: string) => Object.fromEntries(Obje
 describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: declare, extract, purge, return", () => {
   const stackName = uniqueName("e2e-lc");
   const tenant = uniqueName("onb").slice(0, 24);
-  const root = path.join(REPO_ROOT, ".bloom", "e2e");
-  const dir = path.join(root, stackName);
-  const configFile = path.join(dir, `Pulumi.${stackName}.yaml`);
-  const migrationsDir = path.join(dir, "migrations");
+  // Set by e2eStackFile in beforeAll.
+  let root = "", dir = "", configFile = "", migrationsDir = "";
   const said: string[] = [];
   const say = (l: string) => said.push(l);
   let ctx: StackContext;
@@ -57,14 +54,9 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
   beforeAll(async () => {
     if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run before the e2e suite");
     await requirePostgres();
-    mkdirSync(dir, { recursive: true });
-    const file = parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> };
-    file.config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
-    file.config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: (kvPort = await freePort()) } };
-    cpSync(path.join(REPO_ROOT, "prisma", "migrations"), migrationsDir, { recursive: true });
-    file.config["bloom:migrations"] = { dir: migrationsDir, snapshotTtlHours: 24 };
-    file.config["bloom:tenants"] = [...(file.config["bloom:tenants"] as object[]), { id: tenant, name: "Onboarding Clinic", tier: "enterprise", isolation: "pooled" }];
-    writeFileSync(configFile, stringify({ config: file.config }));
+    ({ root, dir, configFile, migrationsDir, kvPort } = await e2eStackFile(stackName, (config) => {
+      config["bloom:tenants"] = [...(config["bloom:tenants"] as object[]), { id: tenant, name: "Onboarding Clinic", tier: "enterprise", isolation: "pooled" }];
+    }));
     ctx = await openStackContext({ stackName, configFile, root });
   });
   afterAll(async () => {

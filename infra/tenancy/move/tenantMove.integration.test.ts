@@ -11,7 +11,7 @@ import { purgeMovedCopy } from "./purgeCopy";
 import { runTenantMove, type MoveHooks } from "./tenantMove";
 import { withClient } from "../../database/sql/withClient";
 import { query, requirePostgres } from "../../../test/postgres";
-import { TENANTS, TENANT_TABLES, asApp, fingerprint, seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
+import { TENANTS, asApp, fingerprint, seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
 
 /**
  * Moving a tenant between two real databases built the way the platform builds them (the pool and a dedicated

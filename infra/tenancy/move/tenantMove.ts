@@ -66,7 +66,7 @@ export class MoveRefused extends Error {
 export function refusal(row: CatalogRow | undefined, tenantId: string, direction: MoveDirection): string | undefined {
   if (!row) return `unknown tenant "${tenantId}": it is not in the pool's catalog — declare it in bloom:tenants and run \`pulumi up\` first`;
   if (row.move && row.move.direction !== direction) {
-    return `a ${row.move.direction} of tenant "${tenantId}" is in progress (since ${row.move.startedAt}): resume it with \`bloom tenants ${row.move.direction} ${tenantId}\` or undo it with \`bloom tenants abort ${tenantId}\``;
+    return `${row.move.direction === "extract" ? "an" : "a"} ${row.move.direction} of tenant "${tenantId}" is in progress (since ${row.move.startedAt}): resume it with \`bloom tenants ${row.move.direction} ${tenantId}\` or undo it with \`bloom tenants abort ${tenantId}\``;
   }
   if (row.move) return undefined; // resuming
   if (direction === "extract" && row.isolation === "dedicated") return `tenant "${tenantId}" is already dedicated (${describe(row.location)}): nothing to extract`;

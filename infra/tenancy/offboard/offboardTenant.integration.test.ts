@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withClient } from "../../database/sql/withClient";
 import { upsertTenantRecord } from "../tenantCatalog";
 import { offboardTenant } from "./offboardTenant";
 import { parseExportKey, verifyExport } from "./tenantExport";

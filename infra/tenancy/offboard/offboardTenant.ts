@@ -49,7 +49,7 @@ export async function offboardTenant(opts: OffboardOptions): Promise<ErasureEvid
     await holdMoveLock(pool, tenantId);
     const row = await readCatalogRow(pool, tenantId);
     if (!row) throw new Error(`unknown tenant "${tenantId}": it is not in the pool's catalog`);
-    if (row.move) throw new Error(`a ${row.move.direction} of tenant "${tenantId}" is in progress: finish it or \`bloom tenants abort ${tenantId}\` before offboarding`);
+    if (row.move) throw new Error(`${row.move.direction === "extract" ? "an" : "a"} ${row.move.direction} of tenant "${tenantId}" is in progress: finish it or \`bloom tenants abort ${tenantId}\` before offboarding`);
     const urlOf = async (l: TenantLocation) => {
       if (l.kind === "pool") return opts.poolUrl;
       const url = await opts.dedicatedUrl();

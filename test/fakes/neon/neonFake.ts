@@ -28,6 +28,7 @@ interface Fault { status: 423 | 429 | 503; remaining: number; retryAfter?: strin
 export interface RecordedRequest { method: string; path: string; status: number; body?: unknown }
 
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+const uniform = ([min, max]: [number, number]) => min + Math.random() * (max - min);
 const shortId = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}`;
 
 export class NeonFake {
@@ -48,6 +49,12 @@ export class NeonFake {
   private readonly failingActions = new Map<string, string>();
   private server?: Server;
   url = "";
+
+  /**
+   * Realistic timing for benchmarks: each request answered after a uniform [min, max] ms, each operation running a
+   * uniform [min, max] ms (Neon: tens of ms per API call; branch and project operations finish in about a second).
+   */
+  latency?: { requestMs: [number, number]; operationMs: [number, number] };
 
   /** How long each operation runs; tests may lengthen it to hold the project lock. */
   constructor(readonly apiKey = "fake-neon-key", public operationMs = 40) {}
@@ -78,6 +85,7 @@ export class NeonFake {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.latency) await new Promise((r) => setTimeout(r, uniform(this.latency!.requestMs)));
     const url = new URL(req.url ?? "/", "http://fake");
     const path = url.pathname.replace(/^\/api\/v2/, "");
     const method = req.method ?? "GET";
@@ -174,7 +182,7 @@ export class NeonFake {
     const op: Json = { id: randomUUID(), project_id: p.project.id, action, status: "running", failures_count: 0, created_at: now(), updated_at: now(), total_duration_ms: 0 };
     if (branchId) op.branch_id = branchId;
     if (endpointId) op.endpoint_id = endpointId;
-    p.operations.push({ op, finishAt: Date.now() + this.operationMs, failWith });
+    p.operations.push({ op, finishAt: Date.now() + (this.latency ? uniform(this.latency.operationMs) : this.operationMs), failWith });
     return op;
   }
 

@@ -1,0 +1,28 @@
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { parse, stringify } from "yaml";
+import { REPO_ROOT, stackFilePath } from "../infra/config/stackFile";
+import { freePort } from "./kvPort";
+import { TEST_PG_URL } from "./postgres";
+
+/**
+ * A throw-away stack file for an e2e suite: the local stack's config pointed at the test server, pooler and Redis,
+ * with its own copy of the migrations folder (a suite may add migrations) and its own key-value endpoint port.
+ * `edit` changes the config before it is written.
+ */
+export async function e2eStackFile(stackName: string, edit: (config: Record<string, unknown>) => void = () => undefined) {
+  const root = path.join(REPO_ROOT, ".bloom", "e2e");
+  const dir = path.join(root, stackName);
+  const configFile = path.join(dir, `Pulumi.${stackName}.yaml`);
+  const migrationsDir = path.join(dir, "migrations");
+  mkdirSync(dir, { recursive: true });
+  cpSync(path.join(REPO_ROOT, "prisma", "migrations"), migrationsDir, { recursive: true });
+  const kvPort = await freePort();
+  const file = parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> };
+  file.config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
+  file.config["bloom:migrations"] = { dir: migrationsDir, snapshotTtlHours: 24 };
+  file.config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: kvPort } };
+  edit(file.config);
+  writeFileSync(configFile, stringify({ config: file.config }));
+  return { root, dir, configFile, migrationsDir, kvPort };
+}
