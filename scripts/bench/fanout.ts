@@ -51,7 +51,7 @@ async function makeDatabases(serverUrl: string, prefix: string): Promise<Migrati
 
 async function dropDatabases(serverUrl: string, targets: MigrationTarget[]) {
   await admin(serverUrl, async (c) => {
-    for (const t of targets) await c.query(`DROP DATABASE IF EXISTS ${t.name} WITH (FORCE)`);
+    for (const t of targets) await c.query(`DROP DATABASE IF EXISTS ${new URL(t.migratorUrl).pathname.slice(1)} WITH (FORCE)`);
   });
 }
 
