@@ -92,6 +92,16 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
 
   it("extract: the tenant stack exists, rows identical, others untouched, writes work in the dedicated database and are refused in the pool", async () => {
     const before = await fingerprint(pool);
+    // --dry-run: the plan (rows and MB per table, the freeze estimate), and nothing changed — no file, catalog or stack.
+    const fileBefore = readFileSync(configFile, "utf8");
+    const catalogBefore = await query(pool, `SELECT * FROM bloom_platform.tenants WHERE id = $1`, [tenant]);
+    said.length = 0;
+    await moveTenantCommand(ctx, tenant, "extract", { dryRun: true, graceMs: 2_000, say });
+    expect(said.join("\n")).toMatch(/plan: extract [\s\S]*patient +500 rows[\s\S]*total: 1504 rows, [\d.]+ MB; estimated write freeze/);
+    expect(readFileSync(configFile, "utf8")).toBe(fileBefore);
+    expect(await query(pool, `SELECT * FROM bloom_platform.tenants WHERE id = $1`, [tenant])).toEqual(catalogBefore);
+    expect(await listTenantStacks(root)).not.toContain(`local-${tenant}`);
+
     await moveTenantCommand(ctx, tenant, "extract", { yes: true, graceMs: 2_000, say });
     const outputs = await (await tenantHandle(ctx, tenant).openStack()).outputs();
     const dedicated = outputs.migratorDatabaseUrl!.value as string;
