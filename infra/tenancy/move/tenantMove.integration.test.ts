@@ -61,6 +61,10 @@ describe("tenant moves between the pool and a dedicated database (real Postgres)
         expect((await asApp(pool.appUrl, "beta", sql)).code, sql).toBe(TENANT_MAINTENANCE_SQLSTATE);
       }
       expect((await asApp(pool.appUrl, "beta", `SELECT count(*)::int AS n FROM "patient"`)).rows).toEqual([{ n: 3 }]);
+      // The app can neither lift the fence nor switch its trigger off, nor see which tenants are fenced.
+      expect((await asApp(pool.appUrl, "beta", `DELETE FROM "bloom_platform"."tenant_fences"`)).code).toBe("42501");
+      expect((await asApp(pool.appUrl, "beta", `ALTER TABLE "branch" DISABLE TRIGGER bloom_tenant_fence`)).code).toBe("42501");
+      expect((await asApp(pool.appUrl, null, `SELECT * FROM "bloom_platform"."tenant_fences"`)).code).toBe("42501");
       expect((await asApp(pool.appUrl, "gamma", `INSERT INTO "branch" (id, name, clinic_id) VALUES ('fg', 'x', 'gamma')`)).code).toBeUndefined();
       await query(pool.url, `UPDATE "patient" SET name = name WHERE clinic_id = 'beta'`); // the migrator (table owner) copies and purges
     } finally {
