@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../../infra/config/stackFile";
 
 /**
  * A `pulumi up` killed with -9 on the file backend leaves its lock (`.pulumi/locks/<org>/<project>/<stack>/*.json`,
@@ -38,5 +39,57 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * A killed engine also leaves its plugins running: Pulumi starts each (policy pack, dynamic provider) in its own
+ * process group, so they outlive a kill of the engine and of the runbook's group — measured here: ~130 MB each,
+ * listening forever. A plugin of this checkout (its command line names this checkout's engine folder or
+ * node_modules/@pulumi) whose parent is no longer a `pulumi` engine is an orphan: its process group is ended.
+ * Linux (/proc) only; elsewhere nothing is done.
+ */
+export function reapOrphanedPlugins(repoRoot = REPO_ROOT): string[] {
+  const reaped: string[] = [];
+  for (const { pid, plugin } of findOrphanedPlugins(repoRoot)) {
+    try {
+      process.kill(-pid, "SIGKILL"); // its group: a shell wrapper and the node process it started
+      reaped.push(`ended the orphaned ${plugin} plugin (pid ${pid}) of a killed engine run`);
+    } catch {
+      // not a group leader, or already gone
+    }
+  }
+  return reaped;
+}
+
+/** The orphaned plugin processes of this checkout (see reapOrphanedPlugins). */
+export function findOrphanedPlugins(repoRoot = REPO_ROOT): { pid: number; plugin: string }[] {
+  if (!existsSync("/proc/self/stat")) return [];
+  const ours = [path.join(repoRoot, ".pulumi-engine", "bin", "pulumi-"), path.join(repoRoot, "node_modules", "@pulumi", "pulumi", "cmd", "")];
+  const found: { pid: number; plugin: string }[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number)) {
+    const mine = procArgs(pid).find((a) => ours.some((prefix) => a.startsWith(prefix)));
+    if (!mine || pid === process.pid) continue;
+    const parent = procParent(pid);
+    if (parent === undefined || path.basename(procArgs(parent)[0] ?? "") === "pulumi") continue;
+    found.push({ pid, plugin: mine.includes("run-policy-pack") ? "policy-pack" : path.basename(mine) });
+  }
+  return found;
+}
+
+function procArgs(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function procParent(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
   }
 }

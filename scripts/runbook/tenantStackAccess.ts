@@ -3,7 +3,7 @@ import { readStackConfigFile, writeStackConfigValues } from "../../infra/config/
 import { catalogEntry } from "../../components/tenancy/tenantRegistration";
 import type { DedicatedLocation } from "../../infra/tenancy/move/moveJournal";
 import { openTenantStack } from "../engine/tenantStack";
-import { recoverStaleLocks } from "../engine/staleLocks";
+import { reapOrphanedPlugins, recoverStaleLocks } from "../engine/staleLocks";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
 
@@ -63,7 +63,7 @@ export async function removeTenantFromConfig(ctx: StackContext, tenantId: string
 
 /** `up`, after recovering a lock a killed run left on this host; says what it did. */
 export async function upRecovering(stack: Stack, say: Say): Promise<UpResult> {
-  for (const line of await recoverStaleLocks(stack)) say(line);
+  for (const line of [...reapOrphanedPlugins(), ...(await recoverStaleLocks(stack))]) say(line);
   say(`stack ${stack.name}: up …`);
   const res = await stack.up({ onOutput: () => undefined });
   say(`stack ${stack.name}: ${res.summary.result} (${Object.entries(res.summary.resourceChanges ?? {}).map(([k, v]) => `${v} ${k}`).join(", ")})`);

@@ -13,6 +13,7 @@ import { moveTenantCommand, purgeCommand } from "../../scripts/runbook/tenantCom
 import { offboardCommand } from "../../scripts/runbook/offboardCommand";
 import { migrateAll, syncTenantStacks } from "../../scripts/runbook/tenantSync";
 import { listTenantStacks } from "../../scripts/engine/tenantStack";
+import { findOrphanedPlugins } from "../../scripts/engine/staleLocks";
 import { verifyExport } from "../../infra/tenancy/offboard/tenantExport";
 import { addMigration } from "../../test/migrationFixtures";
 import { e2eStackFile } from "../../test/e2eStack";
@@ -152,7 +153,7 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
         if (!/already (dedicated|in the pool)/.test(err.message)) throw err;
       });
       const out = lastOutput;
-      trials.push(`#${i} ${direction} killed=${killed} ${direction === "return" ? dataPlaneDelay : delay} ms after ${marker.source} at "${lastLineBeforeKill}"; rerun: ${out.match(/removed the lock[^\n]*/g)?.length ?? 0} stale lock(s) removed`);
+      trials.push(`#${i} ${direction} killed=${killed} ${direction === "return" ? dataPlaneDelay : delay} ms after ${marker.source} at "${lastLineBeforeKill}"; rerun: ${out.match(/removed the lock[^\n]*/g)?.length ?? 0} stale lock(s) removed, ${out.match(/ended the orphaned/g)?.length ?? 0} orphaned plugin(s) ended`);
       await bloom(["tenants", "purge", tenant, "--now"]);
       const status = await bloomOutput(["tenants", "status"]);
       const dedicated = async () => (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
@@ -161,6 +162,8 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
       expect(ofTenant(await fingerprint(away), tenant), `trial ${i}: the old copy is purged`).toEqual({});
     }
     console.log(trials.join("\n"));
+    // The killed engines' plugins (own process groups) were ended by the reruns, not left running.
+    expect(findOrphanedPlugins()).toEqual([]);
     if (KILLS % 2 === 1) await moveTenantCommand(ctx, tenant, "return", { yes: true, graceMs: 0, say });
   });
 
@@ -179,10 +182,11 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     for (const [i, delay] of delays.entries()) {
       const killed = await bloom(["tenants", "sync"], { after: new RegExp(`stack local-${tenant}: up …`), ms: delay });
       await bloom(["tenants", "sync"]);
-      trials.push(`#${i} killed=${killed} ${delay} ms into the up; rerun: ${lastOutput.match(/removed the lock/g)?.length ?? 0} stale lock(s) removed, ${lastOutput.match(/sync: [^\n]*/)?.[0]}`);
+      trials.push(`#${i} killed=${killed} ${delay} ms into the up; rerun: ${lastOutput.match(/removed the lock/g)?.length ?? 0} stale lock(s) removed, ${lastOutput.match(/ended the orphaned/g)?.length ?? 0} orphaned plugin(s) ended, ${lastOutput.match(/sync: [^\n]*/)?.[0]}`);
       expect(lastOutput).toMatch(/sync: 1 up, 0 destroyed, 0 refused, 0 failed/);
     }
     console.log(trials.join("\n"));
+    expect(findOrphanedPlugins()).toEqual([]);
     const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
     expect(ofTenant(await fingerprint(dedicated), tenant)).toEqual(reference);
 
