@@ -20,9 +20,10 @@ interface LockHolder {
 }
 
 export async function recoverStaleLocks(stack: Stack): Promise<string[]> {
-  const url = (await stack.workspace.projectSettings()).backend?.url ?? process.env.PULUMI_BACKEND_URL;
+  const settings = await stack.workspace.projectSettings();
+  const url = settings.backend?.url ?? process.env.PULUMI_BACKEND_URL;
   if (!url?.startsWith("file://")) return [];
-  const project = (await stack.workspace.projectSettings()).name;
+  const project = settings.name;
   const dir = path.join(fileURLToPath(url), ".pulumi", "locks", "organization", project, stack.name);
   if (!existsSync(dir)) return [];
   const holders = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(path.join(dir, f), "utf8")) as LockHolder);

@@ -42,18 +42,17 @@ export interface CatalogRow {
   pendingPurge: PendingPurge | null;
 }
 
+const CATALOG_COLUMNS = `"id", "isolation", "location", "move_state", "move", "pending_purge"`;
+interface CatalogDbRow { id: string; isolation: CatalogRow["isolation"]; location: TenantLocation; move_state: CatalogRow["moveState"]; move: MoveJournal | null; pending_purge: PendingPurge | null }
+const toCatalogRow = (r: CatalogDbRow): CatalogRow => ({ id: r.id, isolation: r.isolation, location: r.location, moveState: r.move_state, move: r.move, pendingPurge: r.pending_purge });
+
 export async function readCatalogRow(pool: Client, tenantId: string): Promise<CatalogRow | undefined> {
-  const { rows } = await pool.query(
-    `SELECT "id", "isolation", "location", "move_state", "move", "pending_purge" FROM "bloom_platform"."tenants" WHERE "id" = $1`, [tenantId]);
-  const r = rows[0];
-  return r && { id: r.id, isolation: r.isolation, location: r.location, moveState: r.move_state, move: r.move, pendingPurge: r.pending_purge };
+  const { rows } = await pool.query<CatalogDbRow>(`SELECT ${CATALOG_COLUMNS} FROM "bloom_platform"."tenants" WHERE "id" = $1`, [tenantId]);
+  return rows[0] && toCatalogRow(rows[0]);
 }
 
 export async function listCatalog(pool: Client): Promise<CatalogRow[]> {
-  const { rows } = await pool.query(`SELECT "id" FROM "bloom_platform"."tenants" ORDER BY "id"`);
-  const out: CatalogRow[] = [];
-  for (const r of rows) out.push((await readCatalogRow(pool, r.id))!);
-  return out;
+  return (await pool.query<CatalogDbRow>(`SELECT ${CATALOG_COLUMNS} FROM "bloom_platform"."tenants" ORDER BY "id"`)).rows.map(toCatalogRow);
 }
 
 export async function saveJournal(pool: Client, tenantId: string, journal: MoveJournal): Promise<void> {

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { withClient } from "../../database/sql/withClient";
 import { fenceTenant, unfenceTenant } from "../tenantFence";
@@ -6,7 +6,6 @@ import { tenantRowCount } from "../tenantCatalog";
 import { holdMoveLock, readCatalogRow, type TenantLocation } from "../move/moveJournal";
 import { deleteTenantRows } from "../move/purgeCopy";
 import { exportTenant, verifyExport, type ExportManifest } from "./tenantExport";
-import { readFileSync } from "node:fs";
 
 /**
  * Offboarding: the tenant is fenced, exported (encrypted, verified against its manifest), then erased from every
@@ -61,10 +60,11 @@ export async function offboardTenant(opts: OffboardOptions): Promise<ErasureEvid
 
     const manifest = await withClient(homeUrl, async (home) => {
       await fenceTenant(home, tenantId, "offboarding");
-      const existing = path.join(opts.exportDir, "manifest.json");
-      if (existsSync(existing) && (JSON.parse(readFileSync(existing, "utf8")) as ExportManifest).tenantId === tenantId && !(await verifyExport(opts.exportDir, opts.key)).length) {
+      const existingFile = path.join(opts.exportDir, "manifest.json");
+      const existing = existsSync(existingFile) ? (JSON.parse(readFileSync(existingFile, "utf8")) as ExportManifest) : undefined;
+      if (existing?.tenantId === tenantId && !(await verifyExport(opts.exportDir, opts.key)).length) {
         log(`reusing the verified export in ${opts.exportDir}`);
-        return JSON.parse(readFileSync(existing, "utf8")) as ExportManifest;
+        return existing;
       }
       return exportTenant(home, tenantId, opts.exportDir, opts.key, log);
     }, "bloom-offboard");
