@@ -43,11 +43,12 @@ describe("policy rules: one passing and one failing case each", () => {
 
   it("tenant-has-budget", async () => {
     const tenant = at("staging", TENANT_TYPE, "tenant-acme", { id: "acme", tier: "enterprise" });
-    expect(await stackViolationsOf(tenantHasBudget, [tenant, at("staging", dyn("TenantBudgets"), "flags-budgets", { tenants: {}, tiers: { enterprise: { requests: 1, window: "1 m" } } })])).toEqual([]);
-    expect(await stackViolationsOf(tenantHasBudget, [tenant, at("staging", dyn("TenantBudgets"), "flags-budgets", { tenants: {}, tiers: { standard: { requests: 1, window: "1 m" } } })]))
-      .toEqual([expect.stringMatching(/tenant acme has no budget/)]);
+    const settings = (budget?: object) => at("staging", dyn("TenantSettings"), "tenant-acme-settings", { tenantId: "acme", budget, flags: {} });
+    expect(await stackViolationsOf(tenantHasBudget, [tenant, settings({ requests: 1, window: "1 m" })])).toEqual([]);
+    expect(await stackViolationsOf(tenantHasBudget, [tenant, settings(undefined)])).toEqual([expect.stringMatching(/tenant acme has no budget/)]);
+    expect(await stackViolationsOf(tenantHasBudget, [tenant])).toEqual([expect.stringMatching(/tenant acme has no budget/)]);
     // Under the engine a stack rule sees a component's outputs: the registered catalog entry.
-    expect(await stackViolationsOf(tenantHasBudget, [at("staging", TENANT_TYPE, "tenant-acme", { entry: { id: "acme", tier: "standard" } }), at("staging", dyn("TenantBudgets"), "flags-budgets", { tenants: {}, tiers: {} })]))
+    expect(await stackViolationsOf(tenantHasBudget, [at("staging", TENANT_TYPE, "tenant-acme", { entry: { id: "acme", tier: "standard" } }), settings(undefined)]))
       .toEqual([expect.stringMatching(/tenant acme has no budget/)]);
   });
 

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Budget, KvSettings } from "../../infra";
 import { keyValueStoreRopa } from "../../infra/compliance/ropaAnnotations";
-import { FeatureFlagResource, KvAppAccessResource, KvDatabaseResource, TenantBudgetsResource } from "./kvResources";
+import { FeatureFlagResource, KvAppAccessResource, KvDatabaseResource, TierBudgetsResource } from "./kvResources";
 
 export interface FlagStoreArgs {
   /** Upstash account + region, or the local Redis; carried as a secret input. */
@@ -10,8 +10,10 @@ export interface FlagStoreArgs {
   databaseName: string;
   /** Key prefix for this stack's keys (stacks may share a local Redis). */
   keyPrefix: string;
-  flags: Record<string, { default: boolean; tenants?: Record<string, boolean>; description?: string }>;
-  budgets: { tenants: Record<string, Budget>; tiers: Record<string, Budget> };
+  /** Defaults and descriptions; tenant overrides are written by each tenant (TenantRegistration's settings). */
+  flags: Record<string, { default: boolean; description?: string }>;
+  /** The tiers' budgets; each tenant writes its own effective budget. */
+  tierBudgets: Record<string, Budget>;
   protectData?: boolean;
 }
 
@@ -29,6 +31,8 @@ export class FlagStore extends pulumi.ComponentResource {
   readonly keyPrefix: string;
   /** URL, admin token and prefix in one secret: what platform-side resources (TenantBoundary) read the store with. */
   readonly access: pulumi.Output<{ restUrl: string; restToken: string; prefix: string }>;
+  /** The declared flags: a tenant's overrides are written after them (an override needs its flag declared). */
+  readonly flagResources: pulumi.Resource[];
 
   constructor(name: string, args: FlagStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bloom:kv:FlagStore", name, {}, opts);
@@ -36,10 +40,9 @@ export class FlagStore extends pulumi.ComponentResource {
     const db = new KvDatabaseResource(`${name}-database`, { settings: pulumi.secret(args.settings), name: args.databaseName, ropa },
       { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
     const store = pulumi.secret(pulumi.all([db.restUrl, db.restToken]).apply(([restUrl, restToken]) => ({ restUrl, restToken, prefix: args.keyPrefix })));
-    for (const [flag, decl] of Object.entries(args.flags)) {
-      new FeatureFlagResource(`${name}-flag-${flag}`, { store, name: flag, default: decl.default, tenants: decl.tenants ?? {}, description: decl.description }, { parent: this });
-    }
-    new TenantBudgetsResource(`${name}-budgets`, { store, tenants: args.budgets.tenants, tiers: args.budgets.tiers }, { parent: this });
+    this.flagResources = Object.entries(args.flags).map(([flag, decl]) =>
+      new FeatureFlagResource(`${name}-flag-${flag}`, { store, name: flag, default: decl.default, description: decl.description }, { parent: this }));
+    new TierBudgetsResource(`${name}-budgets`, { store, tiers: args.tierBudgets }, { parent: this });
     // ACL user names must be unique per Redis: locally stacks share one, so the prefix (which names the stack) is in it.
     const userBase = `bloom-app-${args.keyPrefix.replace(/[^a-zA-Z0-9-]+/g, "-").replace(/^-+|-+$/g, "")}`;
     const appAccess = new KvAppAccessResource(`${name}-app-access`, { store, userBase }, { parent: this });

@@ -44,7 +44,8 @@ export class KvDatabaseResource extends pulumi.dynamic.Resource {
 
 interface StoreAccess { restUrl: string; restToken: string; prefix: string }
 
-interface FlagInputs { store: StoreAccess; name: string; default: boolean; tenants: Record<string, boolean>; description?: string }
+/** A declared flag: its default and description. Tenant overrides are each tenant's own (TenantSettingsResource). */
+interface FlagInputs { store: StoreAccess; name: string; default: boolean; description?: string }
 
 const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redis").Redis>({
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
@@ -64,7 +65,7 @@ const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redi
   async refresh(dp, redis, _id, props) {
     const state = await dp.readFlag(redis, props.store.prefix, props.name);
     if (state.default === undefined) return undefined;
-    return { ...props, default: state.default, tenants: state.tenants, description: state.description };
+    return { ...props, default: state.default, description: state.description };
   },
 });
 
@@ -74,30 +75,69 @@ export class FeatureFlagResource extends pulumi.dynamic.Resource {
   }
 }
 
-interface BudgetInputs { store: StoreAccess; tenants: Record<string, Budget>; tiers: Record<string, Budget> }
+/** The tiers' budgets: what a tenant without its own budget falls back to. Tenants' fields are their own. */
+interface TierBudgetInputs { store: StoreAccess; tiers: Record<string, Budget> }
 
-const budgetProvider = dataPlaneProvider<BudgetInputs, object, import("@upstash/redis").Redis>({
+const tierBudgetProvider = dataPlaneProvider<TierBudgetInputs, object, import("@upstash/redis").Redis>({
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: [],
   async create(dp, redis, inputs) {
-    await dp.writeBudgets(redis, inputs.store.prefix, inputs);
+    await dp.writeBudgets(redis, inputs.store.prefix, { tiers: inputs.tiers });
     return { id: `${inputs.store.prefix}budgets`, outs: {} };
   },
   async update(dp, redis, _id, _olds, news) {
-    await dp.writeBudgets(redis, news.store.prefix, news);
+    await dp.writeBudgets(redis, news.store.prefix, { tiers: news.tiers });
     return {};
   },
   async delete(dp, redis, _id, props) {
-    await dp.writeBudgets(redis, props.store.prefix, { tenants: {}, tiers: {} });
+    await dp.writeBudgets(redis, props.store.prefix, { tiers: {} });
   },
   async refresh(dp, redis, _id, props) {
-    return { ...props, ...(await dp.readBudgets(redis, props.store.prefix)) };
+    return { ...props, tiers: (await dp.readBudgets(redis, props.store.prefix)).tiers };
   },
 });
 
-export class TenantBudgetsResource extends pulumi.dynamic.Resource {
-  constructor(name: string, args: In<BudgetInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(budgetProvider, name, args, opts, "bloom", "TenantBudgets");
+export class TierBudgetsResource extends pulumi.dynamic.Resource {
+  constructor(name: string, args: In<TierBudgetInputs>, opts?: pulumi.CustomResourceOptions) {
+    // It held every tenant's budget too before each tenant got its own: the alias keeps that state (no delete).
+    super(tierBudgetProvider, name, args, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "pulumi-nodejs:dynamic/bloom:TenantBudgets" }] }, "bloom", "TierBudgets");
+  }
+}
+
+/** One tenant's entries in the store: its effective budget (own or tier's) and its flag overrides. */
+interface TenantSettingsInputs { store: StoreAccess; tenantId: string; budget?: Budget; flags: Record<string, boolean> }
+
+const tenantSettingsProvider = dataPlaneProvider<TenantSettingsInputs, object, import("@upstash/redis").Redis>({
+  connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
+  replaceOn: ["tenantId"],
+  async create(dp, redis, inputs) {
+    await writeTenantSettings(dp, redis, inputs, "pulumi up");
+    return { id: `${inputs.store.prefix}tenant:${inputs.tenantId}`, outs: {} };
+  },
+  async update(dp, redis, _id, _olds, news) {
+    await writeTenantSettings(dp, redis, news, "pulumi up");
+    return {};
+  },
+  async delete(dp, redis, _id, props) {
+    await writeTenantSettings(dp, redis, { ...props, budget: undefined, flags: {} }, "pulumi destroy");
+  },
+  async refresh(dp, redis, _id, props) {
+    const [budget, { overrides }] = await Promise.all([
+      dp.readTenantBudget(redis, props.store.prefix, props.tenantId),
+      dp.readTenantOverrides(redis, props.store.prefix, props.tenantId),
+    ]);
+    return { ...props, budget, flags: overrides };
+  },
+});
+
+async function writeTenantSettings(dp: typeof import("../../infra"), redis: import("@upstash/redis").Redis, s: TenantSettingsInputs, source: string) {
+  await dp.writeTenantBudget(redis, s.store.prefix, s.tenantId, s.budget);
+  await dp.writeTenantOverrides(redis, s.store.prefix, s.tenantId, s.flags, dp.currentActor(), source);
+}
+
+export class TenantSettingsResource extends pulumi.dynamic.Resource {
+  constructor(name: string, args: In<TenantSettingsInputs>, opts?: pulumi.CustomResourceOptions) {
+    super(tenantSettingsProvider, name, args, opts, "bloom", "TenantSettings");
   }
 }
 

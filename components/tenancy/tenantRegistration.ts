@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { tenantHostname } from "../../infra/edge/edgeRules";
-import type { BackendSettings } from "../../infra";
+import type { BackendSettings, Budget } from "../../infra";
+import { TenantSettingsResource } from "../kv/kvResources";
 import { TenantRecordResource } from "./tenantRecord";
 import type { TenantConfig } from "../../infra/config/schema";
 import { tenantProjectName } from "../../infra/naming";
@@ -15,6 +16,12 @@ export interface TenantRegistrationArgs {
   edge?: { zoneId: string; zone: string; origin: string; provider: cloudflare.Provider };
   /** The pool database the catalog and clinic rows are written to (after its migrations). */
   pool: { backend: pulumi.Input<BackendSettings>; migratorUrl: pulumi.Input<string>; dependsOn: pulumi.Resource[] };
+  /** The environment's key-value store: the tenant's budget and flag overrides are written there, after the flags. */
+  store: { access: pulumi.Input<{ restUrl: string; restToken: string; prefix: string }>; dependsOn: pulumi.Resource[] };
+  /** Its effective budget (its own, else its tier's); none when the stack declares no bloom:limits. */
+  budget?: Budget;
+  /** Its flag overrides: flag → value. */
+  flagOverrides: Record<string, boolean>;
 }
 
 /** One row of the tenant catalog as published by the platform stack. */
@@ -39,7 +46,7 @@ export function catalogEntry(environment: string, t: TenantConfig): TenantCatalo
 
 /**
  * A tenant as the platform knows it: where its data lives (the pool, or its own project in a tenant stack), its
- * catalog and clinic rows (TenantRecord), its DNS record. Per-tenant pieces hang under it: each tenant one subtree.
+ * catalog and clinic rows (TenantRecord), its budget and flag overrides in the store (TenantSettings), its DNS record. Per-tenant pieces hang under it: each tenant one subtree.
  */
 export class TenantRegistration extends pulumi.ComponentResource {
   readonly entry: TenantCatalogEntry;
@@ -58,10 +65,12 @@ export class TenantRegistration extends pulumi.ComponentResource {
       scope: "catalog",
       guardData: args.environment !== "local",
     }, { parent: this, dependsOn: args.pool.dependsOn });
+    new TenantSettingsResource(`${name}-settings`, { store: pulumi.secret(args.store.access), tenantId: entry.id, budget: args.budget, flags: args.flagOverrides },
+      { parent: this, dependsOn: args.store.dependsOn });
     if (args.edge) {
       this.hostname = tenantHostname(args.tenant.id, args.edge.zone);
       new cloudflare.DnsRecord(`${name}-dns`, { zoneId: args.edge.zoneId, name: this.hostname, type: "CNAME", content: args.edge.origin, proxied: true, ttl: 1, comment: `Bloom tenant ${args.tenant.id}` }, { parent: this, provider: args.edge.provider });
     }
-    this.registerOutputs({ entry: this.entry, dataRegion: args.dataRegion, hostname: this.hostname });
+    this.registerOutputs({ entry: this.entry, dataRegion: args.dataRegion, hostname: this.hostname, budget: args.budget });
   }
 }

@@ -32,20 +32,36 @@ export async function readBudgets(redis: Redis, prefix: string): Promise<{ tenan
   return { tenants, tiers };
 }
 
-/** Makes the store hold exactly these budgets (fields no longer declared are removed) in one transaction. */
-export async function writeBudgets(redis: Redis, prefix: string, wanted: { tenants: Record<string, Budget>; tiers: Record<string, Budget> }): Promise<void> {
+/**
+ * Makes the store hold exactly these budgets (fields no longer declared are removed) in one transaction. A part
+ * left out is left as it is: the platform writes the tiers, and each tenant its own budget (writeTenantBudget).
+ */
+export async function writeBudgets(redis: Redis, prefix: string, wanted: { tenants?: Record<string, Budget>; tiers?: Record<string, Budget> }): Promise<void> {
   const key = budgetsKey(prefix);
   const current = await readBudgets(redis, prefix);
   const fields: Record<string, string> = {};
-  for (const [id, b] of Object.entries(wanted.tenants)) fields[id] = JSON.stringify(b);
-  for (const [tier, b] of Object.entries(wanted.tiers)) fields[`tier:${tier}`] = JSON.stringify(b);
+  const { tenants, tiers } = wanted;
+  for (const [id, b] of Object.entries(tenants ?? {})) fields[id] = JSON.stringify(b);
+  for (const [tier, b] of Object.entries(tiers ?? {})) fields[`tier:${tier}`] = JSON.stringify(b);
   const stale = [
-    ...Object.keys(current.tenants).filter((id) => !(id in wanted.tenants)),
-    ...Object.keys(current.tiers).filter((t) => !(t in wanted.tiers)).map((t) => `tier:${t}`),
+    ...(tenants ? Object.keys(current.tenants).filter((id) => !(id in tenants)) : []),
+    ...(tiers ? Object.keys(current.tiers).filter((t) => !(t in tiers)).map((t) => `tier:${t}`) : []),
   ];
   const tx = redis.multi();
   if (Object.keys(fields).length) tx.hset(key, fields);
   if (stale.length) tx.hdel(key, ...stale);
   if (!Object.keys(fields).length && !stale.length) return;
   await tx.exec();
+}
+
+/** One tenant's budget field: set, or (undefined) removed. Tenant ids cannot start with `tier:` (config schema). */
+export async function writeTenantBudget(redis: Redis, prefix: string, tenantId: string, budget: Budget | undefined): Promise<void> {
+  if (budget) await redis.hset(budgetsKey(prefix), { [tenantId]: JSON.stringify(budget) });
+  else await redis.hdel(budgetsKey(prefix), tenantId);
+}
+
+export async function readTenantBudget(redis: Redis, prefix: string, tenantId: string): Promise<Budget | undefined> {
+  const value = await redis.hget<Budget | string>(budgetsKey(prefix), tenantId);
+  if (value === null || value === undefined) return undefined;
+  return typeof value === "string" ? (JSON.parse(value) as Budget) : value;
 }

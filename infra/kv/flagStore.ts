@@ -12,7 +12,8 @@ import type { Redis } from "@upstash/redis";
 export interface FlagDeclaration {
   name: string;
   default: boolean;
-  tenants: Record<string, boolean>;
+  /** Omitted: the tenant overrides are left as they are (each tenant writes its own: writeTenantOverrides). */
+  tenants?: Record<string, boolean>;
   description?: string;
 }
 
@@ -36,11 +37,13 @@ export interface AuditEntry {
 
 export const AUDIT_LIMIT = 10_000;
 
+const auditKey = (prefix: string) => `${prefix}flags:audit`;
+
 export const flagKeys = (prefix: string, name: string) => ({
   flag: `${prefix}flag:${name}`,
   kill: `${prefix}flag:${name}:kill`,
   names: `${prefix}flags`,
-  audit: `${prefix}flags:audit`,
+  audit: auditKey(prefix),
 });
 
 const asBool = (v: unknown): boolean | undefined => (v === true || v === "true" ? true : v === false || v === "false" ? false : undefined);
@@ -65,15 +68,20 @@ export async function listFlagNames(redis: Redis, prefix: string): Promise<strin
 export function flagChanges(current: FlagState, wanted: FlagDeclaration): { scope: string; old: boolean | null; new: boolean | null }[] {
   const changes: { scope: string; old: boolean | null; new: boolean | null }[] = [];
   if (current.default !== wanted.default) changes.push({ scope: "default", old: current.default ?? null, new: wanted.default });
-  for (const id of new Set([...Object.keys(current.tenants), ...Object.keys(wanted.tenants)])) {
+  const tenants = wanted.tenants;
+  if (!tenants) return changes;
+  for (const id of new Set([...Object.keys(current.tenants), ...Object.keys(tenants)])) {
     const was = current.tenants[id];
-    const now = wanted.tenants[id];
+    const now = tenants[id];
     if (was !== now) changes.push({ scope: `tenant:${id}`, old: was ?? null, new: now ?? null });
   }
   return changes;
 }
 
-/** Makes the store hold exactly `wanted` for this flag, atomically, with one audit entry per changed value. */
+/**
+ * Makes the store hold exactly `wanted` for this flag (its tenant overrides too, unless `wanted.tenants` is
+ * omitted), atomically, with one audit entry per changed value.
+ */
 export async function writeFlag(redis: Redis, prefix: string, wanted: FlagDeclaration, actor: string, source: string): Promise<AuditEntry[]> {
   const k = flagKeys(prefix, wanted.name);
   const current = await readFlag(redis, prefix, wanted.name);
@@ -82,10 +90,11 @@ export async function writeFlag(redis: Redis, prefix: string, wanted: FlagDeclar
   const tx = redis.multi();
   tx.sadd(k.names, wanted.name);
   const set: Record<string, string> = { default: String(wanted.default) };
-  for (const [id, value] of Object.entries(wanted.tenants)) set[`tenant:${id}`] = String(value);
+  const tenants = wanted.tenants;
+  for (const [id, value] of Object.entries(tenants ?? {})) set[`tenant:${id}`] = String(value);
   if (wanted.description) set.description = wanted.description;
   tx.hset(k.flag, set);
-  const stale = Object.keys(current.tenants).filter((id) => !(id in wanted.tenants)).map((id) => `tenant:${id}`);
+  const stale = tenants ? Object.keys(current.tenants).filter((id) => !(id in tenants)).map((id) => `tenant:${id}`) : [];
   if (!wanted.description && current.description !== undefined) stale.push("description");
   if (stale.length) tx.hdel(k.flag, ...stale);
   if (entries.length) {
@@ -109,6 +118,50 @@ export async function deleteFlag(redis: Redis, prefix: string, name: string, act
   await tx.exec();
 }
 
+/**
+ * Makes one tenant's overrides across every declared flag exactly `wanted` (flag → value; a flag absent there loses
+ * this tenant's override), atomically, with one audit entry per changed value. A flag not (yet) declared is refused:
+ * an override on it would resurrect a deleted flag's hash.
+ */
+export async function writeTenantOverrides(redis: Redis, prefix: string, tenantId: string, wanted: Record<string, boolean>, actor: string, source: string): Promise<AuditEntry[]> {
+  const current = await readTenantOverrides(redis, prefix, tenantId);
+  const undeclared = Object.keys(wanted).filter((flag) => !(flag in current.declared));
+  if (undeclared.length) throw new Error(`tenant ${tenantId}: override on flag(s) not in the store: ${undeclared.join(", ")}; declare them under bloom:flags`);
+  const at = new Date().toISOString();
+  const field = `tenant:${tenantId}`;
+  const entries: AuditEntry[] = [];
+  const tx = redis.multi();
+  for (const flag of new Set([...Object.keys(current.overrides), ...Object.keys(wanted)])) {
+    const was = current.overrides[flag];
+    const now = wanted[flag];
+    if (was === now) continue;
+    entries.push({ at, actor, source, flag, scope: field, old: was ?? null, new: now ?? null });
+    if (now === undefined) tx.hdel(flagKeys(prefix, flag).flag, field);
+    else tx.hset(flagKeys(prefix, flag).flag, { [field]: String(now) });
+  }
+  if (!entries.length) return entries;
+  const audit = auditKey(prefix);
+  tx.lpush(audit, ...entries.map((e) => JSON.stringify(e)));
+  tx.ltrim(audit, 0, AUDIT_LIMIT - 1);
+  await tx.exec();
+  return entries;
+}
+
+/** One tenant's overrides as the store holds them, over every declared flag (one pipelined round trip per call). */
+export async function readTenantOverrides(redis: Redis, prefix: string, tenantId: string): Promise<{ overrides: Record<string, boolean>; declared: Record<string, true> }> {
+  const names = await listFlagNames(redis, prefix);
+  const overrides: Record<string, boolean> = {};
+  if (!names.length) return { overrides, declared: {} };
+  const pipe = redis.pipeline();
+  for (const name of names) pipe.hget(flagKeys(prefix, name).flag, `tenant:${tenantId}`);
+  const values = await pipe.exec<unknown[]>();
+  names.forEach((name, i) => {
+    const b = asBool(values[i]);
+    if (b !== undefined) overrides[name] = b;
+  });
+  return { overrides, declared: Object.fromEntries(names.map((n) => [n, true as const])) };
+}
+
 /** The kill switch: the flag reads false for everyone until it is released, whatever its declared values. */
 export async function setKillSwitch(redis: Redis, prefix: string, name: string, on: boolean, actor: string): Promise<void> {
   const k = flagKeys(prefix, name);
@@ -124,9 +177,19 @@ export async function setKillSwitch(redis: Redis, prefix: string, name: string, 
 }
 
 export async function flagHistory(redis: Redis, prefix: string, name?: string, limit = 50): Promise<AuditEntry[]> {
-  const raw = await redis.lrange<AuditEntry | string>(`${prefix}flags:audit`, 0, name ? AUDIT_LIMIT - 1 : limit - 1);
+  const raw = await redis.lrange<AuditEntry | string>(auditKey(prefix), 0, name ? AUDIT_LIMIT - 1 : limit - 1);
   const entries = raw.map((e) => (typeof e === "string" ? (JSON.parse(e) as AuditEntry) : e));
   return (name ? entries.filter((e) => e.flag === name) : entries).slice(0, limit);
+}
+
+/** One tenant's overrides among declared flags (config shape: flag → { tenants: { id → value } }). */
+export function flagOverridesOf(flags: Record<string, { tenants?: Record<string, boolean> }>, tenantId: string): Record<string, boolean> {
+  const overrides: Record<string, boolean> = {};
+  for (const [flag, decl] of Object.entries(flags)) {
+    const value = decl.tenants?.[tenantId];
+    if (value !== undefined) overrides[flag] = value;
+  }
+  return overrides;
 }
 
 /** How a flag resolves for a tenant: kill switch, then the tenant's override, then the default (false if unset). */

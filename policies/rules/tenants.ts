@@ -22,23 +22,16 @@ export const tenantResidency: ResourceValidationPolicy = {
 
 export const tenantHasBudget: StackValidationPolicy = {
   name: "tenant-has-budget",
-  description: "Every tenant has a rate-limit budget (its own, or its tier's).",
+  description: "Every tenant has a rate-limit budget (its own, or its tier's) written by its settings in the store.",
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
-    const budgets = args.resources.find((r) => r.type === dynamicType("TenantBudgets"));
-    const tenants = args.resources.filter((r) => r.type === TENANT_TYPE);
-    if (!tenants.length) return;
-    if (!budgets) {
-      reportViolation("the stack declares tenants but no budgets: set bloom:limits (tiers)");
-      return;
-    }
-    const own = (budgets.props.tenants ?? {}) as Record<string, unknown>;
-    const tiers = (budgets.props.tiers ?? {}) as Record<string, unknown>;
-    for (const t of tenants) {
+    const budgets = new Map(args.resources.filter((r) => r.type === dynamicType("TenantSettings"))
+      .map((r) => [r.props.tenantId as string, r.props.budget as unknown]));
+    for (const t of args.resources.filter((r) => r.type === TENANT_TYPE)) {
       // A stack rule sees a component's outputs (TenantRegistration registers its catalog entry), a resource rule
       // its inputs: the entry's fields are in either place.
       const { id, tier } = ((t.props.entry ?? t.props) as { id: string; tier: string });
-      if (!own[id] && !tiers[tier]) reportViolation(`tenant ${id} has no budget: add bloom:limits.tiers.${tier} or bloom:limits.tenants.${id}`);
+      if (!budgets.get(id)) reportViolation(`tenant ${id} has no budget: add bloom:limits.tiers.${tier} or bloom:limits.tenants.${id}`);
     }
   },
 };

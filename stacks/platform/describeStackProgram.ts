@@ -84,7 +84,7 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
     expect(r.one("bloom:migrations:MigrationHook").opts.dependsOn).toBeDefined();
   });
 
-  it("provisions the key-value store with a secret token, one resource per declared flag and the tenant budgets", async () => {
+  it("provisions the key-value store with a secret token, one resource per declared flag, the tier budgets, and each tenant's budget and overrides under its component", async () => {
     const r = run();
     const db = r.one("pulumi-nodejs:dynamic/bloom:KvDatabase");
     expect(db.opts.additionalSecretOutputs).toEqual(["restToken"]);
@@ -97,14 +97,22 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
     for (const f of registeredFlags) {
       const name = await promiseOf(f.inputs.name) as string;
       expect(await promiseOf(f.inputs.default)).toBe(flags[name]!.default);
-      expect(await promiseOf(f.inputs.tenants)).toEqual(flags[name]!.tenants ?? {});
+      expect(f.inputs.tenants).toBeUndefined();
       expect(await pulumi.isSecret(f.inputs.store)).toBe(true);
     }
-    const budgets = r.one("pulumi-nodejs:dynamic/bloom:TenantBudgets");
     const tenants = JSON.parse(values["bloom:tenants"]!) as { id: string; tier: string }[];
     const limits = JSON.parse(values["bloom:limits"]!) as { tiers: Record<string, unknown>; tenants?: Record<string, unknown> };
-    const published = await promiseOf(budgets.inputs.tenants) as Record<string, unknown>;
-    for (const t of tenants) expect(published[t.id]).toEqual(limits.tenants?.[t.id] ?? limits.tiers[t.tier]);
+    expect(await promiseOf(r.one("pulumi-nodejs:dynamic/bloom:TierBudgets").inputs.tiers)).toEqual(limits.tiers);
+    const settings = r.ofType("pulumi-nodejs:dynamic/bloom:TenantSettings");
+    expect(settings.map((s) => s.name)).toEqual(tenants.map((t) => `tenant-${t.id}-settings`));
+    for (const t of tenants) {
+      const s = settings.find((x) => x.name === `tenant-${t.id}-settings`)!;
+      expect(await promiseOf((s.opts.parent as pulumi.Resource).urn), "its parent is the tenant's component").toMatch(new RegExp(`bloom:tenancy:Tenant::tenant-${t.id}$`));
+      expect(await promiseOf(s.inputs.budget)).toEqual(limits.tenants?.[t.id] ?? limits.tiers[t.tier]);
+      const overrides = Object.fromEntries(Object.entries(flags).flatMap(([flag, d]) => (d.tenants?.[t.id] === undefined ? [] : [[flag, d.tenants[t.id]]])));
+      expect(await promiseOf(s.inputs.flags)).toEqual(overrides);
+      expect(await pulumi.isSecret(s.inputs.store)).toBe(true);
+    }
     if (stack !== "local") {
       expect(await promiseOf(db.inputs.settings)).toMatchObject({ kind: "upstash", apiKey: FAKE_UPSTASH_KEY, primaryRegion: "eu-central-1" });
     }

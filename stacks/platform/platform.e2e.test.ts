@@ -45,7 +45,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {
     const res = await stack.up();
     expect(res.summary.result).toBe("succeeded");
-    expect(res.summary.resourceChanges?.create).toBe(22); // 20 + a catalog record per tenant
+    expect(res.summary.resourceChanges?.create).toBe(24); // 20 + a catalog record and store settings per tenant
     // Each declared tenant has its clinic row and its catalog row after up.
     expect(await query(res.outputs.migratorDatabaseUrl!.value as string, `SELECT c.id, t.isolation FROM clinic c JOIN bloom_platform.tenants t USING (id) ORDER BY 1`))
       .toEqual([{ id: "legacy", isolation: "pooled" }, { id: "pilot", isolation: "pooled" }]);
@@ -182,12 +182,17 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await applyConfig(stack, { ...config, "bloom:tenants": JSON.stringify(tenants) });
     const res = await stack.up();
     const changes = res.summary.resourceChanges ?? {};
-    expect(changes.create).toBe(2); // the tenant and its catalog record
-    // Besides the stack's outputs, only the published budgets change (the new tenant gets its tier's budget).
-    expect(changes.update ?? 0).toBeLessThanOrEqual(2);
+    expect(changes.create).toBe(3); // the tenant, its catalog record, its budget and overrides in the store
+    // Nothing outside the new tenant's subtree changes: its budget is its own entry, not an edit of a shared one.
+    expect(changes.update ?? 0).toBe(0);
     expect(changes.replace ?? 0).toBe(0);
     expect(changes.delete ?? 0).toBe(0);
     expect((res.outputs.tenantCatalog!.value as { id: string }[]).map((t) => t.id)).toContain("new-clinic");
+    const { kvClient } = await import("../../infra/kv/kvDatabase");
+    const { readBudgets } = await import("../../infra/kv/budgetStore");
+    const redis = kvClient(res.outputs.kvRestUrl!.value as string, res.outputs.kvRestToken!.value as string);
+    const limits = JSON.parse(config["bloom:limits"]!);
+    expect((await readBudgets(redis, res.outputs.kvKeyPrefix!.value as string)).tenants["new-clinic"]).toEqual(limits.tiers.standard);
   });
 
   it("a kill of tenancy_enabled survives the next up, even one that changes the declared value", async () => {

@@ -11,6 +11,7 @@ import { backendSettings, kvSettings, tenantDatabaseSettings } from "./backendSe
 import { FlagStore } from "../../components/kv/flagStore";
 import { TenantBoundary } from "../../components/tenancy/tenantBoundary";
 import { effectiveBudgets } from "../../infra/kv/budgetStore";
+import { flagOverridesOf } from "../../infra/kv/flagStore";
 import * as aws from "@pulumi/aws";
 import * as cloudflare from "@pulumi/cloudflare";
 import { Observability } from "../../components/observability/observability";
@@ -56,14 +57,15 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     region: neon?.regionId,
   }, { dependsOn: [pool] });
   // Flags and budgets live in the environment's store; locally stacks share one Redis, so keys carry the stack.
-  // Each tenant's budget (its own, or its tier's): written to the store, and mirrored by the edge's rate limits.
+  // The store holds flag defaults and tier budgets; each tenant writes its own budget (its own, or its tier's,
+  // mirrored by the edge's rate limits) and flag overrides as children of its component.
   const budgets = effectiveBudgets(config);
   const store = new FlagStore("flags", {
     settings: kvSettings(config.kv, secrets.upstashApiKey),
     databaseName: poolProjectName(env),
     keyPrefix: config.kv.backend === "local" ? `bloom:${pulumi.getStack()}:` : "bloom:",
-    flags: config.flags,
-    budgets,
+    flags: Object.fromEntries(Object.entries(config.flags).map(([flag, d]) => [flag, { default: d.default, description: d.description }])),
+    tierBudgets: budgets.tiers,
     protectData: env === "prod",
   });
   // After the migrations: the app's privilege allow-list, and RLS following tenancy_enabled as the store resolves it.
@@ -94,6 +96,9 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     dataRegion: t.isolation === "dedicated" ? t.region ?? poolRegion : poolRegion,
     edge: edgeSettings,
     pool: { backend, migratorUrl: pool.migratorUrl, dependsOn: [migrations] },
+    store: { access: store.access, dependsOn: store.flagResources },
+    budget: budgets.tenants[t.id],
+    flagOverrides: flagOverridesOf(config.flags, t.id),
   }));
   // The zone's rate-limit phase is rendered from every tenant's budget (a zone ruleset owns its whole phase).
   const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, budgets: budgets.tenants, provider: edgeSettings.provider });
