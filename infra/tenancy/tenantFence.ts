@@ -29,11 +29,30 @@ export async function ensureFenceTriggers(c: Client): Promise<string[]> {
   return added;
 }
 
-export async function fenceTenant(c: Client, tenantId: string, reason: FenceReason): Promise<void> {
-  await c.query(
-    `INSERT INTO "bloom_platform"."tenant_fences" ("tenant_id", "reason") VALUES ($1, $2)
-     ON CONFLICT ("tenant_id") DO UPDATE SET "reason" = EXCLUDED."reason", "since" = CASE WHEN "tenant_fences"."reason" = EXCLUDED."reason" THEN "tenant_fences"."since" ELSE now() END`,
-    [tenantId, reason]);
+/**
+ * Fences a tenant and returns once no write of it that passed the fence check is still in flight (migration
+ * 20261204000100: writers hold a shared per-tenant lock, the fence takes it exclusively after writing the fence).
+ * `inTransaction`: the caller's open transaction carries it (the lock is then held until that commits). An app
+ * transaction left open holds the fence up for at most `lockTimeout`, then this fails naming the wait.
+ */
+export async function fenceTenant(c: Client, tenantId: string, reason: FenceReason, opts: { inTransaction?: boolean; lockTimeout?: string } = {}): Promise<void> {
+  const own = !opts.inTransaction;
+  if (own) await c.query("BEGIN");
+  try {
+    await c.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [opts.lockTimeout ?? "30s"]);
+    await c.query(
+      `INSERT INTO "bloom_platform"."tenant_fences" ("tenant_id", "reason") VALUES ($1, $2)
+       ON CONFLICT ("tenant_id") DO UPDATE SET "reason" = EXCLUDED."reason", "since" = CASE WHEN "tenant_fences"."reason" = EXCLUDED."reason" THEN "tenant_fences"."since" ELSE now() END`,
+      [tenantId, reason]);
+    await c.query(`SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('bloom-tenant-fence'), pg_catalog.hashtext($1))`, [tenantId]).catch((err) => {
+      if ((err as { code?: string }).code === "55P03") throw new Error(`fencing tenant "${tenantId}": a write of it has been in flight longer than ${opts.lockTimeout ?? "30s"} (an app transaction left open?); nothing was fenced — retry, or end that transaction (pg_stat_activity)`);
+      throw err;
+    });
+    if (own) await c.query("COMMIT");
+  } catch (err) {
+    if (own) await c.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
 }
 
 export async function unfenceTenant(c: Client, tenantId: string): Promise<void> {

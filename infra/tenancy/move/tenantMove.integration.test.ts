@@ -1,16 +1,16 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../config/stackFile";
 import { upsertTenantRecord } from "../tenantCatalog";
-import { TENANT_MAINTENANCE_SQLSTATE } from "../tenantFence";
+import { Client } from "pg";
+import { fenceTenant, TENANT_MAINTENANCE_SQLSTATE } from "../tenantFence";
+import { runWithTenant } from "../../app/tenantContext";
 import { abortTenantMove } from "./abortMove";
 import { readCatalogRow } from "./moveJournal";
 import { purgeMovedCopy } from "./purgeCopy";
 import { runTenantMove, type MoveHooks } from "./tenantMove";
 import { withClient } from "../../database/sql/withClient";
 import { query, requirePostgres } from "../../../test/postgres";
+import { runMoveWorker } from "../../../test/moveWorkerProcess";
 import { TENANTS, asApp, fingerprint, seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
 
 /**
@@ -70,6 +70,36 @@ describe("tenant moves between the pool and a dedicated database (real Postgres)
     } finally {
       await withClient(pool.url, (c) => c.query(`DELETE FROM "bloom_platform"."tenant_fences" WHERE "tenant_id" = 'beta'`));
       await query(pool.url, `DELETE FROM "branch" WHERE id = 'fg'`);
+    }
+  });
+
+  it("a fence returns only after a write of that tenant already in flight has committed (and later writes are refused)", async () => {
+    const app = new Client({ connectionString: pool.appUrl });
+    await app.connect();
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      // An app transaction that passed the fence check before the fence, and commits after it was asked for.
+      const writer = runWithTenant(app, "beta", async (c) => {
+        await c.query(`INSERT INTO "branch" (id, name, clinic_id) VALUES ('in-flight', 'x', 'beta')`);
+        await held;
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      let fencedAt = 0;
+      const fencing = withClient(pool.url, (c) => fenceTenant(c, "beta", "moving")).then(() => (fencedAt = Date.now()));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(fencedAt, "the fence waits for the in-flight write").toBe(0);
+      const committedAt = Date.now();
+      release();
+      await writer;
+      await fencing;
+      expect(fencedAt).toBeGreaterThanOrEqual(committedAt);
+      expect((await asApp(pool.appUrl, "beta", `INSERT INTO "branch" (id, name, clinic_id) VALUES ('after-fence', 'x', 'beta')`)).code).toBe(TENANT_MAINTENANCE_SQLSTATE);
+      expect(await query(pool.url, `SELECT id FROM "branch" WHERE id IN ('in-flight', 'after-fence')`)).toEqual([{ id: "in-flight" }]);
+    } finally {
+      await app.end();
+      await withClient(pool.url, (c) => c.query(`DELETE FROM "bloom_platform"."tenant_fences" WHERE "tenant_id" = 'beta'`));
+      await query(pool.url, `DELETE FROM "branch" WHERE id = 'in-flight'`);
     }
   });
 
@@ -147,32 +177,9 @@ describe("tenant moves between the pool and a dedicated database (real Postgres)
     if (TRIALS % 2 === 1) await move("alpha", "return", 0);
   });
 
-  // The worker, with its settings on stdin (no connection string on a command line).
-  let started = 0;
-  function runWorker(direction: "extract" | "return", killAfterMs?: number): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test", "moveWorker.ts")], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
-      let err = "";
-      child.stderr.on("data", (d) => (err += d));
-      child.stdin.end(JSON.stringify({ tenantId: "alpha", direction, poolUrl: pool.url, dedicatedUrl: dedicated.url }));
-      let timer: NodeJS.Timeout | undefined;
-      // Counted from the worker's "start" (after module loading), so the kill points fall in the move itself.
-      child.stdout.once("data", () => {
-        started = Date.now();
-        if (killAfterMs !== undefined) timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
-      });
-      child.on("exit", (code, signal) => {
-        clearTimeout(timer);
-        if (signal === "SIGKILL") resolve(true);
-        else if (code === 0) resolve(false);
-        else reject(new Error(`move worker failed (${code}): ${err}`));
-      });
-    });
-  }
-  async function timedWorker(direction: "extract" | "return") {
-    await runWorker(direction);
-    return Date.now() - started;
-  }
+  const runWorker = async (direction: "extract" | "return", killAfterMs?: number) =>
+    (await runMoveWorker({ tenantId: "alpha", direction, poolUrl: pool.url, dedicatedUrl: dedicated.url }, killAfterMs)).killed;
+  const timedWorker = async (direction: "extract" | "return") => (await runMoveWorker({ tenantId: "alpha", direction, poolUrl: pool.url, dedicatedUrl: dedicated.url })).ms;
 });
 
 const catalogRow = (url: string, tenant: string) => withClient(url, (c) => readCatalogRow(c, tenant));
