@@ -28,6 +28,8 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
   tenants sync [--concurrency 4]     (tenant stacks made to match the catalog: create, update, destroy if empty)
   tenants extract <id> [--grace 7d]  (pool → its own database: fence, copy, verify, cutover; --grace 0 purges at once)
   tenants return <id> [--grace 7d]   (its own database → the pool, the same way)
+      … [--online]                   (either way while the tenant keeps writing: row-filtered logical replication,
+                                      a freeze of seconds; Neon: add --enable-logical-replication to allow it)
   tenants purge <id> [--now]         (the old copy a move left, after the grace period)
   tenants abort <id>                 (undo a move that has not cut over)
   tenants offboard <id> --export <dir>  (export encrypted with BLOOM_EXPORT_KEY, verify, erase everywhere, evidence)
@@ -62,6 +64,8 @@ async function main(argv: string[]) {
       json: { type: "boolean", default: false },
       watch: { type: "boolean", default: false },
       grace: { type: "string" },
+      online: { type: "boolean", default: false },
+      "enable-logical-replication": { type: "boolean", default: false },
       now: { type: "boolean", default: false },
       export: { type: "string" },
       all: { type: "boolean", default: false },
@@ -85,7 +89,7 @@ async function main(argv: string[]) {
   } else if (command === "tenants" && sub === "status") {
     await tenantsStatus(ctx, say);
   } else if (command === "tenants" && (sub === "extract" || sub === "return") && arg) {
-    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace) });
+    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), online: values.online, enableLogicalReplication: values["enable-logical-replication"] });
   } else if (command === "tenants" && sub === "purge" && arg) {
     await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
   } else if (command === "tenants" && sub === "sync") {

@@ -2,8 +2,8 @@ import { LocalPostgresBackend } from "../infra/database/local/localPostgresBacke
 import { TEST_PG_URL, uniqueName } from "./postgres";
 
 /** A fresh project on the test server with a migrator-owned database, as the platform provisions it. */
-export async function freshMigratorDatabase(prefix = "mig") {
-  const backend = new LocalPostgresBackend(TEST_PG_URL);
+export async function freshMigratorDatabase(prefix = "mig", serverUrl = TEST_PG_URL) {
+  const backend = new LocalPostgresBackend(serverUrl);
   const project = await backend.ensureProject({ name: uniqueName(prefix) });
   const migrator = await backend.ensureRole(project.projectId, "main", "bloom_migrator");
   await backend.ensureDatabase(project.projectId, "main", "bloom", migrator.name);

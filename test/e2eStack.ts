@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parse, stringify } from "yaml";
 import { REPO_ROOT, stackFilePath } from "../infra/config/stackFile";
@@ -25,4 +25,18 @@ export async function e2eStackFile(stackName: string, edit: (config: Record<stri
   edit(file.config);
   writeFileSync(configFile, stringify({ config: file.config }));
   return { root, dir, configFile, migrationsDir, kvPort };
+}
+
+/** What an e2e suite with a tenant stack leaves: that stack and the platform stack destroyed and removed, their folders, the endpoint. */
+export async function tearDownTenantE2e(ctx: import("../scripts/runbook/stackContext").StackContext | undefined, tenant: string, e2e: { dir: string; root: string; kvPort: number }): Promise<void> {
+  const { tenantHandle } = await import("../scripts/runbook/tenantStackAccess");
+  const { stopLocalRestEndpoint } = await import("../infra/kv/localEndpoint");
+  const tenantStack = ctx && (await tenantHandle(ctx, tenant).openStack().catch(() => undefined));
+  await tenantStack?.destroy().catch(() => undefined);
+  await tenantStack?.workspace.removeStack(tenantStack.name).catch(() => undefined);
+  await ctx?.stack.destroy().catch(() => undefined);
+  await ctx?.stack.workspace.removeStack(ctx.stackName).catch(() => undefined);
+  rmSync(e2e.dir, { recursive: true, force: true });
+  rmSync(path.join(e2e.root, `local-${tenant}`), { recursive: true, force: true });
+  stopLocalRestEndpoint(e2e.kvPort);
 }

@@ -17,8 +17,8 @@ export const TENANT_TABLES = ["user", "branch", "therapist", "patient", "paquete
  * A pool database built the way the platform builds it: the app role made first (as the AppRole resource is),
  * the migrations applied, then the role asserted again (what every later AppRole update does).
  */
-export async function tenantDatabase(prefix: string) {
-  const db = await freshMigratorDatabase(prefix);
+export async function tenantDatabase(prefix: string, serverUrl?: string) {
+  const db = await freshMigratorDatabase(prefix, serverUrl);
   const roleName = `${db.projectId.replace(/-/g, "_")}__bloom_app`;
   const app = await ensureAppRole(db.url, roleName);
   await applyPendingMigrations(db.url, loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), { database: db.database });

@@ -17,7 +17,12 @@ export function createDatabaseBackend(settings: BackendSettings): DatabaseBacken
     if (!settings.apiKey) throw new Error("the neon backend needs an API key: `pulumi config set --secret bloom:neonApiKey <key>` (or NEON_API_KEY for the CLI)");
     return new NeonBackend({ apiKey: settings.apiKey, apiBaseUrl: settings.apiBaseUrl, orgId: settings.orgId });
   }
-  const serverUrl = settings.serverUrl ?? ensureEmbeddedServer(settings.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR).url;
+  const serverUrl = localServerUrl(settings);
   const pooler = settings.poolerPort ? { port: settings.poolerPort, stateDir: poolerStateDir(path.resolve(__dirname, "..", "..", ".bloom"), settings.poolerPort) } : undefined;
   return new LocalPostgresBackend(serverUrl, pooler);
+}
+
+/** The local backend's server: the configured one, else the embedded server (started if it is down). */
+export function localServerUrl(settings: Extract<BackendSettings, { kind: "local" }>): string {
+  return settings.serverUrl ?? ensureEmbeddedServer(settings.embeddedDataDir ?? DEFAULT_EMBEDDED_DATA_DIR).url;
 }

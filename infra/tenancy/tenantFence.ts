@@ -30,28 +30,41 @@ export async function ensureFenceTriggers(c: Client): Promise<string[]> {
 }
 
 /**
- * Fences a tenant and returns once no write of it that passed the fence check is still in flight (migration
- * 20261204000100: writers hold a shared per-tenant lock, the fence takes it exclusively after writing the fence).
- * `inTransaction`: the caller's open transaction carries it (the lock is then held until that commits). An app
- * transaction left open holds the fence up for at most `lockTimeout`, then this fails naming the wait.
+ * Fences a tenant and returns once no write of it that passed the fence check before the fence can still commit:
+ * after the fence commits, it waits for every transaction of this database that was running at that moment (as
+ * CREATE INDEX CONCURRENTLY waits for older transactions). A write that checked the fences before it took effect
+ * belongs to one of them; every later one sees the fence (READ COMMITTED). Waiting on transactions, not on a lock
+ * the writes take, leaves the app nothing to hold against another tenant. `inTransaction`: the caller's open
+ * transaction carries the fence and there is no wait — only for a tenant already fenced (a change of reason).
+ * A transaction left open holds the fence up for at most `waitMs`, then this fails naming it; the fence stays,
+ * and a rerun waits again.
  */
-export async function fenceTenant(c: Client, tenantId: string, reason: FenceReason, opts: { inTransaction?: boolean; lockTimeout?: string } = {}): Promise<void> {
-  const own = !opts.inTransaction;
-  if (own) await c.query("BEGIN");
-  try {
-    await c.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [opts.lockTimeout ?? "30s"]);
-    await c.query(
-      `INSERT INTO "bloom_platform"."tenant_fences" ("tenant_id", "reason") VALUES ($1, $2)
-       ON CONFLICT ("tenant_id") DO UPDATE SET "reason" = EXCLUDED."reason", "since" = CASE WHEN "tenant_fences"."reason" = EXCLUDED."reason" THEN "tenant_fences"."since" ELSE now() END`,
-      [tenantId, reason]);
-    await c.query(`SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('bloom-tenant-fence'), pg_catalog.hashtext($1))`, [tenantId]).catch((err) => {
-      if ((err as { code?: string }).code === "55P03") throw new Error(`fencing tenant "${tenantId}": a write of it has been in flight longer than ${opts.lockTimeout ?? "30s"} (an app transaction left open?); nothing was fenced — retry, or end that transaction (pg_stat_activity)`);
-      throw err;
-    });
-    if (own) await c.query("COMMIT");
-  } catch (err) {
-    if (own) await c.query("ROLLBACK").catch(() => undefined);
-    throw err;
+export async function fenceTenant(c: Client, tenantId: string, reason: FenceReason, opts: { inTransaction?: boolean; waitMs?: number } = {}): Promise<void> {
+  await c.query(
+    `INSERT INTO "bloom_platform"."tenant_fences" ("tenant_id", "reason") VALUES ($1, $2)
+     ON CONFLICT ("tenant_id") DO UPDATE SET "reason" = EXCLUDED."reason", "since" = CASE WHEN "tenant_fences"."reason" = EXCLUDED."reason" THEN "tenant_fences"."since" ELSE now() END`,
+    [tenantId, reason]);
+  if (opts.inTransaction) return;
+  await waitForOlderTransactions(c, `fencing tenant "${tenantId}"`, opts.waitMs ?? 30_000);
+}
+
+/** Waits until every transaction of this database running now (other than this session's) has ended. */
+export async function waitForOlderTransactions(c: Client, what: string, waitMs: number): Promise<void> {
+  const running = (await c.query<{ vxid: string }>(
+    `SELECT l.virtualxid AS vxid FROM pg_catalog.pg_locks l
+     WHERE l.locktype = 'virtualxid' AND l.mode = 'ExclusiveLock' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid()
+       AND l.pid IN (SELECT a.pid FROM pg_catalog.pg_stat_activity a WHERE a.datname = pg_catalog.current_database())`)).rows.map((r) => r.vxid);
+  const deadline = Date.now() + waitMs;
+  let left = running;
+  while (left.length) {
+    left = (await c.query<{ vxid: string; pid: number }>(
+      `SELECT virtualxid AS vxid, pid FROM pg_catalog.pg_locks WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1::text[])`, [left])).rows.map((r) => r.vxid);
+    if (!left.length) return;
+    if (Date.now() > deadline) {
+      const pids = (await c.query<{ pid: number }>(`SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1::text[])`, [left])).rows.map((r) => r.pid);
+      throw new Error(`${what}: ${left.length} transaction(s) open since before it are still running after ${waitMs / 1000} s (pid ${pids.join(", ")}; see pg_stat_activity): the fence stays; rerun to wait again once they end`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -3,7 +3,9 @@ import { quoteIdent } from "../../infra/naming";
 import { abortTenantMove } from "../../infra/tenancy/move/abortMove";
 import { listCatalog, readCatalogRow, type MoveDirection } from "../../infra/tenancy/move/moveJournal";
 import { purgeMovedCopy } from "../../infra/tenancy/move/purgeCopy";
-import { refusal, runTenantMove, MoveRefused, type MoveSummary } from "../../infra/tenancy/move/tenantMove";
+import { refusal, runTenantMove, MoveRefused, type MoveSummary, type TenantMoveOptions } from "../../infra/tenancy/move/tenantMove";
+import { runOnlineTenantMove, type OnlineMoveSummary } from "../../infra/tenancy/move/onlineMove";
+import { replicationAdmin, replicationAdminUrl, replicationLag } from "./replicationAdmin";
 import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
@@ -18,6 +20,10 @@ import { declareIsolation, tenantHandle, tenantStackUrl, upRecovering, upTenantS
 export interface MoveCommandOptions {
   yes?: boolean;
   dryRun?: boolean;
+  /** Online: row-filtered logical replication while the tenant keeps writing; the freeze is only the cutover. */
+  online?: boolean;
+  /** Neon: consent to turning logical replication on for the source project (irreversible; computes restart). */
+  enableLogicalReplication?: boolean;
   /** Kept before the old copy may be purged; 0 purges right after the cutover. */
   graceMs: number;
   say: Say;
@@ -26,23 +32,33 @@ export interface MoveCommandOptions {
 /** The throughput the estimate assumes (bench:extract measures the real one). */
 const ASSUMED_MB_PER_S = 40;
 
-export async function moveTenantCommand(ctx: StackContext, tenantId: string, direction: MoveDirection, opts: MoveCommandOptions): Promise<MoveSummary | undefined> {
+export async function moveTenantCommand(ctx: StackContext, tenantId: string, direction: MoveDirection, opts: MoveCommandOptions): Promise<MoveSummary | OnlineMoveSummary | undefined> {
   const handle = tenantHandle(ctx, tenantId);
   const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
   // Refusals first, before anything changes (the move checks again under its lock).
   const row = await withClient(poolUrl, (c) => readCatalogRow(c, tenantId));
-  const refused = refusal(row, tenantId, direction);
+  const refused = refusal(row, tenantId, direction, opts.online ?? false);
   if (refused) throw new MoveRefused(refused);
   const sourceUrl = direction === "extract" ? poolUrl : await tenantStackUrl(handle);
   const plan = await tenantRowPlan(sourceUrl, tenantId);
   const mb = plan.reduce((n, t) => n + t.bytes, 0) / 1e6;
   opts.say(`plan: ${direction} ${tenantId}: ${direction === "extract" ? `pool → ${handle.dedicated.stack} (project ${handle.dedicated.project})` : `${handle.dedicated.stack} → pool`}${row?.move ? ` — resuming from step ${row.move.step}` : ""}`);
   for (const t of plan) opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  ${(t.bytes / 1e6).toFixed(1).padStart(8)} MB`);
-  opts.say(`  total: ${plan.reduce((n, t) => n + t.rows, 0)} rows, ${mb.toFixed(1)} MB; estimated write freeze ~${Math.max(1, Math.ceil(mb / ASSUMED_MB_PER_S * 2))} s (copy + verify at ~${ASSUMED_MB_PER_S} MB/s)`);
-  opts.say(`  steps: set isolation: ${direction === "extract" ? "dedicated" : "pooled"} in ${ctx.configFile}${direction === "extract" ? "; up the platform and the tenant stack" : ""}; fence; copy; verify; cutover; purge of the old copy after ${Math.round(opts.graceMs / 3_600_000)} h`);
-  if (opts.dryRun || !(await confirm(`${direction === "extract" ? "Extract" : "Return"} ${tenantId}?`, opts.yes ?? false))) return undefined;
+  const provision = direction === "extract" ? "; up the platform and the tenant stack" : "";
+  const admin = opts.online ? await replicationAdmin(ctx, handle, direction, sourceUrl, opts) : undefined;
+  if (admin) {
+    opts.say(`  total: ${plan.reduce((n, t) => n + t.rows, 0)} rows, ${mb.toFixed(1)} MB; online: the tenant keeps writing while they stream; the freeze is the catch-up check, verify and cutover (seconds)`);
+    opts.say(`  source server: ${admin.readiness.problems.length ? admin.readiness.problems.join("; ") : `wal_level ${admin.readiness.walLevel}, slots and senders free`}`);
+    opts.say(`  steps: set isolation: ${direction === "extract" ? "dedicated" : "pooled"} in ${ctx.configFile}${provision}; publication + slot + subscription; initial copy; catch up; fence; confirm LSN; verify; drop replication; cutover; purge of the old copy after ${Math.round(opts.graceMs / 3_600_000)} h`);
+    if (admin.readiness.problems.length && !opts.dryRun) throw new MoveRefused(`cannot move ${tenantId} online; nothing was changed: ${admin.readiness.problems.join("; ")}`);
+  } else {
+    opts.say(`  total: ${plan.reduce((n, t) => n + t.rows, 0)} rows, ${mb.toFixed(1)} MB; estimated write freeze ~${Math.max(1, Math.ceil(mb / ASSUMED_MB_PER_S * 2))} s (copy + verify at ~${ASSUMED_MB_PER_S} MB/s)`);
+    opts.say(`  steps: set isolation: ${direction === "extract" ? "dedicated" : "pooled"} in ${ctx.configFile}${provision}; fence; copy; verify; cutover; purge of the old copy after ${Math.round(opts.graceMs / 3_600_000)} h`);
+  }
+  if (opts.dryRun || !(await confirm(`${direction === "extract" ? "Extract" : "Return"} ${tenantId}${admin ? " online" : ""}?`, opts.yes ?? false))) return undefined;
+  if (admin?.enable) await admin.enable();
 
-  const summary = await runTenantMove({
+  const move: TenantMoveOptions = {
     tenantId, direction, poolUrl, dedicated: handle.dedicated, graceMs: opts.graceMs, log: opts.say,
     hooks: {
       declare: async (isolation) => {
@@ -55,10 +71,16 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
         return upTenantStack(handle, opts.say);
       },
     },
-  });
+  };
+  const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl }) : await runTenantMove(move);
   for (const t of summary.tables) opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  checksum ${t.checksum}`);
-  opts.say(`write freeze: ${(summary.freezeMs / 1000).toFixed(2)} s (fence → cutover; copy ${(summary.copyMs / 1000).toFixed(2)} s, verify ${(summary.verifyMs / 1000).toFixed(2)} s)`);
-  opts.say(`done: ${summary.rows} rows, ${(summary.bytes / 1e6).toFixed(1)} MB moved${summary.resumed ? " (resumed)" : ""}`);
+  if ("streamMs" in summary) {
+    opts.say(`write freeze: ${(summary.freezeMs / 1000).toFixed(2)} s (fence → cutover; confirm ${(summary.confirmMs / 1000).toFixed(2)} s, verify ${(summary.verifyMs / 1000).toFixed(2)} s); the tenant wrote freely for ${(summary.streamMs / 1000).toFixed(1)} s of streaming`);
+    opts.say(`done: ${summary.rows} rows moved online${summary.resumed ? " (resumed)" : ""}`);
+  } else {
+    opts.say(`write freeze: ${(summary.freezeMs / 1000).toFixed(2)} s (fence → cutover; copy ${(summary.copyMs / 1000).toFixed(2)} s, verify ${(summary.verifyMs / 1000).toFixed(2)} s)`);
+    opts.say(`done: ${summary.rows} rows, ${(summary.bytes / 1e6).toFixed(1)} MB moved${summary.resumed ? " (resumed)" : ""}`);
+  }
   if (opts.graceMs === 0) await purgeCommand(ctx, tenantId, { now: true, say: opts.say });
   else opts.say(`the old copy is fenced and kept until ${summary.purgeAfter}: \`bloom tenants purge ${tenantId}\` then`);
   return summary;
@@ -85,6 +107,7 @@ export async function abortCommand(ctx: StackContext, tenantId: string, opts: { 
   await abortTenantMove(poolUrl, tenantId, {
     declare: async (isolation) => void (await declareIsolation(ctx, tenantId, isolation)),
     dedicatedUrl: () => tenantStackUrl(handle).catch(() => undefined),
+    adminUrl: (db) => replicationAdminUrl(ctx, db),
   }, opts.say);
 }
 
@@ -92,7 +115,9 @@ export async function tenantsStatus(ctx: StackContext, say: Say): Promise<void> 
   const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
   for (const r of await withClient(poolUrl, listCatalog)) {
     const where = r.location.kind === "pool" ? "pool" : `${r.location.stack} (${r.location.project})`;
-    const move = r.move ? ` — ${r.move.direction} in progress since ${r.move.startedAt}, step ${r.move.step}, ${Object.keys(r.move.copied).length} tables copied` : "";
+    const move = !r.move ? "" : r.move.online
+      ? ` — online ${r.move.direction} in progress since ${r.move.startedAt}, step ${r.move.step}${await replicationLag(ctx, r.move.online.slot, poolUrl, r.move.direction, tenantHandle(ctx, r.id, { declared: false }))}`
+      : ` — ${r.move.direction} in progress since ${r.move.startedAt}, step ${r.move.step}, ${Object.keys(r.move.copied).length} tables copied`;
     const purge = r.pendingPurge ? ` — old copy in ${r.pendingPurge.location.kind === "pool" ? "the pool" : "its dedicated database"}, purge due ${r.pendingPurge.after}` : "";
     say(`${r.id.padEnd(24)} ${r.isolation.padEnd(10)} ${where}${move}${purge}`);
   }

@@ -53,3 +53,21 @@ export async function ensureTestPostgres(log: (m: string) => void = () => undefi
   log(`no Postgres on 127.0.0.1:5432: started the embedded one on port ${embedded.port}`);
   return embedded.url;
 }
+
+const LOGICAL_TEST_PORT = 54331;
+
+/**
+ * A Postgres with wal_level = logical for the online-move tests: BLOOM_TEST_LOGICAL_PG_URL, else the embedded
+ * server under .bloom/test-postgres-logical (started, or restarted with the settings, by the harness — never the
+ * machine's server edited by hand).
+ */
+export async function ensureLogicalTestPostgres(log: (m: string) => void = () => undefined): Promise<string> {
+  const configured = process.env.BLOOM_TEST_LOGICAL_PG_URL;
+  if (configured) {
+    if (!(await reachable(configured))) throw new Error(`BLOOM_TEST_LOGICAL_PG_URL points at a Postgres that does not answer (${new URL(configured).host}); start it or unset the variable`);
+    return configured;
+  }
+  const embedded = ensureEmbeddedServer(path.join(REPO_ROOT, ".bloom", "test-postgres-logical"), LOGICAL_TEST_PORT, { restartForSettings: true });
+  log(`logical-replication Postgres (embedded) on port ${embedded.port}`);
+  return embedded.url;
+}

@@ -1,11 +1,8 @@
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../../infra/config/stackFile";
-import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 import { TENANT_MAINTENANCE_SQLSTATE } from "../../infra/tenancy/tenantFence";
 import { findEngine } from "../../scripts/engine/engineLocation";
 import { openStackContext, type StackContext } from "../../scripts/runbook/stackContext";
@@ -16,7 +13,8 @@ import { listTenantStacks } from "../../scripts/engine/tenantStack";
 import { findOrphanedPlugins } from "../../scripts/engine/staleLocks";
 import { verifyExport } from "../../infra/tenancy/offboard/tenantExport";
 import { addMigration } from "../../test/migrationFixtures";
-import { e2eStackFile } from "../../test/e2eStack";
+import { e2eStackFile, tearDownTenantE2e } from "../../test/e2eStack";
+import { runBloom } from "../../test/bloomCli";
 import { tenantHandle } from "../../scripts/runbook/tenantStackAccess";
 import { query, requirePostgres, uniqueName } from "../../test/postgres";
 import { asApp, fingerprint } from "../../test/tenantFixtures";
@@ -61,15 +59,9 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     ctx = await openStackContext({ stackName, configFile, root });
   });
   afterAll(async () => {
-    const tenantStack = ctx && (await tenantHandle(ctx, tenant).openStack().catch(() => undefined));
-    await tenantStack?.destroy().catch(() => undefined);
-    await tenantStack?.workspace.removeStack(tenantStack.name).catch(() => undefined);
-    await ctx?.stack.destroy().catch(() => undefined);
-    await ctx?.stack.workspace.removeStack(stackName).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(path.join(root, `local-${tenant}`), { recursive: true, force: true });
-    stopLocalRestEndpoint(kvPort);
+    await tearDownTenantE2e(ctx, tenant, { dir, root, kvPort });
   });
+
 
   it("a newly declared pooled tenant exists after up: its clinic row, and the app writes every tenant table as it", async () => {
     const res = await ctx.stack.up();
@@ -103,6 +95,17 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     expect(await query(pool, `SELECT * FROM bloom_platform.tenants WHERE id = $1`, [tenant])).toEqual(catalogBefore);
     expect(await listTenantStacks(root)).not.toContain(`local-${tenant}`);
 
+    // --online on this server (the machine's, not started for logical decoding): the dry run names the setting,
+    // the move refuses before anything changes.
+    const walLevel = (await query<{ wal_level: string }>(pool, "SHOW wal_level"))[0]!.wal_level;
+    if (walLevel !== "logical") {
+      said.length = 0;
+      await moveTenantCommand(ctx, tenant, "extract", { dryRun: true, online: true, graceMs: 2_000, say });
+      expect(said.join("\n")).toMatch(new RegExp(`source server: wal_level is ${walLevel}: set wal_level = logical and restart`));
+      await expect(moveTenantCommand(ctx, tenant, "extract", { yes: true, online: true, graceMs: 2_000, say })).rejects.toThrow(/cannot move .* online; nothing was changed/);
+      expect(readFileSync(configFile, "utf8")).toBe(fileBefore);
+      expect(await query(pool, `SELECT * FROM bloom_platform.tenants WHERE id = $1`, [tenant])).toEqual(catalogBefore);
+    }
     await moveTenantCommand(ctx, tenant, "extract", { yes: true, graceMs: 2_000, say });
     const outputs = await (await tenantHandle(ctx, tenant).openStack()).outputs();
     const dedicated = outputs.migratorDatabaseUrl!.value as string;
@@ -242,28 +245,17 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     expect(readFileSync(configFile, "utf8")).not.toMatch(/\bpilot\b/);
   });
 
-  // The runbook CLI as on-call runs it, in its own process; stdout collected. Resolves true when it was killed.
+  // The runbook CLI as on-call runs it (test/bloomCli.ts). Resolves true when it was killed.
   let lastOutput = "";
-  function bloom(args: string[], kill?: { after: RegExp; ms: number }): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts", "bloom.ts"), ...args, "--stack", stackName, "--config", configFile, "--root", root], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"], detached: true });
-      let out = "";
-      let timer: NodeJS.Timeout | undefined;
-      const collect = (d: Buffer) => {
-        out += d;
-        // The whole process group: the engine and its plugins die with the runbook, as with a kill of the session.
-        if (kill && !timer && kill.after.test(out)) timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), kill.ms);
-      };
-      child.stdout.on("data", collect);
-      child.stderr.on("data", collect);
-      child.on("exit", (code, signal) => {
-        clearTimeout(timer);
-        lastOutput = out;
-        if (signal === "SIGKILL") resolve(true);
-        else if (code === 0) resolve(false);
-        else reject(new Error(`bloom ${args.join(" ")} failed (${code}): ${out}`));
-      });
-    });
+  async function bloom(args: string[], kill?: { after: RegExp; ms: number }): Promise<boolean> {
+    try {
+      const res = await runBloom({ stackName, configFile, root }, args, kill);
+      lastOutput = res.output;
+      return res.killed;
+    } catch (err) {
+      lastOutput = (err as { output?: string }).output ?? "";
+      throw err;
+    }
   }
   async function bloomOutput(args: string[]): Promise<string> {
     await bloom(args);

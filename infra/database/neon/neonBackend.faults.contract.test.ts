@@ -39,6 +39,18 @@ describe("Neon backend under Neon's failure modes (fake)", () => {
     expect(handedOut.filter((id) => !fake.operationsSeenEnded.has(id))).toEqual([]);
   });
 
+  it("enables logical replication on a project (an online move's source) and waits for the computes' suspension; enabling again succeeds, disabling is refused like Neon does", async () => {
+    const b = backend();
+    const project = await b.ensureProject({ name: "logical", regionId: "aws-eu-central-1" });
+    await b.enableLogicalReplication(project.projectId);
+    const patches = fake.requests.filter((r) => r.method === "PATCH");
+    expect(patches).toHaveLength(1);
+    expect(fake.allOperationIds().filter((id) => !fake.operationsSeenEnded.has(id))).toEqual([]);
+    await b.enableLogicalReplication(project.projectId);
+    const raw = createApiClient({ apiKey: fake.apiKey, baseURL: fake.url });
+    await expect(raw.updateProject(project.projectId, { project: { settings: { enable_logical_replication: false } } })).rejects.toMatchObject({ response: { status: 400 } });
+  });
+
   it("retries 423 Locked while another operation runs on the project", async () => {
     const b = backend();
     const project = await b.ensureProject({ name: "locked", regionId: "aws-eu-central-1" });

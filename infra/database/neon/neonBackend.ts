@@ -122,6 +122,16 @@ export class NeonBackend implements DatabaseBackend {
     await this.waitFor(ctx, res.operations);
   }
 
+  /**
+   * Sets wal_level = logical on every compute of the project (what an online move's source needs). Neon restarts
+   * the computes and cannot undo it: callers ask for explicit confirmation first. Idempotent.
+   */
+  async enableLogicalReplication(projectId: string): Promise<void> {
+    const ctx = { project: projectId, operation: "enableLogicalReplication" };
+    const res = await this.call(ctx, () => this.api.updateProject(projectId, { project: { settings: { enable_logical_replication: true } } }));
+    await this.waitFor(ctx, res.operations);
+  }
+
   physicalRoleName(_projectId: string, role: string): string {
     return role;
   }

@@ -4,13 +4,21 @@ import { holdMoveLock, readCatalogRow, settleCatalogRow } from "./moveJournal";
 import { deleteTenantRows } from "./purgeCopy";
 import { restoreAfterBulkLoad } from "./bulkLoad";
 import type { MoveHooks } from "./tenantMove";
+import { dropReplication } from "./replication";
 
 /**
  * Undoes a move that has not cut over: the rows it copied into the target are deleted, the tenant's fence at the
- * source lifted, the catalog and the stack config put back as they were. The source was never changed, so nothing
- * of the tenant's data is lost. Refused when no move is in progress.
+ * source lifted, the catalog and the stack config put back as they were; an online move's subscription, slot and
+ * publication are dropped first (no WAL retained, nothing streams into rows being deleted). The source was never
+ * changed, so nothing of the tenant's data is lost. Refused when no move is in progress.
  */
-export async function abortTenantMove(poolUrl: string, tenantId: string, hooks: Pick<MoveHooks, "declare"> & { dedicatedUrl(): Promise<string | undefined> }, log: (l: string) => void = () => undefined): Promise<{ direction: string; deletedFromTarget: number }> {
+export interface AbortHooks extends Pick<MoveHooks, "declare"> {
+  dedicatedUrl(): Promise<string | undefined>;
+  /** Online moves: the replication admin's connection string on a database (see OnlineMoveOptions.adminUrl). */
+  adminUrl?(databaseUrl: string): Promise<string>;
+}
+
+export async function abortTenantMove(poolUrl: string, tenantId: string, hooks: AbortHooks, log: (l: string) => void = () => undefined): Promise<{ direction: string; deletedFromTarget: number }> {
   return withClient(poolUrl, async (pool) => {
     await holdMoveLock(pool, tenantId);
     const row = await readCatalogRow(pool, tenantId);
@@ -19,6 +27,14 @@ export async function abortTenantMove(poolUrl: string, tenantId: string, hooks: 
     if (!journal) throw new Error(`no move of tenant "${tenantId}" is in progress: nothing to abort`);
     const dedicatedUrl = await hooks.dedicatedUrl();
     const [sourceUrl, targetUrl] = journal.direction === "extract" ? [poolUrl, dedicatedUrl] : [dedicatedUrl, poolUrl];
+    if (journal.online) {
+      if (!hooks.adminUrl) throw new Error(`the ${journal.direction} of "${tenantId}" is online: aborting it needs the replication admin connection (adminUrl)`);
+      const admin = hooks.adminUrl;
+      const open = <T>(url: string | undefined, work: (c: import("pg").Client | undefined) => Promise<T>) =>
+        (url ? admin(url).then((a) => withClient(a, work, "bloom-move-abort")) : work(undefined));
+      await open(sourceUrl, (s) => open(targetUrl, (t) => dropReplication(s, t, journal.online!)));
+      log(`dropped the replication of the online ${journal.direction} (subscription, slot, publication)`);
+    }
     let deletedFromTarget = 0;
     // The target may not exist yet (killed before provisioning): then it holds nothing of the tenant.
     if (targetUrl && journal.step !== "begun") {

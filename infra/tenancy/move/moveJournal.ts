@@ -16,9 +16,13 @@ export interface MoveJournal {
   from: TenantLocation;
   to: TenantLocation;
   startedAt: string;
-  /** The last step completed. */
-  step: "begun" | "fenced" | "verified";
+  /** The last step completed. Online moves pass `replicating` (streaming while the tenant writes) before the fence. */
+  step: "begun" | "replicating" | "fenced" | "verified";
+  /** Online moves (row-filtered logical replication): the names of what it made on each side. */
+  online?: { publication: string; slot: string; subscription: string };
   fencedAt?: string;
+  /** Online moves: the source's WAL position right after the fence; the subscriber must confirm it. */
+  fenceLsn?: string;
   /** Set when the target held no tenant rows: its foreign keys, dropped for the copy and put back after it. */
   bulkLoad?: BulkLoadPlan;
   /** Tables whose copy committed in the target, with what was copied. */

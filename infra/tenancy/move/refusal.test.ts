@@ -20,6 +20,15 @@ describe("move refusals", () => {
     expect(refusal(extracting, "acme", "return")).toMatch(/an extract of tenant "acme" is in progress \(since 2026-11-29T10:00:00Z\).*bloom tenants extract acme.*bloom tenants abort acme/);
     expect(refusal(extracting, "acme", "extract")).toBeUndefined();
   });
+  it("a move in progress resumes only in its own mode (copy or online), naming the command that resumes it", () => {
+    const move = { direction: "extract" as const, from: { kind: "pool" as const }, to: dedicated.location, startedAt: "2026-11-29T10:00:00Z", step: "replicating" as const, copied: {} };
+    const online: CatalogRow = { ...pooled, moveState: "extracting", move: { ...move, online: { publication: "p", slot: "s", subscription: "s" } } };
+    const copy: CatalogRow = { ...pooled, moveState: "extracting", move: { ...move, step: "fenced" } };
+    expect(refusal(online, "acme", "extract", true)).toBeUndefined();
+    expect(refusal(online, "acme", "extract", false)).toMatch(/an online extract of tenant "acme" is in progress .*`bloom tenants extract acme --online`.*abort/);
+    expect(refusal(copy, "acme", "extract", true)).toMatch(/a copy-mode extract .*`bloom tenants extract acme`/);
+    expect(refusal(online, "acme", "return", true)).toMatch(/an online extract .*`bloom tenants extract acme --online`/);
+  });
   it("the target still holding the copy of an earlier move must be purged first", () => {
     const returned: CatalogRow = { ...pooled, pendingPurge: { location: dedicated.location, movedAt: "2026-11-28T09:00:00Z", after: "2026-12-05T09:00:00Z" } };
     expect(refusal(returned, "acme", "extract")).toMatch(/dedicated database still holds .*purge it first with `bloom tenants purge acme --now`/);

@@ -63,10 +63,14 @@ export class MoveRefused extends Error {
 }
 
 /** Why this move cannot start or resume (undefined: it can). Checked before anything changes. */
-export function refusal(row: CatalogRow | undefined, tenantId: string, direction: MoveDirection): string | undefined {
+export function refusal(row: CatalogRow | undefined, tenantId: string, direction: MoveDirection, online = false): string | undefined {
   if (!row) return `unknown tenant "${tenantId}": it is not in the pool's catalog — declare it in bloom:tenants and run \`pulumi up\` first`;
+  const resume = (m: NonNullable<CatalogRow["move"]>) => `\`bloom tenants ${m.direction} ${tenantId}${m.online ? " --online" : ""}\``;
   if (row.move && row.move.direction !== direction) {
-    return `${row.move.direction === "extract" ? "an" : "a"} ${row.move.direction} of tenant "${tenantId}" is in progress (since ${row.move.startedAt}): resume it with \`bloom tenants ${row.move.direction} ${tenantId}\` or undo it with \`bloom tenants abort ${tenantId}\``;
+    return `${row.move.direction === "extract" ? "an" : "a"} ${row.move.online ? "online " : ""}${row.move.direction} of tenant "${tenantId}" is in progress (since ${row.move.startedAt}): resume it with ${resume(row.move)} or undo it with \`bloom tenants abort ${tenantId}\``;
+  }
+  if (row.move && Boolean(row.move.online) !== online) {
+    return `${row.move.online ? "an online" : "a copy-mode"} ${row.move.direction} of tenant "${tenantId}" is in progress (since ${row.move.startedAt}): resume it with ${resume(row.move)} or undo it with \`bloom tenants abort ${tenantId}\``;
   }
   if (row.move) return undefined; // resuming
   if (direction === "extract" && row.isolation === "dedicated") return `tenant "${tenantId}" is already dedicated (${describe(row.location)}): nothing to extract`;
@@ -80,18 +84,27 @@ export function refusal(row: CatalogRow | undefined, tenantId: string, direction
 
 const describe = (l: CatalogRow["location"]) => (l.kind === "pool" ? "the pool" : `stack ${l.stack}, project ${l.project}`);
 
+/** Under the tenant's move lock (held until `pool` closes): its catalog row, or the refusal. */
+export async function lockForMove(pool: Client, opts: Pick<TenantMoveOptions, "tenantId" | "direction">, online: boolean): Promise<CatalogRow> {
+  await holdMoveLock(pool, opts.tenantId);
+  const row = await readCatalogRow(pool, opts.tenantId);
+  const refused = refusal(row, opts.tenantId, opts.direction, online);
+  if (refused) throw new MoveRefused(refused);
+  return row!;
+}
+
+/** The journal a move starts with: from where the tenant is, to the other side. */
+export function newJournal(row: CatalogRow, opts: Pick<TenantMoveOptions, "direction" | "dedicated">, startedAt = isoSeconds()): MoveJournal {
+  return { direction: opts.direction, from: row.location, to: opts.direction === "extract" ? opts.dedicated : { kind: "pool" }, startedAt, step: "begun", copied: {} };
+}
+
 export async function runTenantMove(opts: TenantMoveOptions): Promise<MoveSummary> {
   const { tenantId, direction } = opts;
   const log = opts.log ?? (() => undefined);
   return withClient(opts.poolUrl, async (pool) => {
-    await holdMoveLock(pool, tenantId);
-    const row = await readCatalogRow(pool, tenantId);
-    const refused = refusal(row, tenantId, direction);
-    if (refused) throw new MoveRefused(refused);
-    const resumed = Boolean(row!.move);
-    let journal: MoveJournal = row!.move ?? {
-      direction, from: row!.location, to: direction === "extract" ? opts.dedicated : { kind: "pool" }, startedAt: isoSeconds(), step: "begun", copied: {},
-    };
+    const row = await lockForMove(pool, opts, false);
+    const resumed = Boolean(row.move);
+    let journal: MoveJournal = row.move ?? newJournal(row, opts);
     if (!resumed) await saveJournal(pool, tenantId, journal);
     log(`${resumed ? "resuming" : "starting"} ${direction} of ${tenantId} (${describe(journal.from)} → ${describe(journal.to)}), last step: ${journal.step}`);
 
@@ -137,20 +150,7 @@ export async function runTenantMove(opts: TenantMoveOptions): Promise<MoveSummar
       const verifyMs = Date.now() - verifyStarted;
       log(`verified ${tables.length} tables: row counts and checksums equal in source and target`);
 
-      // Cutover. The target must accept the tenant's writes before the catalog sends the app there; the source
-      // refuses them from now on, so no acknowledged write lands where it will later be purged.
-      const purgeAfter = isoSeconds(new Date(Date.now() + opts.graceMs));
-      await unfenceTenant(target, tenantId);
-      if (direction === "return") await fenceTenant(source, tenantId, "moved-out");
-      await pool.query("BEGIN");
-      try {
-        await settleCatalogRow(pool, tenantId, journal.to, { location: journal.from, movedAt: isoSeconds(), after: purgeAfter });
-        if (direction === "extract") await fenceTenant(pool, tenantId, "moved-out");
-        await pool.query("COMMIT");
-      } catch (err) {
-        await pool.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      }
+      const purgeAfter = await cutover(pool, source, target, tenantId, journal, opts.graceMs);
       const freezeMs = Date.now() - Date.parse(journal.fencedAt!);
       const byTable = new Map(copied.map((c) => [c.table, c]));
       const summary = tables.map((t) => ({ ...(byTable.get(t) ?? { table: t, rows: journal.copied[t]?.rows ?? 0, bytes: journal.copied[t]?.bytes ?? 0, ms: 0 }), ...verified[t]! }));
@@ -164,8 +164,28 @@ export async function runTenantMove(opts: TenantMoveOptions): Promise<MoveSummar
   }, "bloom-move");
 }
 
+/**
+ * Cutover. The target must accept the tenant's writes before the catalog sends the app there; the source refuses
+ * them from now on, so no acknowledged write lands where it will later be purged. Returns when the purge is due.
+ */
+export async function cutover(pool: Client, source: Client, target: Client, tenantId: string, journal: MoveJournal, graceMs: number): Promise<string> {
+  const purgeAfter = isoSeconds(new Date(Date.now() + graceMs));
+  await unfenceTenant(target, tenantId);
+  if (journal.direction === "return") await fenceTenant(source, tenantId, "moved-out");
+  await pool.query("BEGIN");
+  try {
+    await settleCatalogRow(pool, tenantId, journal.to, { location: journal.from, movedAt: isoSeconds(), after: purgeAfter });
+    if (journal.direction === "extract") await fenceTenant(pool, tenantId, "moved-out", { inTransaction: true });
+    await pool.query("COMMIT");
+  } catch (err) {
+    await pool.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  }
+  return purgeAfter;
+}
+
 /** Before the fence: both databases at the same migrations, and no rows of the tenant in the target yet. */
-async function preflight(source: Client, target: Client, tenantId: string): Promise<void> {
+export async function preflight(source: Client, target: Client, tenantId: string): Promise<void> {
   const applied = async (c: Client) => (await c.query<{ n: string }>(
     `SELECT "migration_name" AS n FROM "public"."_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL ORDER BY 1`)).rows.map((r) => r.n);
   const [s, t] = await Promise.all([applied(source), applied(target)]);
@@ -199,7 +219,7 @@ async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUr
 }
 
 /** Counts and checksums of every table on both sides (tables in parallel, each on its own pair of connections). */
-async function verify(sourceUrl: string, targetUrl: string, tenantId: string, tables: string[], concurrency: number): Promise<Record<string, TableFingerprint>> {
+export async function verify(sourceUrl: string, targetUrl: string, tenantId: string, tables: string[], concurrency: number): Promise<Record<string, TableFingerprint>> {
   const out: Record<string, TableFingerprint> = {};
   const mismatched: string[] = [];
   const settled = await mapSettledWithLimit(tables, concurrency, (t) => Promise.all([

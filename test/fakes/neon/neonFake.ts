@@ -266,8 +266,16 @@ export class NeonFake {
         const p = this.project(pid!);
         this.assertUnlocked(p);
         if (body.project.history_retention_seconds !== undefined) p.project.history_retention_seconds = body.project.history_retention_seconds;
+        const logical = body.project.settings?.enable_logical_replication;
+        if (logical === false && p.project.settings?.enable_logical_replication) return [400, { code: "", message: "logical replication cannot be disabled once enabled" }];
+        const operations = [this.operation(p, "apply_config")];
+        if (logical && !p.project.settings?.enable_logical_replication) {
+          p.project.settings = { ...(p.project.settings ?? {}), enable_logical_replication: true };
+          // Neon suspends every endpoint to apply wal_level = logical.
+          for (const e of p.endpoints.values()) operations.push(this.operation(p, "suspend_compute", e.branch_id, e.id));
+        }
         p.project.updated_at = now();
-        return [200, { project: p.project, operations: [this.operation(p, "apply_config")] }];
+        return [200, { project: p.project, operations }];
       }
       case "delete /projects/{project_id}": {
         const p = this.project(pid!);

@@ -1,0 +1,139 @@
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serverAdminUrl } from "../../database/local/localPostgresBackend";
+import { withClient } from "../../database/sql/withClient";
+import { upsertTenantRecord } from "../tenantCatalog";
+import { abortTenantMove } from "./abortMove";
+import { readCatalogRow } from "./moveJournal";
+import { runOnlineTenantMove } from "./onlineMove";
+import { purgeMovedCopy } from "./purgeCopy";
+import { moveReplicationLeftovers } from "./replication";
+import { runTenantMove } from "./tenantMove";
+import { ensureLogicalTestPostgres } from "../../../scripts/services/ensurePostgres";
+import { query, requirePostgres, TEST_PG_URL } from "../../../test/postgres";
+import { runMoveWorker } from "../../../test/moveWorkerProcess";
+import { TenantWriter, writerRows } from "../../../test/tenantWriter";
+import { TENANTS, fingerprint, seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
+
+/**
+ * Online moves over row-filtered logical replication, on a Postgres the harness starts with wal_level = logical
+ * (the embedded server; BLOOM_TEST_LOGICAL_PG_URL overrides): the moving tenant and two others keep writing through
+ * the app's contract while it moves, and every acknowledged write is at its new home, row by row; kill -9 at
+ * seeded points, then rerun or abort, leaves no slot, publication or subscription. BLOOM_ONLINE_KILL_TRIALS sizes
+ * the trials (CI default 10), BLOOM_ONLINE_KILL_SEED replays one run.
+ */
+const TRIALS = Number(process.env.BLOOM_ONLINE_KILL_TRIALS ?? 10);
+const SEED = Number(process.env.BLOOM_ONLINE_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const WRITES_PER_SECOND = 60;
+
+const only = (fp: Record<string, string>, tenant: string) => Object.fromEntries(Object.entries(fp).filter(([k]) => k.endsWith(`:${tenant}`) && !k.startsWith("clinic:")));
+
+describe("online tenant moves (row-filtered logical replication, real Postgres)", () => {
+  let serverUrl: string;
+  let pool: TenantDatabase;
+  let dedicated: TenantDatabase;
+  const hooks = () => ({ declare: async () => undefined, dedicatedUrl: async () => dedicated.url });
+  const adminUrl = async (db: string) => serverAdminUrl(serverUrl, db);
+  const move = (tenantId: string, direction: "extract" | "return", extra: { log?: (l: string) => void } = {}) => runOnlineTenantMove({
+    tenantId, direction, poolUrl: pool.url, dedicated: { kind: "dedicated", stack: `test-${tenantId}`, project: `bloom-test-${tenantId}` },
+    hooks: hooks(), graceMs: 0, adminUrl, ...extra,
+  });
+  // Each database is the source of one direction and the target of the other.
+  const leftovers = () => withClient(adminUrlSync(pool.url), (p) => withClient(adminUrlSync(dedicated.url), async (d) =>
+    [...(await moveReplicationLeftovers(p, d)), ...(await moveReplicationLeftovers(d, p))]));
+  const adminUrlSync = (db: string) => serverAdminUrl(serverUrl, db);
+  const purge = (tenantId: string) => purgeMovedCopy(pool.url, tenantId, { dedicatedUrl: async () => dedicated.url, now: true });
+
+  beforeAll(async () => {
+    serverUrl = await ensureLogicalTestPostgres(console.log);
+    [pool, dedicated] = await Promise.all([tenantDatabase("olpool", serverUrl), tenantDatabase("olded", serverUrl)]);
+    for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
+    await seedTenants(pool.url);
+    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'bp-alpha-' || i, 'bulk ' || i, 'alpha' FROM generate_series(1, 20000) i`);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([pool?.drop(), dedicated?.drop()]);
+  });
+
+  it("refuses, naming the settings, on a server without wal_level = logical; and while a copy-mode move is in progress", async () => {
+    await requirePostgres();
+    const plain = await tenantDatabase("olplain");
+    try {
+      await upsertTenantRecord(plain.url, { id: "alpha", name: "alpha", tier: "standard", isolation: "pooled", location: { kind: "pool" } });
+      const walLevel = (await query<{ wal_level: string }>(TEST_PG_URL, "SHOW wal_level"))[0]!.wal_level;
+      if (walLevel !== "logical") {
+        await expect(runOnlineTenantMove({ tenantId: "alpha", direction: "extract", poolUrl: plain.url, dedicated: { kind: "dedicated", stack: "s", project: "p" },
+          hooks: { declare: async () => undefined, dedicatedUrl: async () => dedicated.url }, graceMs: 0, adminUrl: async (db) => serverAdminUrl(TEST_PG_URL, db) }))
+          .rejects.toThrow(new RegExp(`wal_level is ${walLevel}: set wal_level = logical and restart`));
+        expect((await withClient(plain.url, (c) => readCatalogRow(c, "alpha")))?.move).toBeNull();
+      }
+    } finally {
+      await plain.drop();
+    }
+    // A copy-mode journal (a move that began and was refused at its preflight) is not resumed online.
+    await query(dedicated.url, `INSERT INTO "clinic" (id, name) VALUES ('gamma', 'gamma') ON CONFLICT DO NOTHING; INSERT INTO "branch" (id, name, clinic_id) VALUES ('stray', 'x', 'gamma')`);
+    await expect(runTenantMove({ tenantId: "gamma", direction: "extract", poolUrl: pool.url, dedicated: { kind: "dedicated", stack: "s", project: "p" }, hooks: hooks(), graceMs: 0 })).rejects.toThrow(/already holds/);
+    await expect(move("gamma", "extract")).rejects.toThrow(/a copy-mode extract of tenant "gamma" is in progress .*resume it with `bloom tenants extract gamma`/);
+    await abortTenantMove(pool.url, "gamma", { ...hooks(), adminUrl });
+    await query(dedicated.url, `DELETE FROM "branch" WHERE id = 'stray'; DELETE FROM "clinic" WHERE id = 'gamma'`);
+  });
+
+  it(`extract and return while the tenant writes ${WRITES_PER_SECOND}/s and two others write too: every acknowledged write at the new home, row by row; the freeze refuses with BL503`, async () => {
+    const other = await query<{ id: string }>(pool.url, `SELECT 1 AS id`); // warm the connection path
+    expect(other).toHaveLength(1);
+    const writers = TENANTS.map((t, i) => new TenantWriter(t, { poolAppUrl: pool.appUrl, dedicatedAppUrl: dedicated.appUrl, writesPerSecond: WRITES_PER_SECOND, seed: i + 1 }).start());
+    const lines: string[] = [];
+    await new Promise((r) => setTimeout(r, 1_000));
+    const out = await move("alpha", "extract", { log: (l) => lines.push(l) });
+    await new Promise((r) => setTimeout(r, 1_500)); // writes after the cutover land in the dedicated database
+    const back = await (async () => {
+      await purge("alpha");
+      const r = await move("alpha", "return", { log: (l) => lines.push(l) });
+      await new Promise((res) => setTimeout(res, 1_500));
+      return r;
+    })();
+    const stats = await Promise.all(writers.map((w) => w.stop()));
+    console.log(`online extract: freeze ${out.freezeMs} ms (confirm ${out.confirmMs} ms, verify ${out.verifyMs} ms), streamed ${out.streamMs} ms; return: freeze ${back.freezeMs} ms; writers: ${stats.map((s, i) => `${TENANTS[i]} ${s.acknowledged} acked (${s.rate.toFixed(0)}/s), ${s.refused} refused`).join("; ")}`);
+    expect(stats[0]!.rate, "the moving tenant's writer kept its pace").toBeGreaterThanOrEqual(50);
+    expect(stats[0]!.refused, "writes during the freezes were refused (BL503) and retried").toBeGreaterThan(0);
+    // alpha is home in the pool again: every acknowledged write, nothing else, row by row.
+    expect(await writerRows(pool.url, "alpha")).toEqual(writers[0]!.model);
+    for (const [i, t] of TENANTS.entries()) if (i > 0) expect(await writerRows(pool.url, t), `${t} untouched`).toEqual(writers[i]!.model);
+    expect(lines.some((l) => /replicating 7 tables/.test(l))).toBe(true);
+    expect(await leftovers()).toEqual([]);
+    await purge("alpha");
+    expect(only(await fingerprint(dedicated.url), "alpha")).toEqual({});
+  }, 180_000);
+
+  it(`kill -9 at ${TRIALS} seeded points of online moves, then rerun or abort: completed or undone, 0 lost, 0 duplicated, no slot, publication or subscription left`, async () => {
+    console.log(`online move kill trials: seed ${SEED}, ${TRIALS} trials (replay: BLOOM_ONLINE_KILL_SEED=${SEED})`);
+    const reference = only(await fingerprint(pool.url), "alpha");
+    const settings = (direction: "extract" | "return") => ({ tenantId: "alpha", direction, poolUrl: pool.url, dedicatedUrl: dedicated.url, onlineServerUrl: serverUrl });
+    const full = (await runMoveWorker(settings("extract"))).ms;
+    await purge("alpha");
+    await runMoveWorker(settings("return"));
+    await purge("alpha");
+    const delays = fc.sample(fc.noBias(fc.integer({ min: 0, max: Math.round(full * 1.1) })), { seed: SEED, numRuns: TRIALS });
+    const outcomes: string[] = [];
+    let home: "pool" | "dedicated" = "pool";
+    for (const [i, delay] of delays.entries()) {
+      const direction = home === "pool" ? "extract" : "return";
+      const { killed } = await runMoveWorker(settings(direction), delay);
+      const row = await withClient(pool.url, (c) => readCatalogRow(c, "alpha"));
+      const abort = i % 3 === 2;
+      outcomes.push(killed ? `${direction}@${row?.move?.step ?? (row?.isolation === "dedicated" ? "settled-dedicated" : "settled-pool")}${row?.move && abort ? "→abort" : ""}` : `${direction}@finished`);
+      if (row?.move) {
+        if (abort) await abortTenantMove(pool.url, "alpha", { ...hooks(), adminUrl });
+        else await move("alpha", direction);
+      }
+      const now = await withClient(pool.url, (c) => readCatalogRow(c, "alpha"));
+      home = now!.isolation === "dedicated" ? "dedicated" : "pool";
+      expect(only(await fingerprint(home === "dedicated" ? dedicated.url : pool.url), "alpha"), `trial ${i} (${direction}, kill after ${delay} ms)`).toEqual(reference);
+      await purge("alpha");
+      expect(only(await fingerprint(home === "dedicated" ? pool.url : dedicated.url), "alpha"), `trial ${i}: the other side holds nothing`).toEqual({});
+      expect(await leftovers(), `trial ${i}: replication objects left`).toEqual([]);
+    }
+    console.log(`online kills: ${outcomes.join(", ")}`);
+    if (home === "dedicated") await move("alpha", "return");
+  }, 600_000);
+});
