@@ -10,7 +10,7 @@ import { ropaFor } from "./compliance/ropaCommand";
 import { statusCommand } from "./runbook/statusCommand";
 import { offboardCommand, verifyExportCommand } from "./runbook/offboardCommand";
 import { migrateAll, syncTenantStacks } from "./runbook/tenantSync";
-import { abortCommand, moveTenantCommand, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
+import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
 const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <stack file>] [--yes] [--dry-run]
@@ -28,8 +28,9 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
   tenants sync [--concurrency 4]     (tenant stacks made to match the catalog: create, update, destroy if empty)
   tenants extract <id> [--grace 7d]  (pool → its own database: fence, copy, verify, cutover; --grace 0 purges at once)
   tenants return <id> [--grace 7d]   (its own database → the pool, the same way)
-      … [--online]                   (either way while the tenant keeps writing: row-filtered logical replication,
-                                      a freeze of seconds; Neon: add --enable-logical-replication to allow it)
+      … [--online [--copy-rate 20]]  (either way while the tenant keeps writing: row-filtered logical replication,
+                                      a freeze of seconds; --copy-rate caps the initial copy in MB/s; Neon: add
+                                      --enable-logical-replication to allow it)
   tenants purge <id> [--now]         (the old copy a move left, after the grace period)
   tenants abort <id>                 (undo a move that has not cut over)
   tenants offboard <id> --export <dir>  (export encrypted with BLOOM_EXPORT_KEY, verify, erase everywhere, evidence)
@@ -65,6 +66,7 @@ async function main(argv: string[]) {
       watch: { type: "boolean", default: false },
       grace: { type: "string" },
       online: { type: "boolean", default: false },
+      "copy-rate": { type: "string" },
       "enable-logical-replication": { type: "boolean", default: false },
       now: { type: "boolean", default: false },
       export: { type: "string" },
@@ -89,7 +91,7 @@ async function main(argv: string[]) {
   } else if (command === "tenants" && sub === "status") {
     await tenantsStatus(ctx, say);
   } else if (command === "tenants" && (sub === "extract" || sub === "return") && arg) {
-    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), online: values.online, enableLogicalReplication: values["enable-logical-replication"] });
+    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), online: values.online, enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]) });
   } else if (command === "tenants" && sub === "purge" && arg) {
     await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
   } else if (command === "tenants" && sub === "sync") {

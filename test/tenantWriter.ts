@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { Pool } from "pg";
 import { createTenantRouter } from "../infra/app/tenantRouting";
 import { runWithTenant } from "../infra/app/tenantContext";
@@ -88,7 +89,7 @@ export class TenantWriter {
       : { kind: "delete" as const, id: alive[Math.floor(this.random() * alive.length)]! };
     const name = `n${Math.floor(this.random() * 1e9)}`;
     for (;;) {
-      const started = Date.now();
+      const started = performance.now();
       try {
         const conn = await this.router.resolveTenantConnection(this.tenantId);
         await runWithTenant(this.poolFor(conn.url), this.tenantId, async (c) => {
@@ -96,7 +97,7 @@ export class TenantWriter {
           else if (op.kind === "update") await c.query(`UPDATE "user" SET name = $2 WHERE id = $1`, [op.id, name]);
           else await c.query(`DELETE FROM "user" WHERE id = $1`, [op.id]);
         });
-        this.stats.latencies.push(Date.now() - started);
+        this.stats.latencies.push(performance.now() - started);
         this.stats.acknowledged++;
         if (op.kind === "delete") this.model.delete(op.id);
         else this.model.set(op.id, name);

@@ -22,7 +22,7 @@ import { BIG, benchSql, buildBenchPool, freshDatabase, seconds } from "./extract
  * Headline: `extract-1M vs raw-copy = <ratio> (target <= 1.3)`; the write freeze on the line before; the ratio to
  * pg_dump|pg_restore (goal: extract >= 1.5x faster). The pool is built once and kept (`--rebuild` rebuilds).
  */
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "5" }, rebuild: { type: "boolean", default: false }, online: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "5" }, rebuild: { type: "boolean", default: false }, online: { type: "boolean", default: false }, "copy-rate": { type: "string" } } });
 const ROWS = Number(values.rows);
 const TENANTS = Number(values.tenants);
 const sql = benchSql;
@@ -64,7 +64,7 @@ function pgDumpRestore(sourceUrl: string, targetUrl: string): Promise<void> {
 }
 
 async function main() {
-  if (values.online) return runOnlineBench({ tenants: TENANTS, rows: ROWS, rebuild: values.rebuild! });
+  if (values.online) return runOnlineBench({ tenants: TENANTS, rows: ROWS, rebuild: values.rebuild! }, values["copy-rate"] ? Number(values["copy-rate"]) : undefined);
   const serverUrl = await ensureTestPostgres((m) => console.log(m));
   const poolUrl = await buildPool(serverUrl);
   const tenantRows = Number((await sql(poolUrl, (await withClient(poolUrl, tenantDataTables)).map((t) => `SELECT count(*) AS n FROM ${quoteIdent(t)} WHERE clinic_id = '${BIG}'`).join(" UNION ALL "))).rows.reduce((n, r) => n + Number(r.n), 0));

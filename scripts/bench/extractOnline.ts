@@ -15,12 +15,12 @@ import { percentile } from "./stats";
  * harness runs with wal_level = logical. In the same run: the copy mode's move of the same tenant (no writer), for
  * its total time and freeze. Lines: both totals (goal: online ≤ 2× copy), the copy mode's freeze, the other
  * tenants' write p95 during the online move vs before it (goal ≤ 1.2×); headline
- * `online-extract freeze = <s> s (target <= 2 s)`.
+ * `online-extract freeze = <s> s (target <= 2 s)`. `--copy-rate <MB/s>` throttles the online move's initial copy.
  */
 const APP_ROLE = "bench_extract_app";
 const PHASE_MS = 10_000;
 
-export async function runOnlineBench(size: PoolSize): Promise<void> {
+export async function runOnlineBench(size: PoolSize, copyRateMBps?: number): Promise<void> {
   const serverUrl = await ensureLogicalTestPostgres((m) => console.log(m));
   const poolUrl = await buildBenchPool(serverUrl, size);
   const app = await ensureAppRole(poolUrl, APP_ROLE);
@@ -49,6 +49,7 @@ export async function runOnlineBench(size: PoolSize): Promise<void> {
     tenantId: BIG, direction: "extract", poolUrl, graceMs: 0, dedicated: { kind: "dedicated", stack: "bench", project: "bench" },
     hooks: { declare: async () => undefined, dedicatedUrl: async () => target },
     adminUrl: async (db) => serverAdminUrl(serverUrl, db),
+    copyRateMBps,
     log: (l) => console.log(`  ${l}`),
   });
   const onlineMs = performance.now() - t0;
@@ -57,7 +58,7 @@ export async function runOnlineBench(size: PoolSize): Promise<void> {
   const rows = await writerRows(target, BIG);
   const lost = [...writers[0]!.model].filter(([id, name]) => rows.get(id) !== name).length;
   const extra = [...rows.keys()].filter((id) => !writers[0]!.model.has(id)).length;
-  console.log(`online: ${online.rows.toLocaleString("en")} rows in ${seconds(onlineMs)} s (streaming ${seconds(online.streamMs)} s while writing; confirm ${seconds(online.confirmMs)} s, verify ${seconds(online.verifyMs)} s under the fence)`);
+  console.log(`online${copyRateMBps ? ` (initial copy at <= ${copyRateMBps} MB/s)` : ""}: ${online.rows.toLocaleString("en")} rows in ${seconds(onlineMs)} s (streaming ${seconds(online.streamMs)} s while writing; confirm ${seconds(online.confirmMs)} s, verify ${seconds(online.verifyMs)} s under the fence)`);
   console.log(`writer of ${BIG}: ${stats[0]!.acknowledged} writes acknowledged (${stats[0]!.rate.toFixed(0)}/s), ${stats[0]!.refused} refused during the freeze and retried; at the new home: ${lost} missing or different, ${extra} extra`);
   console.log(`other tenants' write p95: before ${percentile(before, 95).toFixed(1)} ms, during the move ${percentile(during, 95).toFixed(1)} ms = ${(percentile(during, 95) / Math.max(percentile(before, 95), 0.001)).toFixed(2)}x (goal <= 1.2)`);
   console.log(`online total / copy-mode total = ${(onlineMs / copyMs).toFixed(2)} (goal <= 2); copy-mode freeze = ${seconds(copy.freezeMs)} s`);

@@ -22,6 +22,8 @@ export interface MoveCommandOptions {
   dryRun?: boolean;
   /** Online: row-filtered logical replication while the tenant keeps writing; the freeze is only the cutover. */
   online?: boolean;
+  /** Online: a cap on the initial copy (MB/s), less load on the source while the tenant streams. */
+  copyRateMBps?: number;
   /** Neon: consent to turning logical replication on for the source project (irreversible; computes restart). */
   enableLogicalReplication?: boolean;
   /** Kept before the old copy may be purged; 0 purges right after the cutover. */
@@ -72,7 +74,7 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
       },
     },
   };
-  const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl }) : await runTenantMove(move);
+  const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl, copyRateMBps: opts.copyRateMBps }) : await runTenantMove(move);
   for (const t of summary.tables) opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  checksum ${t.checksum}`);
   if ("streamMs" in summary) {
     opts.say(`write freeze: ${(summary.freezeMs / 1000).toFixed(2)} s (fence → cutover; confirm ${(summary.confirmMs / 1000).toFixed(2)} s, verify ${(summary.verifyMs / 1000).toFixed(2)} s); the tenant wrote freely for ${(summary.streamMs / 1000).toFixed(1)} s of streaming`);
@@ -141,4 +143,12 @@ export function parseGrace(value: string | undefined): number {
   const m = /^(\d+)([dhm]?)$/.exec(value.trim());
   if (!m) throw new Error(`--grace "${value}": give a duration like 7d, 12h, 30m or 0`);
   return Number(m[1]) * ({ d: 86_400_000, h: 3_600_000, m: 60_000, "": 86_400_000 } as Record<string, number>)[m[2]!]!;
+}
+
+/** `--copy-rate 20` (MB/s, > 0) or undefined. */
+export function parseCopyRate(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const rate = Number(value);
+  if (!Number.isFinite(rate) || rate <= 0) throw new Error(`--copy-rate "${value}": give the initial copy's cap in MB/s, a number above 0 (e.g. 20)`);
+  return rate;
 }

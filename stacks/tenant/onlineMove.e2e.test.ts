@@ -62,7 +62,7 @@ describe.skipIf(!engine && !mustRun)("online tenant moves through the runbook CL
     const writer = new TenantWriter(tenant, { poolAppUrl: poolApp, dedicatedAppUrl, writesPerSecond: 50, seed: 3 }).start();
     const stack = { stackName, configFile, root };
     const extract = await runBloom(stack, ["tenants", "extract", tenant, "--online", "--grace", "0", "--yes"]);
-    expect(extract.output).toMatch(/replicating 7 tables/);
+    expect(extract.output).toMatch(/streaming 7 tables/);
     expect(extract.output).toMatch(/write freeze: \d+\.\d+ s \(fence → cutover; confirm/);
     await new Promise((r) => setTimeout(r, 1_500));
     const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;

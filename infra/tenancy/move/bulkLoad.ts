@@ -17,6 +17,8 @@ export interface BulkLoadPlan {
   keys?: { table: string; name: string; definition: string }[];
   /** Other indexes, as pg_get_indexdef gives them. */
   indexes?: { name: string; definition: string }[];
+  /** Tables whose replica identity is one of those indexes: dropping it loses the setting, so it is set again. */
+  replicaIdentities?: { table: string; index: string }[];
   tables: string[];
 }
 
@@ -38,7 +40,11 @@ export async function bulkLoadPlan(target: Client, tables: string[]): Promise<Bu
      JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
      WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = x.indexrelid) ORDER BY 1`, [tables])).rows;
-  return { foreignKeys: rows, keys, indexes, tables };
+  const replicaIdentities = (await target.query<{ table: string; index: string }>(
+    `SELECT c.relname AS table, i.relname AS index FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+     JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
+     WHERE x.indisreplident AND c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1) ORDER BY 1`, [tables])).rows;
+  return { foreignKeys: rows, keys, indexes, replicaIdentities, tables };
 }
 
 export async function relaxForBulkLoad(target: Client, plan: BulkLoadPlan): Promise<void> {
@@ -55,6 +61,7 @@ export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan): 
   const keys = await constraints();
   for (const k of plan.keys ?? []) if (!keys.has(k.name)) await target.query(`ALTER TABLE "public".${quoteIdent(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`);
   for (const ix of plan.indexes ?? []) await target.query(ix.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS "));
+  for (const r of plan.replicaIdentities ?? []) await target.query(`ALTER TABLE "public".${quoteIdent(r.table)} REPLICA IDENTITY USING INDEX ${quoteIdent(r.index)}`);
   const present = await constraints();
   for (const fk of plan.foreignKeys) {
     const t = `"public".${quoteIdent(fk.table)}`;

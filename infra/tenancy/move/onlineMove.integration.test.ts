@@ -99,11 +99,27 @@ describe("online tenant moves (row-filtered logical replication, real Postgres)"
     // alpha is home in the pool again: every acknowledged write, nothing else, row by row.
     expect(await writerRows(pool.url, "alpha")).toEqual(writers[0]!.model);
     for (const [i, t] of TENANTS.entries()) if (i > 0) expect(await writerRows(pool.url, t), `${t} untouched`).toEqual(writers[i]!.model);
-    expect(lines.some((l) => /replicating 7 tables/.test(l))).toBe(true);
+    expect(lines.some((l) => /streaming 7 tables/.test(l))).toBe(true);
     expect(await leftovers()).toEqual([]);
     await purge("alpha");
     expect(only(await fingerprint(dedicated.url), "alpha")).toEqual({});
   }, 180_000);
+
+  it("a move that fails (here: verification, a stray row written into the target meanwhile) undoes itself: no replication left, the tenant unfenced and home", async () => {
+    const before = only(await fingerprint(pool.url), "beta");
+    let stray: Promise<unknown> | undefined;
+    const log = (l: string) => {
+      if (!stray && /^streaming/.test(l)) stray = query(dedicated.url, `INSERT INTO "branch" (id, name, clinic_id) VALUES ('stray-online', 'x', 'beta')`);
+    };
+    await expect(move("beta", "extract", { log })).rejects.toThrow(/verification failed for tenant "beta": branch \(source 3 rows, target 4\)/);
+    await stray;
+    expect(await leftovers()).toEqual([]);
+    const row = await withClient(pool.url, (c) => readCatalogRow(c, "beta"));
+    expect([row?.move, row?.isolation]).toEqual([null, "pooled"]);
+    expect(await query(pool.url, `SELECT 1 FROM bloom_platform.tenant_fences WHERE tenant_id = 'beta'`)).toEqual([]);
+    expect(only(await fingerprint(dedicated.url), "beta")).toEqual({});
+    expect(only(await fingerprint(pool.url), "beta")).toEqual(before);
+  });
 
   it(`kill -9 at ${TRIALS} seeded points of online moves, then rerun or abort: completed or undone, 0 lost, 0 duplicated, no slot, publication or subscription left`, async () => {
     console.log(`online move kill trials: seed ${SEED}, ${TRIALS} trials (replay: BLOOM_ONLINE_KILL_SEED=${SEED})`);

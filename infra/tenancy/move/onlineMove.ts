@@ -4,12 +4,17 @@ import { isoSeconds } from "../../time";
 import { fenceTenant } from "../tenantFence";
 import { tenantDataTables } from "../tenantPolicies";
 import { saveJournal, type MoveJournal } from "./moveJournal";
+import { abortHoldingLock } from "./abortMove";
 import type { TableFingerprint } from "./tableCopy";
 import { cutover, lockForMove, MoveRefused, newJournal, preflight, verify, type MoveSummary, type TenantMoveOptions } from "./tenantMove";
 import {
-  confirmedPast, currentLsn, dropReplication, ensurePublication, ensureSlot, ensureSubscription, replicationNames,
-  replicationReadiness, syncState, tablesWithoutTenantIdentity, type ReplicationNames,
+  confirmedPast, currentLsn, dropReplication, ensurePublication, ensureSubscription, replicationNames,
+  replicationReadiness, subscriptionExists, syncState, tablesWithoutTenantIdentity, type ReplicationNames,
 } from "./replication";
+import { byteRate, copyAtSnapshot, createSlotExportingSnapshot } from "./snapshotCopy";
+import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
+import { deleteTenantRows } from "./purgeCopy";
+import { foreignKeyLevels } from "./tableOrder";
 import { moveSequences } from "./sequences";
 
 /**
@@ -33,6 +38,8 @@ export interface OnlineMoveOptions extends TenantMoveOptions {
   confirmTimeoutMs?: number;
   /** Progress line cadence while copying and catching up. */
   progressEveryMs?: number;
+  /** A rate limit for the initial copy (MB/s, all tables together): less load on the source while it streams. */
+  copyRateMBps?: number;
 }
 
 export interface OnlineMoveSummary extends Omit<MoveSummary, "tables" | "bytes"> {
@@ -67,7 +74,7 @@ export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<Onli
       withClient(sourceUrl, (source) => withClient(targetUrl, (target) => withClient(sourceAdminUrl, (sourceAdmin) =>
         withClient(targetAdminUrl, (targetAdmin) => work({ source, target, sourceAdmin, targetAdmin }), "bloom-move-admin"), "bloom-move-admin"), "bloom-move-target"), "bloom-move-source");
 
-    return within(async ({ source, target, sourceAdmin, targetAdmin }) => {
+    const moving = within(async ({ source, target, sourceAdmin, targetAdmin }) => {
       const tables = await tenantDataTables(source);
       const streamStarted = Date.now();
       if (journal.step === "begun") {
@@ -76,11 +83,11 @@ export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<Onli
         await saveJournal(pool, tenantId, (journal = { ...journal, step: "replicating" }));
       }
       if (journal.step === "replicating") {
-        await copyClinicRow(source, target, tenantId);
-        await ensurePublication(sourceAdmin, names.publication, tables, tenantId);
-        await ensureSlot(sourceAdmin, names.slot);
-        await ensureSubscription(targetAdmin, names, sourceAdminUrl);
-        log(`replicating ${tables.length} tables of ${tenantId} (initial copy, then every change) while it keeps writing`);
+        if (!(await subscriptionExists(targetAdmin, names.subscription))) {
+          journal = await initialCopy({ pool, source, target, sourceAdmin, sourceAdminUrl, targetUrl, tables, journal, opts, log });
+          await ensureSubscription(targetAdmin, names, sourceAdminUrl);
+          log(`streaming ${tables.length} tables of ${tenantId} from the copy's snapshot on, while it keeps writing`);
+        }
         await catchUp(sourceAdmin, targetAdmin, names, opts.maxLagBytes ?? 1_000_000, opts.progressEveryMs ?? 2_000, log);
         await fenceTenant(source, tenantId, "moving");
         const fenceLsn = await currentLsn(sourceAdmin); // after the fence committed: no write of the tenant can follow it
@@ -115,6 +122,15 @@ export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<Onli
         freezeMs, copyMs: streamMs, verifyMs, purgeAfter, streamMs, confirmMs,
       };
     });
+    // A move that fails (as opposed to one killed, which a rerun resumes) undoes itself: its slot would otherwise
+    // retain WAL at the source until someone came back to it. The error still surfaces; a rerun starts afresh.
+    return moving.catch(async (err: unknown) => {
+      if (err instanceof MoveRefused) throw err;
+      log(`the online ${direction} of ${tenantId} failed (${(err as Error).message}); undoing it: dropping its replication, deleting what streamed into the target, lifting the fence`);
+      await abortHoldingLock(pool, opts.poolUrl, tenantId, { declare: opts.hooks.declare, dedicatedUrl: opts.hooks.dedicatedUrl, adminUrl: opts.adminUrl }, log)
+        .catch((undo: unknown) => log(`undoing failed too (${(undo as Error).message}): run \`bloom tenants abort ${tenantId}\``));
+      throw err;
+    });
   }, "bloom-move");
 }
 
@@ -133,6 +149,44 @@ async function copyClinicRow(source: Client, target: Client, tenantId: string): 
   const clinic = (await source.query(`SELECT to_jsonb(c) AS row FROM "public"."clinic" c WHERE c."id" = $1`, [tenantId])).rows[0]?.row;
   if (!clinic) throw new Error(`tenant "${tenantId}" has no clinic row in its source database: run \`pulumi up\` (it writes the clinic rows) and retry`);
   await target.query(`INSERT INTO "public"."clinic" SELECT * FROM jsonb_populate_record(NULL::"public"."clinic", $1) ON CONFLICT ("id") DO NOTHING`, [clinic]);
+}
+
+/**
+ * The initial copy, from scratch (a copy a crash interrupted cannot be resumed: its snapshot died with the
+ * connection that exported it): whatever the last attempt left is removed — slot, publication, rows in the target,
+ * a relaxed schema put back — then publication, a slot exporting its snapshot, and the copy as of that snapshot;
+ * into an empty target in bulk (keys, indexes and foreign keys rebuilt after), else row by row in FK order.
+ */
+async function initialCopy(c: {
+  pool: Client; source: Client; target: Client; sourceAdmin: Client; sourceAdminUrl: string; targetUrl: string; tables: string[];
+  journal: MoveJournal; opts: OnlineMoveOptions; log: (l: string) => void;
+}): Promise<MoveJournal> {
+  const { tenantId } = c.opts;
+  const names = c.journal.online!;
+  let journal = c.journal;
+  await dropReplication(c.sourceAdmin, undefined, names);
+  // Rows first, then the schema: a half-copied relaxed target would fail its foreign keys' validation.
+  const left = Object.values(await deleteTenantRows(c.target, tenantId)).reduce((a, b) => a + b, 0);
+  if (left) c.log(`removed ${left} rows an interrupted copy left in the target`);
+  if (journal.bulkLoad) await restoreAfterBulkLoad(c.target, journal.bulkLoad);
+  await copyClinicRow(c.source, c.target, tenantId);
+  await ensurePublication(c.sourceAdmin, names.publication, c.tables, tenantId);
+  const slot = await createSlotExportingSnapshot(c.sourceAdminUrl, names.slot);
+  try {
+    c.log(`slot ${names.slot} at ${slot.consistentPoint}; copying ${c.tables.length} tables as of its snapshot${c.opts.copyRateMBps ? ` at ≤ ${c.opts.copyRateMBps} MB/s` : ""}`);
+    const bulkLoad = await bulkLoadPlan(c.target, c.tables);
+    await saveJournal(c.pool, tenantId, (journal = { ...journal, bulkLoad }));
+    if (bulkLoad) await relaxForBulkLoad(c.target, bulkLoad);
+    const levels = bulkLoad ? [c.tables] : await foreignKeyLevels(c.source, c.tables);
+    await copyAtSnapshot({
+      sourceAdminUrl: c.sourceAdminUrl, targetUrl: c.targetUrl, tenantId, snapshot: slot.snapshot, levels,
+      concurrency: c.opts.concurrency ?? 3, pace: c.opts.copyRateMBps ? byteRate(c.opts.copyRateMBps) : undefined, log: c.log,
+    });
+    if (bulkLoad) await restoreAfterBulkLoad(c.target, bulkLoad);
+  } finally {
+    await slot.close();
+  }
+  return journal;
 }
 
 /** Until every table finished its initial copy and the stream is within `maxLagBytes`; progress on the way. */

@@ -5,8 +5,8 @@ import { quoteIdent, quoteLiteral } from "../../naming";
 /**
  * Row-filtered logical replication of one tenant between two databases (PostgreSQL 15+): a publication on the
  * source with `WHERE (clinic_id = '<id>')` per tenant table, a slot made separately (both databases may sit on one
- * server, where a subscription cannot create its own), and a subscription on the target that copies the rows once
- * and then streams every change. Every function here is idempotent: a move killed anywhere re-runs them.
+ * server, where a subscription cannot create its own; it exports the snapshot the initial copy reads,
+ * snapshotCopy.ts), and a subscription on the target that streams every change after it. Every function here is idempotent: a move killed anywhere re-runs them.
  */
 export interface ReplicationNames {
   publication: string;
@@ -65,9 +65,8 @@ export async function ensurePublication(source: Client, name: string, tables: st
     WITH (publish = 'insert, update, delete')`);
 }
 
-export async function ensureSlot(source: Client, slot: string): Promise<void> {
-  const exists = (await source.query(`SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [slot])).rowCount;
-  if (!exists) await source.query(`SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+export async function subscriptionExists(target: Client, name: string): Promise<boolean> {
+  return Boolean((await target.query(`SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`, [name])).rowCount);
 }
 
 /**
@@ -75,10 +74,10 @@ export async function ensureSlot(source: Client, slot: string): Promise<void> {
  * superusers; never logged here). It copies the tenant's rows once, then applies the stream.
  */
 export async function ensureSubscription(target: Client, names: ReplicationNames, sourceConninfo: string): Promise<void> {
-  const exists = (await target.query(`SELECT 1 FROM pg_catalog.pg_subscription WHERE subname = $1`, [names.subscription])).rowCount;
-  if (exists) return;
+  if (await subscriptionExists(target, names.subscription)) return;
+  // The rows are already there as of the slot's snapshot (snapshotCopy.ts): stream from the slot, copy nothing.
   await target.query(`CREATE SUBSCRIPTION ${quoteIdent(names.subscription)} CONNECTION ${quoteLiteral(sourceConninfo)} PUBLICATION ${quoteIdent(names.publication)}
-    WITH (create_slot = false, slot_name = ${quoteLiteral(names.slot)}, copy_data = true, enabled = true)`);
+    WITH (create_slot = false, slot_name = ${quoteLiteral(names.slot)}, copy_data = false, enabled = true)`);
 }
 
 export interface SyncState {

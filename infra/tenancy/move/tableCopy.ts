@@ -24,15 +24,18 @@ export async function copyableColumns(c: Client, table: string): Promise<string[
   return rows.map((r) => r.attname);
 }
 
-export async function copyTenantTable(source: Client, target: Client, table: string, tenantId: string): Promise<TableCopyResult> {
+/** `pace`: awaited before each chunk is passed on, with its size (a rate limit shared by concurrent copies). */
+export async function copyTenantTable(source: Client, target: Client, table: string, tenantId: string, opts: { pace?: (bytes: number) => Promise<void> } = {}): Promise<TableCopyResult> {
   const started = Date.now();
   const columns = (await copyableColumns(source, table)).map(quoteIdent).join(", ");
   const t = `"public".${quoteIdent(table)}`;
   let bytes = 0;
+  const pace = opts.pace;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
-      done(null, chunk);
+      if (!pace) return done(null, chunk);
+      pace(chunk.length).then(() => done(null, chunk), done);
     },
   });
   await target.query("BEGIN");

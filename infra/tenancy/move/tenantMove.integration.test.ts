@@ -170,9 +170,11 @@ describe("tenant moves between the pool and a dedicated database (real Postgres)
       expect(only(await fingerprint(away), "alpha")).toEqual({});
     }
     console.log(`killed at: ${stepsAtKill.join(", ")}`);
-    // Kills inside a bulk load (foreign keys dropped, fence trigger off) leave no trace once resumed.
+    // Kills inside a bulk load (foreign keys, keys and indexes dropped, fence trigger off) leave no trace once
+    // resumed — the replica identities (on rebuilt indexes) included, which a later online move needs.
     const schema = (url: string) => query(url, `SELECT conrelid::regclass::text AS t, conname, convalidated, pg_get_constraintdef(oid) AS def FROM pg_constraint
-      WHERE contype = 'f' AND connamespace = 'public'::regnamespace UNION ALL SELECT tgrelid::regclass::text, tgname, tgenabled = 'O', '' FROM pg_trigger WHERE tgname = 'bloom_tenant_fence' ORDER BY 1, 2`);
+      WHERE contype = 'f' AND connamespace = 'public'::regnamespace UNION ALL SELECT tgrelid::regclass::text, tgname, tgenabled = 'O', '' FROM pg_trigger WHERE tgname = 'bloom_tenant_fence'
+      UNION ALL SELECT x.indrelid::regclass::text, 'replica identity', true, x.indexrelid::regclass::text FROM pg_index x WHERE x.indisreplident ORDER BY 1, 2`);
     expect(await schema(dedicated.url)).toEqual(await schema(pool.url));
     if (TRIALS % 2 === 1) await move("alpha", "return", 0);
   });

@@ -1,0 +1,64 @@
+import { Client } from "pg";
+import { mapSettledWithLimit } from "../../concurrency";
+import { withClient } from "../../database/sql/withClient";
+import { quoteIdent } from "../../naming";
+import { copyTenantTable, type TableCopyResult } from "./tableCopy";
+
+/**
+ * An online move's initial copy: the slot is made over a replication connection that exports its snapshot, and
+ * every table is copied in a transaction that imports it — exactly the rows the stream starts after, so no change
+ * is applied twice or missed. Copying ourselves (rather than letting the subscription do it) lets the copy load a
+ * new database in bulk and run at a set rate. The exported snapshot lives only while that connection does: a copy
+ * interrupted by a crash is started again from a new slot.
+ */
+export interface ExportedSlot {
+  snapshot: string;
+  consistentPoint: string;
+  close(): Promise<void>;
+}
+
+export async function createSlotExportingSnapshot(sourceAdminUrl: string, slot: string): Promise<ExportedSlot> {
+  const replication = new Client({ connectionString: sourceAdminUrl, replication: "database", application_name: "bloom-move-slot" } as ConstructorParameters<typeof Client>[0]);
+  await replication.connect();
+  try {
+    const { rows } = await replication.query<{ snapshot_name: string; consistent_point: string }>(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`);
+    return { snapshot: rows[0]!.snapshot_name, consistentPoint: rows[0]!.consistent_point, close: () => replication.end() };
+  } catch (err) {
+    await replication.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A shared byte-rate limit: each chunk waits for its turn so that all copies together stay at `mbPerSecond`. */
+export function byteRate(mbPerSecond: number): (bytes: number) => Promise<void> {
+  let next = Date.now();
+  return async (bytes) => {
+    const now = Date.now();
+    const start = Math.max(next, now);
+    next = start + (bytes / (mbPerSecond * 1e6)) * 1000;
+    if (start > now) await new Promise((r) => setTimeout(r, start - now));
+  };
+}
+
+/** Copies the tenant's rows of each table as of `snapshot`, levels in order, a level's tables `concurrency` at a time. */
+export async function copyAtSnapshot(opts: {
+  sourceAdminUrl: string; targetUrl: string; tenantId: string; snapshot: string; levels: string[][]; concurrency: number;
+  pace?: (bytes: number) => Promise<void>; log: (l: string) => void;
+}): Promise<TableCopyResult[]> {
+  const results: TableCopyResult[] = [];
+  for (const level of opts.levels) {
+    const settled = await mapSettledWithLimit(level, opts.concurrency, (table) =>
+      withClient(opts.sourceAdminUrl, (s) => withClient(opts.targetUrl, async (d) => {
+        await s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        await s.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/[^0-9A-Fa-f-]/g, "")}'`);
+        const r = await copyTenantTable(s, d, table, opts.tenantId, { pace: opts.pace });
+        await s.query("COMMIT");
+        opts.log(`copied ${table}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${(r.ms / 1000).toFixed(1)} s (${(r.bytes / 1e6 / Math.max(r.ms / 1000, 0.001)).toFixed(1)} MB/s)`);
+        return r;
+      }, "bloom-move-copy"), "bloom-move-copy"));
+    const failed = settled.find((x) => x.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    results.push(...settled.map((x) => (x as PromiseFulfilledResult<TableCopyResult>).value));
+  }
+  return results;
+}
