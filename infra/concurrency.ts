@@ -15,3 +15,11 @@ export async function mapSettledWithLimit<T, R>(items: readonly T[], limit: numb
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
+
+/** mapSettledWithLimit, then the values — or the first failure, once every item has settled (none left running). */
+export async function mapAllWithLimit<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const settled = await mapSettledWithLimit(items, limit, work);
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}

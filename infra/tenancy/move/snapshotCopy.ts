@@ -1,8 +1,8 @@
 import { Client } from "pg";
-import { mapSettledWithLimit } from "../../concurrency";
+import { mapAllWithLimit } from "../../concurrency";
 import { withClient } from "../../database/sql/withClient";
 import { quoteIdent } from "../../naming";
-import { copyTenantTable, type TableCopyResult } from "./tableCopy";
+import { copyTenantTable, describeCopy, type TableCopyResult } from "./tableCopy";
 
 /**
  * An online move's initial copy: the slot is made over a replication connection that exports its snapshot, and
@@ -47,18 +47,15 @@ export async function copyAtSnapshot(opts: {
 }): Promise<TableCopyResult[]> {
   const results: TableCopyResult[] = [];
   for (const level of opts.levels) {
-    const settled = await mapSettledWithLimit(level, opts.concurrency, (table) =>
+    results.push(...await mapAllWithLimit(level, opts.concurrency, (table) =>
       withClient(opts.sourceAdminUrl, (s) => withClient(opts.targetUrl, async (d) => {
         await s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         await s.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/[^0-9A-Fa-f-]/g, "")}'`);
         const r = await copyTenantTable(s, d, table, opts.tenantId, { pace: opts.pace });
         await s.query("COMMIT");
-        opts.log(`copied ${table}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${(r.ms / 1000).toFixed(1)} s (${(r.bytes / 1e6 / Math.max(r.ms / 1000, 0.001)).toFixed(1)} MB/s)`);
+        opts.log(describeCopy(r));
         return r;
-      }, "bloom-move-copy"), "bloom-move-copy"));
-    const failed = settled.find((x) => x.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    results.push(...settled.map((x) => (x as PromiseFulfilledResult<TableCopyResult>).value));
+      }, "bloom-move-copy"), "bloom-move-copy")));
   }
   return results;
 }

@@ -53,6 +53,10 @@ export async function copyTenantTable(source: Client, target: Client, table: str
   }
 }
 
+/** The progress line of one table's copy: rows, MB, seconds, MB/s. */
+export const describeCopy = (r: TableCopyResult) =>
+  `copied ${r.table}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${(r.ms / 1000).toFixed(1)} s (${(r.bytes / 1e6 / Math.max(r.ms / 1000, 0.001)).toFixed(1)} MB/s)`;
+
 export interface TableFingerprint {
   rows: number;
   /** Sum of a 64-bit hash of every row (of the record, or of its text form): independent of row order, sensitive to any changed value. */

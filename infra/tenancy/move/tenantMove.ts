@@ -1,5 +1,5 @@
 import type { Client } from "pg";
-import { mapSettledWithLimit } from "../../concurrency";
+import { mapAllWithLimit, mapSettledWithLimit } from "../../concurrency";
 import { withClient } from "../../database/sql/withClient";
 import { isoSeconds } from "../../time";
 import { fenceTenant, unfenceTenant } from "../tenantFence";
@@ -7,7 +7,7 @@ import { tenantDataTables } from "../tenantPolicies";
 import { tenantRowCount } from "../tenantCatalog";
 import { holdMoveLock, readCatalogRow, recordTableCopied, saveJournal, settleCatalogRow, type CatalogRow, type DedicatedLocation, type MoveDirection, type MoveJournal } from "./moveJournal";
 import { foreignKeyLevels } from "./tableOrder";
-import { copyTenantTable, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+import { copyTenantTable, describeCopy, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 
 /**
@@ -204,16 +204,13 @@ async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUr
   const results: TableCopyResult[] = [];
   for (const level of levels) {
     const todo = level.filter((t) => !journal.copied[t]);
-    const settled = await mapSettledWithLimit(todo, concurrency, (table) =>
+    results.push(...await mapAllWithLimit(todo, concurrency, (table) =>
       withClient(sourceUrl, (s) => withClient(targetUrl, async (d) => {
         const r = await copyTenantTable(s, d, table, tenantId);
         await recordTableCopied(pool, tenantId, table, { rows: r.rows, bytes: r.bytes });
-        log(`copied ${table}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${(r.ms / 1000).toFixed(1)} s (${(r.bytes / 1e6 / Math.max(r.ms / 1000, 0.001)).toFixed(1)} MB/s)`);
+        log(describeCopy(r));
         return r;
-      }, "bloom-move-copy"), "bloom-move-copy"));
-    const failed = settled.find((s) => s.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    results.push(...settled.map((s) => (s as PromiseFulfilledResult<TableCopyResult>).value));
+      }, "bloom-move-copy"), "bloom-move-copy")));
   }
   return results;
 }
