@@ -41,7 +41,7 @@ export class FlagStore extends pulumi.ComponentResource {
       { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
     const store = pulumi.secret(pulumi.all([db.restUrl, db.restToken]).apply(([restUrl, restToken]) => ({ restUrl, restToken, prefix: args.keyPrefix })));
     this.flagResources = Object.entries(args.flags).map(([flag, decl]) =>
-      new FeatureFlagResource(`${name}-flag-${flag}`, { store, name: flag, default: decl.default, description: decl.description }, { parent: this }));
+      new FeatureFlagResource(`${name}-flag-${flag}`, { store, name: flag, default: decl.default, description: decl.description ?? null }, { parent: this }));
     new TierBudgetsResource(`${name}-budgets`, { store, tiers: args.tierBudgets }, { parent: this });
     // ACL user names must be unique per Redis: locally stacks share one, so the prefix (which names the stack) is in it.
     const userBase = `bloom-app-${args.keyPrefix.replace(/[^a-zA-Z0-9-]+/g, "-").replace(/^-+|-+$/g, "")}`;

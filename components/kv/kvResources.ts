@@ -45,17 +45,18 @@ export class KvDatabaseResource extends pulumi.dynamic.Resource {
 interface StoreAccess { restUrl: string; restToken: string; prefix: string }
 
 /** A declared flag: its default and description. Tenant overrides are each tenant's own (TenantSettingsResource). */
-interface FlagInputs { store: StoreAccess; name: string; default: boolean; description?: string }
+/** `description: null` rather than absent: a dropped input key is not a change to the provider's diff. */
+interface FlagInputs { store: StoreAccess; name: string; default: boolean; description: string | null }
 
 const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redis").Redis>({
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: ["name"],
   async create(dp, redis, inputs) {
-    await dp.writeFlag(redis, inputs.store.prefix, inputs, dp.currentActor(), "pulumi up");
+    await dp.writeFlag(redis, inputs.store.prefix, { ...inputs, description: inputs.description ?? undefined }, dp.currentActor(), "pulumi up");
     return { id: `${inputs.store.prefix}flag:${inputs.name}`, outs: {} };
   },
   async update(dp, redis, _id, _olds, news) {
-    await dp.writeFlag(redis, news.store.prefix, news, dp.currentActor(), "pulumi up");
+    await dp.writeFlag(redis, news.store.prefix, { ...news, description: news.description ?? undefined }, dp.currentActor(), "pulumi up");
     return {};
   },
   async delete(dp, redis, _id, props) {
@@ -65,7 +66,7 @@ const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redi
   async refresh(dp, redis, _id, props) {
     const state = await dp.readFlag(redis, props.store.prefix, props.name);
     if (state.default === undefined) return undefined;
-    return { ...props, default: state.default, description: state.description };
+    return { ...props, default: state.default, description: state.description ?? null };
   },
 });
 
@@ -104,8 +105,11 @@ export class TierBudgetsResource extends pulumi.dynamic.Resource {
   }
 }
 
-/** One tenant's entries in the store: its effective budget (own or tier's) and its flag overrides. */
-interface TenantSettingsInputs { store: StoreAccess; tenantId: string; budget?: Budget; flags: Record<string, boolean> }
+/**
+ * One tenant's entries in the store: its effective budget (own or tier's) and its flag overrides. `budget: null`
+ * rather than absent: a dropped input key is not a change to the provider's diff, and the old budget would stay.
+ */
+interface TenantSettingsInputs { store: StoreAccess; tenantId: string; budget: Budget | null; flags: Record<string, boolean> }
 
 const tenantSettingsProvider = dataPlaneProvider<TenantSettingsInputs, object, import("@upstash/redis").Redis>({
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
@@ -119,19 +123,19 @@ const tenantSettingsProvider = dataPlaneProvider<TenantSettingsInputs, object, i
     return {};
   },
   async delete(dp, redis, _id, props) {
-    await writeTenantSettings(dp, redis, { ...props, budget: undefined, flags: {} }, "pulumi destroy");
+    await writeTenantSettings(dp, redis, { ...props, budget: null, flags: {} }, "pulumi destroy");
   },
   async refresh(dp, redis, _id, props) {
     const [budget, { overrides }] = await Promise.all([
       dp.readTenantBudget(redis, props.store.prefix, props.tenantId),
       dp.readTenantOverrides(redis, props.store.prefix, props.tenantId),
     ]);
-    return { ...props, budget, flags: overrides };
+    return { ...props, budget: budget ?? null, flags: overrides };
   },
 });
 
 async function writeTenantSettings(dp: typeof import("../../infra"), redis: import("@upstash/redis").Redis, s: TenantSettingsInputs, source: string) {
-  await dp.writeTenantBudget(redis, s.store.prefix, s.tenantId, s.budget);
+  await dp.writeTenantBudget(redis, s.store.prefix, s.tenantId, s.budget ?? undefined);
   await dp.writeTenantOverrides(redis, s.store.prefix, s.tenantId, s.flags, dp.currentActor(), source);
 }
 

@@ -65,7 +65,7 @@ export class TenantRegistration extends pulumi.ComponentResource {
       scope: "catalog",
       guardData: args.environment !== "local",
     }, { parent: this, dependsOn: args.pool.dependsOn });
-    new TenantSettingsResource(`${name}-settings`, { store: pulumi.secret(args.store.access), tenantId: entry.id, budget: args.budget, flags: args.flagOverrides },
+    new TenantSettingsResource(`${name}-settings`, { store: pulumi.secret(args.store.access), tenantId: entry.id, budget: args.budget ?? null, flags: args.flagOverrides },
       { parent: this, dependsOn: args.store.dependsOn });
     if (args.edge) {
       this.hostname = tenantHostname(args.tenant.id, args.edge.zone);
