@@ -2,7 +2,7 @@ import { withClient } from "../../infra/database/sql/withClient";
 import { localServerUrl } from "../../infra/database/createBackend";
 import { serverAdminUrl } from "../../infra/database/local/localPostgresBackend";
 import { NeonBackend } from "../../infra/database/neon/neonBackend";
-import { replicationReadiness, type ServerReadiness } from "../../infra/tenancy/move/replication";
+import { replicationReadiness, slotLagBytes, type ServerReadiness } from "../../infra/tenancy/move/replication";
 import { MoveRefused } from "../../infra/tenancy/move/tenantMove";
 import type { MoveDirection } from "../../infra/tenancy/move/moveJournal";
 import type { StackContext } from "./stackContext";
@@ -53,9 +53,8 @@ export async function replicationAdmin(ctx: StackContext, handle: TenantHandle, 
 export async function replicationLag(ctx: StackContext, slot: string, poolUrl: string, direction: MoveDirection, handle: TenantHandle): Promise<string> {
   try {
     const sourceUrl = direction === "extract" ? poolUrl : ((await (await handle.openStack()).outputs()).migratorDatabaseUrl?.value as string);
-    const lag = await withClient(await replicationAdminUrl(ctx, sourceUrl), async (c) => (await c.query<{ b: string | null }>(
-      `SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS b FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [slot])).rows[0], "bloom-status");
-    return lag ? `, replication lag ${(Number(lag.b ?? 0) / 1e6).toFixed(2)} MB` : ", no replication slot (yet)";
+    const lag = await withClient(await replicationAdminUrl(ctx, sourceUrl), (c) => slotLagBytes(c, slot), "bloom-status");
+    return lag === undefined ? ", no replication slot (yet)" : `, replication lag ${(lag / 1e6).toFixed(2)} MB`;
   } catch {
     return "";
   }

@@ -9,7 +9,7 @@ import type { TableFingerprint } from "./tableCopy";
 import { cutover, lockForMove, MoveRefused, newJournal, preflight, verify, type MoveSummary, type TenantMoveOptions } from "./tenantMove";
 import {
   confirmedPast, currentLsn, dropReplication, ensurePublication, ensureSubscription, replicationNames,
-  replicationReadiness, subscriptionExists, syncState, tablesWithoutTenantIdentity, type ReplicationNames,
+  replicationReadiness, streamLag, subscriptionExists, tablesWithoutTenantIdentity, type ReplicationNames,
 } from "./replication";
 import { byteRate, copyAtSnapshot, createSlotExportingSnapshot } from "./snapshotCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
@@ -36,7 +36,7 @@ export interface OnlineMoveOptions extends TenantMoveOptions {
   maxLagBytes?: number;
   /** How long to wait for the subscriber to confirm the fence's LSN before giving up (the tenant stays fenced). */
   confirmTimeoutMs?: number;
-  /** Progress line cadence while copying and catching up. */
+  /** Progress line cadence while catching up. */
   progressEveryMs?: number;
   /** A rate limit for the initial copy (MB/s, all tables together): less load on the source while it streams. */
   copyRateMBps?: number;
@@ -88,7 +88,7 @@ export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<Onli
           await ensureSubscription(targetAdmin, names, sourceAdminUrl);
           log(`streaming ${tables.length} tables of ${tenantId} from the copy's snapshot on, while it keeps writing`);
         }
-        await catchUp(sourceAdmin, targetAdmin, names, opts.maxLagBytes ?? 1_000_000, opts.progressEveryMs ?? 2_000, log);
+        await catchUp(sourceAdmin, names, opts.maxLagBytes ?? 1_000_000, opts.progressEveryMs ?? 2_000, log);
         await fenceTenant(source, tenantId, "moving");
         const fenceLsn = await currentLsn(sourceAdmin); // after the fence committed: no write of the tenant can follow it
         await saveJournal(pool, tenantId, (journal = { ...journal, step: "fenced", fencedAt: new Date().toISOString(), fenceLsn }));
@@ -189,15 +189,15 @@ async function initialCopy(c: {
   return journal;
 }
 
-/** Until every table finished its initial copy and the stream is within `maxLagBytes`; progress on the way. */
-async function catchUp(sourceAdmin: Client, targetAdmin: Client, names: ReplicationNames, maxLagBytes: number, everyMs: number, log: (l: string) => void): Promise<void> {
+/** Until the stream is within `maxLagBytes` of the source; the lag printed on the way. */
+async function catchUp(sourceAdmin: Client, names: ReplicationNames, maxLagBytes: number, everyMs: number, log: (l: string) => void): Promise<void> {
   let lastLog = 0;
   for (;;) {
-    const state = await syncState(sourceAdmin, targetAdmin, names);
-    if (!state.copying.length && state.lagBytes <= maxLagBytes) return;
+    const lag = await streamLag(sourceAdmin, names);
+    if (lag.bytes <= maxLagBytes) return;
     if (Date.now() - lastLog >= everyMs) {
       lastLog = Date.now();
-      log(`${state.copying.length ? `initial copy: ${state.copying.length} table(s) left (${state.copying.join(", ")}); ` : "catching up: "}lag ${(state.lagBytes / 1e6).toFixed(2)} MB${state.lagSeconds === null ? "" : `, ${state.lagSeconds.toFixed(2)} s`}`);
+      log(`catching up: lag ${(lag.bytes / 1e6).toFixed(2)} MB${lag.seconds === null ? "" : `, ${lag.seconds.toFixed(2)} s`}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -26,10 +26,10 @@ export interface ServerReadiness {
 }
 
 /**
- * What the source server lacks for a logical move, each with the setting to change. `slotsNeeded`: the move's slot
- * plus one per table copied at once (the initial copy uses temporary slots).
+ * What the source server lacks for a logical move, each with the setting to change. A move holds one slot and one
+ * WAL sender at a time (the connection exporting the copy's snapshot, then the subscription's).
  */
-export async function replicationReadiness(source: Client, slotsNeeded = 3): Promise<ServerReadiness> {
+export async function replicationReadiness(source: Client, slotsNeeded = 1): Promise<ServerReadiness> {
   const { rows } = await source.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num')`);
   const s = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
@@ -38,8 +38,8 @@ export async function replicationReadiness(source: Client, slotsNeeded = 3): Pro
   if (Number(s.server_version_num) < 150000) problems.push(`the server runs PostgreSQL ${s.server_version_num}: row filters on publications need 15 or later`);
   if (s.wal_level !== "logical") problems.push(`wal_level is ${s.wal_level}: set wal_level = logical and restart the server (the local stack's embedded server: \`npm run local -- stop\`, then rerun; Neon: enable logical replication on the project)`);
   const free = Number(s.max_replication_slots) - used;
-  if (free < slotsNeeded) problems.push(`max_replication_slots = ${s.max_replication_slots} with ${used} in use: ${slotsNeeded} free slots are needed; raise it (restart) or drop unused slots`);
-  if (Number(s.max_wal_senders) < slotsNeeded) problems.push(`max_wal_senders = ${s.max_wal_senders}: at least ${slotsNeeded} are needed; raise it (restart)`);
+  if (free < slotsNeeded) problems.push(`max_replication_slots = ${s.max_replication_slots} with ${used} in use: ${slotsNeeded} free slot(s) needed; raise it (restart) or drop unused slots`);
+  if (Number(s.max_wal_senders) < slotsNeeded) problems.push(`max_wal_senders = ${s.max_wal_senders}: at least ${slotsNeeded} needed; raise it (restart)`);
   return { problems, walLevel: s.wal_level! };
 }
 
@@ -80,24 +80,19 @@ export async function ensureSubscription(target: Client, names: ReplicationNames
     WITH (create_slot = false, slot_name = ${quoteLiteral(names.slot)}, copy_data = false, enabled = true)`);
 }
 
-export interface SyncState {
-  /** Tables still in their initial copy (not yet `r`eady). */
-  copying: string[];
-  /** Bytes of WAL the subscriber has not confirmed yet, and its replay lag as the source's walsender measures it. */
-  lagBytes: number;
-  lagSeconds: number | null;
+/** Bytes of WAL the subscriber has not confirmed yet on `slot` (undefined: no such slot). */
+export async function slotLagBytes(source: Client, slot: string): Promise<number | undefined> {
+  const row = (await source.query<{ bytes: string | null }>(
+    `SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS bytes FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+    [slot])).rows[0];
+  return row && Number(row.bytes ?? 0);
 }
 
-export async function syncState(source: Client, target: Client, names: ReplicationNames): Promise<SyncState> {
-  const copying = (await target.query<{ t: string }>(
-    `SELECT r.srrelid::regclass::text AS t FROM pg_catalog.pg_subscription_rel r JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid
-     WHERE s.subname = $1 AND r.srsubstate <> 'r' ORDER BY 1`, [names.subscription])).rows.map((r) => r.t);
-  const lag = (await source.query<{ bytes: string | null }>(
-    `SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS bytes FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
-    [names.slot])).rows[0];
+/** The stream's lag: unconfirmed WAL bytes, and the replay lag the source's walsender measures (seconds). */
+export async function streamLag(source: Client, names: ReplicationNames): Promise<{ bytes: number; seconds: number | null }> {
   const sender = (await source.query<{ s: string | null }>(
     `SELECT extract(epoch FROM replay_lag)::float8 AS s FROM pg_catalog.pg_stat_replication WHERE application_name = $1`, [names.subscription])).rows[0];
-  return { copying, lagBytes: Number(lag?.bytes ?? 0), lagSeconds: sender?.s == null ? null : Number(sender.s) };
+  return { bytes: (await slotLagBytes(source, names.slot)) ?? 0, seconds: sender?.s == null ? null : Number(sender.s) };
 }
 
 export async function currentLsn(source: Client): Promise<string> {
@@ -114,36 +109,27 @@ export async function confirmedPast(source: Client, slot: string, lsn: string): 
 
 /**
  * Ends the replication: subscription (detached from its slot first, so dropping it never needs the source), the
- * slot and any temporary initial-copy slot of this subscription left by a crash, then the publication. Safe to
- * call in any state, any number of times; so no slot is left retaining WAL after a move ends or is aborted.
+ * slot, then the publication. Safe to call in any state, any number of times; so no slot is left retaining WAL
+ * after a move ends or is aborted.
  */
 export async function dropReplication(source: Client | undefined, target: Client | undefined, names: ReplicationNames): Promise<void> {
-  let subOid: string | undefined;
-  if (target) {
-    const sub = (await target.query<{ oid: string }>(`SELECT oid::text FROM pg_catalog.pg_subscription WHERE subname = $1`, [names.subscription])).rows[0];
-    if (sub) {
-      subOid = sub.oid;
-      const ident = quoteIdent(names.subscription);
-      await target.query(`ALTER SUBSCRIPTION ${ident} DISABLE`);
-      await target.query(`ALTER SUBSCRIPTION ${ident} SET (slot_name = NONE)`);
-      await target.query(`DROP SUBSCRIPTION ${ident}`);
-    }
+  if (target && (await subscriptionExists(target, names.subscription))) {
+    const ident = quoteIdent(names.subscription);
+    await target.query(`ALTER SUBSCRIPTION ${ident} DISABLE`);
+    await target.query(`ALTER SUBSCRIPTION ${ident} SET (slot_name = NONE)`);
+    await target.query(`DROP SUBSCRIPTION ${ident}`);
   }
   if (!source) return;
-  // A disabled subscription's walsender may take a moment to let go of the slot.
+  // A disabled subscription's walsender may take a moment to let go of the slot; after 5 s it is ended.
   for (let attempt = 0; ; attempt++) {
-    const { rows } = await source.query<{ slot_name: string; active_pid: number | null }>(
-      `SELECT slot_name, active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 OR ($2::text IS NOT NULL AND slot_name LIKE 'pg\\_' || $2 || '\\_sync\\_%')`,
-      [names.slot, subOid ?? null]);
-    const busy = rows.filter((r) => r.active_pid !== null);
-    for (const r of rows.filter((x) => x.active_pid === null)) {
-      await source.query(`SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND active_pid IS NULL`, [r.slot_name]);
+    const slot = (await source.query<{ active_pid: number | null }>(`SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [names.slot])).rows[0];
+    if (!slot) break;
+    if (slot.active_pid === null) {
+      await source.query(`SELECT pg_catalog.pg_drop_replication_slot(slot_name) FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND active_pid IS NULL`, [names.slot]);
+      continue;
     }
-    if (!busy.length) break;
-    if (attempt >= 50) {
-      for (const r of busy) await source.query(`SELECT pg_catalog.pg_terminate_backend($1)`, [r.active_pid]);
-    }
-    if (attempt >= 60) throw new Error(`replication slot(s) ${busy.map((b) => b.slot_name).join(", ")} still in use on the source after 6 s: rerun \`bloom tenants abort\``);
+    if (attempt >= 50) await source.query(`SELECT pg_catalog.pg_terminate_backend($1)`, [slot.active_pid]);
+    if (attempt >= 60) throw new Error(`replication slot ${names.slot} still in use on the source after 6 s: rerun \`bloom tenants abort\``);
     await new Promise((r) => setTimeout(r, 100));
   }
   await source.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(names.publication)}`);
