@@ -3,6 +3,7 @@ import { Pool } from "pg";
 import { createTenantRouter } from "../infra/app/tenantRouting";
 import { runWithTenant } from "../infra/app/tenantContext";
 import { isTenantMaintenanceError } from "../infra/tenancy/tenantFence";
+import { withClient } from "../infra/database/sql/withClient";
 
 /**
  * An app-like writer for one tenant, as the app runtime contract says the app behaves (docs/app-runtime.md): it
@@ -126,7 +127,6 @@ function mulberry32(seed: number): () => number {
 
 /** The writer's rows of a tenant in a database, as id → name (compare with `TenantWriter.model`). */
 export async function writerRows(url: string, tenantId: string): Promise<Map<string, string>> {
-  const { withClient } = await import("../infra/database/sql/withClient");
   const rows = await withClient(url, async (c) => (await c.query<{ id: string; name: string }>(
     `SELECT id, name FROM "user" WHERE clinic_id = $1 AND id LIKE 'w-%' ORDER BY id`, [tenantId])).rows, "bloom-tests");
   return new Map(rows.map((r) => [r.id, r.name]));

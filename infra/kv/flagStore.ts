@@ -125,7 +125,7 @@ export async function deleteFlag(redis: Redis, prefix: string, name: string, act
  */
 export async function writeTenantOverrides(redis: Redis, prefix: string, tenantId: string, wanted: Record<string, boolean>, actor: string, source: string): Promise<AuditEntry[]> {
   const current = await readTenantOverrides(redis, prefix, tenantId);
-  const undeclared = Object.keys(wanted).filter((flag) => !(flag in current.declared));
+  const undeclared = Object.keys(wanted).filter((flag) => !current.declared.has(flag));
   if (undeclared.length) throw new Error(`tenant ${tenantId}: override on flag(s) not in the store: ${undeclared.join(", ")}; declare them under bloom:flags`);
   const at = new Date().toISOString();
   const field = `tenant:${tenantId}`;
@@ -148,10 +148,10 @@ export async function writeTenantOverrides(redis: Redis, prefix: string, tenantI
 }
 
 /** One tenant's overrides as the store holds them, over every declared flag (one pipelined round trip per call). */
-export async function readTenantOverrides(redis: Redis, prefix: string, tenantId: string): Promise<{ overrides: Record<string, boolean>; declared: Record<string, true> }> {
+export async function readTenantOverrides(redis: Redis, prefix: string, tenantId: string): Promise<{ overrides: Record<string, boolean>; declared: ReadonlySet<string> }> {
   const names = await listFlagNames(redis, prefix);
   const overrides: Record<string, boolean> = {};
-  if (!names.length) return { overrides, declared: {} };
+  if (!names.length) return { overrides, declared: new Set() };
   const pipe = redis.pipeline();
   for (const name of names) pipe.hget(flagKeys(prefix, name).flag, `tenant:${tenantId}`);
   const values = await pipe.exec<unknown[]>();
@@ -159,7 +159,7 @@ export async function readTenantOverrides(redis: Redis, prefix: string, tenantId
     const b = asBool(values[i]);
     if (b !== undefined) overrides[name] = b;
   });
-  return { overrides, declared: Object.fromEntries(names.map((n) => [n, true as const])) };
+  return { overrides, declared: new Set(names) };
 }
 
 /** The kill switch: the flag reads false for everyone until it is released, whatever its declared values. */

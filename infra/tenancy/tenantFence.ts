@@ -57,12 +57,12 @@ export async function waitForOlderTransactions(c: Client, what: string, waitMs: 
   const deadline = Date.now() + waitMs;
   let left = running;
   while (left.length) {
-    left = (await c.query<{ vxid: string; pid: number }>(
-      `SELECT virtualxid AS vxid, pid FROM pg_catalog.pg_locks WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1::text[])`, [left])).rows.map((r) => r.vxid);
+    const still = (await c.query<{ vxid: string; pid: number }>(
+      `SELECT virtualxid AS vxid, pid FROM pg_catalog.pg_locks WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1::text[])`, [left])).rows;
+    left = still.map((r) => r.vxid);
     if (!left.length) return;
     if (Date.now() > deadline) {
-      const pids = (await c.query<{ pid: number }>(`SELECT pid FROM pg_catalog.pg_locks WHERE locktype = 'virtualxid' AND granted AND virtualxid = ANY($1::text[])`, [left])).rows.map((r) => r.pid);
-      throw new Error(`${what}: ${left.length} transaction(s) open since before it are still running after ${waitMs / 1000} s (pid ${pids.join(", ")}; see pg_stat_activity): the fence stays; rerun to wait again once they end`);
+      throw new Error(`${what}: ${left.length} transaction(s) open since before it are still running after ${waitMs / 1000} s (pid ${still.map((r) => r.pid).join(", ")}; see pg_stat_activity): the fence stays; rerun to wait again once they end`);
     }
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -7,11 +7,10 @@ import { foreignKeyLevels } from "../../infra/tenancy/move/tableOrder";
 import { copyTenantTable } from "../../infra/tenancy/move/tableCopy";
 import { runTenantMove } from "../../infra/tenancy/move/tenantMove";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "../../infra/tenancy/move/bulkLoad";
-import { upsertTenantRecord } from "../../infra/tenancy/tenantCatalog";
 import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
 import { ensureTestPostgres } from "../services/ensurePostgres";
 import { runOnlineBench } from "./extractOnline";
-import { BIG, benchSql, buildBenchPool, freshDatabase, seconds } from "./extractPool";
+import { BIG, benchSql, buildBenchPool, freshDatabase, resetCatalog, seconds } from "./extractPool";
 
 /**
  * bench:extract — one tenant of >= 1 M rows across the 7 tenant tables (foreign keys between them), in a pool of
@@ -70,10 +69,7 @@ async function main() {
   const tenantRows = Number((await sql(poolUrl, (await withClient(poolUrl, tenantDataTables)).map((t) => `SELECT count(*) AS n FROM ${quoteIdent(t)} WHERE clinic_id = '${BIG}'`).join(" UNION ALL "))).rows.reduce((n, r) => n + Number(r.n), 0));
   const poolRows = Number((await sql(poolUrl, (await withClient(poolUrl, tenantDataTables)).map((t) => `SELECT count(*) AS n FROM ${quoteIdent(t)}`).join(" UNION ALL "))).rows.reduce((n, r) => n + Number(r.n), 0));
   console.log(`pool: ${poolRows.toLocaleString("en")} rows; tenant ${BIG}: ${tenantRows.toLocaleString("en")} rows in 7 tables`);
-  // The catalog as the platform keeps it; a previous run's move is reset.
-  await sql(poolUrl, `UPDATE bloom_platform.tenants SET isolation = 'pooled', location = '{"kind":"pool"}', move = NULL, move_state = 'settled', pending_purge = NULL WHERE id = $1`, [BIG]);
-  await sql(poolUrl, `DELETE FROM bloom_platform.tenant_fences`);
-  await upsertTenantRecord(poolUrl, { id: BIG, name: BIG, tier: "enterprise", isolation: "pooled", location: { kind: "pool" } });
+  await resetCatalog(poolUrl, [BIG]);
 
   let t0 = performance.now();
   const moveTarget = await freshDatabase(serverUrl, "bench_extract_move");

@@ -3,10 +3,9 @@ import { ensureAppRole, withCredentials } from "../../infra/database/sql/appRole
 import { serverAdminUrl } from "../../infra/database/local/localPostgresBackend";
 import { runOnlineTenantMove } from "../../infra/tenancy/move/onlineMove";
 import { runTenantMove } from "../../infra/tenancy/move/tenantMove";
-import { upsertTenantRecord } from "../../infra/tenancy/tenantCatalog";
 import { TenantWriter, writerRows } from "../../test/tenantWriter";
 import { ensureLogicalTestPostgres } from "../services/ensurePostgres";
-import { BIG, benchSql as sql, buildBenchPool, freshDatabase, seconds, type PoolSize } from "./extractPool";
+import { BIG, benchSql as sql, buildBenchPool, freshDatabase, resetCatalog, seconds, type PoolSize } from "./extractPool";
 import { percentile } from "./stats";
 
 /**
@@ -67,13 +66,4 @@ export async function runOnlineBench(size: PoolSize, copyRateMBps?: number): Pro
   await sql(poolUrl, `DELETE FROM "user" WHERE id LIKE 'w-%'`);
   await sql(serverUrl, `DROP DATABASE IF EXISTS bench_extract_online WITH (FORCE)`);
   if (lost || extra) throw new Error(`the online move lost ${lost} / added ${extra} of the writer's acknowledged rows`);
-}
-
-/** The catalog as the platform keeps it for pooled tenants; a previous run's move and fences are reset. */
-async function resetCatalog(poolUrl: string, tenants: string[]): Promise<void> {
-  await sql(poolUrl, `DELETE FROM bloom_platform.tenant_fences`);
-  for (const t of tenants) {
-    await sql(poolUrl, `UPDATE bloom_platform.tenants SET isolation = 'pooled', location = '{"kind":"pool"}', move = NULL, move_state = 'settled', pending_purge = NULL WHERE id = $1`, [t]);
-    await upsertTenantRecord(poolUrl, { id: t, name: t, tier: "enterprise", isolation: "pooled", location: { kind: "pool" } });
-  }
 }

@@ -5,6 +5,7 @@ import { withClient } from "../../infra/database/sql/withClient";
 import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";
 import { loadMigrations } from "../../infra/migrations/migrationSource";
 import { ensureFenceTriggers } from "../../infra/tenancy/tenantFence";
+import { upsertTenantRecord } from "../../infra/tenancy/tenantCatalog";
 
 /** The extract benchmarks' pool: `--tenants` tenants of `--rows` rows each across the 7 tenant tables. */
 export const BIG = "tenant-0";
@@ -75,3 +76,11 @@ export async function buildBenchPool(serverUrl: string, size: PoolSize): Promise
   return url;
 }
 
+/** The catalog as the platform keeps it for pooled tenants; a previous run's move and fences are reset. */
+export async function resetCatalog(poolUrl: string, tenants: string[]): Promise<void> {
+  await benchSql(poolUrl, `DELETE FROM bloom_platform.tenant_fences`);
+  for (const t of tenants) {
+    await benchSql(poolUrl, `UPDATE bloom_platform.tenants SET isolation = 'pooled', location = '{"kind":"pool"}', move = NULL, move_state = 'settled', pending_purge = NULL WHERE id = $1`, [t]);
+    await upsertTenantRecord(poolUrl, { id: t, name: t, tier: "enterprise", isolation: "pooled", location: { kind: "pool" } });
+  }
+}

@@ -5,7 +5,7 @@ import { fenceTenant } from "../tenantFence";
 import { tenantDataTables } from "../tenantPolicies";
 import { saveJournal, type MoveJournal } from "./moveJournal";
 import { abortHoldingLock } from "./abortMove";
-import type { TableFingerprint } from "./tableCopy";
+import { copyClinicRow, type TableFingerprint } from "./tableCopy";
 import { cutover, lockForMove, MoveRefused, newJournal, preflight, verify, type MoveSummary, type TenantMoveOptions } from "./tenantMove";
 import {
   confirmedPast, currentLsn, dropReplication, ensurePublication, ensureSubscription, replicationNames,
@@ -66,7 +66,8 @@ export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<Onli
     log(`${resumed ? "resuming" : "starting"} online ${direction} of ${tenantId}, last step: ${journal.step} (replication ${names.subscription})`);
 
     await opts.hooks.declare(direction === "extract" ? "dedicated" : "pooled");
-    const dedicatedUrl = await opts.hooks.dedicatedUrl();
+    // Extract: this provisions the target. Return: the tenant's database, already looked up above.
+    const dedicatedUrl = direction === "extract" ? await opts.hooks.dedicatedUrl() : earlySourceUrl;
     const [sourceUrl, targetUrl] = direction === "extract" ? [opts.poolUrl, dedicatedUrl] : [dedicatedUrl, opts.poolUrl];
     const [sourceAdminUrl, targetAdminUrl] = await Promise.all([opts.adminUrl(sourceUrl), opts.adminUrl(targetUrl)]);
 
@@ -143,12 +144,6 @@ async function checkSource(sourceAdminUrl: string, sourceUrl: string, tenantId: 
     if (missing.length) problems.push(`tables without a replica identity on (clinic_id, …): ${missing.join(", ")}: deploy the migrations (20261204000000_tenant_replica_identity), or set one on a table added since`);
     if (problems.length) throw new MoveRefused(`cannot move tenant "${tenantId}" online; nothing was changed:\n  - ${problems.join("\n  - ")}\nor move it without --online (copy mode: its writes pause for the whole copy)`);
   }, "bloom-move-check");
-}
-
-async function copyClinicRow(source: Client, target: Client, tenantId: string): Promise<void> {
-  const clinic = (await source.query(`SELECT to_jsonb(c) AS row FROM "public"."clinic" c WHERE c."id" = $1`, [tenantId])).rows[0]?.row;
-  if (!clinic) throw new Error(`tenant "${tenantId}" has no clinic row in its source database: run \`pulumi up\` (it writes the clinic rows) and retry`);
-  await target.query(`INSERT INTO "public"."clinic" SELECT * FROM jsonb_populate_record(NULL::"public"."clinic", $1) ON CONFLICT ("id") DO NOTHING`, [clinic]);
 }
 
 /**

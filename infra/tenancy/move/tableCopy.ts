@@ -24,6 +24,13 @@ export async function copyableColumns(c: Client, table: string): Promise<string[
   return rows.map((r) => r.attname);
 }
 
+/** The tenant's clinic row, which every tenant table references, into the target (kept if already there). */
+export async function copyClinicRow(source: Client, target: Client, tenantId: string): Promise<void> {
+  const clinic = (await source.query(`SELECT to_jsonb(c) AS row FROM "public"."clinic" c WHERE c."id" = $1`, [tenantId])).rows[0]?.row;
+  if (!clinic) throw new Error(`tenant "${tenantId}" has no clinic row in its source database: run \`pulumi up\` (it writes the clinic rows) and retry`);
+  await target.query(`INSERT INTO "public"."clinic" SELECT * FROM jsonb_populate_record(NULL::"public"."clinic", $1) ON CONFLICT ("id") DO NOTHING`, [clinic]);
+}
+
 /** `pace`: awaited before each chunk is passed on, with its size (a rate limit shared by concurrent copies). */
 export async function copyTenantTable(source: Client, target: Client, table: string, tenantId: string, opts: { pace?: (bytes: number) => Promise<void> } = {}): Promise<TableCopyResult> {
   const started = Date.now();

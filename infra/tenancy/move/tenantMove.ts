@@ -7,7 +7,7 @@ import { tenantDataTables } from "../tenantPolicies";
 import { tenantRowCount } from "../tenantCatalog";
 import { holdMoveLock, readCatalogRow, recordTableCopied, saveJournal, settleCatalogRow, type CatalogRow, type DedicatedLocation, type MoveDirection, type MoveJournal } from "./moveJournal";
 import { foreignKeyLevels } from "./tableOrder";
-import { copyTenantTable, describeCopy, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+import { copyClinicRow, copyTenantTable, describeCopy, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 
 /**
@@ -197,10 +197,7 @@ export async function preflight(source: Client, target: Client, tenantId: string
 }
 
 async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUrl: string, target: Client, tenantId: string, levels: string[][], journal: MoveJournal, concurrency: number, log: (l: string) => void): Promise<TableCopyResult[]> {
-  // The clinic row first: every tenant table references it.
-  const clinic = (await source.query(`SELECT to_jsonb(c) AS row FROM "public"."clinic" c WHERE c."id" = $1`, [tenantId])).rows[0]?.row;
-  if (!clinic) throw new Error(`tenant "${tenantId}" has no clinic row in its source database: run \`pulumi up\` (it writes the clinic rows) and retry`);
-  await target.query(`INSERT INTO "public"."clinic" SELECT * FROM jsonb_populate_record(NULL::"public"."clinic", $1) ON CONFLICT ("id") DO NOTHING`, [clinic]);
+  await copyClinicRow(source, target, tenantId);
   const results: TableCopyResult[] = [];
   for (const level of levels) {
     const todo = level.filter((t) => !journal.copied[t]);
