@@ -31,7 +31,12 @@ export interface DataPlaneResourceSpec<I extends object, O extends object, C> {
   /** Opens the context from the resource's own inputs, inside the provider process. */
   connect(dp: DataPlane, inputs: I): C | Promise<C>;
   disconnect?(ctx: C): Promise<void>;
-  /** Input keys whose change requires a new object. Other input changes are applied by `update` in place. */
+  /**
+   * Input keys whose change requires a new object. Other input changes are applied by `update` in place.
+   * The diff cannot tell an input that disappeared from an output (the state holds both): a key dropped from the
+   * inputs counts as a change only if it is listed here. So an optional input that may go away is passed as `null`,
+   * never left out (TenantSettings' `budget`, FeatureFlag's `description`).
+   */
   replaceOn: readonly (keyof I & string)[];
   /** Input keys that only matter at creation (e.g. a snapshot's expiry): changes are ignored, never replace. */
   createOnly?: readonly (keyof I & string)[];

@@ -44,8 +44,10 @@ export class KvDatabaseResource extends pulumi.dynamic.Resource {
 
 interface StoreAccess { restUrl: string; restToken: string; prefix: string }
 
-/** A declared flag: its default and description. Tenant overrides are each tenant's own (TenantSettingsResource). */
-/** `description: null` rather than absent: a dropped input key is not a change to the provider's diff. */
+/**
+ * A declared flag: its default and description (`null`, not absent, when there is none: see replaceOn in
+ * dataPlaneProvider.ts). Tenant overrides are each tenant's own (TenantSettingsResource).
+ */
 interface FlagInputs { store: StoreAccess; name: string; default: boolean; description: string | null }
 
 const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redis").Redis>({
