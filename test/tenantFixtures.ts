@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Client, type PoolClient } from "pg";
-import { runWithTenant, runWithoutTenant } from "../infra/app/tenantContext";
+import { runWithTenant, runWithoutTenant } from "@bloom/tenant-runtime";
 import { REPO_ROOT } from "../infra/config/stackFile";
 import { ensureAppRole, withCredentials } from "../infra/database/sql/appRole";
 import { applyPendingMigrations } from "../infra/migrations/applyPendingMigrations";

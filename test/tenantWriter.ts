@@ -1,8 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { Pool } from "pg";
-import { createTenantRouter } from "../infra/app/tenantRouting";
-import { runWithTenant } from "../infra/app/tenantContext";
-import { isTenantMaintenanceError } from "../infra/tenancy/tenantFence";
+import { createTenantRouter, isTenantMaintenanceError, runWithTenant } from "@bloom/tenant-runtime";
 import { withClient } from "../infra/database/sql/withClient";
 
 /**

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCommand, ensureAppKvAccess, type AppKvAccess } from "./appAccess";
 import { setKillSwitch, writeFlag } from "./flagStore";
 import { writeBudgets } from "./budgetStore";
-import { createTenantGuards } from "../app/tenantGuards";
+import { createTenantGuards } from "@bloom/tenant-runtime/limiter";
 import { startTestEndpoint } from "../../test/redis";
 
 /**

@@ -17,7 +17,8 @@ export interface AppKvAccess {
 const READER_COMMANDS = ["+hget", "+hmget", "+hgetall", "+exists", "+get", "+smembers", "+ping"];
 // The scripts' own commands too (Redis checks each redis.call against the user): what @upstash/ratelimit's
 // algorithms call, on the user's keys only.
-const LIMITER_COMMANDS = ["+evalsha", "+eval", "+get", "+incrby", "+pexpire", "+hgetall", "+hmget", "+hset", "+ttl", "+ping"];
+// ZINCRBY: the analytics (`analytics: true`) the runtime records, which `bloom status` reads for rejections.
+const LIMITER_COMMANDS = ["+evalsha", "+eval", "+get", "+incrby", "+pexpire", "+hgetall", "+hmget", "+hset", "+ttl", "+zincrby", "+ping"];
 
 export function appAclRules(prefix: string): { reader: string[]; limiter: string[] } {
   return {

@@ -5,13 +5,10 @@ import type { PlatformConfig } from "../config/schema";
  * Per-tenant rate-limit budgets in the key-value store: `<p>budgets` is a hash, tenant id → JSON budget (the
  * tenant's override, else its tier's), and `tier:<tier>` → JSON for tenants not yet published.
  */
-export interface Budget {
-  requests: number;
-  /** @upstash/ratelimit duration, e.g. "1 m". */
-  window: string;
-}
+import { budgetsKey, type Budget } from "@bloom/tenant-runtime/limiter";
 
-export const budgetsKey = (prefix: string) => `${prefix}budgets`;
+// The layout is the app's contract too: one definition, in the runtime package the app installs.
+export { budgetsKey, type Budget };
 
 export function effectiveBudgets(config: Pick<PlatformConfig, "tenants" | "limits">): { tenants: Record<string, Budget>; tiers: Record<string, Budget> } {
   const limits = config.limits;

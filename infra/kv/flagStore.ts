@@ -1,5 +1,6 @@
 import os from "node:os";
 import type { Redis } from "@upstash/redis";
+import { flagKeys, resolveFlag } from "@bloom/tenant-runtime/limiter";
 
 /**
  * Feature flags in the key-value store (Upstash, or Redis behind the local REST endpoint). Layout, under a
@@ -37,14 +38,9 @@ export interface AuditEntry {
 
 export const AUDIT_LIMIT = 10_000;
 
-const auditKey = (prefix: string) => `${prefix}flags:audit`;
-
-export const flagKeys = (prefix: string, name: string) => ({
-  flag: `${prefix}flag:${name}`,
-  kill: `${prefix}flag:${name}:kill`,
-  names: `${prefix}flags`,
-  audit: auditKey(prefix),
-});
+// The layout is the app's contract too: one definition, in the runtime package the app installs.
+export { flagKeys, resolveFlag };
+const auditKey = (prefix: string) => flagKeys(prefix, "").audit;
 
 const asBool = (v: unknown): boolean | undefined => (v === true || v === "true" ? true : v === false || v === "false" ? false : undefined);
 
@@ -192,12 +188,6 @@ export function flagOverridesOf(flags: Record<string, { tenants?: Record<string,
   return overrides;
 }
 
-/** How a flag resolves for a tenant: kill switch, then the tenant's override, then the default (false if unset). */
-export function resolveFlag(state: Pick<FlagState, "default" | "tenants" | "killed">, tenantId?: string): boolean {
-  if (state.killed) return false;
-  if (tenantId !== undefined && state.tenants[tenantId] !== undefined) return state.tenants[tenantId]!;
-  return state.default ?? false;
-}
 
 /** Who a store change is attributed to in the audit trail: BLOOM_ACTOR (CI sets it), else the OS user, at this host. */
 export function currentActor(): string {

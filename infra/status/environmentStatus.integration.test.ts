@@ -3,7 +3,7 @@ import path from "node:path";
 import { collectStatus, renderStatus } from "./environmentStatus";
 import { setTenancyMode } from "../tenancy/rlsModes";
 import { writeBudgets } from "../kv/budgetStore";
-import { createTenantGuards } from "../app/tenantGuards";
+import { createTenantGuards } from "@bloom/tenant-runtime/limiter";
 import { ensureAppKvAccess, adminCommand } from "../kv/appAccess";
 import { loadMigrations } from "../migrations/migrationSource";
 import { REPO_ROOT } from "../config/stackFile";
@@ -51,13 +51,13 @@ describe("bloom status (real Postgres, Redis, branch backend)", () => {
     ] } as Record<string, unknown>)[k]);
     const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), now: at });
 
-    expect(status.tenants.map((t) => [t.id, t.rows, t.rejectedThisMinute])).toEqual([["alpha", 6, 0], ["beta", 3, 3]]);
+    expect(status.tenants.map((t) => [t.id, t.rows, t.rejectedThisHour])).toEqual([["alpha", 6, 0], ["beta", 3, 3]]);
     expect(status.tenancyMode).toBe("shadow");
     expect(status.tenantlessAccess.patient).toBeGreaterThanOrEqual(1);
     expect(status.migrations.pending).toEqual([]);
     expect(status.migrations.lastApplied).toMatch(/^2026/);
     expect(status.snapshots).toEqual([{ name: "snap-status", createdAt: expect.any(String), expiresAt: "2030-01-01T00:00:00Z" }]);
-    expect(status.totals).toMatchObject({ tenants: 2, rows: 9, rejectedThisMinute: 3 });
+    expect(status.totals).toMatchObject({ tenants: 2, rows: 9, rejectedThisHour: 3 });
     const text = renderStatus(status);
     expect(text).toMatch(/RLS mode: shadow/);
     expect(text).toMatch(/beta\s+professional\s+pooled\s+3\s+3\s+pool/);

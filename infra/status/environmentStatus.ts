@@ -4,7 +4,7 @@ import { withClient } from "../database/sql/withClient";
 import type { PlatformConfig } from "../config/schema";
 import type { Migration } from "../migrations/migrationSource";
 import { isApplied, readMigrationRecords } from "../migrations/prismaMigrationsTable";
-import { rejectionKey } from "../app/tenantGuards";
+import { analyticsKey } from "@bloom/tenant-runtime/limiter";
 import { readTenancyMode, readTenantlessAccess, type TenancyMode } from "../tenancy/rlsModes";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { quoteIdent } from "../naming";
@@ -21,7 +21,7 @@ export interface TenantStatus {
   isolation: string;
   location: string;
   rows: number;
-  rejectedThisMinute: number;
+  rejectedThisHour: number;
 }
 
 export interface EnvironmentStatus {
@@ -34,14 +34,14 @@ export interface EnvironmentStatus {
   tenants: TenantStatus[];
   /** Moves between pool and dedicated databases: none until the tenant catalog records them. */
   movesInFlight: never[];
-  totals: { tenants: number; rows: number; rejectedThisMinute: number; tenantlessAccess: number };
+  totals: { tenants: number; rows: number; rejectedThisHour: number; tenantlessAccess: number };
 }
 
 export interface StatusSources {
   stack: string;
   config: PlatformConfig;
   migratorUrl: string;
-  /** The store with the admin token (reads the limiter's rejection counters). */
+  /** The store with the admin token (reads the limiter's analytics). */
   store: { redis: Redis; prefix: string };
   backend: DatabaseBackend;
   projectId: string;
@@ -63,8 +63,7 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
   }, "bloom-status");
   const applied = records.filter(isApplied);
   const appliedNames = new Set(applied.map((r) => r.migration_name));
-  const keys = src.config.tenants.map((t) => rejectionKey(src.store.prefix, t.id, now));
-  const rejected = keys.length ? await src.store.redis.mget<(number | string | null)[]>(...keys) : [];
+  const rejected = await rejectionsThisHour(src.store, src.config.tenants.map((t) => t.id), now);
   const tenants: TenantStatus[] = src.config.tenants.map((t, i) => ({
     id: t.id,
     name: t.name,
@@ -72,7 +71,7 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
     isolation: t.isolation,
     location: t.isolation === "dedicated" ? `own project (stack ${src.config.environment}-${t.id})` : `pool (${src.projectId})`,
     rows: rowsByTenant.get(t.id) ?? 0,
-    rejectedThisMinute: Number(rejected[i] ?? 0),
+    rejectedThisHour: rejected[i] ?? 0,
   }));
   const snapshots = (await src.backend.listBranches(src.projectId))
     .filter((b) => b.name !== "main")
@@ -90,24 +89,44 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
     totals: {
       tenants: tenants.length,
       rows: tenants.reduce((n, t) => n + t.rows, 0),
-      rejectedThisMinute: tenants.reduce((n, t) => n + t.rejectedThisMinute, 0),
+      rejectedThisHour: tenants.reduce((n, t) => n + t.rejectedThisHour, 0),
       tenantlessAccess: Object.values(tenantlessAccess).reduce((n, v) => n + v, 0),
     },
   };
+}
+
+/**
+ * Rejections come from the limiter's own analytics (what `analytics: true` records; the runtime gives those keys a
+ * TTL): per tenant, the current hour's sorted set of `{ identifier, success }` with counts. One round trip.
+ */
+async function rejectionsThisHour(store: StatusSources["store"], tenantIds: string[], now: number): Promise<number[]> {
+  if (!tenantIds.length) return [];
+  const p = store.redis.pipeline();
+  for (const id of tenantIds) p.zrange(analyticsKey(store.prefix, id, now), 0, -1, { withScores: true });
+  const sets = (await p.exec()) as unknown[][];
+  return sets.map((flat) => {
+    let n = 0;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const member = flat[i];
+      const event = (typeof member === "string" ? JSON.parse(member) : member) as { success?: unknown };
+      if (event.success === false) n += Number(flat[i + 1]);
+    }
+    return n;
+  });
 }
 
 /** For a terminal: aligned columns, the environment first. */
 export function renderStatus(s: EnvironmentStatus): string {
   const pad = (v: string | number, n: number) => String(v).padEnd(n);
   const lines = [
-    `${s.stack} (${s.environment})  RLS mode: ${s.tenancyMode}  tenants: ${s.totals.tenants}  rows: ${s.totals.rows}  rejected this minute: ${s.totals.rejectedThisMinute}  tenant-less accesses: ${s.totals.tenantlessAccess}`,
+    `${s.stack} (${s.environment})  RLS mode: ${s.tenancyMode}  tenants: ${s.totals.tenants}  rows: ${s.totals.rows}  rejected this hour: ${s.totals.rejectedThisHour}  tenant-less accesses: ${s.totals.tenantlessAccess}`,
     `migrations: ${s.migrations.applied} applied, last ${s.migrations.lastApplied ?? "none"}; pending: ${s.migrations.pending.length ? s.migrations.pending.join(", ") : "none"}`,
     `snapshots: ${s.snapshots.length ? s.snapshots.map((b) => `${b.name} (expires ${b.expiresAt ?? "never"})`).join(", ") : "none"}`,
     `moves in flight: ${s.movesInFlight.length || "none"}`,
     ...(Object.keys(s.tenantlessAccess).length ? [`tenant-less access by table: ${Object.entries(s.tenantlessAccess).map(([t, n]) => `${t} ${n}`).join(", ")}`] : []),
     "",
-    `${pad("tenant", 24)}${pad("tier", 14)}${pad("isolation", 11)}${pad("rows", 10)}${pad("rejected/min", 14)}location`,
-    ...s.tenants.map((t) => `${pad(t.id, 24)}${pad(t.tier, 14)}${pad(t.isolation, 11)}${pad(t.rows, 10)}${pad(t.rejectedThisMinute, 14)}${t.location}`),
+    `${pad("tenant", 24)}${pad("tier", 14)}${pad("isolation", 11)}${pad("rows", 10)}${pad("rejected/h", 14)}location`,
+    ...s.tenants.map((t) => `${pad(t.id, 24)}${pad(t.tier, 14)}${pad(t.isolation, 11)}${pad(t.rows, 10)}${pad(t.rejectedThisHour, 14)}${t.location}`),
   ];
   return `${lines.join("\n")}\n`;
 }

@@ -220,6 +220,7 @@ describe("the app role's complete privilege set is the allow-list", () => {
       ...TENANT_TABLES.flatMap((t) => ["SELECT", "INSERT", "UPDATE", "DELETE"].map((p) => `table:${tableName(t)}:${p}`)),
       "table:clinic:SELECT",
       ...columns.flatMap(({ t, c }) => (t === "clinic" ? ["SELECT"] : ["SELECT", "INSERT", "UPDATE"]).map((p) => `column:${tableName(t)}.${c}:${p}`)),
+      "function:bloom_tenancy_mode()",
       "function:bloom_tenant_location(text)",
       "function:bloom_tenantless_allowed(text)",
     ].sort();

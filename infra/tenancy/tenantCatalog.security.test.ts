@@ -24,6 +24,15 @@ describe("tenant catalog and clinic rows", () => {
     expect((await asApp(db.appUrl, "acme", `UPDATE bloom_platform.tenants SET move_state = 'extracting'`)).code).toBe("42501");
   });
 
+  it("the app reads the tenancy mode through bloom_tenancy_mode(), and cannot change it", async () => {
+    expect((await asApp(db.appUrl, "acme", `SELECT bloom_tenancy_mode() AS mode`)).rows).toEqual([{ mode: "shadow" }]);
+    expect((await asApp(db.appUrl, null, `SELECT bloom_tenancy_mode() AS mode`)).rows).toEqual([{ mode: "shadow" }]);
+    expect((await asApp(db.appUrl, "acme", `UPDATE bloom_platform.tenancy_settings SET mode = 'shadow'`)).code).toBe("42501");
+    expect((await asApp(db.appUrl, "acme", `SELECT * FROM bloom_platform.tenancy_settings`)).code).toBe("42501");
+    // A temp function or table cannot shadow what it reads: TEMP is revoked, and its search_path is pinned.
+    expect((await asApp(db.appUrl, "acme", `CREATE TEMP TABLE tenancy_settings (id bool, mode text)`)).code).toBe("42501");
+  });
+
   it("taking a tenant that holds rows out of config is refused, naming the way forward; an empty one goes", async () => {
     await query(db.url, `INSERT INTO patient (id, name, clinic_id) VALUES ('cat-p1', 'P', 'acme')`);
     await expect(removeTenantRecord(db.url, "acme")).rejects.toThrow(/tenant "acme" still holds 1 rows.*offboarded.*bloom tenants offboard/);
@@ -47,7 +56,7 @@ describe("resolveTenantConnection (the app's routing contract)", () => {
 
   it("pooled tenants get the pool, dedicated ones their own database from the secret store; cached until invalidated", async () => {
     const { Pool } = await import("pg");
-    const { createTenantRouter, TenantNotInCatalogError } = await import("../app/tenantRouting");
+    const { createTenantRouter, TenantNotInCatalogError } = await import("@bloom/tenant-runtime");
     const pool = new Pool({ connectionString: db.appUrl, max: 1 });
     let t = 0;
     const asked: string[] = [];

@@ -7,7 +7,7 @@ import { tenantDataTables } from "./tenantPolicies";
  * `bloom_platform.tenant_fences`, the app's writes of its rows fail with SQLSTATE BL503, whatever the app cached.
  * The migrator (table owner) passes: it copies and purges.
  */
-export const TENANT_MAINTENANCE_SQLSTATE = "BL503";
+export { TENANT_MAINTENANCE_SQLSTATE } from "@bloom/tenant-runtime";
 export const FENCE_TRIGGER = "bloom_tenant_fence";
 const FENCE_FUNCTION = `"bloom_platform"."refuse_fenced_write"()`;
 
@@ -77,7 +77,3 @@ export async function tenantFence(c: Client, tenantId: string): Promise<{ reason
   return rows[0];
 }
 
-/** True for the error a fenced write raises: the app retries it after resolving the tenant's connection again. */
-export function isTenantMaintenanceError(err: unknown): boolean {
-  return (err as { code?: string } | null)?.code === TENANT_MAINTENANCE_SQLSTATE;
-}

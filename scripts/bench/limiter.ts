@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { Redis } from "@upstash/redis";
-import { createTenantGuards } from "../../infra/app/tenantGuards";
+import { createTenantGuards } from "@bloom/tenant-runtime/limiter";
 import { writeBudgets } from "../../infra/kv/budgetStore";
 import { startUpstashRestServer } from "../../infra/kv/upstashRestServer";
 import { ensureRedis } from "../services/ensureRedis";

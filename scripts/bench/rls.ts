@@ -9,7 +9,7 @@ import { LocalPostgresBackend } from "../../infra/database/local/localPostgresBa
 import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";
 import { loadMigrations } from "../../infra/migrations/migrationSource";
 import { setTenancyMode } from "../../infra/tenancy/rlsModes";
-import { runWithTenant } from "../../infra/app/tenantContext";
+import { runWithTenant } from "@bloom/tenant-runtime";
 import { ensureTestPostgres } from "../services/ensurePostgres";
 
 /**

@@ -6,7 +6,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
 import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
-import { runWithTenant } from "../../infra/app/tenantContext";
+import { runWithTenant } from "@bloom/tenant-runtime";
 import { findEngine } from "../../scripts/engine/engineLocation";
 import { freePort } from "../../test/kvPort";
 import { requirePostgres, TEST_PG_URL, uniqueName } from "../../test/postgres";

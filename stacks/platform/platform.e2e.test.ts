@@ -63,7 +63,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await app.connect();
     const who = (await app.query("SELECT current_user AS u, current_database() AS d")).rows[0];
     // The app's privileges were granted after the migrations (TenantBoundary): it works as a tenant, per transaction.
-    const { runWithTenant } = await import("../../infra/app/tenantContext");
+    const { runWithTenant } = await import("@bloom/tenant-runtime");
     const inserted = await runWithTenant(app, "legacy", (c) => c.query(`INSERT INTO "patient" (id, name) VALUES ('e2e-p', 'E2E') RETURNING clinic_id`));
     await expect(app.query(`SELECT * FROM "_prisma_migrations"`)).rejects.toMatchObject({ code: "42501" });
     await app.end();
@@ -76,7 +76,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
   it("writes the declared flags and tenant budgets to the store, readable with @upstash/redis", async () => {
     const outputs = await stack.outputs();
     expect([outputs.kvRestToken?.secret, outputs.kvAppReadToken?.secret, outputs.kvAppLimiterToken?.secret]).toEqual([true, true, true]);
-    const { createTenantGuards } = await import("../../infra/app/tenantGuards");
+    const { createTenantGuards } = await import("@bloom/tenant-runtime/limiter");
     // As the app runs: with its two scoped tokens, not the platform's.
     const guards = createTenantGuards({ url: outputs.kvRestUrl!.value as string, readToken: outputs.kvAppReadToken!.value as string,
       limiterToken: outputs.kvAppLimiterToken!.value as string, prefix: outputs.kvKeyPrefix!.value as string, cacheTtlMs: 0 });
@@ -97,7 +97,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await app.connect();
     await app.query(`SELECT count(*) FROM "patient"`); // no tenant: a shadow-mode hit
     await app.end();
-    const { createTenantGuards } = await import("../../infra/app/tenantGuards");
+    const { createTenantGuards } = await import("@bloom/tenant-runtime/limiter");
     const at = Date.now(); // one clock for the guards and the status, so the minute bucket is the same
     const guards = createTenantGuards({ url: outputs.kvRestUrl!.value as string, readToken: outputs.kvAppReadToken!.value as string, limiterToken: outputs.kvAppLimiterToken!.value as string, prefix, cacheTtlMs: 60_000, now: () => at });
     let rejected = 0;
@@ -121,7 +121,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
         now: at,
       });
       expect(status.tenants.map((t) => [t.id, t.rows])).toEqual([["legacy", 3], ["pilot", 1]]); // 2 here + the first test's
-      expect(status.tenants.find((t) => t.id === "legacy")!.rejectedThisMinute).toBe(rejected);
+      expect(status.tenants.find((t) => t.id === "legacy")!.rejectedThisHour).toBe(rejected);
       expect(rejected).toBeGreaterThanOrEqual(1);
       expect(status.tenantlessAccess.patient).toBeGreaterThanOrEqual(1);
       expect(status.tenancyMode).toBe("shadow");

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { Client } from "pg";
-import { runWithTenant } from "../../infra/app/tenantContext";
+import { runWithTenant } from "@bloom/tenant-runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findEngine } from "../../scripts/engine/engineLocation";
 import { rollbackTo, undoRollback } from "../../scripts/runbook/rollbackCommands";

@@ -1,5 +1,5 @@
 import { Client } from "pg";
-import { runWithTenant } from "../../app/tenantContext";
+import { runWithTenant } from "@bloom/tenant-runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalPostgresBackend } from "./localPostgresBackend";
 import { ensureAppRole, withCredentials } from "../sql/appRole";

@@ -11,7 +11,8 @@ import { inTransaction, withClient } from "./withClient";
  * - tables: SELECT, INSERT, UPDATE, DELETE on the tenant tables (row-level security decides which rows), SELECT on
  *   `clinic` (clinic rows are the platform's to write); nothing on `_prisma_migrations` or any other table;
  * - sequences: USAGE, SELECT on sequences owned by a tenant table;
- * - functions: EXECUTE on the policies' helper and the routing lookup (one tenant's location), nothing else.
+ * - functions: EXECUTE on the policies' helper, the routing lookup (one tenant's location) and the tenancy mode,
+ *   nothing else.
  * Applied by revoking everything in the database's own schemas and granting the list, in one transaction, on the
  * role's creation and on every update, and again after each migration deploy (new tables get nothing by default).
  * The same pass puts the tenant fence's trigger on tenant tables that lack it (a table a later migration added).
@@ -25,7 +26,7 @@ export const APP_ROLE_SETTINGS: Record<string, string> = {
 
 export const TENANT_TABLE_PRIVILEGES = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
 export const READ_ONLY_TABLES = ["clinic"];
-export const APP_FUNCTIONS = ["public.bloom_tenantless_allowed(text)", "public.bloom_tenant_location(text)"];
+export const APP_FUNCTIONS = ["public.bloom_tenantless_allowed(text)", "public.bloom_tenant_location(text)", "public.bloom_tenancy_mode()"];
 
 export async function applyAppPrivileges(client: Client, role: string): Promise<void> {
   const r = quoteIdent(role);

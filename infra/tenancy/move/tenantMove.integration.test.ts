@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertTenantRecord } from "../tenantCatalog";
 import { Client } from "pg";
 import { fenceTenant, TENANT_MAINTENANCE_SQLSTATE } from "../tenantFence";
-import { runWithTenant } from "../../app/tenantContext";
+import { runWithTenant } from "@bloom/tenant-runtime";
 import { abortTenantMove } from "./abortMove";
 import { readCatalogRow } from "./moveJournal";
 import { purgeMovedCopy } from "./purgeCopy";

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { effectiveBudgets, writeBudgets } from "../kv/budgetStore";
-import { flagChanges, flagHistory, readFlag, setKillSwitch, writeFlag } from "../kv/flagStore";
-import type { RunningRestServer } from "../kv/upstashRestServer";
-import { createTenantGuards, TenantBudgetExceededError, UnknownTenantError } from "./tenantGuards";
-import { startTestEndpoint } from "../../test/redis";
+import { effectiveBudgets, writeBudgets } from "../../../infra/kv/budgetStore";
+import { flagChanges, flagHistory, readFlag, setKillSwitch, writeFlag } from "../../../infra/kv/flagStore";
+import type { RunningRestServer } from "../../../infra/kv/upstashRestServer";
+import { createTenantGuards, TenantBudgetExceededError } from "@bloom/tenant-runtime/limiter";
+import { UnknownTenantError } from "@bloom/tenant-runtime";
+import { startTestEndpoint } from "../../../test/redis";
 import type { Redis } from "@upstash/redis";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,10 +1,10 @@
 import { Client, Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MissingTenantError, TenantContextConflictError, currentTenant, runWithTenant, withTenantContext } from "./tenantContext";
-import { setTenancyMode } from "../tenancy/rlsModes";
-import { throughPooler } from "../database/local/pgbouncer";
-import { requirePostgres } from "../../test/postgres";
-import { seedTenants, tenantDatabase, type TenantDatabase } from "../../test/tenantFixtures";
+import { MissingTenantError, TenantContextConflictError, currentTenant, runWithTenant, withTenantContext } from "@bloom/tenant-runtime";
+import { setTenancyMode } from "../../../infra/tenancy/rlsModes";
+import { throughPooler } from "../../../infra/database/local/pgbouncer";
+import { requirePostgres } from "../../../test/postgres";
+import { seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
 
 /**
  * Defect 7: the tenant must travel per transaction. Through a real PgBouncer in transaction mode (the harness

@@ -1,0 +1,189 @@
+import { Ratelimit, type Duration } from "@upstash/ratelimit";
+import { Redis } from "@upstash/redis";
+import { UnknownTenantError } from "./routing.js";
+import { ANALYTICS_TTL_MS, budgetsKey, flagKeys, resolveFlag, tenantLimiterPrefix, type Budget } from "./storeLayout.js";
+
+export * from "./storeLayout.js";
+
+/**
+ * The tenant's rate limit and feature flags, read from the store the platform provisions (Upstash, or Redis behind
+ * the local Upstash-compatible endpoint), with the app's two scoped tokens — never the admin token.
+ *
+ * The limiter is the playbook's (`Ratelimit.slidingWindow`, `analytics: true`, `limit(\`${tenantId}:${identifier}\`)`),
+ * pre-configured: the stack's key prefix (the limiter token reaches `<prefix>rl:*` only), the tenant's own budget
+ * (its override in `bloom:limits.tenants`, else its tier's) instead of one fixed `100 per 1 m`, and analytics whose
+ * keys expire (the library's never do, and they hold identifiers).
+ */
+export interface TenantStoreOptions {
+  /** The store's REST URL (stack output kvRestUrl). */
+  url: string;
+  /** Read-only token for flags and budgets (stack output kvAppReadToken). */
+  readToken?: string;
+  /** Token for the rate-limit keys only (stack output kvAppLimiterToken). */
+  limiterToken?: string;
+  /** One token for both: the platform's admin token (runbook, tests). The app uses the two scoped ones. */
+  token?: string;
+  /** The stack's key prefix (stack output kvKeyPrefix). */
+  prefix: string;
+  /** How long a flag value or a budget is reused before it is read again (default 5 s). */
+  cacheTtlMs?: number;
+  now?: () => number;
+}
+
+export class TenantBudgetExceededError extends Error {
+  constructor(readonly tenantId: string, readonly identifier: string, readonly retryAfterMs: number, readonly budget: Budget) {
+    super(`rate limit exceeded for tenant ${tenantId} (${budget.requests} per ${budget.window}): retry after ${Math.ceil(retryAfterMs / 1000)} s`);
+    this.name = "TenantBudgetExceededError";
+  }
+}
+
+export interface LimitResult {
+  success: boolean;
+  limit: number;
+  remaining: number;
+  /** When the window resets, ms since the epoch. */
+  reset: number;
+  /** The analytics write, still in flight (await it, or hand it to waitUntil on serverless). */
+  pending: Promise<unknown>;
+}
+
+interface Cached<T> {
+  value: T;
+  until: number;
+}
+
+/** Reads the store's options from the environment the app is deployed with (docs/app-runtime.md). */
+export function storeOptionsFromEnv(env: Record<string, string | undefined> = process.env): TenantStoreOptions {
+  const need = (name: string) => {
+    const v = env[name];
+    if (!v) throw new Error(`${name} is not set: copy it from the stack output (docs/app-runtime.md, "The app's store credentials")`);
+    return v;
+  };
+  return { url: need("BLOOM_KV_URL"), readToken: need("BLOOM_KV_READ_TOKEN"), limiterToken: need("BLOOM_KV_LIMITER_TOKEN"), prefix: need("BLOOM_KV_PREFIX") };
+}
+
+/**
+ * A Redis client whose ZINCRBY (the only write of @upstash/ratelimit's analytics) also sets the key's TTL, in the
+ * same round trip; everything else passes through.
+ */
+function withExpiringAnalytics(redis: Redis, ttlMs: number): Redis {
+  return new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop === "zincrby") {
+        return async (key: string, increment: number, member: unknown) => {
+          const [score] = await target.pipeline().zincrby(key, increment, member).pexpire(key, ttlMs).exec();
+          return score;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+export function createTenantRatelimit(opts: TenantStoreOptions) {
+  const readToken = opts.readToken ?? opts.token;
+  const limiterToken = opts.limiterToken ?? opts.token;
+  if (!readToken || !limiterToken) throw new Error("createTenantRatelimit: set readToken and limiterToken (stack outputs kvAppReadToken, kvAppLimiterToken)");
+  const reader = new Redis({ url: opts.url, token: readToken, enableTelemetry: false });
+  const counters = withExpiringAnalytics(new Redis({ url: opts.url, token: limiterToken, enableTelemetry: false }), ANALYTICS_TTL_MS);
+  const ttl = opts.cacheTtlMs ?? 5_000;
+  const now = opts.now ?? Date.now;
+  const budgets = new Map<string, Cached<Budget>>();
+  // One limiter per tenant and budget: a budget changed by `up` takes effect within the cache TTL.
+  const limiters = new Map<string, Ratelimit>();
+
+  async function budgetOf(tenantId: string): Promise<Budget> {
+    const hit = budgets.get(tenantId);
+    if (hit && hit.until > now()) return hit.value;
+    const raw = await reader.hget<Budget | string>(budgetsKey(opts.prefix), tenantId);
+    if (raw === null || raw === undefined) throw new UnknownTenantError(tenantId, "the store's budgets");
+    const value = typeof raw === "string" ? (JSON.parse(raw) as Budget) : raw;
+    budgets.set(tenantId, { value, until: now() + ttl });
+    return value;
+  }
+
+  function limiterFor(tenantId: string, budget: Budget): Ratelimit {
+    const key = `${tenantId}\0${budget.requests}\0${budget.window}`;
+    let limiter = limiters.get(key);
+    if (!limiter) {
+      limiter = new Ratelimit({
+        redis: counters,
+        limiter: Ratelimit.slidingWindow(budget.requests, budget.window as Duration),
+        prefix: tenantLimiterPrefix(opts.prefix, tenantId),
+        analytics: true,
+      });
+      limiters.set(key, limiter);
+    }
+    return limiter;
+  }
+
+  return {
+    /**
+     * The playbook's call: `limit(\`${tenantId}:${identifier}\`)` counts one request of that identifier against the
+     * tenant's budget (the text before the first `:` names the tenant). UnknownTenantError for a tenant with no budget.
+     */
+    async limit(key: string): Promise<LimitResult> {
+      const tenantId = key.slice(0, key.indexOf(":"));
+      if (!tenantId) throw new Error(`limit("${key}"): the key must start with the tenant, as in \`\${tenantId}:\${identifier}\``);
+      const budget = await budgetOf(tenantId);
+      const r = await limiterFor(tenantId, budget).limit(key);
+      return { success: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset, pending: r.pending };
+    },
+    budgetOf,
+    clearCache: () => budgets.clear(),
+  };
+}
+
+export type TenantRatelimit = ReturnType<typeof createTenantRatelimit>;
+
+/**
+ * The guards the Bloom app calls per request: `assertTenantBudget` (the playbook's function, throwing
+ * TenantBudgetExceededError with `retryAfterMs`) and `isEnabled` (kill switch → tenant override → default).
+ */
+export function createTenantGuards(opts: TenantStoreOptions) {
+  const limiter = createTenantRatelimit(opts);
+  const readToken = (opts.readToken ?? opts.token)!;
+  const reader = new Redis({ url: opts.url, token: readToken, enableTelemetry: false });
+  const ttl = opts.cacheTtlMs ?? 5_000;
+  const now = opts.now ?? Date.now;
+  const flags = new Map<string, Cached<boolean>>();
+
+  return {
+    limiter,
+    /** Counts one request of `identifier` (a user, an API key) against the tenant's budget; throws when over. */
+    async assertTenantBudget(tenantId: string, identifier: string): Promise<{ remaining: number; reset: number; pending: Promise<unknown> }> {
+      const { success, remaining, reset, pending } = await limiter.limit(`${tenantId}:${identifier}`);
+      if (!success) {
+        await pending; // the rejection is on record (what `bloom status` counts) before the app answers 429
+        throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), await limiter.budgetOf(tenantId));
+      }
+      return { remaining, reset, pending };
+    },
+
+    /** The flag for this tenant: kill switch, then the tenant's override, then the default; cached briefly. */
+    async isEnabled(flag: string, tenantId?: string): Promise<boolean> {
+      const cacheKey = `${flag}\0${tenantId ?? ""}`;
+      const hit = flags.get(cacheKey);
+      if (hit && hit.until > now()) return hit.value;
+      const k = flagKeys(opts.prefix, flag);
+      const p = reader.pipeline();
+      p.hmget(k.flag, "default", ...(tenantId ? [`tenant:${tenantId}`] : []));
+      p.exists(k.kill);
+      const [fields, killed] = (await p.exec()) as [Record<string, unknown> | null, number];
+      const toBool = (v: unknown) => (v === true || v === "true" ? true : v === false || v === "false" ? false : undefined);
+      const override = tenantId ? toBool(fields?.[`tenant:${tenantId}`]) : undefined;
+      const value = resolveFlag({ default: toBool(fields?.default), tenants: override === undefined ? {} : { [tenantId!]: override }, killed: killed > 0 }, tenantId);
+      flags.set(cacheKey, { value, until: now() + ttl });
+      return value;
+    },
+
+    /** Forget cached flags and budgets (tests, or after an admin change). */
+    clearCache(): void {
+      limiter.clearCache();
+      flags.clear();
+    },
+  };
+}
+
+export type TenantGuards = ReturnType<typeof createTenantGuards>;

@@ -1,0 +1,45 @@
+/**
+ * The key-value store's layout as the platform writes it (`pulumi up`) and the app reads it: one definition for both
+ * sides (the platform's infra/kv imports it from here). Every key starts with the stack's prefix (`kvKeyPrefix`).
+ */
+export interface Budget {
+  requests: number;
+  /** @upstash/ratelimit duration, e.g. "1 m". */
+  window: string;
+}
+
+/** Hash: tenant id → JSON budget (the tenant's override, else its tier's); `tier:<tier>` → the tier's. */
+export const budgetsKey = (prefix: string) => `${prefix}budgets`;
+
+export const flagKeys = (prefix: string, name: string) => ({
+  /** Hash: `default`, `tenant:<id>` → "true" | "false", `description`. */
+  flag: `${prefix}flag:${name}`,
+  /** String "1" while the kill switch is on. */
+  kill: `${prefix}flag:${name}:kill`,
+  /** Set of declared flag names. */
+  names: `${prefix}flags`,
+  /** List, newest first, of audit entries. */
+  audit: `${prefix}flags:audit`,
+});
+
+/** How a flag resolves for a tenant: kill switch, then the tenant's override, then the default (false if unset). */
+export function resolveFlag(state: { default?: boolean; tenants: Record<string, boolean>; killed: boolean }, tenantId?: string): boolean {
+  if (state.killed) return false;
+  if (tenantId !== undefined && state.tenants[tenantId] !== undefined) return state.tenants[tenantId]!;
+  return state.default ?? false;
+}
+
+/** The rate limiter's key space: the limiter token reaches `<prefix>rl:*` only. */
+export const limiterKeySpace = (prefix: string) => `${prefix}rl:`;
+/** One limiter prefix per tenant: tenants never share counters. */
+export const tenantLimiterPrefix = (prefix: string, tenantId: string) => `${limiterKeySpace(prefix)}${tenantId}`;
+
+/**
+ * @upstash/ratelimit's analytics (`analytics: true`): a sorted set per hour, `<limiter prefix>:events:<hour start ms>`,
+ * members the JSON of `{ identifier, success }`, scores the counts. The runtime gives each such key a TTL.
+ */
+export const ANALYTICS_BUCKET_MS = 60 * 60 * 1000;
+export const analyticsKey = (prefix: string, tenantId: string, at: number) =>
+  `${tenantLimiterPrefix(prefix, tenantId)}:events:${Math.floor(at / ANALYTICS_BUCKET_MS) * ANALYTICS_BUCKET_MS}`;
+/** How long a tenant's analytics bucket lives after its last write: the hour it covers and one more (the ROPA says so). */
+export const ANALYTICS_TTL_MS = 2 * ANALYTICS_BUCKET_MS;

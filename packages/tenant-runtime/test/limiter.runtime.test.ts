@@ -1,0 +1,97 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { analyticsKey, ANALYTICS_TTL_MS } from "@bloom/tenant-runtime/limiter";
+import { assertTenantBudget, guardRequest, perTenantLimiter, tenantGuards } from "../../../examples/app-runtime/limiter";
+import { writeBudgets } from "../../../infra/kv/budgetStore";
+import { adminCommand, ensureAppKvAccess } from "../../../infra/kv/appAccess";
+import { collectStatus } from "../../../infra/status/environmentStatus";
+import { validatePlatformConfig } from "../../../infra/config/validate";
+import { loadMigrations } from "../../../infra/migrations/migrationSource";
+import { REPO_ROOT } from "../../../infra/config/stackFile";
+import { requirePostgres } from "../../../test/postgres";
+import { startTestEndpoint } from "../../../test/redis";
+import { tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
+
+/**
+ * The playbook's limiter with the app's scoped token (issue 17, defect 9): the verbatim snippet, and the runtime's
+ * pre-configured one, against the local Upstash-compatible endpoint whose ACL users Redis enforces.
+ */
+let endpoint: Awaited<ReturnType<typeof startTestEndpoint>>;
+let access: Awaited<ReturnType<typeof ensureAppKvAccess>>;
+let db: TenantDatabase;
+const prefix = `rt-limiter-${Date.now().toString(36)}:`;
+const env = { ...process.env };
+
+beforeAll(async () => {
+  await requirePostgres();
+  endpoint = await startTestEndpoint();
+  access = await ensureAppKvAccess(endpoint.server.url, endpoint.token, prefix, `bloom-app-rt-${Date.now().toString(36)}`);
+  // What `up` publishes: the standard tier's budget for alpha, a smaller override for beta.
+  await writeBudgets(endpoint.redis, prefix, { tenants: { alpha: { requests: 5, window: "1 m" }, beta: { requests: 2, window: "1 m" } }, tiers: {} });
+  db = await tenantDatabase("rt-limiter");
+  Object.assign(process.env, {
+    BLOOM_KV_URL: endpoint.server.url, BLOOM_KV_READ_TOKEN: access.readToken, BLOOM_KV_LIMITER_TOKEN: access.limiterToken, BLOOM_KV_PREFIX: prefix,
+    // What the verbatim snippet reads (Redis.fromEnv): the app's limiter token, the only one an instance should hold for counting.
+    UPSTASH_REDIS_REST_URL: endpoint.server.url, UPSTASH_REDIS_REST_TOKEN: access.limiterToken,
+  });
+});
+afterAll(async () => {
+  process.env = env;
+  await adminCommand(endpoint.server.url, endpoint.token, ["ACL", "DELUSER", access.readerUser, access.limiterUser]).catch(() => undefined);
+  await endpoint?.server.close();
+  await db?.drop();
+});
+
+describe("the playbook's limiter, verbatim, with the app's token", () => {
+  it("fails on every call: its default prefix is outside the token's `<prefix>rl:*`", async () => {
+    const verbatim = await import("../../../examples/app-runtime/playbookLimiter");
+    const err = await verbatim.assertTenantBudget("alpha", "u1").catch((e: Error) => e);
+    expect(String(err)).toMatch(/NOPERM this user has no permissions to access one of the keys/);
+  });
+
+  it("with the stack's prefix it counts, but at 100/min whatever the tenant's budget, and its analytics never expire", async () => {
+    const { Ratelimit } = await import("@upstash/ratelimit");
+    const { Redis } = await import("@upstash/redis");
+    const withPrefix = new Ratelimit({ redis: Redis.fromEnv(), limiter: Ratelimit.slidingWindow(100, "1 m"), analytics: true, prefix: `${prefix}rl:playbook` });
+    const r = await withPrefix.limit("alpha:u1");
+    await r.pending;
+    expect([r.success, r.limit]).toEqual([true, 100]); // alpha's budget is 5
+    const analytics = (await endpoint.redis.keys(`${prefix}rl:playbook:events:*`))[0]!;
+    expect(await endpoint.redis.pttl(analytics)).toBe(-1); // no TTL: identifiers kept for ever
+  });
+});
+
+describe("the runtime's limiter: the same call, pre-configured", () => {
+  it("limits at each tenant's own budget, per identifier, and records analytics that expire", async () => {
+    const limiter = perTenantLimiter();
+    for (let i = 0; i < 5; i++) await assertTenantBudget(limiter, "alpha", "u1");
+    await expect(assertTenantBudget(limiter, "alpha", "u1")).rejects.toThrow(/Rate limit exceeded, retry after \d+/);
+    await assertTenantBudget(limiter, "alpha", "u2"); // another identifier of the same tenant has its own window
+    for (let i = 0; i < 2; i++) await assertTenantBudget(limiter, "beta", "u1");
+    await expect(assertTenantBudget(limiter, "beta", "u1")).rejects.toThrow(/Rate limit exceeded/);
+
+    const r = await limiter.limit("alpha:u3");
+    await r.pending;
+    const key = analyticsKey(prefix, "alpha", Date.now());
+    const ttl = Number(await endpoint.redis.pttl(key));
+    expect(ttl).toBeGreaterThan(ANALYTICS_TTL_MS - 60_000);
+    expect(ttl).toBeLessThanOrEqual(ANALYTICS_TTL_MS);
+    const members = (await endpoint.redis.zrange(key, 0, -1, { withScores: true })) as unknown[];
+    expect(members.some((m) => typeof m === "object" && (m as { identifier?: string }).identifier === "alpha:u1")).toBe(true);
+  });
+
+  it("`bloom status` counts the rejections from those analytics", async () => {
+    const guards = tenantGuards();
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await guardRequest(guards, "beta", "status-user"));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 429, 429]);
+    expect(answers[2]).toMatchObject({ retryAfterSeconds: expect.any(Number) });
+    const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [
+      { id: "alpha", name: "Alpha", tier: "standard", isolation: "pooled" },
+      { id: "beta", name: "Beta", tier: "standard", isolation: "pooled" },
+    ] } as Record<string, unknown>)[k]);
+    const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")) });
+    // alpha: 1 rejected above; beta: 1 in the first test + 2 here.
+    expect(status.tenants.map((t) => [t.id, t.rejectedThisHour])).toEqual([["alpha", 1], ["beta", 3]]);
+  });
+});
