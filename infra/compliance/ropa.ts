@@ -96,6 +96,7 @@ export function buildRopa(stack: string, config: PlatformConfig, resources: Anno
     { what: "pre-deploy snapshot branches", limit: `${config.migrations.snapshotTtlHours} h (bloom:migrations.snapshotTtlHours)` },
     ...(neon ? [{ what: "Neon point-in-time history", limit: `${Math.round(neon.historyRetentionSeconds / 3600)} h (bloom:database.neon.historyRetentionSeconds)` }] : []),
     { what: "rate-limit counters", limit: "expire with their window (bloom:limits)" },
+    { what: "rate-limit analytics (identifier, allowed or rejected)", limit: "2 hours after the hour bucket's last write (@bloom/tenant-runtime ANALYTICS_TTL_MS)" },
     { what: "backfill progress (bloom_platform.backfill_progress)", limit: "one row key per table, kept with the schema; no other personal data" },
     { what: "rows of a tenant moved to a dedicated database, in the old location", limit: `${compliance?.purgeGraceDays ?? 7} days grace, then purged (bloom:compliance.purgeGraceDays); the move and purge commands are not built yet (tracked)` },
     { what: "a clinic's data after its contract ends", limit: "erased on offboarding, with erasure evidence; the offboarding command is not built yet (tracked), so today this is a manual runbook step" },

@@ -44,9 +44,9 @@ export function keyValueStoreRopa(region: string): RopaAnnotation {
   return {
     purpose: "per-tenant rate limits and feature flags",
     dataSubjects: ["clinic staff and patients using the app"],
-    dataCategories: ["request identifiers (user ids) in rate-limit counters", "clinic ids"],
+    dataCategories: ["request identifiers (user ids) in rate-limit counters and the limiter's analytics", "clinic ids"],
     specialCategories: [],
-    retention: "rate-limit counters expire with their window (minutes); flags have no personal data",
+    retention: "rate-limit counters expire with their window (minutes); the limiter's analytics (identifier, allowed or rejected, per hour) expire 2 hours after their last write; flags have no personal data",
     region,
     processor: region === "local" ? "local" : "Upstash (Redis)",
   };

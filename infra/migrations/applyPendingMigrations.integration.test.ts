@@ -70,7 +70,9 @@ describe("migration runner (prisma migrate deploy semantics) on real Postgres", 
     const tables = ["user", "branch", "therapist", "patient", "paquete", "appointment", "payment"];
     const cols = await query<{ table_name: string; is_nullable: string; column_default: string }>(db.url, "SELECT table_name, is_nullable, column_default FROM information_schema.columns WHERE column_name = 'clinic_id' ORDER BY table_name");
     expect(cols.map((c) => c.table_name).sort()).toEqual([...tables].sort());
-    expect(cols.every((c) => c.is_nullable === "NO" && c.column_default === "'legacy'::text")).toBe(true);
+    // The default follows the transaction's tenant, 'legacy' without one (migration 20261205000000, issue 17).
+    const tenantDefault = "COALESCE(NULLIF(current_setting('app.clinic_id'::text, true), ''::text), 'legacy'::text)";
+    expect(cols.every((c) => c.is_nullable === "NO" && c.column_default === tenantDefault)).toBe(true);
     const rls = await query<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }>(db.url, "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY($1)", [[...tables, "clinic"]]);
     expect(rls.every((r) => r.relrowsecurity && r.relforcerowsecurity)).toBe(true);
     const uniques = await query<{ conname: string }>(db.url, "SELECT conname FROM pg_constraint WHERE contype = 'u' AND connamespace = 'public'::regnamespace ORDER BY conname");

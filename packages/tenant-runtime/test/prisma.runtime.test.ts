@@ -9,6 +9,7 @@ import { withClient } from "../../../infra/database/sql/withClient";
 import { query, requirePostgres } from "../../../test/postgres";
 import { seedTenants, type TenantDatabase } from "../../../test/tenantFixtures";
 import { catalogTenants, pooledAppDatabase, tenantPrismaFor } from "./prismaHarness";
+import { bookAppointment, tenantDatabase } from "../../../examples/app-runtime/prismaTenant";
 
 /**
  * Prisma 7 through the runtime (issue 17, defects 2–6 and 8), with the real client (`prisma-client` generator, the
@@ -161,6 +162,22 @@ describe("the tenant's Prisma client", () => {
 
   it("an unknown clinic is an error, not an empty result", async () => {
     await expect(withTenantContext("nobody", () => rt.prisma.patient.findMany())).rejects.toBeInstanceOf(UnknownTenantError);
+  });
+});
+
+describe("the documented Prisma snippet", () => {
+  it("books in the tenant's transaction, and a refused booking leaves nothing", async () => {
+    const app = tenantDatabase(db.pooledAppUrl, { get: (name) => { throw new Error(`no secret ${name}`); } });
+    try {
+      const booking = { patientId: "p-alpha-1", therapistId: "t-alpha-1", branchId: "b-alpha-1", date: new Date("2026-12-02"), hour: "09:00" };
+      const made = await bookAppointment(app, "alpha", booking);
+      expect(made).toMatchObject({ clinicId: "alpha", hour: "09:00" });
+      await expect(bookAppointment(app, "alpha", booking)).rejects.toThrow("slot taken");
+      expect(await query(db.url, `SELECT count(*)::int AS n FROM appointment WHERE date = '2026-12-02'`)).toEqual([{ n: 1 }]);
+      await expect(bookAppointment(app, "beta", booking)).rejects.toThrow(); // alpha's patient is not beta's: the composite key refuses it
+    } finally {
+      await app.disconnect();
+    }
   });
 });
 
