@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RESIDENCIES } from "../compliance/residency";
+import { NEON_MAX_BRANCH_EXPIRY_HOURS, NEON_SOURCES } from "../vendorRules/neon";
 
 /**
  * The one schema for `bloom:*` stack config. Every message says what is wrong *and* how to fix it, because the
@@ -194,7 +195,8 @@ const migrations = z
     /** The app's prisma/migrations folder; relative paths are taken from the repository root. */
     dir: z.string().min(1).default("prisma/migrations"),
     concurrency: z.number().int("must be a whole number").min(1, "must be >= 1").max(64, "must be <= 64 (each target holds a connection)").default(8),
-    snapshotTtlHours: z.number().int("must be a whole number of hours").min(1, "must be >= 1").max(24 * 90, "must be <= 2160 (90 days)").default(168),
+    // Pre-deploy snapshots expire on Neon's clock, which takes an expiry at most 30 days ahead.
+    snapshotTtlHours: z.number().int("must be a whole number of hours").min(1, "must be >= 1").max(NEON_MAX_BRANCH_EXPIRY_HOURS, `must be <= ${NEON_MAX_BRANCH_EXPIRY_HOURS} (30 days): Neon refuses a branch expiry further ahead (${NEON_SOURCES.branchExpiration})`).default(168),
   })
   .strict();
 
@@ -208,6 +210,8 @@ const rollback = z
     at: z.string().min(1),
     /** restore mode: the branch holding main's state from before the restore. */
     preserved: z.string().min(1).optional(),
+    /** repoint mode: the snapshot's expiry before the rollback cleared it (undo gives it back, no earlier than now + TTL). */
+    snapshotExpiresAt: z.string().min(1).optional(),
   })
   .strict();
 

@@ -76,6 +76,11 @@ export interface DatabaseBackend {
   /** The branch, or undefined when it (or its project) no longer exists — what `pulumi refresh` asks. */
   getBranch(projectId: string, branchId: string): Promise<BranchRef | undefined>;
   deleteBranch(projectId: string, branchId: string): Promise<void>;
+  /**
+   * Sets or clears (null) when the branch is deleted by expiry. A branch the app is pointed at must carry none: Neon
+   * deletes an expired branch with its computes (infra/vendorRules/neon.ts).
+   */
+  setBranchExpiry(projectId: string, branchId: string, expiresAt: string | null): Promise<BranchRef>;
   /** Replace a branch's contents with another's, keeping the old state under `preserveUnderName`. */
   restoreBranch(spec: RestoreSpec): Promise<{ branch: BranchRef; preserved: BranchRef }>;
   /** A login role that may own objects (the migrator). Returns its password (existing roles get theirs back or reset). */

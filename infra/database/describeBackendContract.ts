@@ -1,19 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hoursFromNow } from "../time";
 import type { DatabaseBackend, ProjectRef } from "./backend";
 
 /**
  * The behaviour every implementation of the branching seam must show. Run for real against local Postgres and
  * against the Neon fake (and live Neon when credentials are set).
  */
-export function describeBackendContract(label: string, setup: () => Promise<{ backend: DatabaseBackend; projectName: string; teardown?: () => Promise<void> }>) {
+/** The clock the backend's branch expiry runs on, where a test can move it (the fake, the local backend). */
+export interface ExpiryClock {
+  advance(ms: number): void;
+  reset(): void;
+}
+
+export function describeBackendContract(label: string, setup: () => Promise<{ backend: DatabaseBackend; projectName: string; teardown?: () => Promise<void>; clock?: ExpiryClock }>) {
   describe(`database backend contract — ${label}`, () => {
     let backend: DatabaseBackend;
     let project: ProjectRef;
     let teardown: (() => Promise<void>) | undefined;
     let projectName: string;
+    let clock: ExpiryClock | undefined;
 
     beforeAll(async () => {
-      ({ backend, projectName, teardown } = await setup());
+      ({ backend, projectName, teardown, clock } = await setup());
       project = await backend.ensureProject({ name: projectName, regionId: "aws-eu-central-1", pgVersion: 17, historyRetentionSeconds: 3600 });
     });
     afterAll(async () => {
@@ -30,12 +38,40 @@ export function describeBackendContract(label: string, setup: () => Promise<{ ba
     });
 
     it("ensureBranch creates once, from the default branch, and a rerun returns the same branch", async () => {
-      const first = await backend.ensureBranch({ projectId: project.projectId, name: "snap-contract-1", expiresAt: "2030-01-01T00:00:00Z" });
+      const first = await backend.ensureBranch({ projectId: project.projectId, name: "snap-contract-1", expiresAt: hoursFromNow(24) });
       const second = await backend.ensureBranch({ projectId: project.projectId, name: "snap-contract-1" });
       expect(second.branchId).toBe(first.branchId);
       expect(first.parentBranchId).toBe(project.defaultBranchId);
       const named = (await backend.listBranches(project.projectId)).filter((b) => b.name === "snap-contract-1");
       expect(named).toHaveLength(1);
+    });
+
+    it("refuses an expiry Neon refuses: past, more than 30 days ahead, not RFC 3339 (infra/vendorRules/neon.ts)", async () => {
+      for (const expiresAt of [new Date(Date.now() - 60_000).toISOString(), hoursFromNow(24 * 30 + 2), "next week"]) {
+        await expect(backend.ensureBranch({ projectId: project.projectId, name: "snap-bad-expiry", expiresAt }), expiresAt).rejects.toThrow(/expires_at .*(not in the future|more than 30 days|not RFC 3339)/);
+      }
+      expect((await backend.listBranches(project.projectId)).map((b) => b.name)).not.toContain("snap-bad-expiry");
+    });
+
+    it("a branch is deleted at its expiry; one whose expiry was cleared survives it; an expiring branch gets no child", async () => {
+      if (!clock) return; // live Neon: its clock cannot be moved (the fake and the local backend follow its documented rules)
+      try {
+        const doomed = await backend.ensureBranch({ projectId: project.projectId, name: "snap-expiring", expiresAt: hoursFromNow(1) });
+        const kept = await backend.ensureBranch({ projectId: project.projectId, name: "snap-kept", expiresAt: hoursFromNow(1) });
+        await expect(backend.ensureBranch({ projectId: project.projectId, name: "child-of-expiring", parentBranchId: kept.branchId })).rejects.toThrow(/no child of a branch that has an expiry/);
+        expect((await backend.setBranchExpiry(project.projectId, kept.branchId, null)).expiresAt).toBeUndefined();
+        await expect(backend.setBranchExpiry(project.projectId, project.defaultBranchId, hoursFromNow(1))).rejects.toThrow(/default branch/);
+        clock.advance(2 * 3_600_000);
+        const names = (await backend.listBranches(project.projectId)).map((b) => b.name);
+        expect(names).toContain("snap-kept");
+        expect(names).not.toContain("snap-expiring");
+        expect(await backend.getBranch(project.projectId, doomed.branchId)).toBeUndefined();
+        const child = await backend.ensureBranch({ projectId: project.projectId, name: "child-of-kept", parentBranchId: kept.branchId });
+        expect(child.parentBranchId).toBe(kept.branchId);
+        await expect(backend.setBranchExpiry(project.projectId, kept.branchId, new Date(Date.now() + 2 * 3_600_000 + 3_600_000).toISOString())).rejects.toThrow(/has children/);
+      } finally {
+        clock.reset();
+      }
     });
 
     it("branches from a given parent", async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import path from "node:path";
 import { collectStatus, renderStatus } from "./environmentStatus";
+import { hoursFromNow } from "../time";
 import { setTenancyMode } from "../tenancy/rlsModes";
 import { writeBudgets } from "../kv/budgetStore";
 import { createTenantGuards } from "@bloom/tenant-runtime/limiter";
@@ -43,7 +44,8 @@ describe("bloom status (real Postgres, Redis, branch backend)", () => {
     const at = Date.now(); // one clock for the guards and the status: the same minute bucket
     const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0, now: () => at });
     for (let i = 0; i < 5; i++) await guards.assertTenantBudget("beta", "u1").catch(() => undefined); // 3 rejected
-    await db.backend.ensureBranch({ projectId: db.projectId, name: "snap-status", expiresAt: "2030-01-01T00:00:00Z" });
+    const snapshotExpiry = hoursFromNow(24);
+    await db.backend.ensureBranch({ projectId: db.projectId, name: "snap-status", expiresAt: snapshotExpiry });
 
     const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [
       { id: "alpha", name: "Alpha", tier: "standard", isolation: "pooled" },
@@ -56,7 +58,7 @@ describe("bloom status (real Postgres, Redis, branch backend)", () => {
     expect(status.tenantlessAccess.patient).toBeGreaterThanOrEqual(1);
     expect(status.migrations.pending).toEqual([]);
     expect(status.migrations.lastApplied).toMatch(/^2026/);
-    expect(status.snapshots).toEqual([{ name: "snap-status", createdAt: expect.any(String), expiresAt: "2030-01-01T00:00:00Z" }]);
+    expect(status.snapshots).toEqual([{ name: "snap-status", createdAt: expect.any(String), expiresAt: snapshotExpiry }]);
     expect(status.totals).toMatchObject({ tenants: 2, rows: 9, rejectedThisHour: 3 });
     const text = renderStatus(status);
     expect(text).toMatch(/RLS mode: shadow/);

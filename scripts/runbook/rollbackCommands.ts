@@ -1,5 +1,6 @@
 import type { UpResult } from "@pulumi/pulumi/automation";
 import { writeStackConfigValues } from "../../infra/config/stackFile";
+import { expiryAfterRollback } from "../../infra/database/snapshotExpiry";
 import { compactStamp, isoSeconds } from "../../infra/time";
 import { confirm } from "./confirm";
 import { poolBranches, type Say } from "./snapshotCommands";
@@ -12,7 +13,8 @@ import type { StackContext } from "./stackContext";
  *  - restore: the app's branch takes the snapshot's data (Neon branch restore); its old state is kept under a
  *    preserve name, and undo restores from that.
  * Either way the stack file records the rollback (bloom:rollback), migrations pause until it is undone, and
- * nothing is changed before the plan has been shown and confirmed.
+ * nothing is changed before the plan has been shown and confirmed. A repoint first clears the snapshot's expiry
+ * (Neon would delete the branch the app now uses, computes and all); the undo gives it back (expiryAfterRollback).
  */
 export interface RollbackOptions {
   yes?: boolean;
@@ -39,14 +41,26 @@ export async function rollbackTo(ctx: StackContext, snapshot: string, opts: Roll
     return applyRecord(ctx, { "bloom:rollback": { mode: "restore", from, to: snapshot, at: isoSeconds(), preserved } }, opts.say);
   }
 
-  return repoint(ctx, { "bloom:appBranch": snapshot, "bloom:rollback": { mode: "repoint", from, to: snapshot, at: isoSeconds() } }, `Point the app at ${snapshot} (from ${from})?`, opts);
+  if (target.expiresAt) opts.say(`the snapshot expires ${target.expiresAt}: its expiry is cleared before the app uses it, and given back by --undo.`);
+  const record = { mode: "repoint", from, to: snapshot, at: isoSeconds(), ...(target.expiresAt ? { snapshotExpiresAt: target.expiresAt } : {}) };
+  return repoint(ctx, { "bloom:appBranch": snapshot, "bloom:rollback": record }, `Point the app at ${snapshot} (from ${from})?`, opts, async () => {
+    if (target.expiresAt) await withBackend(ctx, (b) => b.setBranchExpiry(projectId, target.branchId, null));
+  });
 }
 
 export async function undoRollback(ctx: StackContext, opts: RollbackOptions): Promise<UpResult | undefined> {
   const record = ctx.config.rollback;
   if (!record) throw new Error("no rollback is in effect (bloom:rollback is not set in the stack file)");
   if (record.mode === "repoint") {
-    return repoint(ctx, { "bloom:appBranch": record.from, "bloom:rollback": undefined }, `Point the app back at ${record.from} (from ${record.to})?`, opts);
+    const expiry = expiryAfterRollback(record.snapshotExpiresAt, ctx.config.migrations.snapshotTtlHours);
+    if (expiry) opts.say(`${record.to} gets an expiry again once the app has left it: ${expiry}.`);
+    const result = await repoint(ctx, { "bloom:appBranch": record.from, "bloom:rollback": undefined }, `Point the app back at ${record.from} (from ${record.to})?`, opts);
+    if (result && expiry) {
+      const { projectId, branches } = await poolBranches(ctx);
+      const snap = branches.find((b) => b.name === record.to);
+      if (snap) await withBackend(ctx, (b) => b.setBranchExpiry(projectId, snap.branchId, expiry));
+    }
+    return result;
   }
   const { projectId, branches } = await poolBranches(ctx);
   const undone = `${record.from}-undone-${compactStamp()}`.slice(0, 63);
@@ -56,8 +70,11 @@ export async function undoRollback(ctx: StackContext, opts: RollbackOptions): Pr
   return applyRecord(ctx, { "bloom:rollback": undefined }, opts.say);
 }
 
-/** Shows what `up` would change with the new values, asks, then writes the stack file and runs `up`. */
-async function repoint(ctx: StackContext, values: Record<string, unknown>, question: string, opts: RollbackOptions): Promise<UpResult | undefined> {
+/**
+ * Shows what `up` would change with the new values, asks, then writes the stack file and runs `up`; `beforeUp`
+ * runs once confirmed, before anything else changes.
+ */
+async function repoint(ctx: StackContext, values: Record<string, unknown>, question: string, opts: RollbackOptions, beforeUp?: () => Promise<void>): Promise<UpResult | undefined> {
   const before = { "bloom:appBranch": ctx.config.appBranch, "bloom:rollback": ctx.config.rollback };
   writeStackConfigValues(ctx.configFile, values);
   let confirmed = false;
@@ -73,6 +90,12 @@ async function repoint(ctx: StackContext, values: Record<string, unknown>, quest
   }
   if (!confirmed) return undefined;
   try {
+    await beforeUp?.();
+  } catch (err) {
+    await revert(ctx, before);
+    throw err;
+  }
+  try {
     const result = await ctx.stack.up();
     opts.say(`done: the app now uses ${String(values["bloom:appBranch"])} (${result.summary.result})`);
     return result;
@@ -85,6 +108,15 @@ async function repoint(ctx: StackContext, values: Record<string, unknown>, quest
 async function revert(ctx: StackContext, before: Record<string, unknown>): Promise<void> {
   writeStackConfigValues(ctx.configFile, before);
   await ctx.reload();
+}
+
+async function withBackend<T>(ctx: StackContext, work: (b: Awaited<ReturnType<StackContext["backend"]>>) => Promise<T>): Promise<T> {
+  const backend = await ctx.backend();
+  try {
+    return await work(backend);
+  } finally {
+    await backend.close();
+  }
 }
 
 async function restore(ctx: StackContext, projectId: string, branches: { name: string; branchId: string }[], into: string, source: string, preserveUnderName: string): Promise<void> {

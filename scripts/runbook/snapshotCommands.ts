@@ -1,5 +1,6 @@
 import type { BranchRef } from "../../infra";
 import { compactStamp, hoursFromNow } from "../../infra/time";
+import { NEON_MAX_BRANCH_EXPIRY_HOURS, NEON_SOURCES } from "../../infra/vendorRules/neon";
 import type { StackContext } from "./stackContext";
 import { confirm } from "./confirm";
 
@@ -26,7 +27,9 @@ export async function createSnapshot(ctx: StackContext, opts: { name?: string; f
   const name = opts.name ?? defaultSnapshotName();
   if (!SNAPSHOT_NAME.test(name)) throw new Error(`--name "${name}": use lowercase letters, digits and hyphens (<= 63), e.g. snap-pre-rls`);
   const ttlHours = opts.ttlHours ?? ctx.config.migrations.snapshotTtlHours;
-  if (!Number.isInteger(ttlHours) || ttlHours < 1) throw new Error(`--ttl-hours ${opts.ttlHours}: a whole number of hours >= 1`);
+  if (!Number.isInteger(ttlHours) || ttlHours < 1 || ttlHours > NEON_MAX_BRANCH_EXPIRY_HOURS) {
+    throw new Error(`--ttl-hours ${opts.ttlHours}: a whole number of hours from 1 to ${NEON_MAX_BRANCH_EXPIRY_HOURS} (Neon refuses an expiry more than 30 days ahead: ${NEON_SOURCES.branchExpiration})`);
+  }
   const { projectId, branches } = await poolBranches(ctx);
   const fromName = opts.from ?? ctx.config.appBranch;
   const parent = branches.find((b) => b.name === fromName);

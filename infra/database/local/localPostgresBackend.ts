@@ -1,3 +1,4 @@
+import { branchExpiryProblem, NEON_EXPIRY_RESTRICTIONS } from "../../vendorRules/neon";
 import { randomBytes } from "node:crypto";
 import { Client } from "pg";
 import {
@@ -33,7 +34,8 @@ export class LocalPostgresBackend implements DatabaseBackend {
   private admin?: Client;
 
   /** `pooler`: the PgBouncer (transaction mode) that pooled connection URIs go through; absent = pooled is direct. */
-  constructor(private readonly serverUrl: string, private readonly pooler?: { port: number; stateDir: string }) {}
+  /** `now` is the clock branch expiry runs on (tests move it forward). */
+  constructor(private readonly serverUrl: string, private readonly pooler?: { port: number; stateDir: string }, private readonly now: () => number = Date.now) {}
 
   private async sql(): Promise<Client> {
     if (!this.admin) {
@@ -112,8 +114,14 @@ export class LocalPostgresBackend implements DatabaseBackend {
   }
 
   async ensureBranch(spec: BranchSpec): Promise<BranchRef> {
+    await this.reapExpired(spec.projectId);
     const existing = await this.readBranch(spec.projectId, spec.name);
     if (existing) return existing;
+    const ctx = { project: spec.projectId, branch: spec.name, operation: "ensureBranch" };
+    if (spec.expiresAt) {
+      const problem = branchExpiryProblem(spec.expiresAt, this.now());
+      if (problem) throw new BackendError(`branch "${spec.name}" of "${spec.projectId}": ${problem}`, ctx);
+    }
     if (spec.at) {
       throw new BackendError(
         `local backend cannot branch "${spec.name}" at ${spec.at}: a loopback Postgres keeps no history. Branch from now, or use the neon backend for point-in-time branches`,
@@ -121,9 +129,11 @@ export class LocalPostgresBackend implements DatabaseBackend {
       );
     }
     const parent = spec.parentBranchId ?? DEFAULT_BRANCH;
-    if (!(await this.readBranch(spec.projectId, parent))) {
-      throw new BackendError(`parent branch "${parent}" of "${spec.name}" does not exist in project "${spec.projectId}"`, { project: spec.projectId, branch: spec.name, operation: "ensureBranch" });
+    const parentRef = await this.readBranch(spec.projectId, parent);
+    if (!parentRef) {
+      throw new BackendError(`parent branch "${parent}" of "${spec.name}" does not exist in project "${spec.projectId}"`, ctx);
     }
+    if (parentRef.expiresAt) throw new BackendError(`branch "${spec.name}" from "${parent}" (expires ${parentRef.expiresAt}): ${NEON_EXPIRY_RESTRICTIONS.childOfExpiring}; clear its expiry first`, ctx);
     await this.copyDatabase(localBranchDatabase(spec.projectId, parent), localBranchDatabase(spec.projectId, spec.name));
     const ref = { name: spec.name, parentBranchId: parent, createdAt: new Date().toISOString(), expiresAt: spec.expiresAt };
     await this.writeComment(spec.projectId, ref);
@@ -157,6 +167,11 @@ export class LocalPostgresBackend implements DatabaseBackend {
   }
 
   async listBranches(projectId: string): Promise<BranchRef[]> {
+    await this.reapExpired(projectId);
+    return this.listBranchesAsStored(projectId);
+  }
+
+  private async listBranchesAsStored(projectId: string): Promise<BranchRef[]> {
     const prefix = localProjectPrefix(projectId);
     const { rows } = await (await this.sql()).query<{ datname: string; comment: string | null }>(
       "SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
@@ -168,8 +183,36 @@ export class LocalPostgresBackend implements DatabaseBackend {
       .map((m) => ({ projectId, branchId: m.branch, name: m.branch, parentBranchId: m.parent, createdAt: m.createdAt, expiresAt: m.expiresAt }));
   }
 
-  getBranch(projectId: string, branchId: string): Promise<BranchRef | undefined> {
+  async getBranch(projectId: string, branchId: string): Promise<BranchRef | undefined> {
+    await this.reapExpired(projectId);
     return this.readBranch(projectId, branchId);
+  }
+
+  async setBranchExpiry(projectId: string, branchId: string, expiresAt: string | null): Promise<BranchRef> {
+    const ctx = { project: projectId, branch: branchId, operation: "setBranchExpiry" };
+    await this.reapExpired(projectId);
+    const branch = await this.readBranch(projectId, branchId);
+    if (!branch) throw new BackendError(`branch "${branchId}" does not exist in project "${projectId}" (expired, or never made)`, ctx);
+    if (expiresAt !== null) {
+      const problem = branchExpiryProblem(expiresAt, this.now());
+      if (problem) throw new BackendError(`branch "${branchId}" of "${projectId}": ${problem}`, ctx);
+      if (branchId === DEFAULT_BRANCH) throw new BackendError(`branch "${branchId}": ${NEON_EXPIRY_RESTRICTIONS.expireDefault}`, ctx);
+      if ((await this.listBranchesAsStored(projectId)).some((b) => b.parentBranchId === branchId)) throw new BackendError(`branch "${branchId}": ${NEON_EXPIRY_RESTRICTIONS.expireParent}`, ctx);
+    }
+    const updated = { ...branch, expiresAt: expiresAt ?? undefined };
+    await this.writeComment(projectId, updated);
+    return updated;
+  }
+
+  /**
+   * Neon deletes a branch at its expiry with its computes; the local stack does the same, on each call that reads
+   * branches, so what passes here would pass there.
+   */
+  private async reapExpired(projectId: string): Promise<void> {
+    const t = this.now();
+    for (const b of await this.listBranchesAsStored(projectId)) {
+      if (b.expiresAt && Date.parse(b.expiresAt) <= t && b.branchId !== DEFAULT_BRANCH) await this.dropDatabase(localBranchDatabase(projectId, b.branchId));
+    }
   }
 
   async deleteBranch(projectId: string, branchId: string): Promise<void> {

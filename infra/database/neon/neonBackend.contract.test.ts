@@ -12,6 +12,7 @@ describeBackendContract("Neon (local HTTP fake validated against Neon's OpenAPI 
   return {
     backend: new NeonBackend({ apiKey: fake.apiKey, apiBaseUrl: url, ...fast }),
     projectName: uniqueName("ct"),
+    clock: { advance: (ms) => fake.advanceTime(ms), reset: () => fake.resetClock() },
     teardown: async () => {
       await fake.stop();
       if (fake.problems.length) throw new Error(`the Neon fake saw requests/answers outside the spec:\n${fake.problems.join("\n")}`);

@@ -1,3 +1,4 @@
+import { branchExpiryProblem } from "../../vendorRules/neon";
 import { createApiClient, EndpointType, type Api, type Operation } from "@neondatabase/api-client";
 import {
   BackendError,
@@ -184,6 +185,8 @@ export class NeonBackend implements DatabaseBackend {
     const ctx = { project: spec.projectId, branch: spec.name, operation: "ensureBranch" };
     const existing = await this.branchByName(spec.projectId, spec.name);
     if (existing) return existing;
+    const problem = spec.expiresAt === undefined ? undefined : branchExpiryProblem(spec.expiresAt, Date.now());
+    if (problem) throw new BackendError(`${this.describe(ctx)}: ${problem}`, ctx);
     const created = await this.call(ctx, () =>
       this.api.createProjectBranch(spec.projectId, {
         branch: { name: spec.name, parent_id: spec.parentBranchId, parent_timestamp: spec.at, expires_at: spec.expiresAt },
@@ -199,6 +202,18 @@ export class NeonBackend implements DatabaseBackend {
     const ctx = { project: projectId, branch: branchId, operation: "deleteBranch" };
     const res = await this.find(ctx, () => this.api.deleteProjectBranch({ projectId, branchId }));
     await this.waitFor(ctx, res?.operations);
+  }
+
+  async setBranchExpiry(projectId: string, branchId: string, expiresAt: string | null): Promise<BranchRef> {
+    const ctx = { project: projectId, branch: branchId, operation: "setBranchExpiry" };
+    if (expiresAt !== null) {
+      const problem = branchExpiryProblem(expiresAt, Date.now());
+      if (problem) throw new BackendError(`${this.describe(ctx)}: ${problem}`, ctx);
+    }
+    const res = await this.call(ctx, () => this.api.updateProjectBranch(projectId, branchId, { branch: { expires_at: expiresAt } }));
+    await this.waitFor(ctx, res.operations);
+    const b = res.branch;
+    return { projectId, branchId: b.id, name: b.name, parentBranchId: b.parent_id, createdAt: b.created_at, expiresAt: b.expires_at };
   }
 
   async restoreBranch(spec: RestoreSpec): Promise<{ branch: BranchRef; preserved: BranchRef }> {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { branchExpiryProblem, NEON_EXPIRY_RESTRICTIONS } from "../../../infra/vendorRules/neon";
 import { NeonOpenApi, type MatchedOperation } from "./openapiValidator";
 
 /**
@@ -9,7 +10,10 @@ import { NeonOpenApi, type MatchedOperation } from "./openapiValidator";
  *  - mutations return operations that finish asynchronously; while one runs, further mutations of that project
  *    get 423 Locked;
  *  - faults can be injected: 429/503 with Retry-After, and operations that end `failed`;
- *  - branch names are unique per project (a second create with the same name conflicts).
+ *  - branch names are unique per project (a second create with the same name conflicts);
+ *  - branch expiry as Neon documents it (infra/vendorRules/neon.ts): an expiry is RFC 3339, in the future and at most
+ *    30 days ahead; no child of an expiring branch, no expiry on the default branch or on a parent; a branch is
+ *    deleted with its computes once its expiry has passed — on the fake's clock, which tests move with advanceTime.
  * The fake also validates its own responses against the spec and records any mismatch in `problems`.
  */
 type Json = any;
@@ -27,7 +31,9 @@ interface Fault { status: 423 | 429 | 503; remaining: number; retryAfter?: strin
 
 export interface RecordedRequest { method: string; path: string; status: number; body?: unknown }
 
-const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+let clockOffsetMs = 0;
+const clock = () => Date.now() + clockOffsetMs;
+const now = () => new Date(clock()).toISOString().replace(/\.\d{3}Z$/, "Z");
 const uniform = ([min, max]: [number, number]) => min + Math.random() * (max - min);
 const shortId = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}`;
 
@@ -80,6 +86,35 @@ export class NeonFake {
     this.failingActions.set(action, error);
   }
 
+  /** Moves the fake's clock (expiry) forward; operations keep real time. */
+  advanceTime(ms: number): void {
+    clockOffsetMs += ms;
+  }
+
+  resetClock(): void {
+    clockOffsetMs = 0;
+  }
+
+  /** What Neon's background job does: branches past their expiry are gone, with their computes. */
+  private reapExpired(): void {
+    const t = clock();
+    for (const p of this.projects.values()) {
+      for (const [id, b] of p.branches) {
+        if (b.expires_at && Date.parse(b.expires_at) <= t) {
+          p.branches.delete(id);
+          for (const [eid, e] of p.endpoints) if (e.branch_id === id) p.endpoints.delete(eid);
+        }
+      }
+    }
+  }
+
+  private refuseExpiry(p: FakeProject, branch: Json | undefined, expiresAt: string): void {
+    const problem = branchExpiryProblem(expiresAt, clock());
+    if (problem) throw Object.assign(new Error(problem), { status: 400 });
+    if (branch?.default) throw Object.assign(new Error(NEON_EXPIRY_RESTRICTIONS.expireDefault), { status: 400 });
+    if (branch && [...p.branches.values()].some((b) => b.parent_id === branch.id)) throw Object.assign(new Error(NEON_EXPIRY_RESTRICTIONS.expireParent), { status: 400 });
+  }
+
   count(method: string, pathPattern: RegExp): number {
     return this.requests.filter((r) => r.method === method && pathPattern.test(r.path)).length;
   }
@@ -127,6 +162,7 @@ export class NeonFake {
       return this.reply(res, method, path, op, fault.status, { code: "", message: `injected ${fault.status}` }, headers, body);
     }
     try {
+      this.reapExpired();
       const [status, payload] = this.route(op, url.searchParams, body as Json);
       this.reply(res, method, path, op, status, payload, undefined, body);
     } catch (err) {
@@ -302,9 +338,14 @@ export class NeonFake {
         const name = spec.name ?? shortId("br-auto");
         if ([...p.branches.values()].some((b) => b.name === name)) throw Object.assign(new Error(`branch with name "${name}" already exists`), { status: 409 });
         const parent = spec.parent_id ? this.branch(p, spec.parent_id) : [...p.branches.values()].find((b) => b.default);
+        if (parent?.expires_at) throw Object.assign(new Error(NEON_EXPIRY_RESTRICTIONS.childOfExpiring), { status: 400 });
         const extra: Json = {};
         if (spec.parent_timestamp) extra.parent_timestamp = spec.parent_timestamp;
-        if (spec.expires_at) extra.expires_at = spec.expires_at;
+        if (spec.expires_at) {
+          this.refuseExpiry(p, undefined, spec.expires_at);
+          extra.expires_at = spec.expires_at;
+          extra.ttl_interval_seconds = Math.round((Date.parse(spec.expires_at) - clock()) / 1000);
+        }
         const b = this.newBranch(p, name, parent, extra);
         const endpoints = (body?.endpoints ?? []).map(() => this.newEndpoint(p, b.id));
         const operations = [this.operation(p, "create_branch", b.id), ...endpoints.map((e: Json) => this.operation(p, "start_compute", b.id, e.id))];
@@ -313,6 +354,23 @@ export class NeonFake {
       case "get /projects/{project_id}/branches/{branch_id}": {
         const p = this.project(pid!);
         return [200, { branch: this.branch(p, bid!), annotation: { object: { type: "console/branch", id: bid }, value: {} } }];
+      }
+      case "patch /projects/{project_id}/branches/{branch_id}": {
+        const p = this.project(pid!);
+        this.assertUnlocked(p);
+        const b = this.branch(p, bid!);
+        const spec = body?.branch ?? {};
+        if (spec.name !== undefined) b.name = spec.name;
+        if (spec.expires_at === null) {
+          delete b.expires_at;
+          delete b.ttl_interval_seconds;
+        } else if (spec.expires_at !== undefined) {
+          this.refuseExpiry(p, b, spec.expires_at);
+          b.expires_at = spec.expires_at;
+          b.ttl_interval_seconds = Math.round((Date.parse(spec.expires_at) - clock()) / 1000);
+        }
+        b.updated_at = now();
+        return [200, { branch: b, operations: [] }];
       }
       case "delete /projects/{project_id}/branches/{branch_id}": {
         const p = this.project(pid!);
