@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readStackConfig } from "../infra/config/stackFile";
-import { clinicDatabaseRopa, requestLogRopa, ropaTags } from "../infra/compliance/ropaAnnotations";
+import { clinicDatabaseRopa, personalDataTags, requestLogRopa } from "../infra/compliance/ropaAnnotations";
 import { SECURITY_HEADERS } from "../infra/edge/edgeRules";
 import { cspScriptSrc, enterpriseTenantsHaveAlarms, securityHeaders } from "./rules/edgeAndAlarms";
 import { runPlatformUnderMocks } from "../test/platformUnderMocks";
@@ -87,10 +87,13 @@ describe("edge and alarm rules: passing and failing cases", () => {
     expect(await stackViolationsOf(enterpriseTenantsHaveAlarms, [at("local", TENANT_TYPE, "tenant-acme", { entry: { id: "acme", tier: "enterprise" }, dataRegion: "local" })])).toEqual([]);
   });
 
-  it("ropa-annotations on a CloudFormation stack with log groups reads its tags", async () => {
+  it("ropa-annotations: the Observability component carries the request logs' annotation; their CloudFormation stack is tagged", async () => {
     const stackWithLogs = (tags: Record<string, string>) => at("staging", "aws:cloudformation/stack:Stack", "bloom-staging-observability", { templateBody: '{"Resources":{"l":{"Type":"AWS::Logs::LogGroup"}}}', tags });
-    expect(await violationsOf(ropaAnnotated, stackWithLogs(ropaTags(requestLogRopa("eu-central-1", 30))))).toEqual([]);
-    expect(await violationsOf(ropaAnnotated, stackWithLogs({}))).toEqual([expect.stringMatching(/lacks purpose, dataCategories, retention, region/)]);
+    expect(await violationsOf(ropaAnnotated, stackWithLogs(personalDataTags("staging")))).toEqual([]);
+    expect(await violationsOf(ropaAnnotated, stackWithLogs({}))).toEqual([expect.stringMatching(/holds log groups but no bloom:personal-data tag/)]);
+    const component = (ropa?: unknown) => at("staging", "bloom:observability:Observability", "observability", { sloTenants: [], ropa });
+    expect(await violationsOf(ropaAnnotated, component(requestLogRopa("eu-central-1", 30)))).toEqual([]);
+    expect(await violationsOf(ropaAnnotated, component())).toEqual([expect.stringMatching(/lacks purpose, dataCategories, retention, region/)]);
   });
 });
 

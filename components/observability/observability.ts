@@ -3,7 +3,7 @@ import * as cloudformation from "@pulumi/aws/cloudformation";
 import * as s3 from "@pulumi/aws/s3";
 import { createHash } from "node:crypto";
 import type { Provider as AwsProvider } from "@pulumi/aws";
-import { requestLogRopa, ropaTags } from "../../infra/compliance/ropaAnnotations";
+import { personalDataTags, requestLogRopa } from "../../infra/compliance/ropaAnnotations";
 import { ALERT_TOPIC_OUTPUT, MAX_INLINE_TEMPLATE_BYTES, TENANTS_PER_SHARD, type ObservabilitySpec } from "../../infra/observability/cdkTemplates";
 import { synthesizeInWorker } from "../../infra/observability/synthInWorker";
 import { metricBudget, type MetricBudget } from "../../infra/observability/slo";
@@ -32,7 +32,9 @@ export class Observability extends pulumi.ComponentResource {
 
   constructor(name: string, args: ObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
     // Its inputs are what the policy pack checks (every enterprise tenant has alarms).
-    super("bloom:observability:Observability", name, { sloTenants: args.sloTenants }, opts);
+    // The request logs' ROPA annotation rides on the component (the policy pack and `bloom ropa` read it here):
+    // AWS tag values allow letters, digits, spaces and _.:/=+-@ only, which an annotation's prose does not keep.
+    super("bloom:observability:Observability", name, { sloTenants: args.sloTenants, ropa: requestLogRopa(args.region, args.spec.logRetentionDays) }, opts);
     const child = { parent: this, provider: args.provider };
     const spec: ObservabilitySpec = { ...args.spec, sloTenants: args.sloTenants };
     const templates = pulumi.output(synthesizeInWorker(spec));
@@ -44,8 +46,8 @@ export class Observability extends pulumi.ComponentResource {
       return t.body;
     });
 
-    // Request logs hold personal data: the environment stack carries its ROPA annotation as tags.
-    const envStack = new cloudformation.Stack(envName, { name: envName, templateBody: body(0), tags: ropaTags(requestLogRopa(args.region, args.spec.logRetentionDays)) }, child);
+    // Request logs hold personal data: the stack (and each resource it tags) says so and where the record is.
+    const envStack = new cloudformation.Stack(envName, { name: envName, templateBody: body(0), tags: personalDataTags(pulumi.getStack()) }, child);
     const topicArn = envStack.outputs.apply((o) => o[ALERT_TOPIC_OUTPUT] as string);
     const shardNames = Array.from({ length: shardCount }, (_, i) => `bloom-${args.spec.environment}-slo-${i + 1}`);
     if (shardCount) {

@@ -17,7 +17,7 @@ export interface RopaAnnotation {
 }
 
 /** Resource types that hold personal data and must carry `ropa` (the policy pack's list). */
-export const PERSONAL_DATA_TYPES = ["Database", "DatabaseBranch", "MigrationHook", "KvDatabase"].map((t) => `pulumi-nodejs:dynamic/bloom:${t}`);
+export const PERSONAL_DATA_TYPES = [...["Database", "DatabaseBranch", "MigrationHook", "KvDatabase"].map((t) => `pulumi-nodejs:dynamic/bloom:${t}`), "bloom:observability:Observability"];
 
 const CLINIC_DATA = {
   dataSubjects: ["patients", "clinic staff (therapists, users)"],
@@ -76,30 +76,10 @@ export function edgeRopa(zone: string): RopaAnnotation {
   };
 }
 
-/** CloudFormation stacks carry their annotation as tags (`bloom:ropa-<field>`): AWS resources take no extra inputs. */
-export function ropaTags(a: RopaAnnotation): Record<string, string> {
-  const cut = (v: string) => v.slice(0, 256); // CloudFormation tag values are at most 256 characters
-  return {
-    "bloom:ropa-purpose": cut(a.purpose),
-    "bloom:ropa-data-subjects": cut(a.dataSubjects.join("; ")),
-    "bloom:ropa-data-categories": cut(a.dataCategories.join("; ")),
-    "bloom:ropa-special-categories": cut(a.specialCategories.join("; ") || "none"),
-    "bloom:ropa-retention": cut(a.retention),
-    "bloom:ropa-region": cut(a.region),
-    "bloom:ropa-processor": cut(a.processor),
-  };
-}
-
-export function ropaFromTags(tags: Record<string, string> | undefined): RopaAnnotation | undefined {
-  if (!tags?.["bloom:ropa-purpose"]) return undefined;
-  const list = (v?: string) => (v && v !== "none" ? v.split("; ") : []);
-  return {
-    purpose: tags["bloom:ropa-purpose"],
-    dataSubjects: list(tags["bloom:ropa-data-subjects"]),
-    dataCategories: list(tags["bloom:ropa-data-categories"]),
-    specialCategories: list(tags["bloom:ropa-special-categories"]),
-    retention: tags["bloom:ropa-retention"] ?? "",
-    region: tags["bloom:ropa-region"] ?? "",
-    processor: tags["bloom:ropa-processor"] ?? "",
-  };
+/**
+ * What an AWS resource holding personal data carries as tags: a marker and where its record lives, in characters
+ * every AWS tag accepts (infra/vendorRules/aws.ts). The annotation itself rides on the Observability component.
+ */
+export function personalDataTags(stack: string): Record<string, string> {
+  return { "bloom:personal-data": "request logs", "bloom:ropa": `bloom ropa --stack ${stack}` };
 }

@@ -18,6 +18,27 @@ describe("observability templates (CDK Template assertions)", () => {
     env.hasResourceProperties("AWS::Logs::LogGroup", { LogGroupName: "/bloom/staging/app", RetentionInDays: 30 });
   });
 
+  it("pages arrive (issue 23, defect 1): a customer-managed key CloudWatch may use, and a topic policy letting this account's alarms publish", () => {
+    // AWS knowledge center, "configure a CloudWatch alarm with an encrypted SNS topic": alias/aws/sns cannot be used,
+    // its key policy cannot be edited; the key policy must grant cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*.
+    const topics = Object.values(env.findResources("AWS::SNS::Topic"));
+    expect(topics).toHaveLength(1);
+    const keyRef = (topics[0]!.Properties as { KmsMasterKeyId: unknown }).KmsMasterKeyId;
+    expect(JSON.stringify(keyRef)).not.toContain("alias/aws/sns");
+    const keys = env.findResources("AWS::KMS::Key");
+    const [keyId, key] = Object.entries(keys).find(([id]) => JSON.stringify(keyRef).includes(id))!;
+    expect(keyId).toBeDefined();
+    expect((key.Properties as { EnableKeyRotation?: boolean }).EnableKeyRotation).toBe(true);
+    const statements = (key.Properties as { KeyPolicy: { Statement: { Effect: string; Principal?: { Service?: unknown }; Action: string | string[] }[] } }).KeyPolicy.Statement;
+    const forCloudWatch = statements.find((st) => st.Effect === "Allow" && JSON.stringify(st.Principal?.Service ?? "").includes("cloudwatch.amazonaws.com"));
+    expect(forCloudWatch, "no key policy statement lets CloudWatch use the topic's key").toBeDefined();
+    expect([forCloudWatch!.Action].flat()).toEqual(expect.arrayContaining(["kms:Decrypt", "kms:GenerateDataKey*"]));
+    env.hasResourceProperties("AWS::SNS::TopicPolicy", { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+      Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" }, Action: "sns:Publish",
+      Condition: { ArnLike: { "aws:SourceArn": Match.anyValue() }, StringEquals: { "aws:SourceAccount": Match.anyValue() } },
+    })]) } });
+  });
+
   it("metric filters: requests, errors, latency, tenant-less access, and the per-tenant ones with a Tenant dimension", () => {
     env.hasResourceProperties("AWS::Logs::MetricFilter", { FilterPattern: '{ $.event = "tenantless_access" }', MetricTransformations: [Match.objectLike({ MetricName: "TenantlessAccess", MetricNamespace: "Bloom/staging", MetricValue: "$.count" })] });
     env.hasResourceProperties("AWS::Logs::MetricFilter", { MetricTransformations: [Match.objectLike({ MetricName: "Errors", Dimensions: [{ Key: "Tenant", Value: "$.tenant" }] })] });

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { App, CfnOutput, CfnParameter, DefaultStackSynthesizer, Duration, Stack } from "aws-cdk-lib";
+import { App, Aws, CfnOutput, CfnParameter, DefaultStackSynthesizer, Duration, Stack } from "aws-cdk-lib";
 import * as cw from "aws-cdk-lib/aws-cloudwatch";
 import * as cwActions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as sns from "aws-cdk-lib/aws-sns";
@@ -104,11 +105,27 @@ function addSlo(scope: Construct, id: string, label: string, spec: Observability
 function environmentStack(app: App, spec: ObservabilitySpec, name: string): Stack {
   const stack = new Stack(app, name, { synthesizer: synthesizer(), stackName: name });
   const ns = namespaceOf(spec.environment);
-  const topic = new sns.Topic(stack, "alerts", {
-    displayName: `Bloom ${spec.environment} alerts`,
-    enforceSSL: true,
-    masterKey: kms.Alias.fromAliasName(stack, "sns-key", "alias/aws/sns"),
-  });
+  // A customer-managed key: CloudWatch cannot use the AWS-managed alias/aws/sns (its key policy cannot be edited),
+  // so alarms could never publish to a topic encrypted with it (infra/vendorRules/aws.ts, ALARM_TOPIC_RULES).
+  const key = new kms.Key(stack, "alerts-key", { description: `Bloom ${spec.environment} alert topic`, enableKeyRotation: true });
+  key.addToResourcePolicy(new iam.PolicyStatement({
+    sid: "CloudWatchAlarmsUseTheTopicKey",
+    principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+    actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+    resources: ["*"],
+  }));
+  const topic = new sns.Topic(stack, "alerts", { displayName: `Bloom ${spec.environment} alerts`, enforceSSL: true, masterKey: key });
+  // This account's alarms, and only those, may publish (the topic policy otherwise holds only enforceSSL's Deny).
+  topic.addToResourcePolicy(new iam.PolicyStatement({
+    sid: "CloudWatchAlarmsPublish",
+    principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+    actions: ["sns:Publish"],
+    resources: [topic.topicArn],
+    conditions: {
+      ArnLike: { "aws:SourceArn": `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+      StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID },
+    },
+  }));
   topic.addSubscription(new subs.EmailSubscription(spec.alertEmail));
   new CfnOutput(stack, ALERT_TOPIC_OUTPUT, { value: topic.topicArn });
   // Request logs name users and clinics: personal data, kept for the configured retention only (ROPA).

@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { PERSONAL_DATA_TYPES, ropaFromTags } from "../../infra/compliance/ropaAnnotations";
+import { PERSONAL_DATA_TYPES } from "../../infra/compliance/ropaAnnotations";
 
 const REQUIRED = ["purpose", "dataCategories", "retention", "region"] as const;
 
@@ -8,10 +8,13 @@ export const ropaAnnotated: ResourceValidationPolicy = {
   description: "Every resource that holds personal data carries its ROPA annotation (purpose, data categories, retention, region).",
   enforcementLevel: "mandatory",
   validateResource: (args, reportViolation) => {
-    // A CloudFormation stack that holds log groups carries its annotation as bloom:ropa-* tags.
+    // A CloudFormation stack that holds log groups says so in its tags; its annotation rides on the Observability component.
     const logStack = args.type === "aws:cloudformation/stack:Stack" && String(args.props.templateBody ?? "").includes("AWS::Logs::LogGroup");
-    if (!PERSONAL_DATA_TYPES.includes(args.type) && !logStack) return;
-    const ropa = (logStack ? ropaFromTags(args.props.tags as Record<string, string> | undefined) : args.props.ropa) as Record<string, unknown> | undefined;
+    if (logStack && !(args.props.tags as Record<string, string> | undefined)?.["bloom:personal-data"]) {
+      reportViolation(`${args.name} holds log groups but no bloom:personal-data tag: tag it with personalDataTags (infra/compliance/ropaAnnotations.ts)`);
+    }
+    if (!PERSONAL_DATA_TYPES.includes(args.type)) return;
+    const ropa = args.props.ropa as Record<string, unknown> | undefined;
     const missing = REQUIRED.filter((k) => {
       const v = ropa?.[k];
       return v === undefined || v === "" || (Array.isArray(v) && v.length === 0);

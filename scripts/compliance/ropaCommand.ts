@@ -1,6 +1,6 @@
 import { loadStackConfig } from "../../infra/config/stackFile";
 import { buildRopa, renderRopaJson, renderRopaMarkdown, type AnnotatedResource } from "../../infra/compliance/ropa";
-import { edgeRopa, ropaFromTags, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
+import { edgeRopa, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
 import { resolvedDeep } from "../../test/pulumiMocks";
 
@@ -14,8 +14,8 @@ export async function ropaFor(stackName: string, format: "md" | "json"): Promise
   if (failure) throw failure;
   const annotated: AnnotatedResource[] = [];
   for (const r of registered) {
-    // Our dynamic resources carry `ropa`; AWS resources carry it as `bloom:ropa-*` tags.
-    const ropa = r.inputs?.ropa !== undefined ? await resolvedDeep<RopaAnnotation>(r.inputs.ropa) : ropaFromTags(await resolvedDeep<Record<string, string> | undefined>(r.inputs?.tags));
+    // Every resource (or component) that holds personal data carries `ropa`.
+    const ropa = r.inputs?.ropa !== undefined ? await resolvedDeep<RopaAnnotation>(r.inputs.ropa) : undefined;
     if (ropa) annotated.push({ type: r.type, name: r.name, ropa });
   }
   // The edge stores nothing of ours, but Cloudflare processes every request in transit.

@@ -6,11 +6,20 @@ import { validatePlatformConfig } from "../../infra/config/validate";
 import { configReader } from "../../infra/config/stackFile";
 import { SECURITY_HEADERS } from "../../infra/edge/edgeRules";
 import { MAX_INLINE_TEMPLATE_BYTES } from "../../infra/observability/cdkTemplates";
+import { checkAwsResources } from "../../infra/vendorRules/aws";
 import { promiseOf, resolvedDeep, type RegisteredResource } from "../../test/pulumiMocks";
 import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
 
 const CFN = "aws:cloudformation/stack:Stack";
 const resolved = (r: RegisteredResource) => resolvedDeep<Record<string, unknown>>(r.inputs);
+
+/** What AWS's written rules say of everything registered (infra/vendorRules/aws.ts), templates from the bucket included. */
+async function awsFindings(registered: RegisteredResource[]): Promise<string[]> {
+  const all = await Promise.all(registered.map(async (r) => ({ type: r.type, name: r.name, inputs: await resolved(r) })));
+  const templates = all.filter((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2")
+    .map((o) => ({ name: String(o.inputs.key).replace(/-[0-9a-f]{16}\.json$/, ""), body: String(o.inputs.content) }));
+  return checkAwsResources(all, templates);
+}
 
 describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stack) => {
   it("registers the CloudFormation stacks, the five headers, one DNS record per tenant, rate limits mirroring the budgets", async () => {
@@ -24,7 +33,7 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
     expect(typeof cfn[0]!.templateBody === "string" && Buffer.byteLength(cfn[0]!.templateBody as string) <= MAX_INLINE_TEMPLATE_BYTES).toBe(true);
     expect(cfn[1]!.templateBody).toBeUndefined();
     expect(cfn[1]!.templateUrl).toMatch(/^https:\/\/.*\/bloom-[a-z]+-slo-1-[0-9a-f]{16}\.json$/);
-    expect((cfn[0]!.tags as Record<string, string>)["bloom:ropa-purpose"]).toMatch(/request logs/);
+    expect(cfn[0]!.tags).toEqual({ "bloom:personal-data": "request logs", "bloom:ropa": `bloom ropa --stack ${stack}` });
 
     const rulesets = await Promise.all(registered.filter((r) => r.type === "cloudflare:index/ruleset:Ruleset").map(resolved));
     const headers = rulesets.find((r) => r.phase === "http_response_headers_transform")!;
@@ -48,6 +57,12 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
     const covered = (limits.rules as { expression: string }[]).flatMap((r) => [...r.expression.matchAll(/"([^"]+)"/g)].map((m) => m[1]!.split(".")[0]!)).sort();
     expect(covered).toEqual(Object.keys(budgets).sort());
     expect(await promiseOf(outputs.observabilityMetricBudget as never)).toMatchObject({ customMetrics: 4 + 3 * config.tenants.filter((t) => t.tier === "enterprise" || t.isolation === "dedicated").length });
+  });
+
+  it("everything sent to AWS keeps AWS's written rules: tag values per resource type (stack tags reach every resource), template limits (issue 23, defect 2)", async () => {
+    const { registered, failure } = await runPlatformUnderMocks(stack, readStackConfig(stack));
+    expect(failure).toBeUndefined();
+    expect(await awsFindings(registered)).toEqual([]);
   });
 
   it("a second evaluation with the same config registers identical inputs (no perpetual diff)", async () => {
