@@ -4,6 +4,7 @@ import { runWithTenant } from "@bloom/tenant-runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findEngine } from "../../scripts/engine/engineLocation";
 import { rollbackTo, undoRollback } from "../../scripts/runbook/rollbackCommands";
+import { poolBranches } from "../../scripts/runbook/snapshotCommands";
 import { listSnapshots } from "../../scripts/runbook/snapshotCommands";
 import { openStackContext, type StackContext } from "../../scripts/runbook/stackContext";
 import { addMigration } from "../../test/migrationFixtures";
@@ -81,8 +82,12 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
 
   it("rollback --to <snapshot> repoints the published connection: the app sees the pre-migration data; --undo returns", async () => {
     const snapshot = (await ctx.output<Record<string, string>>("preDeploySnapshots")).pool!;
+    const snapshotExpiry = async () => (await poolBranches(ctx)).branches.find((b) => b.name === snapshot)?.expiresAt;
+    const before = await snapshotExpiry();
+    expect(before).toBeDefined(); // a pre-deploy snapshot expires (bloom:migrations.snapshotTtlHours)
     const rolled = await rollbackTo(ctx, snapshot, { yes: true, say });
     expect(rolled!.summary.result).toBe("succeeded");
+    expect(await snapshotExpiry()).toBeUndefined(); // the branch the app uses must not expire under it
     expect(await patientsVia(rolled!.outputs.appDatabaseUrl!.value as string)).toEqual(["Ana", "Bea", "Cy"]);
     expect(readFileSync(configFile, "utf8")).toMatch(new RegExp(`bloom:appBranch: ${snapshot}[\\s\\S]*bloom:rollback:[\\s\\S]*mode: repoint`));
     // Migrations are paused while rolled back: the bad migration is not re-applied to the snapshot.
@@ -94,6 +99,7 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
     expect(await patientsVia(undone!.outputs.appDatabaseUrl!.value as string)).toEqual([]);
     expect(readFileSync(configFile, "utf8")).toMatch(/bloom:appBranch: main/);
     expect(readFileSync(configFile, "utf8")).not.toMatch(/bloom:rollback/);
+    expect(Date.parse((await snapshotExpiry())!)).toBeGreaterThanOrEqual(Math.max(Date.parse(before!), Date.now() + 24 * 3_600_000 - 60_000)); // back, no earlier than now + TTL
   });
 
   it("rollback --restore gives main the snapshot's data under the same connection string, and --undo takes it back", async () => {
