@@ -37,7 +37,7 @@ export const stackReferenceOutputs: Record<string, Record<string, unknown>> = {}
  * with its options, so tests assert on what the engine would receive (types, inputs, protect/retain, secret
  * outputs) rather than on private fields.
  */
-export async function runUnderMocks<T>(stack: string, program: () => T, config: Record<string, string> = {}, secretKeys: string[] = []) {
+export async function runUnderMocks<T>(stack: string, program: () => T, config: Record<string, string> = {}, secretKeys: string[] = [], call: (args: pulumi.runtime.MockCallArgs) => Record<string, unknown> = (args) => args.inputs) {
   const registered: RegisteredResource[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -48,7 +48,7 @@ export async function runUnderMocks<T>(stack: string, program: () => T, config: 
         const outputs = FAKE_OUTPUTS[args.type]?.(args.inputs) ?? {};
         return { id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs, ...outputs } };
       },
-      call: (args) => args.inputs,
+      call,
     },
     "bloom-platform",
     stack,

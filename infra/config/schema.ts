@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { RESIDENCIES } from "../compliance/residency";
 import { NEON_MAX_BRANCH_EXPIRY_HOURS, NEON_SOURCES } from "../vendorRules/neon";
+import { CLOUDFLARE_PLANS } from "../vendorRules/cloudflare";
+import { EdgePlanError, rateLimitRules } from "../edge/edgeRules";
 
 /**
  * The one schema for `bloom:*` stack config. Every message says what is wrong *and* how to fix it, because the
@@ -77,14 +79,32 @@ const edge = z
     zone: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a DNS zone such as \"bloom.example\""),
     /** Where tenant hostnames point (CNAME), e.g. the app's load balancer. */
     origin: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, "must be a hostname such as \"app.bloom.example\""),
-    /** The zone plan's rule limits, per phase. */
+    /** The zone's Cloudflare plan: what rate limiting it offers (infra/vendorRules/cloudflare.ts). */
     plan: z
       .object({
-        rateLimitRules: z.number().int().min(1).default(5),
-        transformRules: z.number().int().min(1).default(10),
+        name: z.enum(CLOUDFLARE_PLANS, { message: `must be one of ${CLOUDFLARE_PLANS.join(", ")} (the zone's Cloudflare plan)` }),
+        /** Enterprise with Advanced Rate Limiting: counts per tenant host as well as per client IP. */
+        advancedRateLimiting: z.boolean().default(false),
+        /** Enterprise only: the contract's number of rate limiting rules. */
+        rateLimitRules: z.number().int().min(1).optional(),
       })
       .strict()
-      .default({ rateLimitRules: 5, transformRules: 10 }),
+      .superRefine((p, ctx) => {
+        if (p.name !== "enterprise" && p.advancedRateLimiting) ctx.addIssue({ code: "custom", path: ["advancedRateLimiting"], message: "is an Enterprise add-on: set name: enterprise, or drop it" });
+        if (p.name !== "enterprise" && p.rateLimitRules !== undefined) ctx.addIssue({ code: "custom", path: ["rateLimitRules"], message: `is fixed by Cloudflare below Enterprise (${p.name}): drop it` });
+      })
+      .default({ name: "business", advancedRateLimiting: false }),
+    /**
+     * Entry-point rulesets made outside the platform that `pulumi import` brought into the stack, by phase → id
+     * (docs/observability.md, "A zone that already has rules"): the platform then owns their rules.
+     */
+    adoptedRulesets: z
+      .object({
+        http_ratelimit: z.string().regex(/^[0-9a-f]{32}$/, "must be the ruleset's 32-hex-character id").optional(),
+        http_response_headers_transform: z.string().regex(/^[0-9a-f]{32}$/, "must be the ruleset's 32-hex-character id").optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
@@ -252,11 +272,14 @@ export const platformConfigSchema = z
       if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["limits", "tenants", id], message: `names unknown tenant "${id}": add it to bloom:tenants or remove the override` });
     }
     if (cfg.edge && cfg.limits) {
-      // One http_ratelimit rule per distinct budget (tenants sharing a budget share the rule's host list).
+      // The rate limiting rules as the edge will render them: whatever the plan cannot express is refused here.
       const limits = cfg.limits;
-      const budgets = new Set(cfg.tenants.map((t) => { const b = limits.tenants?.[t.id] ?? limits.tiers[t.tier]; return `${b.requests}/${b.window}`; })).size;
-      if (budgets > cfg.edge.plan.rateLimitRules) {
-        ctx.addIssue({ code: "custom", path: ["edge", "plan", "rateLimitRules"], message: `allows ${cfg.edge.plan.rateLimitRules} rate-limit rules, but the tenants have ${budgets} distinct budgets (one rule each): raise the plan's limit or share budgets` });
+      const budgets = Object.fromEntries(cfg.tenants.map((t) => [t.id, limits.tenants?.[t.id] ?? limits.tiers[t.tier]]));
+      try {
+        rateLimitRules(budgets, cfg.edge.zone, cfg.edge.plan);
+      } catch (err) {
+        if (!(err instanceof EdgePlanError)) throw err;
+        ctx.addIssue({ code: "custom", path: err.path, message: err.message.replace(/^bloom:[\w.]+: /, "") });
       }
     }
     if (cfg.environment === "prod" && cfg.kv.backend === "local") {

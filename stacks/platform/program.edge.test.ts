@@ -7,11 +7,34 @@ import { configReader } from "../../infra/config/stackFile";
 import { SECURITY_HEADERS } from "../../infra/edge/edgeRules";
 import { MAX_INLINE_TEMPLATE_BYTES } from "../../infra/observability/cdkTemplates";
 import { checkAwsResources } from "../../infra/vendorRules/aws";
-import { promiseOf, resolvedDeep, type RegisteredResource } from "../../test/pulumiMocks";
+import { checkCloudflareResources, type EdgePlan } from "../../infra/vendorRules/cloudflare";
+import * as cloudflare from "@pulumi/cloudflare";
+import { Edge } from "../../components/edge/edge";
+import { promiseOf, resolvedDeep, runUnderMocks, type RegisteredResource } from "../../test/pulumiMocks";
 import { runPlatformUnderMocks } from "../../test/platformUnderMocks";
 
 const CFN = "aws:cloudformation/stack:Stack";
 const resolved = (r: RegisteredResource) => resolvedDeep<Record<string, unknown>>(r.inputs);
+
+/** How Cloudflare evaluates the three expression shapes the edge renders, for one Host header. */
+function matchesHost(expression: string, host: string): boolean {
+  if (expression === "true") return true;
+  const m = /^(not )?\(http\.host in \{([^}]*)\}\)$/.exec(expression);
+  if (!m) throw new Error(`an expression shape the edge does not render: ${expression.slice(0, 80)}`);
+  const listed = [...m[2]!.matchAll(/"([^"]+)"/g)].map((x) => x[1]);
+  return m[1] ? !listed.includes(host) : listed.includes(host);
+}
+
+/** The zone's plan as the config declares it. */
+const planOf = (config: ReturnType<typeof validatePlatformConfig>): EdgePlan => {
+  const p = config.edge!.plan as Partial<EdgePlan>;
+  return { name: p.name ?? "business", advancedRateLimiting: p.advancedRateLimiting ?? false, rateLimitRules: p.rateLimitRules };
+};
+
+async function cloudflareFindings(registered: RegisteredResource[], plan: EdgePlan): Promise<string[]> {
+  const all = await Promise.all(registered.filter((r) => r.type.includes("cloudflare")).map(async (r) => ({ type: r.type, name: r.name, inputs: await resolved(r) })));
+  return checkCloudflareResources(all, plan);
+}
 
 /** What AWS's written rules say of everything registered (infra/vendorRules/aws.ts), templates from the bucket included. */
 async function awsFindings(registered: RegisteredResource[]): Promise<string[]> {
@@ -48,14 +71,14 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
     // Each DNS record hangs under its tenant's component.
     for (const r of registered.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord")) expect(await promiseOf((r.opts.parent as pulumi.Resource).urn)).toMatch(/bloom:tenancy:Tenant::tenant-/);
 
+    // Each tenant's host is matched by exactly one rule, and that rule carries the tenant's budget.
     const limits = rulesets.find((r) => r.phase === "http_ratelimit")!;
     const budgets = effectiveBudgets(config).tenants;
-    for (const rule of limits.rules as { expression: string; ratelimit: { requestsPerPeriod: number; period: number } }[]) {
-      const hosts = [...rule.expression.matchAll(/"([^"]+)"/g)].map((m) => m[1]!.split(".")[0]!);
-      for (const tenant of hosts) expect(rule.ratelimit.requestsPerPeriod, tenant).toBe(budgets[tenant]!.requests);
+    const rules = limits.rules as { expression: string; ratelimit: { requestsPerPeriod: number; period: number } }[];
+    for (const [tenant, budget] of Object.entries(budgets)) {
+      const matching = rules.filter((r) => matchesHost(r.expression, `${tenant}.${config.edge!.zone}`));
+      expect(matching.map((r) => r.ratelimit.requestsPerPeriod), tenant).toEqual([budget.requests]);
     }
-    const covered = (limits.rules as { expression: string }[]).flatMap((r) => [...r.expression.matchAll(/"([^"]+)"/g)].map((m) => m[1]!.split(".")[0]!)).sort();
-    expect(covered).toEqual(Object.keys(budgets).sort());
     expect(await promiseOf(outputs.observabilityMetricBudget as never)).toMatchObject({ customMetrics: 4 + 3 * config.tenants.filter((t) => t.tier === "enterprise" || t.isolation === "dedicated").length });
   });
 
@@ -63,6 +86,14 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
     const { registered, failure } = await runPlatformUnderMocks(stack, readStackConfig(stack));
     expect(failure).toBeUndefined();
     expect(await awsFindings(registered)).toEqual([]);
+  });
+
+  it("everything sent to Cloudflare keeps its written rules for the zone's plan: counting characteristics, periods, rule counts, expression length, one entry point per phase (issue 23, defects 3-4)", async () => {
+    const values = readStackConfig(stack);
+    const config = validatePlatformConfig(configReader(values), stack);
+    const { registered, failure } = await runPlatformUnderMocks(stack, values);
+    expect(failure).toBeUndefined();
+    expect(await cloudflareFindings(registered, planOf(config))).toEqual([]);
   });
 
   it("a second evaluation with the same config registers identical inputs (no perpetual diff)", async () => {
@@ -92,16 +123,50 @@ describe("1,000 tenants, 10 % enterprise, with observability and edge (mocks)", 
     const rules = limits.find((r) => r.phase === "http_ratelimit")!.rules as unknown[];
     expect(rules.length).toBeLessThanOrEqual(5); // the plan's rateLimitRules in Pulumi.staging.yaml
     expect(registered.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord")).toHaveLength(1000);
+    expect(await awsFindings(registered)).toEqual([]); // both shards' templates from the bucket, the stacks' tags
+    expect(await cloudflareFindings(registered, { name: "business", advancedRateLimiting: false })).toEqual([]);
   }, 120_000); // evaluating 1,000 tenants under mocks takes seconds; on a loaded CI machine, more
 
-  it("more distinct budgets than the plan allows is a validation error before anything registers", async () => {
+  it.each([
+    { name: "pro" }, { name: "business" }, { name: "enterprise" }, { name: "enterprise", advancedRateLimiting: true },
+  ])("1,000 tenants on %o: accepted, rendered within Cloudflare's rules for that plan, each tenant under its own budget", async (plan) => {
     const base = readStackConfig("staging");
-    const limits = JSON.parse(base["bloom:limits"]!);
-    limits.tenants = Object.fromEntries(["legacy", "pilot", "acme-dental"].map((t, i) => [t, { requests: 10 + i, window: "1 m" }]));
-    const edge = JSON.parse(base["bloom:edge"]!);
-    edge.plan.rateLimitRules = 2;
-    const { registered, failure } = await runPlatformUnderMocks("staging", { ...base, "bloom:limits": JSON.stringify(limits), "bloom:edge": JSON.stringify(edge) });
-    expect(String(failure)).toMatch(/bloom:edge\.plan\.rateLimitRules.*allows 2 rate-limit rules, but the tenants have 3 distinct budgets/);
-    expect(registered).toEqual([]);
-  });
+    const tenants = Array.from({ length: 1000 }, (_, i) => ({ id: `clinic-${i}`, name: `Clinic ${i}`, tier: i % 10 === 0 ? "enterprise" : "standard", isolation: "pooled", residency: "eu" }));
+    const edge = { ...JSON.parse(base["bloom:edge"]!), plan };
+    const values = { ...base, "bloom:tenants": JSON.stringify(tenants), "bloom:flags": "{}", "bloom:edge": JSON.stringify(edge) };
+    const config = validatePlatformConfig(configReader(values), "staging"); // accepted
+    // The edge component alone (what registers the rulesets), on that config's budgets: the whole program at 1,000
+    // tenants runs once above.
+    const { registered, failure } = await runUnderMocks("staging", () => new Edge("edge", {
+      zoneId: config.edge!.zoneId, zone: config.edge!.zone, plan: config.edge!.plan, adoptedRulesets: config.edge!.adoptedRulesets,
+      budgets: effectiveBudgets(config).tenants, provider: new cloudflare.Provider("cloudflare", { apiToken: "t" }),
+    }));
+    expect(failure).toBeUndefined();
+    expect(await cloudflareFindings(registered, planOf(config))).toEqual([]);
+    const limits = await Promise.all(registered.filter((r) => r.type === "cloudflare:index/ruleset:Ruleset").map(resolved));
+    const rules = limits.find((r) => r.phase === "http_ratelimit")!.rules as { expression: string; ratelimit: { requestsPerPeriod: number; characteristics: string[] } }[];
+    const budgets = effectiveBudgets(config).tenants;
+    for (const tenant of ["clinic-0", "clinic-1", "clinic-990", "clinic-999"]) {
+      expect(rules.filter((r) => matchesHost(r.expression, `${tenant}.${config.edge!.zone}`)).map((r) => r.ratelimit.requestsPerPeriod), tenant).toEqual([budgets[tenant]!.requests]);
+    }
+    expect(rules.every((r) => r.ratelimit.characteristics.includes("http.host") === (plan.advancedRateLimiting === true))).toBe(true);
+  }, 120_000);
+
+  it("a plan that cannot express the budgets is refused before anything registers, naming the field: Free (no Host), Pro with 3 budgets, 1,000 tenants of many budgets", async () => {
+    const base = readStackConfig("staging");
+    const run = (edgePlan: object, extra: Record<string, string> = {}) =>
+      runPlatformUnderMocks("staging", { ...base, "bloom:edge": JSON.stringify({ ...JSON.parse(base["bloom:edge"]!), plan: edgePlan }), ...extra });
+    const free = await run({ name: "free" });
+    expect(String(free.failure)).toMatch(/bloom:edge\.plan\.name.*free plan matches rate limits on the URI path only/);
+    expect(free.registered).toEqual([]);
+    const pro = await run({ name: "pro" });
+    expect(String(pro.failure)).toMatch(/bloom:edge\.plan\.name.*allows 2 rate limiting rules on pro, but the tenants have 3 distinct budgets/);
+    expect(pro.registered).toEqual([]);
+    // 1,000 tenants, five budgets of 200: every explicitly listed group is over 4,096 characters.
+    const tenants = Array.from({ length: 1000 }, (_, i) => ({ id: `clinic-${i}`, name: `Clinic ${i}`, tier: "standard", isolation: "pooled", residency: "eu" }));
+    const limits = { tiers: JSON.parse(base["bloom:limits"]!).tiers, tenants: Object.fromEntries(tenants.map((t, i) => [t.id, { requests: 100 + (i % 5), window: "1 m" }])) };
+    const wide = await run({ name: "business" }, { "bloom:tenants": JSON.stringify(tenants), "bloom:flags": "{}", "bloom:limits": JSON.stringify(limits) });
+    expect(String(wide.failure)).toMatch(/bloom:limits.*would be \d+ characters \(200 tenants listed\), over Cloudflare's 4096/);
+    expect(wide.registered).toEqual([]);
+  }, 120_000);
 });

@@ -101,7 +101,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
     flagOverrides: flagOverridesOf(config.flags, t.id),
   }));
   // The zone's rate-limit phase is rendered from every tenant's budget (a zone ruleset owns its whole phase).
-  const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, budgets: budgets.tenants, provider: edgeSettings.provider });
+  const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, plan: edgeSettings.plan, adoptedRulesets: edgeSettings.adoptedRulesets, budgets: budgets.tenants, provider: edgeSettings.provider });
 
   return {
     environment: env,
