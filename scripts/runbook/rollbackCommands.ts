@@ -123,12 +123,7 @@ async function restore(ctx: StackContext, projectId: string, branches: { name: s
   const target = branches.find((b) => b.name === into);
   const from = branches.find((b) => b.name === source);
   if (!target || !from) throw new Error(`restore needs branches ${into} and ${source} in ${projectId}`);
-  const backend = await ctx.backend();
-  try {
-    await backend.restoreBranch({ projectId, branchId: target.branchId, sourceBranchId: from.branchId, preserveUnderName });
-  } finally {
-    await backend.close();
-  }
+  await withBackend(ctx, (b) => b.restoreBranch({ projectId, branchId: target.branchId, sourceBranchId: from.branchId, preserveUnderName }));
 }
 
 async function applyRecord(ctx: StackContext, values: Record<string, unknown>, say: Say): Promise<UpResult> {

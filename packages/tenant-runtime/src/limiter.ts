@@ -81,12 +81,22 @@ function withExpiringAnalytics(redis: Redis, ttlMs: number): Redis {
   });
 }
 
-export function createTenantRatelimit(opts: TenantStoreOptions) {
+/** The two clients the app's tokens give: read flags and budgets, count requests. */
+function storeClients(opts: TenantStoreOptions, who: string): { reader: Redis; counters: Redis } {
   const readToken = opts.readToken ?? opts.token;
   const limiterToken = opts.limiterToken ?? opts.token;
-  if (!readToken || !limiterToken) throw new Error("createTenantRatelimit: set readToken and limiterToken (stack outputs kvAppReadToken, kvAppLimiterToken)");
-  const reader = new Redis({ url: opts.url, token: readToken, enableTelemetry: false });
-  const counters = withExpiringAnalytics(new Redis({ url: opts.url, token: limiterToken, enableTelemetry: false }), ANALYTICS_TTL_MS);
+  if (!readToken || !limiterToken) throw new Error(`${who}: set readToken and limiterToken (stack outputs kvAppReadToken, kvAppLimiterToken)`);
+  return {
+    reader: new Redis({ url: opts.url, token: readToken, enableTelemetry: false }),
+    counters: withExpiringAnalytics(new Redis({ url: opts.url, token: limiterToken, enableTelemetry: false }), ANALYTICS_TTL_MS),
+  };
+}
+
+export function createTenantRatelimit(opts: TenantStoreOptions) {
+  return ratelimitOver(storeClients(opts, "createTenantRatelimit"), opts);
+}
+
+function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis }, opts: TenantStoreOptions) {
   const ttl = opts.cacheTtlMs ?? 5_000;
   const now = opts.now ?? Date.now;
   const budgets = new Map<string, Cached<Budget>>();
@@ -135,16 +145,16 @@ export function createTenantRatelimit(opts: TenantStoreOptions) {
   };
 }
 
-export type TenantRatelimit = ReturnType<typeof createTenantRatelimit>;
+export type TenantRatelimit = ReturnType<typeof ratelimitOver>;
 
 /**
  * The guards the Bloom app calls per request: `assertTenantBudget` (the playbook's function, throwing
  * TenantBudgetExceededError with `retryAfterMs`) and `isEnabled` (kill switch → tenant override → default).
  */
 export function createTenantGuards(opts: TenantStoreOptions) {
-  const limiter = createTenantRatelimit(opts);
-  const readToken = (opts.readToken ?? opts.token)!;
-  const reader = new Redis({ url: opts.url, token: readToken, enableTelemetry: false });
+  const clients = storeClients(opts, "createTenantGuards");
+  const limiter = ratelimitOver(clients, opts);
+  const reader = clients.reader;
   const ttl = opts.cacheTtlMs ?? 5_000;
   const now = opts.now ?? Date.now;
   const flags = new Map<string, Cached<boolean>>();

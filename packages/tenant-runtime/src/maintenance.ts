@@ -6,6 +6,8 @@
  */
 export const TENANT_MAINTENANCE_SQLSTATE = "BL503";
 
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
 export function isTenantMaintenanceError(err: unknown): boolean {
   return sqlStateOf(err) === TENANT_MAINTENANCE_SQLSTATE;
 }
@@ -18,10 +20,10 @@ export function sqlStateOf(err: unknown): string | undefined {
     const e = queue.shift() as Record<string, unknown> | null | undefined;
     if (!e || typeof e !== "object" || seen.has(e)) continue;
     seen.add(e);
-    for (const key of ["originalCode", "code"]) {
-      const v = e[key];
-      if (typeof v === "string" && /^[0-9A-Z]{5}$/.test(v) && !/^P\d{4}$/.test(v)) return v;
-    }
+    // The driver's own SQLSTATE (Prisma's adapter error keeps it as originalCode); `code` counts only on a Postgres
+    // error (pg's has a severity), never on a Prisma code (P2039) or a Node one (EPIPE).
+    if (typeof e.originalCode === "string" && SQLSTATE.test(e.originalCode)) return e.originalCode;
+    if (typeof e.code === "string" && SQLSTATE.test(e.code) && (typeof e.severity === "string" || e.kind === "postgres")) return e.code;
     queue.push(e.cause, e.meta, e.driverAdapterError, e.error);
   }
   return undefined;

@@ -39,7 +39,7 @@ export interface TenantPrisma<C extends DisconnectablePrisma> {
   forTenant(tenantId: string): C;
   /** Drops a tenant's client and cached location (done by itself on the maintenance error). */
   invalidate(tenantId: string): void;
-  /** Closes every client. */
+  /** Closes every client (the adapters and their pools are the app's: it made them in adapterFor). */
   disconnect(): Promise<void>;
 }
 
