@@ -14,7 +14,11 @@ export function tenantDatabase(databaseUrl: string, secrets: { get(name: string)
   });
   return createTenantPrisma({
     router,
-    adapterFor: (url) => new PrismaPg(new Pool({ connectionString: url })), // one pool per database
+    adapterFor: (url) => {
+      const pool = new Pool({ connectionString: url }); // one pool per database, shared by its tenants' clients
+      pool.setMaxListeners(0); // each tenant's client adds one 'error' listener to it
+      return new PrismaPg(pool);
+    },
     createClient: (adapter) => new PrismaClient({ adapter }),
   });
 }

@@ -24,7 +24,10 @@ export interface TenantPrismaOptions<C extends DisconnectablePrisma, F extends o
   adapterFor(url: string): F;
   /** A Prisma client on the adapter given, e.g. `(adapter) => new PrismaClient({ adapter })`. */
   createClient(adapter: F, tenantId: string): C;
-  /** Clients kept at most; the least recently used idle one is closed past it (default 256). */
+  /**
+   * Clients kept at most; the least recently used idle one is closed past it (default 64). Measured with Prisma 7.10:
+   * about 1.1 MB of heap (1.5 MB RSS) per tenant's client.
+   */
   maxClients?: number;
 }
 
@@ -51,7 +54,7 @@ export interface TenantPrisma<C extends DisconnectablePrisma> {
  * tenant again and reaches its new home once a move has cut over.
  */
 export function createTenantPrisma<C extends DisconnectablePrisma, F extends object>(opts: TenantPrismaOptions<C, F>): TenantPrisma<C> {
-  const max = opts.maxClients ?? 256;
+  const max = opts.maxClients ?? 64;
   const adapters = new Map<string, SqlDriverAdapterFactory>();
   const clients = new Map<string, { client: C; busy: { count: number } }>();
   const retiring = new Set<{ client: C; busy: { count: number } }>();

@@ -88,6 +88,16 @@ describe("the tenant's Prisma client", () => {
     expect(changed).toBe(3);
     expect(await query(db.url, `SELECT id FROM patient WHERE name = 'renamed' AND clinic_id <> 'alpha'`)).toEqual([]);
     expect(() => rt.prisma.$queryRaw`SELECT 1`).toThrow(MissingTenantError);
+
+    // As documented before: the extension covered model operations only, so a raw query ran without the tenant.
+    const base = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.pooledAppUrl }) });
+    const documented = base.$extends({ query: { $allModels: { async $allOperations({ args, query: run }) {
+      const [, result] = await base.$transaction([base.$executeRaw`SELECT set_config('app.clinic_id', ${"alpha"}, true)`, run(args)]);
+      return result;
+    } } } });
+    const escaped = await documented.$queryRaw<{ clinic_id: string }[]>`SELECT DISTINCT clinic_id FROM patient ORDER BY 1`;
+    expect(escaped.map((r) => r.clinic_id)).toEqual(["alpha", "beta", "gamma"]); // the defect, as it was (shadow mode)
+    await base.$disconnect();
   });
 
   it("a sync arrow keeps its tenant (defect 4: Prisma runs a query when it is awaited, after the arrow returned)", async () => {
