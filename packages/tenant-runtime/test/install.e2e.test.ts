@@ -44,7 +44,7 @@ require("@bloom/tenant-runtime/limiter");
   const b = await runWithTenant(client, "beta", async (c) => (await c.query("SELECT DISTINCT clinic_id FROM patient")).rows);
   const again = await withMaintenanceRetry(() => runWithTenant(client, "beta", async (c) => (await c.query("SELECT 1 AS one")).rows));
   await client.end(); await pool.end();
-  console.log(JSON.stringify({ a, b, again, maintenance: isTenantMaintenanceError({ code: "BL503" }) }));
+  console.log(JSON.stringify({ a, b, again, maintenance: isTenantMaintenanceError({ code: "BL503", severity: "ERROR" }) /* a pg DatabaseError's shape */ }));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 const appMjs = `import pg from "pg";
