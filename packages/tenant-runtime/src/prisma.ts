@@ -110,7 +110,9 @@ export function createTenantPrisma<C extends DisconnectablePrisma, F extends obj
 
   const prisma = new Proxy({} as C, {
     get(_target, prop) {
-      if (prop === "then") return undefined; // not a thenable: `await prisma` must not resolve a tenant
+      // Not a thenable (`await prisma` must not resolve a tenant), and symbols (Symbol.toStringTag, iterators) are
+      // no Prisma API: only a named property needs the tenant.
+      if (prop === "then" || typeof prop === "symbol") return undefined;
       const client = forTenant(requireTenant(`prisma.${String(prop)}`)) as Record<PropertyKey, unknown>;
       const value = client[prop];
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(client) : value;
