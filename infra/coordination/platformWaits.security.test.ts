@@ -1,0 +1,63 @@
+import { Client } from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { holdMoveLock } from "../tenancy/move/moveJournal";
+import { applyPendingMigrations } from "../migrations/applyPendingMigrations";
+import { loadMigrations } from "../migrations/migrationSource";
+import { writeMigrationsDir } from "../../test/migrationFixtures";
+import { requirePostgres, query } from "../../test/postgres";
+import { fingerprint, othersOf, seedTenants, tenantDatabase, type TenantDatabase } from "../../test/tenantFixtures";
+
+/**
+ * Issue 22, attacks 2 and 3: nothing the platform waits on may be a lock the app can take. The app role takes the
+ * advisory keys the platform used to coordinate on (the move lock, Prisma's migration key) and sits idle on them;
+ * the move lock and the migration deploy still go ahead, and still exclude each other where they must.
+ */
+let db: TenantDatabase;
+const opened: Client[] = [];
+
+async function connect(url: string, name: string): Promise<Client> {
+  const c = new Client({ connectionString: url, application_name: name });
+  await c.connect();
+  opened.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  await requirePostgres();
+  db = await tenantDatabase("waits");
+});
+beforeEach(async () => {
+  await seedTenants(db.url);
+});
+afterAll(async () => {
+  await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+  await db?.drop();
+});
+
+describe("attack 2: the app holds the move lock's advisory key", () => {
+  it("the move lock is still taken by the platform; a second mover is still refused while the first holds it", async () => {
+    const before = othersOf(await fingerprint(db.url), null);
+    const app = await connect(db.appUrl, "bloom-attacker");
+    expect((await app.query(`SELECT pg_advisory_lock(hashtext('bloom-tenant-move'), hashtext('beta')) IS NOT NULL AS held`)).rows[0].held).toBe(true);
+
+    const mover = await connect(db.url, "bloom-mover");
+    await holdMoveLock(mover, "beta", 500);
+    const rival = await connect(db.url, "bloom-mover-2");
+    await expect(holdMoveLock(rival, "beta", 500)).rejects.toThrow(/another process is moving or purging tenant "beta"/);
+    await mover.end();
+    await holdMoveLock(rival, "beta", 5_000); // the holder's session ended: the lease is free again
+    expect(othersOf(await fingerprint(db.url), null)).toEqual(before);
+  });
+});
+
+describe("attack 3: the app holds Prisma's migration key (72707369)", () => {
+  it("a deploy applies its migrations anyway, while a real Prisma run by the migrator's own role still blocks it (P1002)", async () => {
+    const app = await connect(db.appUrl, "bloom-attacker");
+    await app.query("SELECT pg_advisory_lock(72707369)");
+    const dir = writeMigrationsDir({ "001_waits": "CREATE TABLE waits_probe (id int);" });
+    const res = await applyPendingMigrations(db.url, loadMigrations(dir), { database: db.database, advisoryLockTimeoutMs: 500 });
+    expect(res.applied).toEqual(["001_waits"]);
+    expect(await query(db.url, "SELECT to_regclass('public.waits_probe') IS NOT NULL AS ok")).toEqual([{ ok: true }]);
+    await app.query("SELECT pg_advisory_unlock_all()");
+  });
+});
