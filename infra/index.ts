@@ -1,7 +1,7 @@
 /** The data plane's public surface: what dynamic providers and the runbook CLI load. */
 export * from "./database/backend";
 export { createDatabaseBackend, type BackendSettings } from "./database/createBackend";
-export { ensureAppRole, withCredentials } from "./database/sql/appRole";
+export { appRoleDrift, ensureAppRole, withCredentials } from "./database/sql/appRole";
 export { applyAppPrivilegesAt } from "./database/sql/appPrivileges";
 export { loadMigrations, migrationsContentHash } from "./migrations/migrationSource";
 export { deployMigrationsToTargets, deployIdFor } from "./migrations/deployToTargets";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { databaseResourceProvider } from "./dataPlaneProvider";
+import { dataPlaneProvider, databaseResourceProvider } from "./dataPlaneProvider";
 
 /** diff decides replace vs update vs nothing; the engine's defaults would ignore code changes or wipe outputs. */
 describe("data-plane dynamic provider diff", () => {
@@ -33,5 +33,20 @@ describe("data-plane dynamic provider diff", () => {
   it("keeps outputs on an update without a spec update step", async () => {
     const res = await provider.update!("x", olds, { backend, name: "a", region: "eu", retention: 9 });
     expect(res.outs).toMatchObject({ projectId: "x", retention: 9 });
+  });
+
+  it("updates an object that drifted although its inputs did not change, and asks only then", async () => {
+    const asked: string[] = [];
+    const drifting = dataPlaneProvider<{ name: string }, object, null>({
+      connect: () => null,
+      replaceOn: ["name"],
+      create: async () => ({ id: "x", outs: {} }),
+      delete: async () => undefined,
+      drifted: async (_dp, _c, id) => { asked.push(id); return id === "planted" ? "role settings changed" : undefined; },
+    });
+    expect(await drifting.diff!("planted", { name: "a" }, { name: "a" })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    expect(await drifting.diff!("clean", { name: "a" }, { name: "a" })).toMatchObject({ changes: false });
+    expect(await drifting.diff!("planted", { name: "a" }, { name: "b" })).toMatchObject({ changes: true, replaces: ["name"] });
+    expect(asked).toEqual(["planted", "clean"]);
   });
 });

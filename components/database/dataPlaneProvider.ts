@@ -48,6 +48,11 @@ export interface DataPlaneResourceSpec<I extends object, O extends object, C> {
    * gone. Omitted = the state is taken as is.
    */
   refresh?(dp: DataPlane, ctx: C, id: string, props: I & O): Promise<(I & O) | undefined>;
+  /**
+   * Whether the object drifted from what the last update applied although no input changed (e.g. the app
+   * changed its own role): a drifted object is updated by the next `up`. Asked only when the inputs are the same.
+   */
+  drifted?(dp: DataPlane, ctx: C, id: string, olds: I & O): Promise<string | undefined>;
 }
 
 /** The spec of a resource over the database seam: its context is the backend named by its `backend` input. */
@@ -83,6 +88,13 @@ export function dataPlaneProvider<I extends object, O extends object, C>(spec: D
         (k) => !spec.createOnly?.includes(k as keyof I & string) && !sameValue((olds as Record<string, unknown>)[k], (news as Record<string, unknown>)[k]),
       );
       const replaces = changed.filter((k) => spec.replaceOn.includes(k as keyof I & string));
+      if (!changed.length && spec.drifted) {
+        const drift = await withContext(olds, (dp, c) => spec.drifted!(dp, c, _id, olds));
+        if (drift) {
+          pulumi.log.warn(`${_id}: ${drift}; this update applies the platform's again`);
+          return { changes: true, replaces: [], deleteBeforeReplace: false };
+        }
+      }
       return { changes: changed.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
     },
     async update(id: string, olds: I & O, news: I) {

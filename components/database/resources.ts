@@ -142,6 +142,12 @@ const appRoleProvider = databaseResourceProvider<AppRoleInputs, AppRoleOutputs>(
   async delete(_dp, backend, id, props) {
     await backend.dropSqlRole(props.projectId, id, props.migratorDirectUri);
   },
+  // The app can change its own role (settings, password: issue 22); the next `up` owns it again.
+  async drifted(dp, _backend, id, olds) {
+    if (!olds.pooledUri || !olds.migratorDirectUri) return undefined;
+    const drift = await dp.appRoleDrift(olds.migratorDirectUri, id, olds.pooledUri);
+    return drift.length ? `app role ${id} drifted (${drift.map((d) => d.kind).join(", ")})` : undefined;
+  },
 });
 
 function appRoleOutputs(dp: typeof import("../../infra"), i: AppRoleInputs, password: string): AppRoleOutputs {

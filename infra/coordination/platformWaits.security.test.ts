@@ -59,5 +59,30 @@ describe("attack 3: the app holds Prisma's migration key (72707369)", () => {
     expect(res.applied).toEqual(["001_waits"]);
     expect(await query(db.url, "SELECT to_regclass('public.waits_probe') IS NOT NULL AS ok")).toEqual([{ ok: true }]);
     await app.query("SELECT pg_advisory_unlock_all()");
+
+    const prisma = await connect(db.url, "prisma-migrate"); // the migrator's own role: could be a real `prisma migrate deploy`
+    await prisma.query("SELECT pg_advisory_lock(72707369)");
+    const err = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_waits": "CREATE TABLE waits_probe (id int);", "003_more": "SELECT 1;" })),
+      { database: db.database, advisoryLockTimeoutMs: 500 }).catch((e) => e);
+    expect(err.code).toBe("P1002");
+    await prisma.query("SELECT pg_advisory_unlock_all()");
   });
 });
+
+describe("attack 5 at a deploy: an app transaction with its timeouts lifted holds a lock a migration needs", () => {
+  it("the deploy ends that session after its bound (logged, naming the pid) and applies the migration", async () => {
+    const app = await connect(db.appUrl, "bloom-attacker");
+    app.on("error", () => undefined);
+    await app.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0");
+    await app.query("BEGIN");
+    await app.query(`SELECT count(*) FROM "patient"`);
+    const pid = (await app.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    const lines: string[] = [];
+    const dir = writeMigrationsDir({ "002_blocked": `ALTER TABLE "patient" ADD COLUMN "waits_note" TEXT;` });
+    const res = await applyPendingMigrations(db.url, loadMigrations(dir), { database: db.database, lockTimeoutMs: 200, lockRetries: 4, terminateAppSessionsAfterMs: 300, log: (l) => lines.push(l) });
+    expect(res.applied).toEqual(["002_blocked"]);
+    expect(lines.join("\n")).toMatch(new RegExp(`terminated session pid ${pid} \\(role ${db.appRole}`));
+    expect(await app.query("SELECT 1").then(() => "alive", () => "ended")).toBe("ended");
+  });
+});
+

@@ -167,7 +167,7 @@ describe("migration runner (prisma migrate deploy semantics) on real Postgres", 
       await holder.query("SELECT pg_advisory_lock(72707369)"); // another deploy (or prisma migrate) running
       const err = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_a": "CREATE TABLE a (id int);" })), { database: db.database, advisoryLockTimeoutMs: 500 }).catch((e) => e);
       expect(err).toBeInstanceOf(AdvisoryLockTimeoutError);
-      expect(err.message).toMatch(/timed out trying to acquire a postgres advisory lock.*P1002.*another deploy/);
+      expect(err.message).toMatch(/timed out trying to acquire the migration lock .*pg_advisory_lock\(72707369\).*P1002.*another deploy/);
       expect(await query(db.url, "SELECT to_regclass('public.a') AS t")).toEqual([{ t: null }]);
     } finally {
       await holder.end();

@@ -4,6 +4,8 @@ import { AdvisoryLockTimeoutError, FailedMigrationsError, MigrationFailedError, 
 import { checksumMatches, type Migration } from "./migrationSource";
 import { CREATE_MIGRATIONS_TABLE, isApplied, isFailed, PRISMA_ADVISORY_LOCK_KEY, PRISMA_ADVISORY_LOCK_TIMEOUT_MS, readMigrationRecords } from "./prismaMigrationsTable";
 import { splitSqlStatements } from "./sqlStatements";
+import { acquireLease, LeaseHeldError, type Lease } from "../coordination/lease";
+import { terminateForeignSessions } from "../coordination/foreignSessions";
 
 /**
  * `prisma migrate deploy`, reimplemented because Prisma's schema engine cannot be downloaded here — with the same
@@ -18,6 +20,11 @@ export interface DeployOptions {
   statementTimeoutMs?: number;
   /** Retries of a transactional file that failed on lock_timeout, with backoff. */
   lockRetries?: number;
+  /**
+   * An app transaction open longer than this that makes a file miss its lock is ended before the next retry
+   * (the app can lift its own timeouts; default 30 s). The platform's own sessions are never ended.
+   */
+  terminateAppSessionsAfterMs?: number;
   /** How long to wait for another deploy's advisory lock before failing with P1002, as Prisma does (10 s). */
   advisoryLockTimeoutMs?: number;
   log?: (line: string) => void;
@@ -41,8 +48,7 @@ export async function applyPendingMigrations(url: string, migrations: Migration[
     await client.query(`SET lock_timeout = ${Math.max(1, opts.lockTimeoutMs ?? 5_000)}`);
     await client.query(`SET statement_timeout = ${Math.max(0, opts.statementTimeoutMs ?? 30 * 60_000)}`);
     const waitStart = Date.now();
-    await acquireMigrationLock(client, opts.database, opts.advisoryLockTimeoutMs);
-    await client.query(`SET lock_timeout = ${Math.max(1, opts.lockTimeoutMs ?? 5_000)}`);
+    const lock = await acquireMigrationLock(client, opts.database, opts.advisoryLockTimeoutMs, log);
     const lockWaitMs = Date.now() - waitStart;
     try {
       await client.query(CREATE_MIGRATIONS_TABLE);
@@ -70,7 +76,7 @@ export async function applyPendingMigrations(url: string, migrations: Migration[
       if (!pending.length) log(`${opts.database}: no pending migrations`);
       return { applied, alreadyApplied: appliedByName.size, warnings, lockWaitMs };
     } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_ADVISORY_LOCK_KEY]).catch(() => undefined);
+      await lock.release();
     }
   } finally {
     await client.end();
@@ -86,7 +92,7 @@ async function applyOne(client: Client, m: Migration, opts: DeployOptions): Prom
   const finish = 'UPDATE "_prisma_migrations" SET "finished_at" = now(), "applied_steps_count" = 1 WHERE "id" = $1';
   try {
     if (m.transactional) {
-      await withLockRetries(opts, async () => {
+      await withLockRetries(client, opts, async () => {
         await client.query("BEGIN");
         try {
           await client.query(m.sql);
@@ -99,7 +105,7 @@ async function applyOne(client: Client, m: Migration, opts: DeployOptions): Prom
       });
     } else {
       // Each statement commits on its own; IF NOT EXISTS / IF EXISTS in such files make a resumed run safe.
-      for (const statement of splitSqlStatements(m.sql)) await withLockRetries(opts, () => client.query(statement).then(() => undefined));
+      for (const statement of splitSqlStatements(m.sql)) await withLockRetries(client, opts, () => client.query(statement).then(() => undefined));
       await client.query(finish, [id]);
     }
   } catch (err) {
@@ -110,13 +116,14 @@ async function applyOne(client: Client, m: Migration, opts: DeployOptions): Prom
   }
 }
 
-async function withLockRetries(opts: DeployOptions, work: () => Promise<void>): Promise<void> {
+async function withLockRetries(client: Client, opts: DeployOptions, work: () => Promise<void>): Promise<void> {
   const retries = opts.lockRetries ?? 5;
   for (let attempt = 0; ; attempt++) {
     try {
       return await work();
     } catch (err) {
       if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= retries) throw err;
+      await endStaleAppTransactions(client, opts);
       const delay = Math.round(Math.random() * 200 * 2 ** attempt);
       opts.log?.(`${opts.database}: lock not available, retrying in ${delay} ms (attempt ${attempt + 1}/${retries})`);
       await new Promise((r) => setTimeout(r, delay));
@@ -124,27 +131,68 @@ async function withLockRetries(opts: DeployOptions, work: () => Promise<void>): 
   }
 }
 
+/** The app's transactions open past the bound, ended: one of them is what the file could not get its lock past. */
+async function endStaleAppTransactions(client: Client, opts: DeployOptions): Promise<void> {
+  const { rows } = await client.query<{ pid: number }>(
+    `SELECT pid FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND pid <> pg_catalog.pg_backend_pid()
+       AND xact_start < now() - make_interval(secs => $1::double precision / 1000)`, [opts.terminateAppSessionsAfterMs ?? 30_000]);
+  await terminateForeignSessions(client, rows.map((r) => r.pid), `${opts.database}: deploying migrations`, opts.log ?? ((line) => console.warn(line)));
+}
+
 /**
- * Prisma's advisory lock, with Prisma's patience: a second deploy waits up to 10 s (PostgreSQL's lock_timeout
- * covers advisory locks), then fails with P1002 instead of waiting forever.
+ * Who may deploy: the migration lease (a committed row, infra/coordination/lease.ts) excludes the platform's own
+ * deploys, with Prisma's patience — a second one waits up to 10 s, then fails with P1002. Prisma's advisory key
+ * (72707369) is then taken too, as the interlock with a real `prisma migrate deploy` — but only a session that
+ * could be running Prisma (this role, a member of it, or a superuser) is waited for: any role can take any
+ * advisory key, so a holder that cannot migrate (the app) is reported and passed over (issue 22).
  */
-async function acquireMigrationLock(client: Client, database: string, timeoutMs = PRISMA_ADVISORY_LOCK_TIMEOUT_MS): Promise<void> {
+async function acquireMigrationLock(client: Client, database: string, timeoutMs = PRISMA_ADVISORY_LOCK_TIMEOUT_MS, log: (line: string) => void = () => undefined): Promise<{ release(): Promise<void> }> {
   const start = Date.now();
-  await client.query(`SET lock_timeout = ${Math.max(1, timeoutMs)}`);
+  let lease: Lease;
   try {
-    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_ADVISORY_LOCK_KEY]);
+    lease = await acquireLease(client, "migrations", `migration deploy (${database})`, { waitMs: timeoutMs });
   } catch (err) {
-    if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new AdvisoryLockTimeoutError(database, Date.now() - start);
+    if (err instanceof LeaseHeldError) throw new AdvisoryLockTimeoutError(database, Date.now() - start, err.heldBy?.holder);
     throw err;
   }
+  let holdsKey = false;
+  try {
+    for (let warned = false; ;) {
+      if ((await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [PRISMA_ADVISORY_LOCK_KEY])).rows[0]!.ok) {
+        holdsKey = true;
+        break;
+      }
+      const holders = (await client.query<{ pid: number; role: string; can_migrate: boolean }>(
+        `SELECT l.pid, r.rolname AS role, (r.rolsuper OR pg_catalog.pg_has_role(r.oid, current_user, 'MEMBER')) AS can_migrate
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
+           AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`, [PRISMA_ADVISORY_LOCK_KEY])).rows;
+      if (holders.length && holders.every((h) => !h.can_migrate)) {
+        if (!warned) log(`warning: ${database}: Prisma's migration key is held by ${holders.map((h) => `role ${h.role} (pid ${h.pid})`).join(", ")}, which cannot run migrations: deploying under the migration lease without it`);
+        break;
+      }
+      if (Date.now() - start > timeoutMs) throw new AdvisoryLockTimeoutError(database, Date.now() - start);
+      warned = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await lease.release().catch(() => undefined);
+    throw err;
+  }
+  return {
+    async release() {
+      if (holdsKey) await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_ADVISORY_LOCK_KEY]).catch(() => undefined);
+      await lease.release().catch(() => undefined);
+    },
+  };
 }
 
 /** `prisma migrate resolve --rolled-back <name>` / `--applied <name>`. */
 export async function resolveMigration(url: string, name: string, as: "rolled-back" | "applied", migrations: Migration[]): Promise<void> {
   const client = new Client({ connectionString: url, application_name: "bloom-migrate" });
   await client.connect();
+  const lock = await acquireMigrationLock(client, `resolve ${name}`);
   try {
-    await acquireMigrationLock(client, `resolve ${name}`);
     await client.query(CREATE_MIGRATIONS_TABLE);
     const records = (await readMigrationRecords(client)).filter((r) => r.migration_name === name);
     const failed = records.filter(isFailed);
@@ -164,7 +212,7 @@ export async function resolveMigration(url: string, name: string, as: "rolled-ba
     );
     await client.query("COMMIT");
   } finally {
-    await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_ADVISORY_LOCK_KEY]).catch(() => undefined);
+    await lock.release();
     await client.end();
   }
 }

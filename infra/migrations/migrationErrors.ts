@@ -30,11 +30,11 @@ function firstLine(text: string): string {
   return text.split("\n").find((l) => l.trim()) ?? text;
 }
 
-/** Prisma's P1002: another deploy held the migration advisory lock for longer than Prisma waits (10 s). */
+/** Prisma's P1002: another deploy held the migration lease (or Prisma's key) for longer than Prisma waits (10 s). */
 export class AdvisoryLockTimeoutError extends Error {
   readonly code = "P1002";
-  constructor(readonly database: string, readonly waitedMs: number) {
-    super(`${database}: timed out trying to acquire a postgres advisory lock (SELECT pg_advisory_lock(72707369)) after ${waitedMs} ms (P1002): ` +
+  constructor(readonly database: string, readonly waitedMs: number, heldBy?: string) {
+    super(`${database}: timed out trying to acquire the migration lock (${heldBy ? `the platform's migration lease, held by ${heldBy}` : "Prisma's postgres advisory lock, SELECT pg_advisory_lock(72707369)"}) after ${waitedMs} ms (P1002): ` +
       "another deploy (or `prisma migrate`) is running on this database; wait for it to finish and run again");
     this.name = "AdvisoryLockTimeoutError";
   }

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import path from "node:path";
 import { collectStatus, renderStatus } from "./environmentStatus";
+import { throughPooler } from "../database/local/pgbouncer";
+import { ensureAppRole } from "../database/sql/appRole";
 import { hoursFromNow } from "../time";
 import { setTenancyMode } from "../tenancy/rlsModes";
 import { writeBudgets } from "../kv/budgetStore";
@@ -63,5 +65,20 @@ describe("bloom status (real Postgres, Redis, branch backend)", () => {
     const text = renderStatus(status);
     expect(text).toMatch(/RLS mode: shadow/);
     expect(text).toMatch(/beta\s+professional\s+pooled\s+3\s+3\s+pool/);
+  });
+
+  it("shows the app role as applied, then the drift when the app changed its own role (issue 22)", async () => {
+    const pooler = { host: "127.0.0.1", port: Number(process.env.BLOOM_TEST_POOLER_PORT), stateDir: "" };
+    const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [] } as Record<string, unknown>)[k]);
+    const sources = { stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId,
+      migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), appRole: { name: db.appRole, pooledUrl: throughPooler(db.appUrl, pooler) } };
+    expect((await collectStatus(sources)).appRoleDrift).toEqual([]);
+    expect(renderStatus(await collectStatus(sources))).toMatch(/app role: as the last `up` applied it/);
+    await asApp(db.appUrl, null, `ALTER ROLE CURRENT_USER SET work_mem = '1GB'; ALTER ROLE CURRENT_USER PASSWORD 'mine-now'; SELECT 1`);
+    const drifted = await collectStatus(sources);
+    expect(drifted.appRoleDrift).toHaveLength(2);
+    expect(renderStatus(drifted)).toMatch(/app role: DRIFTED — its settings differ .*work_mem=1GB.*password no longer authenticates/);
+    await ensureAppRole(db.url, db.appRole, new URL(db.appUrl).password);
+    expect((await collectStatus(sources)).appRoleDrift).toEqual([]);
   });
 });

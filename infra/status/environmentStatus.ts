@@ -8,6 +8,7 @@ import { analyticsKey } from "@bloom/tenant-runtime/limiter";
 import { readTenancyMode, readTenantlessAccess, type TenancyMode } from "../tenancy/rlsModes";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { quoteIdent } from "../naming";
+import { appRoleDrift, type AppRoleDrift } from "../database/sql/appRole";
 
 /**
  * What on-call looks at first (`bloom status`): per tenant where its data lives and how much, rate-limit rejections
@@ -35,6 +36,8 @@ export interface EnvironmentStatus {
   /** Moves between pool and dedicated databases: none until the tenant catalog records them. */
   movesInFlight: never[];
   totals: { tenants: number; rows: number; rejectedThisHour: number; tenantlessAccess: number };
+  /** How the app role differs from what the last `up` applied (settings, a password the app changed): [] = none. */
+  appRoleDrift: string[] | null;
 }
 
 export interface StatusSources {
@@ -46,6 +49,8 @@ export interface StatusSources {
   backend: DatabaseBackend;
   projectId: string;
   migrations: Migration[];
+  /** The app role and its pooled URL (the stack's appDatabaseUrl), to check the role against the last `up`. */
+  appRole?: { name: string; pooledUrl: string };
   now?: number;
 }
 
@@ -86,6 +91,7 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
     snapshots,
     tenants,
     movesInFlight: [],
+    appRoleDrift: src.appRole ? (await appRoleDrift(src.migratorUrl, src.appRole.name, src.appRole.pooledUrl)).map(describeDrift) : null,
     totals: {
       tenants: tenants.length,
       rows: tenants.reduce((n, t) => n + t.rows, 0),
@@ -115,6 +121,10 @@ async function rejectionsThisHour(store: StatusSources["store"], tenantIds: stri
   });
 }
 
+function describeDrift(d: AppRoleDrift): string {
+  return d.kind === "password" ? d.detail : `its settings differ from the platform's (now ${d.actual.map((a) => `${a.database}: ${a.settings.join(" ")}`).join("; ") || "none"})`;
+}
+
 /** For a terminal: aligned columns, the environment first. */
 export function renderStatus(s: EnvironmentStatus): string {
   const pad = (v: string | number, n: number) => String(v).padEnd(n);
@@ -123,6 +133,7 @@ export function renderStatus(s: EnvironmentStatus): string {
     `migrations: ${s.migrations.applied} applied, last ${s.migrations.lastApplied ?? "none"}; pending: ${s.migrations.pending.length ? s.migrations.pending.join(", ") : "none"}`,
     `snapshots: ${s.snapshots.length ? s.snapshots.map((b) => `${b.name} (expires ${b.expiresAt ?? "never"})`).join(", ") : "none"}`,
     `moves in flight: ${s.movesInFlight.length || "none"}`,
+    ...(s.appRoleDrift === null ? [] : [s.appRoleDrift.length ? `app role: DRIFTED — ${s.appRoleDrift.join("; ")}; \`pulumi up\` applies the platform's again` : "app role: as the last `up` applied it"]),
     ...(Object.keys(s.tenantlessAccess).length ? [`tenant-less access by table: ${Object.entries(s.tenantlessAccess).map(([t, n]) => `${t} ${n}`).join(", ")}`] : []),
     "",
     `${pad("tenant", 24)}${pad("tier", 14)}${pad("isolation", 11)}${pad("rows", 10)}${pad("rejected/h", 14)}location`,

@@ -58,8 +58,32 @@ export async function applyAppPrivileges(client: Client, role: string): Promise<
       if ((await client.query("SELECT to_regprocedure($1) IS NOT NULL AS ok", [fn])).rows[0].ok) await client.query(`GRANT EXECUTE ON FUNCTION ${fn} TO ${r}`);
     }
     await ensureFenceTriggers(client);
-    for (const [name, value] of Object.entries(APP_ROLE_SETTINGS)) await client.query(`ALTER ROLE ${r} SET ${name} = '${value}'`);
+    await resetAppRoleSettings(client, role);
   });
+}
+
+/**
+ * The platform owns the whole role: whatever settings the app planted on itself (`ALTER ROLE CURRENT_USER SET
+ * default_transaction_read_only = on`, role-wide or `IN DATABASE`) are reset, then exactly APP_ROLE_SETTINGS set.
+ */
+export async function resetAppRoleSettings(client: Client, role: string): Promise<void> {
+  const r = quoteIdent(role);
+  await client.query(`ALTER ROLE ${r} RESET ALL`);
+  const perDatabase = (await client.query<{ db: string }>(
+    `SELECT d.datname AS db FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase WHERE s.setrole = $1::regrole`, [role])).rows;
+  for (const { db } of perDatabase) await client.query(`ALTER ROLE ${r} IN DATABASE ${quoteIdent(db)} RESET ALL`);
+  for (const [name, value] of Object.entries(APP_ROLE_SETTINGS)) await client.query(`ALTER ROLE ${r} SET ${name} = '${value}'`);
+}
+
+/** What the role's settings are now, as `name=value` per database (`*` = role-wide), for drift checks. */
+export async function appRoleSettings(client: Client, role: string): Promise<{ database: string; settings: string[] }[]> {
+  return (await client.query<{ database: string; settings: string[] }>(
+    `SELECT coalesce(d.datname, '*') AS database, s.setconfig AS settings FROM pg_catalog.pg_db_role_setting s
+     LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase WHERE s.setrole = $1::regrole ORDER BY 1`, [role])).rows;
+}
+
+export function expectedAppRoleSettings(): { database: string; settings: string[] }[] {
+  return [{ database: "*", settings: Object.entries(APP_ROLE_SETTINGS).map(([k, v]) => `${k}=${v}`) }];
 }
 
 /** applyAppPrivileges over its own short connection (the AppPrivileges resource, after each migration deploy). */

@@ -53,7 +53,7 @@ describe("attack 4: settings and a password planted on the app role", () => {
     const viaPooler = async (url: string) => {
       const c = new Client({ connectionString: url });
       // PgBouncer answers a failed SCRAM exchange with 08P01 and the server's words; the server itself with 28P01.
-      return c.connect().then(() => c.end().then(() => "ok"), (e: Error) => (/password authentication failed/.test(e.message) ? "refused" : e.message));
+      return c.connect().then(() => c.end().then(() => "ok"), (e: Error) => (/password authentication failed|SASL authentication failed/.test(e.message) ? "refused" : e.message));
     };
     expect(await viaPooler(pooled)).toBe("refused");
     expect((await appRoleDrift(db.url, db.appRole, pooled)).map((d) => d.kind)).toEqual(["password"]);

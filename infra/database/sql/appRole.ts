@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { withClient } from "./withClient";
 import { quoteIdent, quoteLiteral } from "../../naming";
-import { applyAppPrivileges } from "./appPrivileges";
+import { appRoleSettings, applyAppPrivileges, expectedAppRoleSettings } from "./appPrivileges";
+import { Client } from "pg";
 
 /**
  * The app's login role, made with SQL by the migrator rather than through a provider API: on Neon, API-made roles
@@ -13,7 +14,11 @@ export interface AppRole {
   password: string;
 }
 
-/** Creates or re-asserts the role; pass the current password to keep it (running app instances keep working). */
+/**
+ * Creates or re-asserts the role; pass the current password to keep it (running app instances keep working).
+ * Re-asserting owns the whole role again: the password is set to the platform's (the app can change its own), and
+ * every role setting is reset to the platform's (applyAppPrivileges).
+ */
 export async function ensureAppRole(migratorUri: string, name: string, keepPassword?: string): Promise<AppRole> {
   const password = keepPassword ?? randomBytes(18).toString("base64url");
   return withClient(migratorUri, async (client) => {
@@ -22,6 +27,11 @@ export async function ensureAppRole(migratorUri: string, name: string, keepPassw
     // the attribute check below still refuses a role that can bypass RLS.
     const attrs = exists ? `LOGIN PASSWORD ${quoteLiteral(password)}` : `LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD ${quoteLiteral(password)}`;
     await client.query(`${exists ? "ALTER" : "CREATE"} ROLE ${quoteIdent(name)} WITH ${attrs}`);
+    // Membership lets the platform end the app's sessions that block a fence or a deploy (foreignSessions.ts);
+    // the creator holds ADMIN on the role, so it may grant it to itself. Not for a superuser (it needs none).
+    if (!(await client.query<{ s: boolean }>("SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user")).rows[0]!.s) {
+      await client.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
+    }
     await applyAppPrivileges(client, name);
     const check = await client.query<{ rolsuper: boolean; rolbypassrls: boolean }>("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", [name]);
     if (check.rows[0]?.rolsuper || check.rows[0]?.rolbypassrls) {
@@ -29,6 +39,33 @@ export async function ensureAppRole(migratorUri: string, name: string, keepPassw
     }
     return { name, password };
   });
+}
+
+/** How the role differs from what the platform last applied: its settings, or a password that no longer works. */
+export type AppRoleDrift =
+  | { kind: "settings"; expected: { database: string; settings: string[] }[]; actual: { database: string; settings: string[] }[] }
+  | { kind: "password"; detail: string };
+
+/**
+ * The drift `bloom status` shows and `up` repairs. The password is checked by logging in through the pooler
+ * (`appPooledUri`: PgBouncer's SCRAM locally, Neon's pooler in the cloud): the local server trusts loopback, so a
+ * direct login would pass with any password.
+ */
+export async function appRoleDrift(migratorUri: string, role: string, appPooledUri: string): Promise<AppRoleDrift[]> {
+  const drift: AppRoleDrift[] = [];
+  const actual = await withClient(migratorUri, (c) => appRoleSettings(c, role), "bloom-status");
+  const expected = expectedAppRoleSettings();
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) drift.push({ kind: "settings", expected, actual });
+  const login = new Client({ connectionString: appPooledUri, application_name: "bloom-status", connectionTimeoutMillis: 10_000 });
+  try {
+    await login.connect();
+  } catch (err) {
+    if (!/password authentication failed|SASL authentication failed/.test((err as Error).message)) throw err;
+    drift.push({ kind: "password", detail: `the app role's password no longer authenticates (someone changed it since the last \`up\`): \`pulumi up\` sets it again` });
+  } finally {
+    await login.end().catch(() => undefined);
+  }
+  return drift;
 }
 
 export async function dropAppRole(migratorUri: string, name: string): Promise<void> {

@@ -2,6 +2,7 @@ import type { Client } from "pg";
 import type { TenantRecord } from "../tenantCatalog";
 import type { TableFingerprint } from "./tableCopy";
 import type { BulkLoadPlan } from "./bulkLoad";
+import { acquireLease, LeaseHeldError } from "../../coordination/lease";
 
 /**
  * A move's journal lives in the tenant's catalog row in the pool (`bloom_platform.tenants.move`): every step is
@@ -80,15 +81,16 @@ export async function settleCatalogRow(pool: Client, tenantId: string, location:
 }
 
 /**
- * Held for a whole move on the pool: one process moves a tenant at a time. A session lock, so a killed process
- * releases it with its connection.
+ * Held for a whole move on the pool: one process moves a tenant at a time. A lease bound to this session
+ * (infra/coordination/lease.ts), so a killed process releases it with its connection — and, unlike the advisory
+ * lock it replaced, the app cannot take it (issue 22).
  */
 export async function holdMoveLock(pool: Client, tenantId: string, waitMs = 10_000): Promise<void> {
   // A killed mover's server session ends a moment after the process: wait that long before calling it a conflict.
-  for (const deadline = Date.now() + waitMs; ;) {
-    const { rows } = await pool.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext('bloom-tenant-move'), hashtext($1)) AS ok`, [tenantId]);
-    if (rows[0]!.ok) return;
-    if (Date.now() > deadline) throw new Error(`another process is moving or purging tenant "${tenantId}" right now: wait for it to finish (bloom tenants status)`);
-    await new Promise((r) => setTimeout(r, 250));
+  try {
+    await acquireLease(pool, `tenant-move:${tenantId}`, `tenant move or purge of "${tenantId}"`, { waitMs });
+  } catch (err) {
+    if (!(err instanceof LeaseHeldError)) throw err;
+    throw new Error(`another process is moving or purging tenant "${tenantId}" right now (${err.heldBy?.pid ? `pid ${err.heldBy.pid}, ` : ""}since ${err.heldBy?.since.toISOString() ?? "?"}): wait for it to finish (bloom tenants status)`);
   }
 }
