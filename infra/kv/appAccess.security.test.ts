@@ -5,6 +5,7 @@ import { setKillSwitch, writeFlag } from "./flagStore";
 import { writeBudgets } from "./budgetStore";
 import { createTenantGuards } from "@bloom/tenant-runtime/limiter";
 import { startTestEndpoint } from "../../test/redis";
+import { makeAclToken } from "./aclTokens";
 
 /**
  * Defect 9 (store): the app's token was the platform's, so an app bug or a compromised instance could lift its own
@@ -58,7 +59,6 @@ describe("defect 9: a scoped store credential for the app", () => {
     await refused(limiter.hget(`${prefix}flag:tenancy_enabled`, "default"));
     await refused(limiter.set(`${prefix}flag:tenancy_enabled:kill`, "1"));
     await refused(limiter.del(`${prefix}rl:probe`)); // only the limiter's commands, even on its own keys
-    expect(await limiter.eval("return redis.call('INCRBY', KEYS[1], 1)", [`${prefix}rl:probe`], [])).toBe(1);
   });
 
   it("neither token can manage users or run admin commands; re-applying keeps the tokens, rotating replaces them", async () => {
@@ -78,5 +78,21 @@ describe("defect 9: a scoped store credential for the app", () => {
 
   it("a token the endpoint does not know is refused with 401", async () => {
     await expect(adminCommand(endpoint.server.url, "bloomacl_bm9ib2R5AHdyb25n", ["PING"])).rejects.toThrow(/401/);
+  });
+
+  it("attack 7: the limiter token runs no Lua of its own (EVAL refused, even on its own keys); the library's scripts still run", async () => {
+    const limiter = client(access.limiterToken);
+    await refused(limiter.eval("return redis.call('INCRBY', KEYS[1], 1)", [`${prefix}rl:probe`], []));
+    await refused(limiter.eval("local i = 0 while i < 1e7 do i = i + 1 end return i", [], []));
+    await refused(limiter.scriptLoad("return 1"));
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0 });
+    await guards.assertTenantBudget("pilot", "script-probe");
+  });
+
+  it("attack 6: a token forged for Redis's default user, with any password, gets nothing on the local endpoint", async () => {
+    const forged = makeAclToken("default", "anything");
+    await expect(adminCommand(endpoint.server.url, forged, ["ACL", "WHOAMI"])).rejects.toThrow(/401|WRONGPASS|disabled|NOAUTH/i);
+    await expect(adminCommand(endpoint.server.url, forged, ["SET", `${prefix}flag:tenancy_enabled:kill`, "1"])).rejects.toThrow(/401|WRONGPASS|disabled|NOAUTH/i);
+    expect(await endpoint.redis.get(`${prefix}flag:tenancy_enabled:kill`)).toBeNull();
   });
 });
