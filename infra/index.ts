@@ -9,6 +9,7 @@ export { ensureKvDatabase, deleteKvDatabase, kvDatabaseExists, kvClient, connect
 export { readFlag, writeFlag, deleteFlag, currentActor, writeTenantOverrides, readTenantOverrides } from "./kv/flagStore";
 export { readBudgets, writeBudgets, writeTenantBudget, readTenantBudget, type Budget } from "./kv/budgetStore";
 export { ensureAppKvAccess, deleteAppKvAccess } from "./kv/appAccess";
+export { missingLimiterScripts } from "./kv/limiterScripts";
 export { getTenancyMode, setTenancyMode } from "./tenancy/rlsModes";
 export { applyTenancyModeFromStore, type StoreAccess } from "./tenancy/modeFromStore";
 export { upsertTenantRecord, removeTenantRecord, provisionDedicatedClinic, removeDedicatedClinic, type TenantRecord } from "./tenancy/tenantCatalog";

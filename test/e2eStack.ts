@@ -21,7 +21,7 @@ export async function e2eStackFile(stackName: string, edit: (config: Record<stri
   const file = parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> };
   file.config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
   file.config["bloom:migrations"] = { dir: migrationsDir, snapshotTtlHours: 24 };
-  file.config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: kvPort } };
+  file.config["bloom:kv"] = { backend: "local", local: { port: kvPort } };
   edit(file.config);
   writeFileSync(configFile, stringify({ config: file.config }));
   return { root, dir, configFile, migrationsDir, kvPort };

@@ -2,7 +2,12 @@ import { randomBytes } from "node:crypto";
 import { Redis as UpstashRedis } from "@upstash/redis";
 import { startUpstashRestServer, type RunningRestServer } from "../infra/kv/upstashRestServer";
 
-export const TEST_REDIS_URL = process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+/** The store Redis the harness started (test/globalSetup.ts): its admin URL, a secret. */
+export const TEST_REDIS_URL = (() => {
+  const url = process.env.BLOOM_TEST_REDIS_URL;
+  if (!url) throw new Error("BLOOM_TEST_REDIS_URL is not set: the test harness (test/globalSetup.ts) starts the store's Redis; run through vitest's projects");
+  return url;
+})();
 
 /** A REST endpoint on a random port over the test Redis, and an @upstash/redis client for it. */
 export async function startTestEndpoint(): Promise<{ server: RunningRestServer; token: string; redis: UpstashRedis }> {

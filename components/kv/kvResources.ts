@@ -167,6 +167,11 @@ const appAccessProvider = dataPlaneProvider<AppAccessInputs, AppAccessOutputs, S
   async delete(dp, store, _id, props) {
     await dp.deleteAppKvAccess(store.restUrl, store.restToken, [props.readerUser, props.limiterUser]);
   },
+  // The limiter user runs only scripts the platform loaded; a store restart forgets them (issue 22).
+  async drifted(dp, store) {
+    const missing = await dp.missingLimiterScripts(store.restUrl, store.restToken);
+    return missing.length ? `the store no longer holds ${missing.length} of the limiter's scripts (restarted?)` : undefined;
+  },
 });
 
 export class KvAppAccessResource extends pulumi.dynamic.Resource {

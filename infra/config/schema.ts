@@ -199,7 +199,8 @@ const kv = z
       .optional(),
     local: z
       .object({
-        redisUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL such as redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
+        /** A Redis of your own (with no usable default user); absent: the local stack's own redis-server. */
+        redisUrl: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL such as redis://127.0.0.1:6379").optional(),
         port: z.number().int().min(1024, "must be a port >= 1024").max(65535, "must be a port <= 65535").default(8079),
       })
       .strict()

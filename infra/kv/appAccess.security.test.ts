@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminCommand, ensureAppKvAccess, type AppKvAccess } from "./appAccess";
 import { setKillSwitch, writeFlag } from "./flagStore";
 import { writeBudgets } from "./budgetStore";
-import { createTenantGuards } from "@bloom/tenant-runtime/limiter";
+import { createTenantGuards, LimiterScriptsMissingError } from "@bloom/tenant-runtime/limiter";
 import { startTestEndpoint } from "../../test/redis";
 import { makeAclToken } from "./aclTokens";
+import { missingLimiterScripts } from "./limiterScripts";
 
 /**
  * Defect 9 (store): the app's token was the platform's, so an app bug or a compromised instance could lift its own
@@ -95,4 +96,24 @@ describe("defect 9: a scoped store credential for the app", () => {
     await expect(adminCommand(endpoint.server.url, forged, ["SET", `${prefix}flag:tenancy_enabled:kill`, "1"])).rejects.toThrow(/401|WRONGPASS|disabled|NOAUTH/i);
     expect(await endpoint.redis.get(`${prefix}flag:tenancy_enabled:kill`)).toBeNull();
   });
+
+  it("the library's scripts survive an endpoint restart; a store that forgot them is reported, fails clearly, and is reloaded", async () => {
+    const restarted = await startTestEndpoint(); // a new endpoint process state over the same Redis
+    try {
+      const viaRestarted = createTenantGuards({ url: restarted.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0 });
+      await viaRestarted.assertTenantBudget("pilot", "restart-probe");
+      await new Promise((r) => setTimeout(r, 300)); // the library records analytics after answering
+    } finally {
+      await restarted.server.close();
+    }
+    expect(await missingLimiterScripts(endpoint.server.url, endpoint.token)).toEqual([]);
+    await adminCommand(endpoint.server.url, endpoint.token, ["SCRIPT", "FLUSH"]); // what a store restart does
+    expect(await missingLimiterScripts(endpoint.server.url, endpoint.token)).toHaveLength(2);
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0 });
+    await expect(guards.assertTenantBudget("pilot", "flushed-probe")).rejects.toThrow(LimiterScriptsMissingError);
+    await ensureAppKvAccess(endpoint.server.url, endpoint.token, prefix, access.readerUser.replace(/-reader$/, ""), access); // what `up` does on that drift
+    expect(await missingLimiterScripts(endpoint.server.url, endpoint.token)).toEqual([]);
+    await guards.assertTenantBudget("pilot", "flushed-probe");
+  });
 });
+

@@ -1,3 +1,8 @@
+import { adminCommand } from "./adminCommand";
+import { loadLimiterScripts } from "./limiterScripts";
+
+export { adminCommand };
+
 /**
  * The app's scoped credentials for the store (the platform keeps the admin token). Two ACL users per stack, made
  * with Upstash's ACL extensions (ACL GENTOKEN → SETUSER … >token; the local endpoint implements the same), because
@@ -18,21 +23,16 @@ const READER_COMMANDS = ["+hget", "+hmget", "+hgetall", "+exists", "+get", "+sme
 // The scripts' own commands too (Redis checks each redis.call against the user): what @upstash/ratelimit's
 // algorithms call, on the user's keys only.
 // ZINCRBY: the analytics (`analytics: true`) the runtime records, which `bloom status` reads for rejections.
-const LIMITER_COMMANDS = ["+evalsha", "+eval", "+get", "+incrby", "+pexpire", "+hgetall", "+hmget", "+hset", "+ttl", "+zincrby", "+ping"];
+// EVALSHA but no EVAL (issue 22): only the library's scripts, which the platform loads (limiterScripts.ts). Redis
+// still checks each redis.call of those against the user's key patterns, but within `<prefix>rl:*` a script may
+// touch any tenant's counters: the limiter user is shared by the stack's tenants (threat model).
+const LIMITER_COMMANDS = ["+evalsha", "+get", "+incrby", "+pexpire", "+hgetall", "+hmget", "+hset", "+ttl", "+zincrby", "+ping"];
 
 export function appAclRules(prefix: string): { reader: string[]; limiter: string[] } {
   return {
     reader: [`~${prefix}flag:*`, `~${prefix}flags`, `~${prefix}budgets`, ...READER_COMMANDS],
     limiter: [`~${prefix}rl:*`, ...LIMITER_COMMANDS],
   };
-}
-
-/** One REST command with the admin token; errors carry the command name only (arguments hold tokens). */
-export async function adminCommand(restUrl: string, adminToken: string, command: string[]): Promise<unknown> {
-  const res = await fetch(restUrl, { method: "POST", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify(command) });
-  const body = (await res.json().catch(() => ({}))) as { result?: unknown; error?: string };
-  if (!res.ok || body.error) throw new Error(`store command ${command.slice(0, 2).join(" ")} failed (${res.status}): ${body.error ?? "no answer"}`);
-  return body.result;
 }
 
 /** ACL user names are `<base>-reader` / `<base>-limiter`; `base` names the stack (stacks may share a local Redis). */
@@ -46,12 +46,14 @@ export async function ensureAppKvAccess(restUrl: string, adminToken: string, pre
   };
   const readerUser = `${base}-reader`;
   const limiterUser = `${base}-limiter`;
-  return {
+  const access = {
     readerUser,
     readToken: await apply(readerUser, rules.reader, keep?.readToken),
     limiterUser,
     limiterToken: await apply(limiterUser, rules.limiter, keep?.limiterToken),
   };
+  await loadLimiterScripts(restUrl, adminToken);
+  return access;
 }
 
 export async function deleteAppKvAccess(restUrl: string, adminToken: string, users: string[]): Promise<void> {

@@ -1,10 +1,12 @@
 import { Redis } from "@upstash/redis";
 import { ensureLocalRestEndpoint, reviveLocalEndpoint } from "./localEndpoint";
 import { upstashApi } from "./upstashDeveloperApi";
+import { ensureStoreRedis } from "./localRedis";
 
 /** Where an environment's key-value store lives; carried as a secret input (it may hold an API key). */
 export type KvSettings =
-  | { kind: "local"; redisUrl: string; port?: number }
+  /** `redisUrl` absent: the local stack's own redis-server (localRedis.ts). */
+  | { kind: "local"; redisUrl?: string | null; port?: number }
   | { kind: "upstash"; email: string; apiKey: string; primaryRegion: string; readRegions?: string[]; apiBaseUrl?: string };
 
 export interface KvDatabase {
@@ -16,8 +18,9 @@ export interface KvDatabase {
 
 export async function ensureKvDatabase(settings: KvSettings, name: string): Promise<KvDatabase> {
   if (settings.kind === "local") {
-    const endpoint = await ensureLocalRestEndpoint({ redisUrl: settings.redisUrl, port: settings.port });
-    return { databaseId: `local:${new URL(settings.redisUrl).host}`, restUrl: endpoint.url, restToken: endpoint.token };
+    const endpoint = await ensureLocalRestEndpoint({ redisUrl: settings.redisUrl ?? undefined, port: settings.port });
+    const host = settings.redisUrl ? new URL(settings.redisUrl).host : `127.0.0.1:${(await ensureStoreRedis()).port}`;
+    return { databaseId: `local:${host}`, restUrl: endpoint.url, restToken: endpoint.token };
   }
   const db = await upstashApi(settings).ensureDatabase({ name, primaryRegion: settings.primaryRegion, readRegions: settings.readRegions });
   return { databaseId: db.database_id, restUrl: `https://${db.endpoint}`, restToken: db.rest_token };

@@ -3,7 +3,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import path from "node:path";
-import { DEFAULT_KV_STATE_DIR } from "./localEndpoint";
 
 /**
  * The local stack's own redis-server (issue 22): its own loopback port, an ACL file under `.bloom/`, the `default`
@@ -23,6 +22,7 @@ export interface LocalStoreRedis {
   started: boolean;
 }
 
+const DEFAULT_STATE_DIR = path.join(path.resolve(__dirname, "..", ".."), ".bloom");
 const storeDir = (stateDir: string, port: number) => path.join(stateDir, `redis-${port}`);
 
 /** AUTH then PING over a bare socket: `true` only for this checkout's server (a foreign one refuses the password). */
@@ -60,7 +60,7 @@ export function storeRedisFiles(password: string, port: number, dir: string): { 
 
 export async function ensureStoreRedis(opts: { stateDir?: string; port?: number; log?: (m: string) => void } = {}): Promise<LocalStoreRedis> {
   const port = opts.port ?? Number(process.env.BLOOM_STORE_REDIS_PORT ?? DEFAULT_STORE_REDIS_PORT);
-  const dir = storeDir(opts.stateDir ?? DEFAULT_KV_STATE_DIR, port);
+  const dir = storeDir(opts.stateDir ?? DEFAULT_STATE_DIR, port);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const secretFile = path.join(dir, "admin.secret");
   if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
@@ -88,7 +88,7 @@ export async function ensureStoreRedis(opts: { stateDir?: string; port?: number;
 /** Stops this checkout's store Redis on `port` (`npm run local -- stop`). */
 export function stopStoreRedis(opts: { stateDir?: string; port?: number } = {}): boolean {
   const port = opts.port ?? Number(process.env.BLOOM_STORE_REDIS_PORT ?? DEFAULT_STORE_REDIS_PORT);
-  const pidFile = path.join(storeDir(opts.stateDir ?? DEFAULT_KV_STATE_DIR, port), "redis.pid");
+  const pidFile = path.join(storeDir(opts.stateDir ?? DEFAULT_STATE_DIR, port), "redis.pid");
   if (!existsSync(pidFile)) return false;
   try {
     process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGTERM");

@@ -22,11 +22,19 @@ export function adaptScript(script: string): string {
 export class ScriptShaMap {
   private readonly toServer = new Map<string, string>();
 
+  /** `learned`: told of each new mapping (the endpoint keeps them in Redis, to survive its own restart). */
+  constructor(private readonly learned: (clientSha: string, serverSha: string) => void = () => undefined) {}
+
   /** Returns the script to send to Redis, remembering client sha → server sha. */
   adapt(script: string): string {
     const adapted = adaptScript(script);
-    if (adapted !== script) this.toServer.set(sha1(script), sha1(adapted));
+    if (adapted !== script) this.remember(sha1(script), sha1(adapted), true);
     return adapted;
+  }
+
+  remember(clientSha: string, serverSha: string, isNew = false): void {
+    if (isNew && this.toServer.get(clientSha) !== serverSha) this.learned(clientSha, serverSha);
+    this.toServer.set(clientSha, serverSha);
   }
 
   serverSha(clientSha: string): string {

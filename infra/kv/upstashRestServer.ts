@@ -29,15 +29,25 @@ export interface RunningRestServer {
   close(): Promise<void>;
 }
 
+const SCRIPT_SHAS_KEY = "bloom-endpoint:script-shas";
 const BLOCKED = new Set(["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "SYNC", "PSYNC", "QUIT", "SHUTDOWN", "BLPOP", "BRPOP", "BLMOVE", "BZPOPMIN", "BZPOPMAX", "XREAD", "WAIT"]);
 
 export async function startUpstashRestServer(opts: UpstashRestServerOptions): Promise<RunningRestServer> {
   const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
   await redis.connect();
   const expected = Buffer.from(`Bearer ${opts.token}`);
-  const scripts = new ScriptShaMap();
+  // The client-to-server SHA map outlives this process in Redis itself (under a key no app user's patterns
+  // reach): after an endpoint restart, the limiter's EVALSHA of a script the platform loaded still resolves,
+  // and the limiter user has no EVAL to fall back on.
+  const scripts = new ScriptShaMap((clientSha, serverSha) => void redis.hset(SCRIPT_SHAS_KEY, clientSha, serverSha).catch(() => undefined));
+  for (const [clientSha, serverSha] of Object.entries(await redis.hgetall(SCRIPT_SHAS_KEY))) scripts.remember(clientSha, serverSha);
 
   const users = new Map<string, Promise<Redis | undefined>>();
+  // A token's connection logs in as the token's user only: ioredis lets credentials in the URL win over the
+  // options, so the admin's are taken out of the URL first.
+  const serverOnly = new URL(opts.redisUrl);
+  serverOnly.username = "";
+  serverOnly.password = "";
 
   /** The Redis connection a request's token runs on, or undefined (401). */
   const connectionFor = async (req: IncomingMessage, url: URL): Promise<Redis | undefined> => {
@@ -49,7 +59,7 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     const key = header.slice("Bearer ".length);
     if (!users.has(key)) {
       users.set(key, (async () => {
-        const conn = new Redis(opts.redisUrl, { username: acl.user, password: acl.password, lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: () => null });
+        const conn = new Redis(serverOnly.toString(), { username: acl.user, password: acl.password, lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: () => null });
         conn.on("error", () => undefined); // a refused login is answered with 401 below, not logged as a crash
         try {
           await conn.connect();

@@ -5,7 +5,7 @@ import { Redis } from "@upstash/redis";
 import { createTenantGuards } from "@bloom/tenant-runtime/limiter";
 import { writeBudgets } from "../../infra/kv/budgetStore";
 import { startUpstashRestServer } from "../../infra/kv/upstashRestServer";
-import { ensureRedis } from "../services/ensureRedis";
+import { ensureStoreRedis } from "../../infra/kv/localRedis";
 import { percentile } from "./stats";
 
 /**
@@ -20,7 +20,7 @@ const tenants = Number(values.tenants);
 const pct = percentile;
 
 async function main() {
-  const redisUrl = await ensureRedis();
+  const redisUrl = (await ensureStoreRedis()).adminUrl;
   const token = randomBytes(16).toString("hex");
   const server = await startUpstashRestServer({ redisUrl, token });
   const prefix = `bench:limiter:${Date.now()}:`;

@@ -23,7 +23,7 @@ export function kvSettings(kv: PlatformConfig["kv"], upstashApiKey: () => pulumi
     const u = kv.upstash!;
     return pulumi.secret(upstashApiKey().apply((apiKey): KvSettings => ({ kind: "upstash", email: u.email, apiKey, primaryRegion: u.primaryRegion, readRegions: u.readRegions, apiBaseUrl: u.apiBaseUrl })));
   }
-  return pulumi.secret({ kind: "local" as const, redisUrl: kv.local?.redisUrl ?? "redis://127.0.0.1:6379", port: kv.local?.port ?? 8079 });
+  return pulumi.secret({ kind: "local" as const, redisUrl: kv.local?.redisUrl ?? null, port: kv.local?.port ?? 8079 });
 }
 
 /**

@@ -37,7 +37,7 @@ describe.skipIf(!engine && !mustRun)("plain pulumi CLI (bin/pulumi) on the local
     writeFileSync(path.join(projectDir, "Pulumi.yaml"), stringify({ name: "bloom-platform", runtime: { name: "nodejs", options: { typescript: false } }, main: path.join(REPO_ROOT, "stacks", "platform", "main.js") }));
     const config: Record<string, unknown> = Object.fromEntries(Object.entries(readStackConfig("local")).map(([k, v]) => [k, v.startsWith("{") || v.startsWith("[") ? JSON.parse(v) : v]));
     config["bloom:database"] = { backend: "local", local: { serverUrl: TEST_PG_URL, poolerPort: Number(process.env.BLOOM_TEST_POOLER_PORT) } };
-    config["bloom:kv"] = { backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: kvPort } };
+    config["bloom:kv"] = { backend: "local", local: { port: kvPort } };
     config["bloom:tenants"] = [...(config["bloom:tenants"] as object[]), { id: "acme", name: "Acme", tier: "enterprise", isolation: "dedicated" }];
     writeFileSync(path.join(projectDir, `Pulumi.${stackName}.yaml`), stringify({ config }));
     pulumi(["stack", "init", stackName]);

@@ -31,7 +31,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await requirePostgres();
     await query(TEST_PG_URL, `CREATE DATABASE ${bystander}`);
     kvPort = await freePort();
-    config["bloom:kv"] = JSON.stringify({ backend: "local", local: { redisUrl: process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", port: kvPort } });
+    config["bloom:kv"] = JSON.stringify({ backend: "local", local: { port: kvPort } });
     stack = await openPlatformStack({ stackName, config, root });
   });
   afterAll(async () => {
@@ -242,7 +242,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_roles WHERE rolname LIKE 'bloom_local__%'")).toEqual([]);
     expect(await query(TEST_PG_URL, "SELECT 1 FROM pg_database WHERE datname = $1", [bystander])).toHaveLength(1);
     const { Redis } = await import("ioredis");
-    const redis = new Redis(process.env.BLOOM_TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+    const redis = new Redis(process.env.BLOOM_TEST_REDIS_URL!); // the store Redis the stack uses (the harness started it)
     // Flags and budgets are gone. The audit trail is kept on purpose (it records the destroy too), and rate-limit
     // counters expire on their own.
     const left = await redis.keys(`bloom:${stackName}:*`);

@@ -137,7 +137,11 @@ function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis },
       const tenantId = key.slice(0, key.indexOf(":"));
       if (!tenantId) throw new Error(`limit("${key}"): the key must start with the tenant, as in \`\${tenantId}:\${identifier}\``);
       const budget = await budgetOf(tenantId);
-      const r = await limiterFor(tenantId, budget).limit(key);
+      const r = await limiterFor(tenantId, budget).limit(key).catch((err: unknown) => {
+        // The limiter's token may run only the scripts the platform loaded (no EVAL): a store restart forgets them.
+        if (/NOSCRIPT|NOPERM.*'eval'/i.test(String(err))) throw new LimiterScriptsMissingError(err);
+        throw err;
+      });
       return { success: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset, pending: r.pending };
     },
     budgetOf,
@@ -146,6 +150,14 @@ function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis },
 }
 
 export type TenantRatelimit = ReturnType<typeof ratelimitOver>;
+
+/** The store no longer holds the limiter's scripts (it restarted); the next `pulumi up` loads them again. */
+export class LimiterScriptsMissingError extends Error {
+  constructor(readonly cause: unknown) {
+    super("the store no longer holds the rate limiter's scripts (it restarted?), and the app's limiter token may not load any: run `pulumi up` (it loads them), see docs/app-runtime.md");
+    this.name = "LimiterScriptsMissingError";
+  }
+}
 
 /**
  * The guards the Bloom app calls per request: `assertTenantBudget` (the playbook's function, throwing
