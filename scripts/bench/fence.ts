@@ -5,13 +5,10 @@ import { performance } from "node:perf_hooks";
 import { Client } from "pg";
 import { runWithTenant } from "@bloom/tenant-runtime";
 import { median } from "./stats";
+import { withCredentials } from "../../infra/database/sql/appRole";
+import { withBenchDatabase } from "./benchDatabase";
 import { REPO_ROOT } from "../../infra/config/stackFile";
-import { ensureAppRole, withCredentials } from "../../infra/database/sql/appRole";
-import { LocalPostgresBackend } from "../../infra/database/local/localPostgresBackend";
-import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";
-import { loadMigrations } from "../../infra/migrations/migrationSource";
 import { fenceTenant, FENCE_TRIGGER } from "../../infra/tenancy/tenantFence";
-import { ensureTestPostgres } from "../services/ensurePostgres";
 
 /**
  * bench:fence — what the fence trigger costs the unfenced path: a single-row UPDATE as the app (a runWithTenant
@@ -24,16 +21,7 @@ const { values } = parseArgs({ options: { writes: { type: "string", default: "30
 const writes = Number(values.writes);
 
 async function main() {
-  const serverUrl = await ensureTestPostgres((m) => console.log(m));
-  const backend = new LocalPostgresBackend(serverUrl);
-  const project = `bench-fence-${Date.now().toString(36)}`;
-  await backend.ensureProject({ name: project });
-  try {
-    const migrator = await backend.ensureRole(project, "main", "bloom_migrator");
-    await backend.ensureDatabase(project, "main", "bloom", migrator.name);
-    const url = await backend.connectionUri({ projectId: project, branchId: "main", database: "bloom", role: migrator.name, password: migrator.password });
-    await applyPendingMigrations(url, loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), { database: project });
-    const app = await ensureAppRole(url, `${project.replace(/-/g, "_")}__bloom_app`);
+  await withBenchDatabase("fence", async ({ url, app }) => {
     const admin = new Client({ connectionString: url });
     await admin.connect();
     await admin.query(`INSERT INTO clinic (id, name) SELECT 'c' || g, 'C' FROM generate_series(1, 100) g`);
@@ -76,10 +64,7 @@ async function main() {
     console.log(`fence-overhead-previous = ${(m("previous") / m("off")).toFixed(3)}`);
     console.log(`fence-overhead-now = ${(m("now") / m("off")).toFixed(3)} (target: <= the previous trigger's)`);
     console.log(`now-vs-previous = ${(m("now") / m("previous")).toFixed(3)}`);
-  } finally {
-    await backend.deleteProject(project);
-    await backend.close();
-  }
+  });
 }
 
 main().catch((err) => {

@@ -1,16 +1,11 @@
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { median } from "./stats";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { REPO_ROOT } from "../../infra/config/stackFile";
-import { ensureAppRole, withCredentials } from "../../infra/database/sql/appRole";
-import { LocalPostgresBackend } from "../../infra/database/local/localPostgresBackend";
-import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";
-import { loadMigrations } from "../../infra/migrations/migrationSource";
+import { withCredentials } from "../../infra/database/sql/appRole";
+import { withBenchDatabase } from "./benchDatabase";
 import { setTenancyMode } from "../../infra/tenancy/rlsModes";
 import { runWithTenant } from "@bloom/tenant-runtime";
-import { ensureTestPostgres } from "../services/ensurePostgres";
 
 /**
  * bench:rls — a tenant-scoped indexed query (one clinic's appointments on one day) over N appointments (default
@@ -24,17 +19,7 @@ const rows = Number(values.rows);
 const queries = Number(values.queries);
 
 async function main() {
-  const serverUrl = await ensureTestPostgres((m) => console.log(m));
-  const backend = new LocalPostgresBackend(serverUrl);
-  const project = `bench-rls-${Date.now().toString(36)}`;
-  await backend.ensureProject({ name: project });
-  try {
-    const migrator = await backend.ensureRole(project, "main", "bloom_migrator");
-    await backend.ensureDatabase(project, "main", "bloom", migrator.name);
-    const url = await backend.connectionUri({ projectId: project, branchId: "main", database: "bloom", role: migrator.name, password: migrator.password });
-    await applyPendingMigrations(url, loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), { database: project });
-    // After the migrations, as the platform's TenantBoundary does: the allow-list covers the tables they made.
-    const app = await ensureAppRole(url, `${project.replace(/-/g, "_")}__bloom_app`);
+  await withBenchDatabase("rls", async ({ url, app }) => {
     await setTenancyMode(url, "enforce");
     const seed = new Client({ connectionString: url });
     await seed.connect();
@@ -92,10 +77,7 @@ async function main() {
     console.log(`app path (BEGIN, set_config, query, COMMIT): with RLS median ${median(arms.rls.total).toFixed(3)} ms; without ${median(arms.plain.total).toFixed(3)} ms (${queries} units each, interleaved)`);
     console.log(`rls-overhead-query-only = ${ratio("query").toFixed(2)} (the query statement alone: ${median(arms.rls.query).toFixed(3)} vs ${median(arms.plain.query).toFixed(3)} ms)`);
     console.log(`rls-overhead-app-path = ${ratio("total").toFixed(2)} (target <= 1.15)`);
-  } finally {
-    await backend.deleteProject(project);
-    await backend.close();
-  }
+  });
 }
 
 main().catch((err) => {

@@ -6,10 +6,11 @@ import { DEFAULT_EMBEDDED_DATA_DIR } from "../../infra/database/createBackend";
 import { stopEmbeddedServer } from "../../infra/database/local/embeddedPostgres";
 import { DEFAULT_POOLER_PORT, poolerStateDir, stopPooler } from "../../infra/database/local/pgbouncer";
 import { DEFAULT_LOCAL_KV_PORT, endpointStateFile, stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
+import { DEFAULT_STORE_REDIS_PORT, stopStoreRedis } from "../../infra/kv/localRedis";
 
 /**
  * The long-lived processes a local stack starts on demand and leaves running for the next short-lived command:
- * the embedded Postgres (when no serverUrl is set), the Upstash-compatible endpoint, and PgBouncer. `destroy`
+ * the embedded Postgres (when no serverUrl is set), the Upstash-compatible endpoint and its redis-server, and PgBouncer. `destroy`
  * removes the stack's databases and keys, not these; `npm run local -- stop` ends them.
  */
 export interface LocalService {
@@ -45,6 +46,11 @@ export function localServicesOf(config: PlatformConfig): LocalService[] {
     const file = endpointStateFile(port);
     const pid = () => (existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { pid: number }).pid : 0);
     services.push({ name: `key-value endpoint on 127.0.0.1:${port}`, running: () => alive(pid()), stop: () => stopLocalRestEndpoint(port) });
+    if (!config.kv.local?.redisUrl) {
+      const redisPort = Number(process.env.BLOOM_STORE_REDIS_PORT ?? DEFAULT_STORE_REDIS_PORT);
+      const pidFile = path.join(REPO_ROOT, ".bloom", `redis-${redisPort}`, "redis.pid");
+      services.push({ name: `the store's redis-server on 127.0.0.1:${redisPort}`, running: () => alive(pidIn(pidFile)), stop: () => void stopStoreRedis({ port: redisPort }) });
+    }
   }
   return services;
 }
