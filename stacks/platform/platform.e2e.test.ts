@@ -176,6 +176,32 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     expect(await redis.hget(key, "tenant:pilot")).toBe(true);
   });
 
+  it("the app changing its own role (settings, password) and the store forgetting the limiter's scripts: each is one update in preview, repaired by up", async () => {
+    const outputs = await stack.outputs();
+    const appUrl = outputs.appDatabaseUrl!.value as string;
+    const app = new Client({ connectionString: appUrl });
+    await app.connect();
+    await app.query(`ALTER ROLE CURRENT_USER SET default_transaction_read_only = on`);
+    await app.query(`ALTER ROLE CURRENT_USER PASSWORD 'the-app-owns-it-now'`);
+    await app.end();
+    expect((await stack.preview()).changeSummary.update).toBe(1); // the AppRole: drift, though no input changed
+    await stack.up();
+    const back = new Client({ connectionString: appUrl }); // the platform's password works again, writes too
+    await back.connect();
+    const { runWithTenant } = await import("@bloom/tenant-runtime");
+    await runWithTenant(back, "legacy", (c) => c.query(`INSERT INTO "patient" (id, name) VALUES ('e2e-role-back', 'E2E')`));
+    await back.end();
+
+    const { adminCommand } = await import("../../infra/kv/adminCommand");
+    const { missingLimiterScripts } = await import("../../infra/kv/limiterScripts");
+    const [restUrl, adminToken] = [outputs.kvRestUrl!.value as string, outputs.kvRestToken!.value as string];
+    await adminCommand(restUrl, adminToken, ["SCRIPT", "FLUSH"]); // what a store restart does to loaded scripts
+    expect((await stack.preview()).changeSummary.update).toBe(1); // KvAppAccess
+    await stack.up();
+    expect(await missingLimiterScripts(restUrl, adminToken)).toEqual([]);
+    expect((await stack.preview()).changeSummary.update ?? 0).toBe(0);
+  });
+
   it("adding a tenant changes only that tenant", async () => {
     const tenants = JSON.parse(config["bloom:tenants"]!);
     tenants.push({ id: "new-clinic", name: "New Clinic", tier: "standard", isolation: "pooled" });

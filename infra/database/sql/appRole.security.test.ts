@@ -39,8 +39,15 @@ describe("attack 4: settings and a password planted on the app role", () => {
     expect(planted.code).toBeUndefined();
     expect((await asApp(db.appUrl, "alpha", `INSERT INTO "branch" (id, name, clinic_id) VALUES ('ro', 'ro', 'alpha')`)).code).toBe("25006");
     expect((await appRoleDrift(db.url, db.appRole, throughPooler(db.appUrl, POOLER))).map((d) => d.kind)).toContain("settings");
+    const carrier = new Client({ connectionString: db.appUrl }); // opened under the planted settings: read-only
+    carrier.on("error", () => undefined);
+    await carrier.connect();
+    expect((await carrier.query("SHOW default_transaction_read_only")).rows[0].default_transaction_read_only).toBe("on");
 
-    await ensureAppRole(db.url, db.appRole, password);
+    const lines: string[] = [];
+    await ensureAppRole(db.url, db.appRole, password, (l) => lines.push(l));
+    expect(await carrier.query("SELECT 1").then(() => "alive", () => "ended")).toBe("ended"); // it carried them
+    expect(lines.join("\n")).toMatch(/default_transaction_read_only=on.*: terminated session pid \d+/);
     expect(await roleSettings()).toEqual([{ db: "*", config: Object.entries(APP_ROLE_SETTINGS).map(([k, v]) => `${k}=${v}`) }]);
     expect((await asApp(db.appUrl, "alpha", `INSERT INTO "branch" (id, name, clinic_id) VALUES ('ro', 'ro', 'alpha') RETURNING id`)).rows).toEqual([{ id: "ro" }]);
     expect(await appRoleDrift(db.url, db.appRole, throughPooler(db.appUrl, POOLER))).toEqual([]);

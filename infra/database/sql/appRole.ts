@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { withClient } from "./withClient";
 import { quoteIdent, quoteLiteral } from "../../naming";
-import { appRoleSettings, applyAppPrivileges, expectedAppRoleSettings } from "./appPrivileges";
+import { APP_ROLE_SETTINGS, appRoleSettings, applyAppPrivileges, expectedAppRoleSettings } from "./appPrivileges";
+import { terminateForeignSessions } from "../../coordination/foreignSessions";
 import { Client } from "pg";
 
 /**
@@ -19,7 +20,7 @@ export interface AppRole {
  * Re-asserting owns the whole role again: the password is set to the platform's (the app can change its own), and
  * every role setting is reset to the platform's (applyAppPrivileges).
  */
-export async function ensureAppRole(migratorUri: string, name: string, keepPassword?: string): Promise<AppRole> {
+export async function ensureAppRole(migratorUri: string, name: string, keepPassword?: string, log: (line: string) => void = (line) => console.warn(line)): Promise<AppRole> {
   const password = keepPassword ?? randomBytes(18).toString("base64url");
   return withClient(migratorUri, async (client) => {
     const exists = (await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [name])).rowCount;
@@ -32,13 +33,25 @@ export async function ensureAppRole(migratorUri: string, name: string, keepPassw
     if (!(await client.query<{ s: boolean }>("SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user")).rows[0]!.s) {
       await client.query(`GRANT ${quoteIdent(name)} TO CURRENT_USER`);
     }
+    const planted = plantedSettings(await appRoleSettings(client, name));
     await applyAppPrivileges(client, name);
+    if (planted.length) {
+      // Settings apply at session start: sessions opened while they were planted (a pooler keeps its server
+      // connections for an hour) still carry them. Those go; the pooler opens new ones under the platform's settings.
+      const sessions = (await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE usename = $1", [name])).rows.map((r) => r.pid);
+      await terminateForeignSessions(client, sessions, `re-asserting app role ${name} (settings it did not get from the platform: ${planted.join(", ")})`, log);
+    }
     const check = await client.query<{ rolsuper: boolean; rolbypassrls: boolean }>("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", [name]);
     if (check.rows[0]?.rolsuper || check.rows[0]?.rolbypassrls) {
       throw new Error(`app role "${name}" can bypass row-level security; it must be NOSUPERUSER NOBYPASSRLS`);
     }
     return { name, password };
   });
+}
+
+/** Settings the platform never sets: a name outside APP_ROLE_SETTINGS, or any per-database setting. */
+function plantedSettings(actual: { database: string; settings: string[] }[]): string[] {
+  return actual.flatMap((row) => row.settings.filter((kv) => row.database !== "*" || !(kv.slice(0, kv.indexOf("=")) in APP_ROLE_SETTINGS)).map((kv) => (row.database === "*" ? kv : `${kv} in ${row.database}`)));
 }
 
 /** How the role differs from what the platform last applied: its settings, or a password that no longer works. */
