@@ -34,15 +34,16 @@ export class LeaseHeldError extends Error {
 }
 
 const TABLE = `"bloom_platform"."leases"`;
-const DUPLICATE_OBJECT = new Set(["23505", "42P07", "42P06", "42710"]);
+// What concurrent first creations of the same schema/table fail with: the loser retries and finds it made.
+const CREATE_RACE = new Set(["23505", "42P07", "42P06", "42710"]);
 
 /**
  * Creates the lease table (and the schema) if missing: the migration lease is taken before the first migration
  * has created bloom_platform. Concurrent first deploys may race on the CREATE; the loser finds it made.
  */
 export async function ensureLeaseTable(c: Client): Promise<void> {
-  if ((await c.query<{ ok: boolean }>(`SELECT to_regclass('bloom_platform.leases') IS NOT NULL AS ok`)).rows[0]!.ok) return;
   for (let attempt = 0; ; attempt++) {
+    if ((await c.query<{ ok: boolean }>(`SELECT to_regclass('bloom_platform.leases') IS NOT NULL AS ok`)).rows[0]!.ok) return;
     try {
       await c.query(`CREATE SCHEMA IF NOT EXISTS "bloom_platform"`);
       await c.query(`REVOKE ALL ON SCHEMA "bloom_platform" FROM PUBLIC`);
@@ -54,7 +55,10 @@ export async function ensureLeaseTable(c: Client): Promise<void> {
       await c.query(`REVOKE ALL ON ${TABLE} FROM PUBLIC`);
       return;
     } catch (err) {
-      if (!DUPLICATE_OBJECT.has((err as { code?: string }).code ?? "") || attempt > 2) throw err;
+      const e = err as { code?: string; message?: string };
+      const raced = CREATE_RACE.has(e.code ?? "") || /tuple concurrently updated/.test(e.message ?? "");
+      if (!raced || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
     }
   }
 }

@@ -52,6 +52,7 @@ describe("attack 2: the app holds the move lock's advisory key", () => {
 
 describe("attack 3: the app holds Prisma's migration key (72707369)", () => {
   it("a deploy applies its migrations anyway, while a real Prisma run by the migrator's own role still blocks it (P1002)", async () => {
+    const before = othersOf(await fingerprint(db.url), null);
     const app = await connect(db.appUrl, "bloom-attacker");
     await app.query("SELECT pg_advisory_lock(72707369)");
     const dir = writeMigrationsDir({ "001_waits": "CREATE TABLE waits_probe (id int);" });
@@ -66,23 +67,27 @@ describe("attack 3: the app holds Prisma's migration key (72707369)", () => {
       { database: db.database, advisoryLockTimeoutMs: 500 }).catch((e) => e);
     expect(err.code).toBe("P1002");
     await prisma.query("SELECT pg_advisory_unlock_all()");
+    expect(othersOf(await fingerprint(db.url), null)).toEqual(before);
   });
 });
 
 describe("attack 5 at a deploy: an app transaction with its timeouts lifted holds a lock a migration needs", () => {
   it("the deploy ends that session after its bound (logged, naming the pid) and applies the migration", async () => {
+    const before = othersOf(await fingerprint(db.url), null);
     const app = await connect(db.appUrl, "bloom-attacker");
     app.on("error", () => undefined);
     await app.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0");
     await app.query("BEGIN");
-    await app.query(`SELECT count(*) FROM "patient"`);
+    await app.query(`SELECT set_config('app.clinic_id', 'alpha', true)`);
+    await app.query(`UPDATE "patient" SET name = 'held' WHERE clinic_id = 'alpha'`); // ROW EXCLUSIVE, which CREATE INDEX waits for
     const pid = (await app.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
     const lines: string[] = [];
-    const dir = writeMigrationsDir({ "002_blocked": `ALTER TABLE "patient" ADD COLUMN "waits_note" TEXT;` });
+    const dir = writeMigrationsDir({ "002_blocked": `CREATE INDEX "patient_name_waits_idx" ON "patient" ("name");` });
     const res = await applyPendingMigrations(db.url, loadMigrations(dir), { database: db.database, lockTimeoutMs: 200, lockRetries: 4, terminateAppSessionsAfterMs: 300, log: (l) => lines.push(l) });
     expect(res.applied).toEqual(["002_blocked"]);
     expect(lines.join("\n")).toMatch(new RegExp(`terminated session pid ${pid} \\(role ${db.appRole}`));
     expect(await app.query("SELECT 1").then(() => "alive", () => "ended")).toBe("ended");
+    expect(othersOf(await fingerprint(db.url), null)).toEqual(before); // the held update was rolled back with its session
   });
 });
 

@@ -78,6 +78,7 @@ describe("attack 1: a write under a snapshot exported before the fence", () => {
 
 describe("attack 5: the app lifts its own timeouts and keeps a transaction open over a direct connection", () => {
   it("the fence ends that session after its bound (logged, naming the pid) and completes", async () => {
+    const before = othersOf(await fingerprint(db.url), null);
     const app = await connect(db.appUrl, "bloom-attacker");
     await app.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0");
     await app.query("BEGIN");
@@ -87,6 +88,7 @@ describe("attack 5: the app lifts its own timeouts and keeps a transaction open 
     expect(await tenantFence(migrator, "beta")).toMatchObject({ reason: "moving" });
     expect(lines.join("\n")).toMatch(new RegExp(`terminated .*pid ${pid}`));
     expect(await app.query("SELECT 1").then(() => "alive", () => "ended")).toBe("ended");
+    expect(othersOf(await fingerprint(db.url), null)).toEqual(before);
   });
 
   it("never ends the platform's own sessions: an old migrator transaction still fails the fence, naming it", async () => {

@@ -1,0 +1,63 @@
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { acquireLease, leaseHolder, LeaseHeldError, tryAcquireLease } from "./lease";
+import { freshMigratorDatabase } from "../../test/databases";
+import { requirePostgres, query } from "../../test/postgres";
+
+/** Leases on a database that has no bloom_platform yet (a first deploy), as the migrator. */
+let db: Awaited<ReturnType<typeof freshMigratorDatabase>>;
+const clients: Client[] = [];
+async function connect(): Promise<Client> {
+  const c = new Client({ connectionString: db.url });
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  await requirePostgres();
+  db = await freshMigratorDatabase("lease");
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  await db?.drop();
+});
+
+describe("leases", () => {
+  it("are taken on a database without bloom_platform (made with its table, nothing for PUBLIC), concurrently by one holder only", async () => {
+    expect(await query(db.url, "SELECT to_regnamespace('bloom_platform') IS NULL AS absent")).toEqual([{ absent: true }]);
+    const [a, b, c] = [await connect(), await connect(), await connect()];
+    const got = await Promise.all([a, b, c].map((x, i) => tryAcquireLease(x, "first-deploy", `holder ${i}`)));
+    expect(got.filter(Boolean)).toHaveLength(1);
+    expect(await query(db.url, "SELECT has_schema_privilege('public', 'bloom_platform', 'USAGE') AS u, has_table_privilege('public', 'bloom_platform.leases', 'SELECT') AS s")).toEqual([{ u: false, s: false }]);
+  });
+
+  it("a session-bound lease: re-entrant for its session, refused to others with the holder named, free when the session ends, token incremented", async () => {
+    const holder = await connect();
+    const first = await acquireLease(holder, "tenant-move:beta", "mover A");
+    expect((await tryAcquireLease(holder, "tenant-move:beta", "mover A"))?.token).toBe(first.token + 1);
+    const rival = await connect();
+    const err = await acquireLease(rival, "tenant-move:beta", "mover B", { waitMs: 200 }).catch((e) => e);
+    expect(err).toBeInstanceOf(LeaseHeldError);
+    expect(err.message).toMatch(/held by mover A \(pid \d+\)/);
+    await holder.end();
+    const taken = await acquireLease(rival, "tenant-move:beta", "mover B", { waitMs: 5_000 });
+    expect(taken.token).toBe(first.token + 2);
+    expect((await leaseHolder(rival, "tenant-move:beta"))?.holder).toBe("mover B");
+    await taken.release();
+    expect(await leaseHolder(rival, "tenant-move:beta")).toBeUndefined();
+  });
+
+  it("a time-bound lease (no session, e.g. a workflow id): renewed by its holder, taken over after it expires, and the old holder learns it lost it", async () => {
+    const [a, b] = [await connect(), await connect()];
+    const lease = await acquireLease(a, "workflow:move-beta", "workflow 1", { ttlMs: 400 });
+    expect(await lease.renew(400)).toBe(true);
+    expect(await tryAcquireLease(b, "workflow:move-beta", "workflow 2", { ttlMs: 400 })).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 600));
+    const next = await acquireLease(b, "workflow:move-beta", "workflow 2", { ttlMs: 400 });
+    expect(next.token).toBe(lease.token + 1);
+    expect(await lease.renew()).toBe(false); // its fencing token is stale
+    await lease.release(); // a stale holder's release leaves the new holder's lease alone
+    expect((await leaseHolder(b, "workflow:move-beta"))?.holder).toBe("workflow 2");
+  });
+});
