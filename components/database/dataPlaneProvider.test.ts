@@ -48,5 +48,10 @@ describe("data-plane dynamic provider diff", () => {
     expect(await drifting.diff!("clean", { name: "a" }, { name: "a" })).toMatchObject({ changes: false });
     expect(await drifting.diff!("planted", { name: "a" }, { name: "b" })).toMatchObject({ changes: true, replaces: ["name"] });
     expect(asked).toEqual(["planted", "clean"]);
+    const unreachable = dataPlaneProvider<{ name: string }, object, null>({
+      connect: () => null, replaceOn: [], create: async () => ({ id: "x", outs: {} }), delete: async () => undefined,
+      drifted: async () => { throw new Error('database "gone" does not exist'); },
+    });
+    expect(await unreachable.diff!("x", { name: "a" }, { name: "a" })).toMatchObject({ changes: false }); // no verdict, no failure
   });
 });

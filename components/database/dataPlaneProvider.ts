@@ -89,7 +89,12 @@ export function dataPlaneProvider<I extends object, O extends object, C>(spec: D
       );
       const replaces = changed.filter((k) => spec.replaceOn.includes(k as keyof I & string));
       if (!changed.length && spec.drifted) {
-        const drift = await withContext(olds, (dp, c) => spec.drifted!(dp, c, _id, olds));
+        // A drift check that cannot run (the database is gone: refresh diffs too) is no verdict; the resource's
+        // own read and update report what is wrong.
+        const drift = await withContext(olds, (dp, c) => spec.drifted!(dp, c, _id, olds)).catch((err: Error) => {
+          pulumi.log.warn(`${_id}: could not check for drift: ${err.message.split("\n")[0]}`);
+          return undefined;
+        });
         if (drift) {
           pulumi.log.warn(`${_id}: ${drift}; this update applies the platform's again`);
           return { changes: true, replaces: [], deleteBeforeReplace: false };
