@@ -61,7 +61,10 @@ export function storeRedisFiles(password: string, port: number, dir: string): { 
 export async function ensureStoreRedis(opts: { stateDir?: string; port?: number; log?: (m: string) => void } = {}): Promise<LocalStoreRedis> {
   const port = opts.port ?? Number(process.env.BLOOM_STORE_REDIS_PORT ?? DEFAULT_STORE_REDIS_PORT);
   const dir = storeDir(opts.stateDir ?? DEFAULT_STATE_DIR, port);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Only the store's own directory is private: `.bloom` itself is shared with services that run as other users
+  // (PgBouncer and the embedded Postgres run as `postgres` when we are root) and must stay traversable.
+  mkdirSync(path.dirname(dir), { recursive: true });
+  mkdirSync(dir, { mode: 0o700, recursive: true });
   const secretFile = path.join(dir, "admin.secret");
   if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
   const password = readFileSync(secretFile, "utf8").trim();
