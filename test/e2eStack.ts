@@ -38,5 +38,5 @@ export async function tearDownTenantE2e(ctx: import("../scripts/runbook/stackCon
   await ctx?.stack.workspace.removeStack(ctx.stackName).catch(() => undefined);
   rmSync(e2e.dir, { recursive: true, force: true });
   rmSync(path.join(e2e.root, `local-${tenant}`), { recursive: true, force: true });
-  stopLocalRestEndpoint(e2e.kvPort);
+  stopLocalRestEndpoint(e2e.kvPort, undefined, { forget: true });
 }

@@ -74,8 +74,12 @@ export function endpointStateFile(port: number, stateDir = DEFAULT_KV_STATE_DIR)
   return path.join(stateDir, `kv-endpoint-${port}.json`);
 }
 
-/** Stops the endpoint this checkout started on `port`, if any (tests clean up after themselves). */
-export function stopLocalRestEndpoint(port: number, stateDir = DEFAULT_KV_STATE_DIR): void {
+/**
+ * Stops the endpoint this checkout started on `port`, if any. Its state file (URL, token) stays, so the next
+ * command that needs the store starts it again with the same token — the stack's outputs stay valid after
+ * `npm run local -- stop`. `forget` removes it too (a throw-away test stack's endpoint).
+ */
+export function stopLocalRestEndpoint(port: number, stateDir = DEFAULT_KV_STATE_DIR, opts: { forget?: boolean } = {}): void {
   const file = endpointStateFile(port, stateDir);
   if (!existsSync(file)) return;
   const { pid } = JSON.parse(readFileSync(file, "utf8")) as LocalEndpoint;
@@ -84,7 +88,7 @@ export function stopLocalRestEndpoint(port: number, stateDir = DEFAULT_KV_STATE_
   } catch {
     // already gone
   }
-  rmSync(file, { force: true });
+  if (opts.forget) rmSync(file, { force: true });
 }
 
 /** Restarts a local endpoint this checkout started earlier, from its state file, if `restUrl` is one and it is down. */

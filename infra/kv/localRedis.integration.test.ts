@@ -6,6 +6,8 @@ import path from "node:path";
 import Redis from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { ensureStoreRedis, stopStoreRedis } from "./localRedis";
+import { startUpstashRestServer } from "./upstashRestServer";
+import { adminCommand } from "./adminCommand";
 
 /** The local store's own redis-server, in a scratch state dir on its own port (not the harness's). */
 const root = mkdtempSync(path.join(tmpdir(), "bloom-store-"));
@@ -51,4 +53,26 @@ describe("the local store's redis-server", () => {
 
     expect((await ensureStoreRedis({ stateDir, port })).started).toBe(false); // a second ensure finds it running
   });
+
+  it("keeps what the stack wrote across a stop: keys (append-only file) and the users made through the endpoint (ACL file)", async () => {
+    const store = await ensureStoreRedis({ stateDir, port });
+    const server = await startUpstashRestServer({ redisUrl: store.adminUrl, token: "admin-token" });
+    const token = String(await adminCommand(server.url, "admin-token", ["ACL", "GENTOKEN", "kept-user"]));
+    await adminCommand(server.url, "admin-token", ["ACL", "SETUSER", "kept-user", "reset", "on", `>${token}`, "~kept:*", "+get"]);
+    await adminCommand(server.url, "admin-token", ["SET", "kept:budget", "42"]);
+    await server.close();
+    await new Promise((r) => setTimeout(r, 1_100)); // appendfsync everysec
+    stopStoreRedis({ stateDir, port });
+    for (let i = 0; i < 40 && (await reply(["PING"]).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+
+    const again = await ensureStoreRedis({ stateDir, port });
+    expect(again.started).toBe(true);
+    const restarted = await startUpstashRestServer({ redisUrl: again.adminUrl, token: "admin-token" });
+    try {
+      expect(await adminCommand(restarted.url, token, ["GET", "kept:budget"])).toBe("42"); // as the kept user
+    } finally {
+      await restarted.close();
+    }
+  });
 });
+

@@ -51,7 +51,10 @@ export function storeRedisFiles(password: string, port: number, dir: string): { 
   const hash = createHash("sha256").update(password).digest("hex");
   return {
     config: [
-      "bind 127.0.0.1", `port ${port}`, "protected-mode yes", "daemonize yes", 'save ""', "appendonly no",
+      // Persistent like Upstash: flags, budgets and counters in an append-only file, users in the ACL file (the
+      // endpoint saves it after each change), so `npm run local -- stop` loses nothing. Scripts are not kept (as on
+      // Upstash): the next `up` loads them again.
+      "bind 127.0.0.1", `port ${port}`, "protected-mode yes", "daemonize yes", 'save ""', "appendonly yes", "appendfsync everysec",
       `dir ${dir}`, `pidfile ${path.join(dir, "redis.pid")}`, `logfile ${path.join(dir, "redis.log")}`, `aclfile ${path.join(dir, "users.acl")}`,
     ].join("\n") + "\n",
     acl: [`user default off resetkeys resetchannels -@all`, `user ${STORE_ADMIN_USER} on #${hash} ~* &* +@all`].join("\n") + "\n",
@@ -74,8 +77,11 @@ export async function ensureStoreRedis(opts: { stateDir?: string; port?: number;
   if (state === "foreign") throw new Error(`127.0.0.1:${port} is another Redis (not this checkout's store): stop it, or set BLOOM_STORE_REDIS_PORT to a free port`);
   const files = storeRedisFiles(password, port, dir);
   writeFileSync(path.join(dir, "redis.conf"), files.config, { mode: 0o600 });
-  writeFileSync(path.join(dir, "users.acl"), files.acl, { mode: 0o600 });
-  chmodSync(path.join(dir, "users.acl"), 0o600);
+  // Users the endpoint saved (the app's scoped users) stay; the default user and the admin are always ours.
+  const aclPath = path.join(dir, "users.acl");
+  const saved = existsSync(aclPath) ? readFileSync(aclPath, "utf8").split("\n").filter((l) => l.trim() && !/^user (default|bloom-admin) /.test(l)) : [];
+  writeFileSync(aclPath, files.acl + saved.map((l) => `${l}\n`).join(""), { mode: 0o600 });
+  chmodSync(aclPath, 0o600);
   const res = spawnSync("redis-server", [path.join(dir, "redis.conf")], { encoding: "utf8" });
   if (res.error) throw new Error("redis-server is not installed: `apt-get install redis-server` (the local stack runs its own Redis)");
   for (let i = 0; i < 40; i++) {

@@ -74,6 +74,12 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     return users.get(key)!;
   };
 
+  let aclFile: boolean | undefined;
+  const persistAcl = async () => {
+    aclFile ??= ((await redis.call("CONFIG", "GET", "aclfile")) as string[])[1] !== "";
+    if (aclFile) await redis.call("ACL", "SAVE");
+  };
+
   const run = async (conn: Redis, command: (string | number)[]): Promise<{ result: RedisValue } | { error: string }> => {
     const name = String(command[0]).toUpperCase();
     if (BLOCKED.has(name)) return { error: `ERR Command is not available: '${name}'. See https://upstash.com/docs/redis/overall/rediscompatibility` };
@@ -83,6 +89,8 @@ export async function startUpstashRestServer(opts: UpstashRestServerOptions): Pr
     try {
       const translated = translateScriptCommand(acl.command, scripts);
       const result = (await conn.call(translated.command[0]!, ...translated.command.slice(1))) as RedisValue;
+      // Upstash persists every ACL change before answering; with an ACL file (the local store's Redis) so do we.
+      if (name === "ACL" && ["SETUSER", "DELUSER"].includes(String(command[1]).toUpperCase())) await persistAcl();
       return { result: translated.loadedSha ?? result };
     } catch (err) {
       return { error: (err as Error).message };

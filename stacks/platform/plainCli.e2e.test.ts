@@ -49,7 +49,7 @@ describe.skipIf(!engine && !mustRun)("plain pulumi CLI (bin/pulumi) on the local
       // the test below destroyed it already, or up never ran
     }
     rmSync(root, { recursive: true, force: true });
-    stopLocalRestEndpoint(kvPort);
+    stopLocalRestEndpoint(kvPort, undefined, { forget: true });
   });
 
   it("up creates the stack; the app URL from `stack output --show-secrets` works as a tenant", async () => {

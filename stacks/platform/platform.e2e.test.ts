@@ -39,7 +39,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await stack?.workspace.removeStack(stackName).catch(() => undefined); // the shared state folder keeps no leftovers
     await query(TEST_PG_URL, `DROP DATABASE IF EXISTS ${bystander}`);
     rmSync(path.join(root, stackName), { recursive: true, force: true });
-    stopLocalRestEndpoint(kvPort);
+    stopLocalRestEndpoint(kvPort, undefined, { forget: true });
   });
 
   it("up creates the pool database, its roles, and an app role that cannot bypass RLS", async () => {

@@ -49,7 +49,7 @@ describe.skipIf(!engine && !mustRun)("deploy hook, snapshots and rollback on the
     await ctx?.stack.destroy().catch(() => undefined);
     await ctx?.stack.workspace.removeStack(stackName).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
-    stopLocalRestEndpoint(kvPort);
+    stopLocalRestEndpoint(kvPort, undefined, { forget: true });
   });
 
   it("up applies every migration through the deploy hook", async () => {

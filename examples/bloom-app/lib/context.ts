@@ -1,0 +1,91 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { Pool } from "pg";
+import { createTenantRouter, isTenantMaintenanceError, isUnknownTenantError } from "@bloom/tenant-runtime";
+import { createTenantGuards, LimiterScriptsMissingError, storeOptionsFromEnv, TenantBudgetExceededError } from "@bloom/tenant-runtime/limiter";
+
+/**
+ * What every route needs, made once per process: the pooled database (DATABASE_URL, the stack's appDatabaseUrl),
+ * the router (a dedicated tenant's URL comes from the app's secret store: here BLOOM_TENANT_URLS, a JSON map the
+ * harness fills from each tenant stack's appDatabaseUrl), the store guards, and the session check.
+ */
+const need = (name: string) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (examples/bloom-app/README.md)`);
+  return v;
+};
+
+const pools = new Map<string, Pool>();
+export const poolFor = (url: string) => {
+  let p = pools.get(url);
+  if (!p) pools.set(url, (p = new Pool({ connectionString: url, max: 10 })));
+  return p;
+};
+
+let made: { router: ReturnType<typeof createTenantRouter>; guards: ReturnType<typeof createTenantGuards> } | undefined;
+function platform() {
+  if (made) return made;
+  const poolUrl = need("DATABASE_URL");
+  const dedicated = JSON.parse(process.env.BLOOM_TENANT_URLS ?? "{}") as Record<string, string>;
+  made = {
+    router: createTenantRouter({
+      pool: poolFor(poolUrl),
+      poolUrl,
+      credentialsFor: (tenantId) => {
+        const url = dedicated[tenantId];
+        if (!url) throw new Error(`no database credentials for dedicated tenant ${tenantId} in the app's secret store`);
+        return url;
+      },
+    }),
+    guards: createTenantGuards(storeOptionsFromEnv()),
+  };
+  return made;
+}
+
+/** A session names a clinic and the patient acting in it; signed, so a clinic cannot become another by a header. */
+export interface Session {
+  clinicId: string;
+  patientId: string;
+}
+const sign = (payload: string) => createHmac("sha256", need("SESSION_SECRET")).update(payload).digest("base64url");
+export function sessionCookie(s: Session): string {
+  const payload = Buffer.from(JSON.stringify(s)).toString("base64url");
+  return `bloom_session=${payload}.${sign(payload)}`;
+}
+function readSession(cookieHeader: string | null): Session | undefined {
+  const raw = cookieHeader?.split(/;\s*/).find((c) => c.startsWith("bloom_session="))?.slice("bloom_session=".length);
+  const [payload, sig] = raw?.split(".") ?? [];
+  if (!payload || !sig) return undefined;
+  const expected = Buffer.from(sign(payload));
+  if (expected.length !== Buffer.from(sig).length || !timingSafeEqual(expected, Buffer.from(sig))) return undefined;
+  return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Session;
+}
+
+const problem = (status: number, title: string, headers: Record<string, string> = {}) =>
+  Response.json({ title, status }, { status, headers: { "content-type": "application/problem+json", ...headers } });
+
+/**
+ * Runs one request as its clinic: the session must name the clinic the header names (401/403), the clinic must
+ * be known to the platform (404), within its budget (429 + Retry-After), and not in maintenance (503 + Retry-After).
+ */
+export async function asClinic(req: Request, work: (ctx: { clinicId: string; session: Session; pool: Pool }) => Promise<Response>): Promise<Response> {
+  const session = readSession(req.headers.get("cookie"));
+  if (!session) return problem(401, "sign in first");
+  const clinicId = req.headers.get("x-clinic-id");
+  if (clinicId !== session.clinicId) return problem(403, "x-clinic-id is not the clinic of this session");
+  const { router, guards } = platform();
+  try {
+    await guards.assertTenantBudget(clinicId, session.patientId);
+    const connection = await router.resolveTenantConnection(clinicId);
+    return await work({ clinicId, session, pool: poolFor(connection.url) });
+  } catch (err) {
+    if (err instanceof TenantBudgetExceededError) return problem(429, "over this clinic's request budget", { "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
+    if (isUnknownTenantError(err)) return problem(404, `clinic ${clinicId} is not known`);
+    // The store restarted and forgot the limiter's scripts until the next `up`: this app fails closed.
+    if (err instanceof LimiterScriptsMissingError) return problem(503, "rate limiting is unavailable; retry shortly", { "retry-after": "30" });
+    if (isTenantMaintenanceError(err)) {
+      router.invalidate(clinicId); // the move may have cut over: resolve again on the retry
+      return problem(503, "this clinic is in maintenance; retry shortly", { "retry-after": "1" });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,92 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { REPO_ROOT } from "../infra/config/stackFile";
+
+/**
+ * The example app (examples/bloom-app) on a stack's outputs: what the app is deployed with — the pooled app URL,
+ * the store's scoped tokens and prefix, a session secret — passed through its environment, never its command line.
+ * `npm run example:app [-- --stack local --port 3000]` builds it once and serves it; the gates harness uses the same.
+ */
+export const EXAMPLE_APP_DIR = path.join(REPO_ROOT, "examples", "bloom-app");
+const nextBin = () => require.resolve("next/dist/bin/next", { paths: [EXAMPLE_APP_DIR] });
+
+type Outputs = Record<string, { value: unknown }>;
+
+export function exampleAppEnv(outputs: Outputs, opts: { sessionSecret: string; testLogin?: boolean; mutant?: "tenantless-list" }): NodeJS.ProcessEnv {
+  const out = (name: string) => {
+    const v = outputs[name]?.value;
+    if (typeof v !== "string") throw new Error(`the stack has no output "${name}": run \`pulumi up\` first`);
+    return v;
+  };
+  return {
+    ...process.env,
+    NEXT_TELEMETRY_DISABLED: "1",
+    DATABASE_URL: out("appDatabaseUrl"),
+    BLOOM_KV_URL: out("kvRestUrl"),
+    BLOOM_KV_READ_TOKEN: out("kvAppReadToken"),
+    BLOOM_KV_LIMITER_TOKEN: out("kvAppLimiterToken"),
+    BLOOM_KV_PREFIX: out("kvKeyPrefix"),
+    SESSION_SECRET: opts.sessionSecret,
+    BLOOM_APP_TEST_LOGIN: opts.testLogin ? "1" : "",
+    BLOOM_APP_MUTANT: opts.mutant ?? "",
+  };
+}
+
+export function buildExampleApp(): void {
+  const build = spawnSync(process.execPath, [nextBin(), "build"], { cwd: EXAMPLE_APP_DIR, encoding: "utf8", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" }, timeout: 600_000 });
+  if (build.status !== 0) throw new Error(`next build failed:\n${build.stdout}\n${build.stderr}`);
+}
+
+export interface RunningExampleApp {
+  url: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** `next start` on loopback; resolves once it answers. */
+export async function startExampleApp(env: NodeJS.ProcessEnv, port: number, opts: { echo?: boolean } = {}): Promise<RunningExampleApp> {
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [nextBin(), "start", "-H", "127.0.0.1", "-p", String(port)], { cwd: EXAMPLE_APP_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stdout!.on("data", (d) => (opts.echo ? process.stdout.write(d) : (log += d)));
+  child.stderr!.on("data", (d) => (opts.echo ? process.stderr.write(d) : (log += d)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  for (let i = 0; i < 120; i++) {
+    if (await fetch(`${url}/api/session`, { method: "POST", body: "{}" }).then(() => true, () => false)) return { url, process: child, stop };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await stop();
+  throw new Error(`the example app did not start on ${url}:\n${log}`);
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { stack: { type: "string", default: "local" }, port: { type: "string", default: "3000" }, rebuild: { type: "boolean", default: false } } });
+  const { openStackContext } = await import("./runbook/stackContext");
+  const ctx = await openStackContext({ stackName: values.stack! });
+  const outputs = await ctx.stack.outputs();
+  // A local stack's services may have been stopped since its `up` (`npm run local -- stop`): start them again.
+  const { reviveLocalEndpoint } = await import("../infra/kv/localEndpoint");
+  await reviveLocalEndpoint(String(outputs.kvRestUrl?.value ?? ""));
+  if (values.rebuild || !existsSync(path.join(EXAMPLE_APP_DIR, ".next", "BUILD_ID"))) buildExampleApp();
+  const app = await startExampleApp(exampleAppEnv(outputs, { sessionSecret: randomBytes(24).toString("base64url"), testLogin: true }), Number(values.port), { echo: true });
+  process.stdout.write(`the example app serves ${app.url} for stack ${values.stack} (Ctrl-C stops it); sign in with POST /api/session {"clinicId","patientId"}\n`);
+  const stop = () => void app.stop().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error((err as Error).message);
+    process.exit(1);
+  });
+}
