@@ -1,5 +1,13 @@
-/** The example app's Next.js config: no telemetry or font downloads (offline), no X-Powered-By. */
+import { nextSecurityHeaders } from "@bloom/tenant-runtime";
+
+/**
+ * The example app's Next.js config: the playbook's security headers on every response, from the definition the
+ * edge renders too (one source); no X-Powered-By; telemetry off through NEXT_TELEMETRY_DISABLED.
+ */
 const nextConfig = {
+  async headers() {
+    return nextSecurityHeaders();
+  },
   poweredByHeader: false,
   // The runtime and pg are server-only Node packages: load them from node_modules, do not bundle them.
   serverExternalPackages: ["pg", "@bloom/tenant-runtime"],

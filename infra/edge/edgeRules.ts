@@ -6,13 +6,8 @@ import { CLOUDFLARE_SOURCES, MANDATORY_CHARACTERISTIC, MAX_EXPRESSION_CHARS, RAT
  * http_ratelimit rule per distinct budget (Cloudflare counts rules per zone and plan, so tenants are grouped rather
  * than given a rule each), within what the zone's plan offers.
  */
-export const SECURITY_HEADERS: Record<string, string> = {
-  "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; script-src 'self' 'unsafe-inline'; connect-src 'self' https://api.stripe.com",
-  "Strict-Transport-Security": "max-age=63072000; includeSubDomains; preload",
-  "X-Frame-Options": "DENY",
-  "X-Content-Type-Options": "nosniff",
-  "Referrer-Policy": "strict-origin-when-cross-origin",
-};
+/** Defined once in the app runtime (the app sends the same from next.config.mjs). */
+export { SECURITY_HEADERS } from "@bloom/tenant-runtime";
 
 export const tenantHostname = (tenantId: string, zone: string) => `${tenantId}.${zone}`;
 

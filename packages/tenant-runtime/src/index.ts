@@ -6,3 +6,4 @@ export { createTenantRouter, readTenancyMode, isUnknownTenantError, UnknownTenan
 export type { TenantConnection, TenantLocation, TenantRouter, TenantRouterOptions, TenancyMode } from "./routing.js";
 export { isTenantMaintenanceError, sqlStateOf, withMaintenanceRetry, TenantStillInMaintenanceError, TENANT_MAINTENANCE_SQLSTATE } from "./maintenance.js";
 export type { MaintenanceRetryOptions } from "./maintenance.js";
+export { SECURITY_HEADERS, nextSecurityHeaders } from "./securityHeaders.js";
