@@ -21,3 +21,21 @@ export function query<T extends Record<string, unknown>>(url: string, sql: strin
 }
 
 export const uniqueName = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/**
+ * Connections a test opens and keeps (sessions that hold transactions, locks or leases), all ended by `endAll`.
+ * A socket error of a session the test expects to be terminated is swallowed; the next query reports it.
+ */
+export function openedClients() {
+  const opened: Client[] = [];
+  return {
+    async connect(url: string, applicationName = "bloom-tests"): Promise<Client> {
+      const c = new Client({ connectionString: url, application_name: applicationName });
+      c.on("error", () => undefined);
+      await c.connect();
+      opened.push(c);
+      return c;
+    },
+    endAll: () => Promise.all(opened.map((c) => c.end().catch(() => undefined))),
+  };
+}

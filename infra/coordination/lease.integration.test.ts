@@ -1,25 +1,19 @@
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { acquireLease, leaseHolder, LeaseHeldError, tryAcquireLease } from "./lease";
 import { freshMigratorDatabase } from "../../test/databases";
-import { requirePostgres, query } from "../../test/postgres";
+import { openedClients, requirePostgres, query } from "../../test/postgres";
 
 /** Leases on a database that has no bloom_platform yet (a first deploy), as the migrator. */
 let db: Awaited<ReturnType<typeof freshMigratorDatabase>>;
-const clients: Client[] = [];
-async function connect(): Promise<Client> {
-  const c = new Client({ connectionString: db.url });
-  await c.connect();
-  clients.push(c);
-  return c;
-}
+const sessions = openedClients();
+const connect = () => sessions.connect(db.url, "bloom-lease-test");
 
 beforeAll(async () => {
   await requirePostgres();
   db = await freshMigratorDatabase("lease");
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  await sessions.endAll();
   await db?.drop();
 });
 

@@ -1,10 +1,9 @@
-import { Client } from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { holdMoveLock } from "../tenancy/move/moveJournal";
 import { applyPendingMigrations } from "../migrations/applyPendingMigrations";
 import { loadMigrations } from "../migrations/migrationSource";
 import { writeMigrationsDir } from "../../test/migrationFixtures";
-import { requirePostgres, query } from "../../test/postgres";
+import { openedClients, requirePostgres, query } from "../../test/postgres";
 import { fingerprint, othersOf, seedTenants, tenantDatabase, type TenantDatabase } from "../../test/tenantFixtures";
 
 /**
@@ -13,14 +12,8 @@ import { fingerprint, othersOf, seedTenants, tenantDatabase, type TenantDatabase
  * the move lock and the migration deploy still go ahead, and still exclude each other where they must.
  */
 let db: TenantDatabase;
-const opened: Client[] = [];
-
-async function connect(url: string, name: string): Promise<Client> {
-  const c = new Client({ connectionString: url, application_name: name });
-  await c.connect();
-  opened.push(c);
-  return c;
-}
+const sessions = openedClients();
+const connect = sessions.connect;
 
 beforeAll(async () => {
   await requirePostgres();
@@ -30,7 +23,7 @@ beforeEach(async () => {
   await seedTenants(db.url);
 });
 afterAll(async () => {
-  await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+  await sessions.endAll();
   await db?.drop();
 });
 
@@ -75,7 +68,6 @@ describe("attack 5 at a deploy: an app transaction with its timeouts lifted hold
   it("the deploy ends that session after its bound (logged, naming the pid) and applies the migration", async () => {
     const before = othersOf(await fingerprint(db.url), null);
     const app = await connect(db.appUrl, "bloom-attacker");
-    app.on("error", () => undefined);
     await app.query("SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0; SET lock_timeout = 0");
     await app.query("BEGIN");
     await app.query(`SELECT set_config('app.clinic_id', 'alpha', true)`);

@@ -2,7 +2,7 @@ import { Client } from "pg";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fenceTenant, tenantFence, unfenceTenant } from "./tenantFence";
 import { setTenancyMode } from "./rlsModes";
-import { requirePostgres, query } from "../../test/postgres";
+import { openedClients, requirePostgres, query } from "../../test/postgres";
 import { fingerprint, onApp, othersOf, seedTenants, tenantDatabase, type TenantDatabase } from "../../test/tenantFixtures";
 
 /**
@@ -11,15 +11,8 @@ import { fingerprint, onApp, othersOf, seedTenants, tenantDatabase, type TenantD
  */
 let db: TenantDatabase;
 let migrator: Client;
-const opened: Client[] = [];
-
-async function connect(url: string, name: string): Promise<Client> {
-  const c = new Client({ connectionString: url, application_name: name });
-  c.on("error", () => undefined); // a terminated session's socket error is part of these tests
-  await c.connect();
-  opened.push(c);
-  return c;
-}
+const sessions = openedClients();
+const connect = sessions.connect;
 
 async function untilFenced(tenant: string): Promise<void> {
   for (let i = 0; i < 500 && !(await tenantFence(migrator, tenant)); i++) await new Promise((r) => setTimeout(r, 10));
@@ -38,7 +31,7 @@ afterEach(async () => {
   await unfenceTenant(migrator, "beta");
 });
 afterAll(async () => {
-  await Promise.all(opened.map((c) => c.end().catch(() => undefined)));
+  await sessions.endAll();
   await db?.drop();
 });
 
