@@ -9,8 +9,8 @@ const nextConfig = {
     return nextSecurityHeaders();
   },
   poweredByHeader: false,
-  // The runtime and pg are server-only Node packages: load them from node_modules, do not bundle them.
-  serverExternalPackages: ["pg", "@bloom/tenant-runtime"],
+  // The runtime, pg and Prisma are server-only Node packages: load them from node_modules, do not bundle them.
+  serverExternalPackages: ["pg", "@bloom/tenant-runtime", "@prisma/client", "@prisma/adapter-pg"],
 };
 
 export default nextConfig;

@@ -1,24 +1,14 @@
-import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import { ensurePooler, pgbouncerBinary, poolerStateDir } from "../../infra/database/local/pgbouncer";
+import { ensureDebianProgram } from "./debianPackage";
 
 /** The pooler tests use, in front of the test Postgres; the local stack's own runs on bloom:database.local.poolerPort. */
 export const TEST_POOLER_PORT = Number(process.env.BLOOM_TEST_POOLER_PORT ?? 6436);
 
 /** pgbouncer from Debian's package: installed when missing and we are root (as CI and a fresh machine are). */
 export function ensurePgbouncerInstalled(log: (m: string) => void = () => undefined): string {
-  try {
-    return pgbouncerBinary();
-  } catch (err) {
-    if (process.getuid?.() !== 0) throw err;
-    log("pgbouncer missing: apt-get install -y pgbouncer");
-    for (const args of [["update"], ["install", "-y", "--no-install-recommends", "pgbouncer"]]) {
-      const res = spawnSync("apt-get", args, { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-      if (res.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed: ${(res.stderr || res.stdout).trim().split("\n").slice(-3).join(" ")}`);
-    }
-    return pgbouncerBinary();
-  }
+  return ensureDebianProgram({ packageName: "pgbouncer", path: pgbouncerBinary }, log);
 }
 
 /** Makes sure a transaction-mode PgBouncer answers in front of the test Postgres; returns its port. */

@@ -8,18 +8,20 @@ import { runWithTenant } from "@bloom/tenant-runtime";
 import { stopLocalRestEndpoint } from "../../../infra/kv/localEndpoint";
 import { buildExampleApp, EXAMPLE_APP_DIR as APP_DIR, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../../../scripts/exampleApp";
 import { findEngine } from "../../../scripts/engine/engineLocation";
+import { ensureChromium } from "../../../scripts/services/debianPackage";
 import { openStackContext, type StackContext } from "../../../scripts/runbook/stackContext";
 import { e2eStackFile } from "../../../test/e2eStack";
 import { freePort } from "../../../test/kvPort";
 import { requirePostgres, uniqueName } from "../../../test/postgres";
 
 /**
- * The playbook's E2E leakage gate, run for real (issue 18, first part): the local stack `up` with two pooled
- * clinics, alpha and beta, declared in its config; their branch, therapist, paquete and patient written through
- * the runtime as the app; the example app built once (`next build`) and started (`next start`) on the stack's
- * outputs; the playbook's Playwright test as written (plus: alpha sees what alpha created; the header cannot
- * switch clinics) in shadow mode and in enforce mode — and the same suite against the mutant (one route reading
- * without its tenant, switched on at run time), which must fail in both modes.
+ * The playbook's gates, run for real: the local stack `up` with two pooled clinics, alpha and beta, declared in its
+ * config; their branch, therapist, paquete and patient written through the runtime as the app; the example app
+ * built once (`next build`) and started (`next start`) on the stack's outputs. In shadow and in enforce mode: the
+ * playbook's Playwright test as written (plus: alpha sees what alpha created; the header cannot switch clinics) and
+ * the Prisma gate (the app's data layer without a tenant is refused) — each also against its mutant (a list reading
+ * without its tenant; a data layer on an unbound client, both switched on at run time), which must fail. Once: the
+ * headers and the CSP in Debian's Chromium.
  */
 const engine = findEngine();
 const stackName = uniqueName("gates");
@@ -27,6 +29,7 @@ let ctx: StackContext;
 let e2e: Awaited<ReturnType<typeof e2eStackFile>>;
 let app: RunningExampleApp | undefined;
 let appUrl = "";
+let appDatabaseUrl = "";
 const sessionSecret = randomBytes(24).toString("base64url");
 const PATIENTS = { alpha: "pat-alpha", beta: "pat-beta" };
 
@@ -54,11 +57,16 @@ async function startApp(mutant: boolean): Promise<void> {
   appUrl = app.url;
 }
 
-/** The Playwright suite against the running app: its exit code and its own counts (from its JSON report). */
-function playwright(label: string): { status: number; passed: number; failed: number; failing: string[]; output: string } {
+type Mutant = "tenantless-list" | "unbound-prisma";
+
+/** One Playwright project against the running app (and the stack's pooled URL): its exit code and its own counts. */
+function playwright(project: "api" | "browser" | "prisma", label: string, opts: { mutant?: Mutant } = {}): { status: number; passed: number; failed: number; failing: string[]; output: string } {
   const report = path.join(e2e.dir, `gate-${label}.json`);
-  const res = spawnSync(process.execPath, [require.resolve("@playwright/test/cli", { paths: [APP_DIR] }), "test", "-c", path.join(__dirname, "playwright.config.ts")], {
-    cwd: APP_DIR, encoding: "utf8", env: { ...process.env, BLOOM_APP_URL: appUrl, BLOOM_GATE_REPORT: report, BLOOM_GATE_PATIENTS: JSON.stringify(PATIENTS) }, timeout: 180_000,
+  const res = spawnSync(process.execPath, [require.resolve("@playwright/test/cli", { paths: [APP_DIR] }), "test", "-c", path.join(__dirname, "playwright.config.ts"), "--project", project], {
+    cwd: APP_DIR,
+    encoding: "utf8",
+    env: { ...process.env, BLOOM_APP_URL: appUrl, DATABASE_URL: appDatabaseUrl, BLOOM_APP_MUTANT: opts.mutant ?? "", BLOOM_GATE_REPORT: report, BLOOM_GATE_OUTPUT: path.join(e2e.dir, `results-${label}`), BLOOM_GATE_PATIENTS: JSON.stringify(PATIENTS) },
+    timeout: 180_000,
   });
   interface Suite { specs?: { title: string; ok: boolean }[]; suites?: Suite[] }
   const parsed = JSON.parse(readFileSync(report, "utf8")) as Suite & { stats: { expected: number; unexpected: number } };
@@ -68,8 +76,10 @@ function playwright(label: string): { status: number; passed: number; failed: nu
     (suite.suites ?? []).forEach(walk);
   };
   walk(parsed);
-  return { status: res.status ?? -1, passed: parsed.stats.expected, failed: parsed.stats.unexpected, failing, output: `${res.stdout}\n${res.stderr}` };
+  return { status: res.status ?? -1, passed: parsed.stats.expected, failed: parsed.stats.unexpected, failing: failing.sort(), output: `${res.stdout}\n${res.stderr}` };
 }
+
+const quoteFailures = (output: string) => output.split("\n").filter((l) => /✘|✓|passed|failed|Expected|Received|toContain|toEqual|toBeInstanceOf/.test(l)).slice(0, 14).join("\n");
 
 async function setEnforce(on: boolean) {
   const declared = (await ctx.stack.getConfig("bloom:flags")).value;
@@ -80,7 +90,7 @@ async function setEnforce(on: boolean) {
   expect((await ctx.stack.outputs()).tenancyMode!.value).toBe(on ? "enforce" : "shadow");
 }
 
-describe.skipIf(!engine && process.env.CI !== "true")("the playbook's leakage gate against the example app (real engine, local stack)", () => {
+describe.skipIf(!engine && process.env.CI !== "true")("the playbook's gates against the example app (real engine, local stack)", () => {
   beforeAll(async () => {
     if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run first");
     await requirePostgres();
@@ -94,7 +104,8 @@ describe.skipIf(!engine && process.env.CI !== "true")("the playbook's leakage ga
     });
     ctx = await openStackContext({ stackName, configFile: e2e.configFile, root: e2e.root });
     await ctx.stack.up();
-    await seedThroughRuntime((await ctx.stack.outputs()).appDatabaseUrl!.value as string);
+    appDatabaseUrl = (await ctx.stack.outputs()).appDatabaseUrl!.value as string;
+    await seedThroughRuntime(appDatabaseUrl);
     buildExampleApp();
   }, 900_000);
 
@@ -109,22 +120,45 @@ describe.skipIf(!engine && process.env.CI !== "true")("the playbook's leakage ga
   }, 300_000);
 
   for (const mode of ["shadow", "enforce"] as const) {
-    it(`${mode} mode: the suite passes against the app (4 tests)`, async () => {
+    it(`${mode} mode: the leakage suite passes against the app (4 tests)`, async () => {
       await setEnforce(mode === "enforce");
       await startApp(false);
-      const run = playwright(`${mode}-app`);
+      const run = playwright("api", `${mode}-app`);
       expect(run.status, run.output).toBe(0);
       expect({ passed: run.passed, failed: run.failed }).toEqual({ passed: 4, failed: 0 });
     });
 
-    it(`${mode} mode: the same suite fails against the mutant whose list reads without a tenant`, async () => {
+    it(`${mode} mode: the Prisma gate passes for the app's data layer (3 tests)`, () => {
+      const run = playwright("prisma", `${mode}-prisma`);
+      expect(run.status, run.output).toBe(0);
+      expect({ passed: run.passed, failed: run.failed }).toEqual({ passed: 3, failed: 0 });
+    });
+
+    it(`${mode} mode: the Prisma gate fails for a data layer on a client the runtime does not bind`, () => {
+      const run = playwright("prisma", `${mode}-prisma-mutant`, { mutant: "unbound-prisma" });
+      console.log(`[gates] ${mode} mode, Prisma mutant:\n${quoteFailures(run.output)}`);
+      expect(run.status).not.toBe(0);
+      // Without the runtime nothing refuses the tenant-less query, and nothing gives a create its clinic.
+      expect(run.failing).toEqual(["a create without a clinic is refused and writes nothing", "a query without a clinic is refused", "in alpha's context, alpha's create is alpha's and the list holds alpha's rows only"]);
+    });
+
+    it(`${mode} mode: the leakage suite fails against the mutant whose list reads without a tenant`, async () => {
       await startApp(true);
-      const run = playwright(`${mode}-mutant`);
-      console.log(`[gates] ${mode} mode, mutant:\n${run.output.split("\n").filter((l) => /✘|✓|passed|failed|Expected|Received|toContain|toEqual/.test(l)).slice(0, 12).join("\n")}`);
+      const run = playwright("api", `${mode}-mutant`);
+      console.log(`[gates] ${mode} mode, mutant:\n${quoteFailures(run.output)}`);
       expect(run.status).not.toBe(0);
       // Shadow mode lets the tenant-less read see every clinic: the playbook's own assertion catches it. Enforce
       // mode answers it with no rows: the playbook's test passes, and only "alpha sees what alpha created" fails.
       expect(run.failing).toEqual(mode === "shadow" ? ["Tenant isolation between A and B"] : ["alpha sees the appointment alpha created"]);
     });
   }
+
+  it("the headers and the CSP in Debian's Chromium (3 tests, one a control without the CSP)", async () => {
+    ensureChromium((m) => console.log(`[gates] ${m}`));
+    await startApp(false);
+    const run = playwright("browser", "browser");
+    console.log(`[gates] browser:\n${run.output.split("\n").filter((l) => /^\[|✓|✘|passed|failed|Refused/.test(l.trim())).slice(0, 20).join("\n")}`);
+    expect(run.status, run.output).toBe(0);
+    expect({ passed: run.passed, failed: run.failed }).toEqual({ passed: 3, failed: 0 });
+  });
 });

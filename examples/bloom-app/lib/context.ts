@@ -1,12 +1,13 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { Pool } from "pg";
-import { createTenantRouter, isTenantMaintenanceError, isUnknownTenantError } from "@bloom/tenant-runtime";
+import type { Pool } from "pg";
+import { isTenantMaintenanceError, isUnknownTenantError, withTenantContext } from "@bloom/tenant-runtime";
 import { createTenantGuards, LimiterScriptsMissingError, storeOptionsFromEnv, TenantBudgetExceededError } from "@bloom/tenant-runtime/limiter";
+import { appDatabase, type AppDatabase } from "./db";
 
 /**
- * What every route needs, made once per process: the pooled database (DATABASE_URL, the stack's appDatabaseUrl),
- * the router (a dedicated tenant's URL comes from the app's secret store: here BLOOM_TENANT_URLS, a JSON map the
- * harness fills from each tenant stack's appDatabaseUrl), the store guards, and the session check.
+ * What every route needs, made once per process: the database (DATABASE_URL, the stack's appDatabaseUrl; a
+ * dedicated tenant's URL comes from the app's secret store: here BLOOM_TENANT_URLS, a JSON map the harness fills
+ * from each tenant stack's appDatabaseUrl), the store guards, and the session check.
  */
 const need = (name: string) => {
   const v = process.env[name];
@@ -14,27 +15,15 @@ const need = (name: string) => {
   return v;
 };
 
-const pools = new Map<string, Pool>();
-export const poolFor = (url: string) => {
-  let p = pools.get(url);
-  if (!p) pools.set(url, (p = new Pool({ connectionString: url, max: 10 })));
-  return p;
-};
-
-let made: { router: ReturnType<typeof createTenantRouter>; guards: ReturnType<typeof createTenantGuards> } | undefined;
+let made: { db: AppDatabase; guards: ReturnType<typeof createTenantGuards> } | undefined;
 function platform() {
   if (made) return made;
-  const poolUrl = need("DATABASE_URL");
   const dedicated = JSON.parse(process.env.BLOOM_TENANT_URLS ?? "{}") as Record<string, string>;
   made = {
-    router: createTenantRouter({
-      pool: poolFor(poolUrl),
-      poolUrl,
-      credentialsFor: (tenantId) => {
-        const url = dedicated[tenantId];
-        if (!url) throw new Error(`no database credentials for dedicated tenant ${tenantId} in the app's secret store`);
-        return url;
-      },
+    db: appDatabase(need("DATABASE_URL"), (tenantId) => {
+      const url = dedicated[tenantId];
+      if (!url) throw new Error(`no database credentials for dedicated tenant ${tenantId} in the app's secret store`);
+      return url;
     }),
     guards: createTenantGuards(storeOptionsFromEnv()),
   };
@@ -64,26 +53,26 @@ const problem = (status: number, title: string, headers: Record<string, string> 
   Response.json({ title, status }, { status, headers: { "content-type": "application/problem+json", ...headers } });
 
 /**
- * Runs one request as its clinic: the session must name the clinic the header names (401/403), the clinic must
+ * Runs one request as its clinic, in its tenant context (Prisma through `db.prisma`, pg through runWithTenant): the session must name the clinic the header names (401/403), the clinic must
  * be known to the platform (404), within its budget (429 + Retry-After), and not in maintenance (503 + Retry-After).
  */
-export async function asClinic(req: Request, work: (ctx: { clinicId: string; session: Session; pool: Pool }) => Promise<Response>): Promise<Response> {
+export async function asClinic(req: Request, work: (ctx: { clinicId: string; session: Session; db: AppDatabase; pool: Pool }) => Promise<Response>): Promise<Response> {
   const session = readSession(req.headers.get("cookie"));
   if (!session) return problem(401, "sign in first");
   const clinicId = req.headers.get("x-clinic-id");
   if (clinicId !== session.clinicId) return problem(403, "x-clinic-id is not the clinic of this session");
-  const { router, guards } = platform();
+  const { db, guards } = platform();
   try {
     await guards.assertTenantBudget(clinicId, session.patientId);
-    const connection = await router.resolveTenantConnection(clinicId);
-    return await work({ clinicId, session, pool: poolFor(connection.url) });
+    const connection = await db.router.resolveTenantConnection(clinicId);
+    return await withTenantContext(clinicId, () => work({ clinicId, session, db, pool: db.poolFor(connection.url) }));
   } catch (err) {
     if (err instanceof TenantBudgetExceededError) return problem(429, "over this clinic's request budget", { "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
     if (isUnknownTenantError(err)) return problem(404, `clinic ${clinicId} is not known`);
     // The store restarted and forgot the limiter's scripts until the next `up`: this app fails closed.
     if (err instanceof LimiterScriptsMissingError) return problem(503, "rate limiting is unavailable; retry shortly", { "retry-after": "30" });
     if (isTenantMaintenanceError(err)) {
-      router.invalidate(clinicId); // the move may have cut over: resolve again on the retry
+      db.router.invalidate(clinicId); // the move may have cut over: resolve again on the retry
       return problem(503, "this clinic is in maintenance; retry shortly", { "retry-after": "1" });
     }
     throw err;

@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
-import { runWithTenant } from "@bloom/tenant-runtime";
+import { sqlStateOf } from "@bloom/tenant-runtime";
+import { createAppointment } from "../../../../lib/appointments";
 import { asClinic } from "../../../../lib/context";
 
 export const dynamic = "force-dynamic";
@@ -10,20 +10,18 @@ export const dynamic = "force-dynamic";
  * tenant (its default), never from the body.
  */
 export async function POST(req: Request): Promise<Response> {
-  return asClinic(req, async ({ clinicId, session, pool }) => {
+  return asClinic(req, async ({ db, session }) => {
     const body = (await req.json().catch(() => undefined)) as { paquete?: string; terapeuta?: string; branchId?: string; date?: string; hour?: string } | undefined;
-    const missing = ["terapeuta", "branchId", "date", "hour"].filter((k) => !body?.[k as keyof typeof body]);
+    const missing = (["terapeuta", "branchId", "date", "hour"] as const).filter((k) => !body?.[k]);
     if (missing.length) return Response.json({ title: `missing ${missing.join(", ")}`, status: 400 }, { status: 400 });
-    const id = randomUUID();
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(body!.date!)) return Response.json({ title: "date must be YYYY-MM-DD", status: 400 }, { status: 400 });
     try {
-      await runWithTenant(pool, clinicId, (c) => c.query(
-        `INSERT INTO appointment (id, patient_id, therapist_id, branch_id, paquete_id, date, hour) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [id, session.patientId, body!.terapeuta, body!.branchId, body!.paquete ?? null, body!.date, body!.hour]));
+      const { id } = await createAppointment(db, { patientId: session.patientId, terapeuta: body!.terapeuta!, branchId: body!.branchId!, paquete: body!.paquete, date: body!.date!, hour: body!.hour! });
+      return Response.json({ id }, { status: 201 });
     } catch (err) {
       // Another clinic's branch, therapist or paquete fails like an unknown one (composite foreign keys).
-      if ((err as { code?: string }).code === "23503") return Response.json({ title: "unknown branch, therapist or paquete", status: 422 }, { status: 422 });
+      if (sqlStateOf(err) === "23503") return Response.json({ title: "unknown branch, therapist or paquete", status: 422 }, { status: 422 });
       throw err;
     }
-    return Response.json({ id }, { status: 201 });
   });
 }
