@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { analyticsKey, ANALYTICS_TTL_MS } from "@bloom/tenant-runtime/limiter";
+import { analyticsKey, ANALYTICS_TTL_MS, createTenantGuards, TenantBudgetExceededError } from "@bloom/tenant-runtime/limiter";
 import { assertTenantBudget, guardRequest, perTenantLimiter, tenantGuards } from "../../../examples/app-runtime/limiter";
-import { writeBudgets } from "../../../infra/kv/budgetStore";
+import { writeBudgets, writeTenantBudget } from "../../../infra/kv/budgetStore";
 import { adminCommand, ensureAppKvAccess } from "../../../infra/kv/appAccess";
 import { collectStatus } from "../../../infra/status/environmentStatus";
 import { validatePlatformConfig } from "../../../infra/config/validate";
@@ -93,5 +93,23 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
     const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")) });
     // alpha: 1 rejected above; beta: 1 in the first test + 2 here.
     expect(status.tenants.map((t) => [t.id, t.rejectedThisHour])).toEqual([["alpha", 1], ["beta", 3]]);
+  });
+
+  it("caps the tenant as a whole: many identifiers together stop at tenantRequests, its neighbour unaffected, and status counts them", async () => {
+    await writeTenantBudget(endpoint.redis, prefix, "gamma", { requests: 3, window: "1 m", tenantRequests: 10 });
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      // 25 identifiers, one request each: every identifier is far within its own 3.
+      outcomes.push(await guards.assertTenantBudget("gamma", `flood-${i}`).then(() => "ok", (err: unknown) => (err instanceof TenantBudgetExceededError ? err.scope : String(err))));
+    }
+    expect(outcomes.filter((o) => o === "ok")).toHaveLength(10);
+    expect(outcomes.slice(10)).toEqual(Array(15).fill("tenant"));
+    await expect(guards.assertTenantBudget("gamma", "flood-0")).rejects.toThrow(/tenant gamma as a whole \(10 per 1 m, every identifier together\)/);
+    // A neighbour's budget is its own: alpha's fresh identifier still passes.
+    await expect(guards.assertTenantBudget("alpha", "after-gamma")).resolves.toMatchObject({ remaining: expect.any(Number) });
+    const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [{ id: "gamma", name: "Gamma", tier: "standard", isolation: "pooled" }] } as Record<string, unknown>)[k]);
+    const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")) });
+    expect(status.tenants.map((t) => [t.id, t.rejectedThisHour])).toEqual([["gamma", 16]]);
   });
 });
