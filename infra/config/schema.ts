@@ -167,10 +167,18 @@ const flag = z
 
 const budget = z
   .object({
+    /** Requests of one identifier (a user, an API key) in the window. */
     requests: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0"),
     window: z.string().regex(/^\d+ ?(ms|s|m|h|d)$/, "must be a window such as \"1 m\", \"30 s\" or \"1 h\""),
+    /** Requests of the whole tenant in the window, every identifier together (default: 10 × requests). */
+    tenantRequests: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0").optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.tenantRequests !== undefined && b.tenantRequests < b.requests) {
+      ctx.addIssue({ code: "custom", path: ["tenantRequests"], message: `is ${b.tenantRequests}, below requests (${b.requests}): the tenant's total cannot be less than one identifier's; raise it or lower requests` });
+    }
+  });
 
 const limits = z
   .object({

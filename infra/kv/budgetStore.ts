@@ -10,11 +10,16 @@ import { budgetsKey, type Budget } from "@bloom/tenant-runtime/limiter";
 // The layout is the app's contract too: one definition, in the runtime package the app installs.
 export { budgetsKey, type Budget };
 
+/** A tenant's total when the config names none: ten identifiers' worth. */
+export const DEFAULT_TENANT_REQUESTS_FACTOR = 10;
+
+const withTenantTotal = (b: Budget): Budget => ({ ...b, tenantRequests: b.tenantRequests ?? b.requests * DEFAULT_TENANT_REQUESTS_FACTOR });
+
 export function effectiveBudgets(config: Pick<PlatformConfig, "tenants" | "limits">): { tenants: Record<string, Budget>; tiers: Record<string, Budget> } {
   const limits = config.limits;
   if (!limits) return { tenants: {}, tiers: {} };
-  const tenants = Object.fromEntries(config.tenants.map((t) => [t.id, limits.tenants?.[t.id] ?? limits.tiers[t.tier]]));
-  return { tenants, tiers: { ...limits.tiers } };
+  const tenants = Object.fromEntries(config.tenants.map((t) => [t.id, withTenantTotal(limits.tenants?.[t.id] ?? limits.tiers[t.tier])]));
+  return { tenants, tiers: Object.fromEntries(Object.entries(limits.tiers).map(([tier, b]) => [tier, withTenantTotal(b)])) };
 }
 
 export async function readBudgets(redis: Redis, prefix: string): Promise<{ tenants: Record<string, Budget>; tiers: Record<string, Budget> }> {

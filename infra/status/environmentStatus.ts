@@ -4,7 +4,7 @@ import { withClient } from "../database/sql/withClient";
 import type { PlatformConfig } from "../config/schema";
 import type { Migration } from "../migrations/migrationSource";
 import { isApplied, readMigrationRecords } from "../migrations/prismaMigrationsTable";
-import { analyticsKey } from "@bloom/tenant-runtime/limiter";
+import { analyticsKey, totalAnalyticsKey } from "@bloom/tenant-runtime/limiter";
 import { readTenancyMode, readTenantlessAccess, type TenancyMode } from "../tenancy/rlsModes";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { quoteIdent } from "../naming";
@@ -103,14 +103,18 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
 
 /**
  * Rejections come from the limiter's own analytics (what `analytics: true` records; the runtime gives those keys a
- * TTL): per tenant, the current hour's sorted set of `{ identifier, success }` with counts. One round trip.
+ * TTL): per tenant, the current hour's sorted sets of `{ identifier, success }` with counts — its identifiers' and
+ * its tenant-wide cap's. One round trip.
  */
 async function rejectionsThisHour(store: StatusSources["store"], tenantIds: string[], now: number): Promise<number[]> {
   if (!tenantIds.length) return [];
   const p = store.redis.pipeline();
-  for (const id of tenantIds) p.zrange(analyticsKey(store.prefix, id, now), 0, -1, { withScores: true });
+  for (const id of tenantIds) {
+    p.zrange(analyticsKey(store.prefix, id, now), 0, -1, { withScores: true });
+    p.zrange(totalAnalyticsKey(store.prefix, id, now), 0, -1, { withScores: true });
+  }
   const sets = (await p.exec()) as unknown[][];
-  return sets.map((flat) => {
+  const rejected = sets.map((flat) => {
     let n = 0;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const member = flat[i];
@@ -119,6 +123,7 @@ async function rejectionsThisHour(store: StatusSources["store"], tenantIds: stri
     }
     return n;
   });
+  return tenantIds.map((_, i) => rejected[2 * i]! + rejected[2 * i + 1]!);
 }
 
 function describeDrift(d: AppRoleDrift): string {

@@ -101,14 +101,17 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
       expect(await pulumi.isSecret(f.inputs.store)).toBe(true);
     }
     const tenants = JSON.parse(values["bloom:tenants"]!) as { id: string; tier: string }[];
-    const limits = JSON.parse(values["bloom:limits"]!) as { tiers: Record<string, unknown>; tenants?: Record<string, unknown> };
-    expect(await promiseOf(r.one("pulumi-nodejs:dynamic/bloom:TierBudgets").inputs.tiers)).toEqual(limits.tiers);
+    type ConfigBudget = { requests: number; window: string; tenantRequests?: number };
+    const limits = JSON.parse(values["bloom:limits"]!) as { tiers: Record<string, ConfigBudget>; tenants?: Record<string, ConfigBudget> };
+    // What reaches the store: the config's budget, its tenant-wide cap defaulting to ten identifiers' worth.
+    const stored = (b: ConfigBudget) => ({ ...b, tenantRequests: b.tenantRequests ?? b.requests * 10 });
+    expect(await promiseOf(r.one("pulumi-nodejs:dynamic/bloom:TierBudgets").inputs.tiers)).toEqual(Object.fromEntries(Object.entries(limits.tiers).map(([k, b]) => [k, stored(b)])));
     const settings = r.ofType("pulumi-nodejs:dynamic/bloom:TenantSettings");
     expect(settings.map((s) => s.name)).toEqual(tenants.map((t) => `tenant-${t.id}-settings`));
     for (const t of tenants) {
       const s = settings.find((x) => x.name === `tenant-${t.id}-settings`)!;
       expect(await promiseOf((s.opts.parent as pulumi.Resource).urn), "its parent is the tenant's component").toMatch(new RegExp(`bloom:tenancy:Tenant::tenant-${t.id}$`));
-      expect(await promiseOf(s.inputs.budget)).toEqual(limits.tenants?.[t.id] ?? limits.tiers[t.tier]);
+      expect(await promiseOf(s.inputs.budget)).toEqual(stored(limits.tenants?.[t.id] ?? limits.tiers[t.tier]!));
       const overrides = Object.fromEntries(Object.entries(flags).flatMap(([flag, d]) => (d.tenants?.[t.id] === undefined ? [] : [[flag, d.tenants[t.id]]])));
       expect(await promiseOf(s.inputs.flags)).toEqual(overrides);
       expect(await pulumi.isSecret(s.inputs.store)).toBe(true);

@@ -1,7 +1,7 @@
 import { Ratelimit, type Duration } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import { UnknownTenantError } from "./routing.js";
-import { ANALYTICS_TTL_MS, budgetsKey, flagKeys, resolveFlag, tenantLimiterPrefix, type Budget } from "./storeLayout.js";
+import { ANALYTICS_TTL_MS, budgetsKey, flagKeys, resolveFlag, tenantLimiterPrefix, tenantTotalPrefix, type Budget } from "./storeLayout.js";
 
 export * from "./storeLayout.js";
 
@@ -11,7 +11,8 @@ export * from "./storeLayout.js";
  *
  * The limiter is the playbook's (`Ratelimit.slidingWindow`, `analytics: true`, `limit(\`${tenantId}:${identifier}\`)`),
  * pre-configured: the stack's key prefix (the limiter token reaches `<prefix>rl:*` only), the tenant's own budget
- * (its override in `bloom:limits.tenants`, else its tier's) instead of one fixed `100 per 1 m`, and analytics whose
+ * (its override in `bloom:limits.tenants`, else its tier's) instead of one fixed `100 per 1 m`, a tenant-wide cap
+ * beside the per-identifier one (`tenantRequests`: many identifiers together cannot exceed it), and analytics whose
  * keys expire (the library's never do, and they hold identifiers).
  */
 export interface TenantStoreOptions {
@@ -30,15 +31,22 @@ export interface TenantStoreOptions {
   now?: () => number;
 }
 
+/** Which cap a request went over: its identifier's (`requests`) or the whole tenant's (`tenantRequests`). */
+export type BudgetScope = "identifier" | "tenant";
+
 export class TenantBudgetExceededError extends Error {
-  constructor(readonly tenantId: string, readonly identifier: string, readonly retryAfterMs: number, readonly budget: Budget) {
-    super(`rate limit exceeded for tenant ${tenantId} (${budget.requests} per ${budget.window}): retry after ${Math.ceil(retryAfterMs / 1000)} s`);
+  constructor(readonly tenantId: string, readonly identifier: string, readonly retryAfterMs: number, readonly budget: Budget, readonly scope: BudgetScope = "identifier") {
+    super(scope === "tenant"
+      ? `rate limit exceeded for tenant ${tenantId} as a whole (${budget.tenantRequests} per ${budget.window}, every identifier together): retry after ${Math.ceil(retryAfterMs / 1000)} s`
+      : `rate limit exceeded for tenant ${tenantId} (${budget.requests} per ${budget.window}): retry after ${Math.ceil(retryAfterMs / 1000)} s`);
     this.name = "TenantBudgetExceededError";
   }
 }
 
 export interface LimitResult {
   success: boolean;
+  /** On a refusal, the cap it went over. */
+  scope?: BudgetScope;
   limit: number;
   remaining: number;
   /** When the window resets, ms since the epoch. */
@@ -113,14 +121,15 @@ function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis },
     return value;
   }
 
-  function limiterFor(tenantId: string, budget: Budget): Ratelimit {
-    const key = `${tenantId}\0${budget.requests}\0${budget.window}`;
+  function limiterFor(tenantId: string, budget: Budget, scope: BudgetScope): Ratelimit {
+    const requests = scope === "tenant" ? budget.tenantRequests! : budget.requests;
+    const key = `${scope}\0${tenantId}\0${requests}\0${budget.window}`;
     let limiter = limiters.get(key);
     if (!limiter) {
       limiter = new Ratelimit({
         redis: counters,
-        limiter: Ratelimit.slidingWindow(budget.requests, budget.window as Duration),
-        prefix: tenantLimiterPrefix(opts.prefix, tenantId),
+        limiter: Ratelimit.slidingWindow(requests, budget.window as Duration),
+        prefix: scope === "tenant" ? tenantTotalPrefix(opts.prefix, tenantId) : tenantLimiterPrefix(opts.prefix, tenantId),
         analytics: true,
       });
       limiters.set(key, limiter);
@@ -128,21 +137,32 @@ function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis },
     return limiter;
   }
 
+  async function count(limiter: Ratelimit, key: string) {
+    return limiter.limit(key).catch((err: unknown) => {
+      // The limiter's token may run only the scripts the platform loaded (no EVAL): a store restart forgets them.
+      if (/NOSCRIPT|NOPERM.*'eval'/i.test(String(err))) throw new LimiterScriptsMissingError(err);
+      throw err;
+    });
+  }
+
   return {
     /**
      * The playbook's call: `limit(\`${tenantId}:${identifier}\`)` counts one request of that identifier against the
-     * tenant's budget (the text before the first `:` names the tenant). UnknownTenantError for a tenant with no budget.
+     * tenant's budget (the text before the first `:` names the tenant), then — if its identifier was within budget —
+     * against the tenant-wide cap. UnknownTenantError for a tenant with no budget.
      */
     async limit(key: string): Promise<LimitResult> {
       const tenantId = key.slice(0, key.indexOf(":"));
       if (!tenantId) throw new Error(`limit("${key}"): the key must start with the tenant, as in \`\${tenantId}:\${identifier}\``);
       const budget = await budgetOf(tenantId);
-      const r = await limiterFor(tenantId, budget).limit(key).catch((err: unknown) => {
-        // The limiter's token may run only the scripts the platform loaded (no EVAL): a store restart forgets them.
-        if (/NOSCRIPT|NOPERM.*'eval'/i.test(String(err))) throw new LimiterScriptsMissingError(err);
-        throw err;
-      });
-      return { success: r.success, limit: r.limit, remaining: r.remaining, reset: r.reset, pending: r.pending };
+      const own = await count(limiterFor(tenantId, budget, "identifier"), key);
+      if (!own.success || budget.tenantRequests === undefined) {
+        return { success: own.success, scope: own.success ? undefined : "identifier", limit: own.limit, remaining: own.remaining, reset: own.reset, pending: own.pending };
+      }
+      const all = await count(limiterFor(tenantId, budget, "tenant"), tenantId);
+      const pending = Promise.all([own.pending, all.pending]);
+      if (!all.success) return { success: false, scope: "tenant", limit: all.limit, remaining: 0, reset: all.reset, pending };
+      return { success: true, limit: own.limit, remaining: Math.min(own.remaining, all.remaining), reset: own.reset, pending };
     },
     budgetOf,
     clearCache: () => budgets.clear(),
@@ -173,12 +193,12 @@ export function createTenantGuards(opts: TenantStoreOptions) {
 
   return {
     limiter,
-    /** Counts one request of `identifier` (a user, an API key) against the tenant's budget; throws when over. */
+    /** Counts one request of `identifier` (a user, an API key) against the tenant's budgets; throws when over either. */
     async assertTenantBudget(tenantId: string, identifier: string): Promise<{ remaining: number; reset: number; pending: Promise<unknown> }> {
-      const { success, remaining, reset, pending } = await limiter.limit(`${tenantId}:${identifier}`);
+      const { success, scope, remaining, reset, pending } = await limiter.limit(`${tenantId}:${identifier}`);
       if (!success) {
         await pending; // the rejection is on record (what `bloom status` counts) before the app answers 429
-        throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), await limiter.budgetOf(tenantId));
+        throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), await limiter.budgetOf(tenantId), scope);
       }
       return { remaining, reset, pending };
     },

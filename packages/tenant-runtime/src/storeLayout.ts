@@ -3,9 +3,15 @@
  * sides (the platform's infra/kv imports it from here). Every key starts with the stack's prefix (`kvKeyPrefix`).
  */
 export interface Budget {
+  /** Requests of one identifier (a user, an API key) in the window. */
   requests: number;
   /** @upstash/ratelimit duration, e.g. "1 m". */
   window: string;
+  /**
+   * Requests of the whole tenant in the same window, every identifier together: what keeps one clinic flooding from
+   * many identifiers off its neighbours. Absent (a store written before it existed): no tenant-wide cap.
+   */
+  tenantRequests?: number;
 }
 
 /** Hash: tenant id → JSON budget (the tenant's override, else its tier's); `tier:<tier>` → the tier's. */
@@ -33,6 +39,11 @@ export function resolveFlag(state: { default?: boolean; tenants: Record<string, 
 export const limiterKeySpace = (prefix: string) => `${prefix}rl:`;
 /** One limiter prefix per tenant: tenants never share counters. */
 export const tenantLimiterPrefix = (prefix: string, tenantId: string) => `${limiterKeySpace(prefix)}${tenantId}`;
+/**
+ * The tenant-wide counter's prefix, inside the tenant's: `#` cannot start a tenant id, and every per-identifier key
+ * is `<tenant prefix>:<tenant id>:…`, so the two never meet.
+ */
+export const tenantTotalPrefix = (prefix: string, tenantId: string) => `${tenantLimiterPrefix(prefix, tenantId)}:#total`;
 
 /**
  * @upstash/ratelimit's analytics (`analytics: true`): a sorted set per hour, `<limiter prefix>:events:<hour start ms>`,
@@ -41,5 +52,8 @@ export const tenantLimiterPrefix = (prefix: string, tenantId: string) => `${limi
 export const ANALYTICS_BUCKET_MS = 60 * 60 * 1000;
 export const analyticsKey = (prefix: string, tenantId: string, at: number) =>
   `${tenantLimiterPrefix(prefix, tenantId)}:events:${Math.floor(at / ANALYTICS_BUCKET_MS) * ANALYTICS_BUCKET_MS}`;
+/** The tenant-wide counter's analytics bucket (its rejections are the tenant's too). */
+export const totalAnalyticsKey = (prefix: string, tenantId: string, at: number) =>
+  `${tenantTotalPrefix(prefix, tenantId)}:events:${Math.floor(at / ANALYTICS_BUCKET_MS) * ANALYTICS_BUCKET_MS}`;
 /** How long a tenant's analytics bucket lives after its last write: the hour it covers and one more (the ROPA says so). */
 export const ANALYTICS_TTL_MS = 2 * ANALYTICS_BUCKET_MS;
