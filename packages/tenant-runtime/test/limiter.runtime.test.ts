@@ -1,5 +1,5 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { analyticsKey, ANALYTICS_TTL_MS, createTenantGuards, TenantBudgetExceededError } from "@bloom/tenant-runtime/limiter";
 import { assertTenantBudget, guardRequest, perTenantLimiter, tenantGuards } from "../../../examples/app-runtime/limiter";
 import { writeBudgets, writeTenantBudget } from "../../../infra/kv/budgetStore";
@@ -111,5 +111,27 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
     const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [{ id: "gamma", name: "Gamma", tier: "standard", isolation: "pooled" }] } as Record<string, unknown>)[k]);
     const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")) });
     expect(status.tenants.map((t) => [t.id, t.rejectedThisHour])).toEqual([["gamma", 16]]);
+  });
+
+  it("a refused key is asked again within the window: the sliding window's decaying weight lets requests through", async () => {
+    // Date faked (Ratelimit passes Date.now() to the store's script): window W = 10 s, budget 10.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const W = 10_000;
+      const t0 = Math.ceil(Date.now() / W) * W + W; // a window start
+      await writeTenantBudget(endpoint.redis, prefix, "delta", { requests: 10, window: "10 s", tenantRequests: 10 });
+      const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 60_000 });
+      const ask = (id: string) => guards.assertTenantBudget("delta", id).then(() => "ok", (err: unknown) => (err instanceof TenantBudgetExceededError ? err.scope : String(err)));
+      vi.setSystemTime(t0 + 100);
+      const first: string[] = [];
+      for (let i = 0; i < 11; i++) first.push(await ask(`d-${i}`));
+      expect(first).toEqual([...Array(10).fill("ok"), "tenant"]);
+      vi.setSystemTime(t0 + W + W / 10); // previous window weighs 0.9: room for one
+      expect([await ask("d-11"), await ask("d-12")]).toEqual(["ok", "tenant"]);
+      vi.setSystemTime(t0 + W + W / 2); // it weighs 0.5 now: 10·0.5 + 1 = 6 < 10
+      expect(await ask("d-13")).toBe("ok");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
