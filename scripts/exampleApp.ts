@@ -15,7 +15,17 @@ const nextBin = () => require.resolve("next/dist/bin/next", { paths: [EXAMPLE_AP
 
 type Outputs = Record<string, { value: unknown }>;
 
-export function exampleAppEnv(outputs: Outputs, opts: { sessionSecret: string; testLogin?: boolean; mutant?: "tenantless-list" }): NodeJS.ProcessEnv {
+export interface ExampleAppOptions {
+  sessionSecret: string;
+  /** POST /api/session signs anyone in (tests and benches only). */
+  testLogin?: boolean;
+  /** The bug a gate must catch, switched on at run time (examples/bloom-app/README.md). */
+  mutant?: "tenantless-list" | "unbound-prisma";
+  /** GET /api/debug/statements counts what the app's pools send (bench:tenant-load's N+1 check). */
+  statementCounts?: boolean;
+}
+
+export function exampleAppEnv(outputs: Outputs, opts: ExampleAppOptions): NodeJS.ProcessEnv {
   const out = (name: string) => {
     const v = outputs[name]?.value;
     if (typeof v !== "string") throw new Error(`the stack has no output "${name}": run \`pulumi up\` first`);
@@ -32,6 +42,7 @@ export function exampleAppEnv(outputs: Outputs, opts: { sessionSecret: string; t
     SESSION_SECRET: opts.sessionSecret,
     BLOOM_APP_TEST_LOGIN: opts.testLogin ? "1" : "",
     BLOOM_APP_MUTANT: opts.mutant ?? "",
+    BLOOM_APP_STATEMENT_COUNTS: opts.statementCounts ? "1" : "",
   };
 }
 
@@ -47,9 +58,9 @@ export interface RunningExampleApp {
 }
 
 /** `next start` on loopback; resolves once it answers. */
-export async function startExampleApp(env: NodeJS.ProcessEnv, port: number, opts: { echo?: boolean } = {}): Promise<RunningExampleApp> {
+export async function startExampleApp(env: NodeJS.ProcessEnv, port: number, opts: { echo?: boolean; nodeArgs?: string[] } = {}): Promise<RunningExampleApp> {
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [nextBin(), "start", "-H", "127.0.0.1", "-p", String(port)], { cwd: EXAMPLE_APP_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), nextBin(), "start", "-H", "127.0.0.1", "-p", String(port)], { cwd: EXAMPLE_APP_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout!.on("data", (d) => (opts.echo ? process.stdout.write(d) : (log += d)));
   child.stderr!.on("data", (d) => (opts.echo ? process.stderr.write(d) : (log += d)));

@@ -1,16 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runWithTenant } from "@bloom/tenant-runtime";
-import { stopLocalRestEndpoint } from "../../../infra/kv/localEndpoint";
 import { buildExampleApp, EXAMPLE_APP_DIR as APP_DIR, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../../../scripts/exampleApp";
 import { findEngine } from "../../../scripts/engine/engineLocation";
 import { ensureChromium } from "../../../scripts/services/debianPackage";
-import { openStackContext, type StackContext } from "../../../scripts/runbook/stackContext";
-import { e2eStackFile } from "../../../test/e2eStack";
+import { EXAMPLE_CLINICS, openExampleStack, type ExampleStack } from "../../../test/exampleStack";
 import { freePort } from "../../../test/kvPort";
 import { requirePostgres, uniqueName } from "../../../test/postgres";
 
@@ -25,34 +21,16 @@ import { requirePostgres, uniqueName } from "../../../test/postgres";
  */
 const engine = findEngine();
 const stackName = uniqueName("gates");
-let ctx: StackContext;
-let e2e: Awaited<ReturnType<typeof e2eStackFile>>;
+let stack: ExampleStack;
 let app: RunningExampleApp | undefined;
 let appUrl = "";
 let appDatabaseUrl = "";
 const sessionSecret = randomBytes(24).toString("base64url");
-const PATIENTS = { alpha: "pat-alpha", beta: "pat-beta" };
-
-async function seedThroughRuntime(appDbUrl: string) {
-  const c = new Client({ connectionString: appDbUrl });
-  await c.connect();
-  try {
-    for (const [tenant, ids] of Object.entries({ alpha: { branch: "branch-A", therapist: "thera-1", paquete: "pkg-alpha" }, beta: { branch: "branch-B", therapist: "thera-b", paquete: "pkg-beta" } })) {
-      await runWithTenant(c, tenant, async (tx) => {
-        await tx.query(`INSERT INTO branch (id, name) VALUES ($1, $1)`, [ids.branch]);
-        await tx.query(`INSERT INTO therapist (id, name, branch_id) VALUES ($1, $1, $2)`, [ids.therapist, ids.branch]);
-        await tx.query(`INSERT INTO paquete (id, name, sessions, price_cents) VALUES ($1, $1, 5, 5000)`, [ids.paquete]);
-        await tx.query(`INSERT INTO patient (id, name) VALUES ($1, $1)`, [PATIENTS[tenant as keyof typeof PATIENTS]]);
-      });
-    }
-  } finally {
-    await c.end();
-  }
-}
+const PATIENTS = { alpha: EXAMPLE_CLINICS.alpha.patient, beta: EXAMPLE_CLINICS.beta.patient };
 
 async function startApp(mutant: boolean): Promise<void> {
   await app?.stop();
-  const outputs = await ctx.stack.outputs();
+  const outputs = await stack.outputs();
   app = await startExampleApp(exampleAppEnv(outputs, { sessionSecret, testLogin: true, mutant: mutant ? "tenantless-list" : undefined }), await freePort());
   appUrl = app.url;
 }
@@ -61,11 +39,11 @@ type Mutant = "tenantless-list" | "unbound-prisma";
 
 /** One Playwright project against the running app (and the stack's pooled URL): its exit code and its own counts. */
 function playwright(project: "api" | "browser" | "prisma", label: string, opts: { mutant?: Mutant } = {}): { status: number; passed: number; failed: number; failing: string[]; output: string } {
-  const report = path.join(e2e.dir, `gate-${label}.json`);
+  const report = path.join(stack.dir, `gate-${label}.json`);
   const res = spawnSync(process.execPath, [require.resolve("@playwright/test/cli", { paths: [APP_DIR] }), "test", "-c", path.join(__dirname, "playwright.config.ts"), "--project", project], {
     cwd: APP_DIR,
     encoding: "utf8",
-    env: { ...process.env, BLOOM_APP_URL: appUrl, DATABASE_URL: appDatabaseUrl, BLOOM_APP_MUTANT: opts.mutant ?? "", BLOOM_GATE_REPORT: report, BLOOM_GATE_OUTPUT: path.join(e2e.dir, `results-${label}`), BLOOM_GATE_PATIENTS: JSON.stringify(PATIENTS) },
+    env: { ...process.env, BLOOM_APP_URL: appUrl, DATABASE_URL: appDatabaseUrl, BLOOM_APP_MUTANT: opts.mutant ?? "", BLOOM_GATE_REPORT: report, BLOOM_GATE_OUTPUT: path.join(stack.dir, `results-${label}`), BLOOM_GATE_PATIENTS: JSON.stringify(PATIENTS) },
     timeout: 180_000,
   });
   interface Suite { specs?: { title: string; ok: boolean }[]; suites?: Suite[] }
@@ -82,41 +60,25 @@ function playwright(project: "api" | "browser" | "prisma", label: string, opts: 
 const quoteFailures = (output: string) => output.split("\n").filter((l) => /✘|✓|passed|failed|Expected|Received|toContain|toEqual|toBeInstanceOf/.test(l)).slice(0, 14).join("\n");
 
 async function setEnforce(on: boolean) {
-  const declared = (await ctx.stack.getConfig("bloom:flags")).value;
+  const declared = (await stack.ctx.stack.getConfig("bloom:flags")).value;
   const flags = JSON.parse(declared) as Record<string, { default: boolean; tenants?: Record<string, boolean> }>;
   flags.tenancy_enabled = { ...flags.tenancy_enabled!, default: on, tenants: {} };
-  await ctx.stack.setConfig("bloom:flags", { value: JSON.stringify(flags) });
-  await ctx.stack.up();
-  expect((await ctx.stack.outputs()).tenancyMode!.value).toBe(on ? "enforce" : "shadow");
+  await stack.setConfig("bloom:flags", flags);
+  expect((await stack.outputs()).tenancyMode!.value).toBe(on ? "enforce" : "shadow");
 }
 
 describe.skipIf(!engine && process.env.CI !== "true")("the playbook's gates against the example app (real engine, local stack)", () => {
   beforeAll(async () => {
     if (!engine) throw new Error("CI=true and no Pulumi CLI was found: `npm run setup:pulumi` must run first");
     await requirePostgres();
-    e2e = await e2eStackFile(stackName, (config) => {
-      config["bloom:tenants"] = [
-        { id: "alpha", name: "Alpha Clinic", tier: "standard", isolation: "pooled" },
-        { id: "beta", name: "Beta Clinic", tier: "standard", isolation: "pooled" },
-      ];
-      const flags = config["bloom:flags"] as Record<string, { tenants?: Record<string, boolean> }>;
-      flags.tenancy_enabled = { ...flags.tenancy_enabled, tenants: {} }; // the local stack's pilot override names a tenant not declared here
-    });
-    ctx = await openStackContext({ stackName, configFile: e2e.configFile, root: e2e.root });
-    await ctx.stack.up();
-    appDatabaseUrl = (await ctx.stack.outputs()).appDatabaseUrl!.value as string;
-    await seedThroughRuntime(appDatabaseUrl);
+    stack = await openExampleStack(stackName);
+    appDatabaseUrl = stack.appDatabaseUrl;
     buildExampleApp();
   }, 900_000);
 
   afterAll(async () => {
     await app?.stop();
-    await ctx?.stack.destroy().catch(() => undefined);
-    await ctx?.stack.workspace.removeStack(stackName).catch(() => undefined);
-    if (e2e) {
-      rmSync(e2e.dir, { recursive: true, force: true });
-      stopLocalRestEndpoint(e2e.kvPort, undefined, { forget: true });
-    }
+    await stack?.close();
   }, 300_000);
 
   for (const mode of ["shadow", "enforce"] as const) {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Pool } from "pg";
 import { isTenantMaintenanceError, isUnknownTenantError, withTenantContext } from "@bloom/tenant-runtime";
-import { createTenantGuards, LimiterScriptsMissingError, storeOptionsFromEnv, TenantBudgetExceededError } from "@bloom/tenant-runtime/limiter";
+import { createTenantGuards, LimiterScriptsMissingError, storeOptionsFromEnv, TenantBudgetExceededError, TenantBusyError } from "@bloom/tenant-runtime/limiter";
 import { appDatabase, type AppDatabase } from "./db";
 
 /**
@@ -25,7 +25,8 @@ function platform() {
       if (!url) throw new Error(`no database credentials for dedicated tenant ${tenantId} in the app's secret store`);
       return url;
     }),
-    guards: createTenantGuards(storeOptionsFromEnv()),
+    // A clinic holds at most 8 of this instance's requests at once (BLOOM_APP_TENANT_IN_FLIGHT): a flood waits on itself.
+    guards: createTenantGuards({ ...storeOptionsFromEnv(), maxInFlightPerTenant: Number(process.env.BLOOM_APP_TENANT_IN_FLIGHT || 8) }),
   };
   return made;
 }
@@ -53,8 +54,9 @@ const problem = (status: number, title: string, headers: Record<string, string> 
   Response.json({ title, status }, { status, headers: { "content-type": "application/problem+json", ...headers } });
 
 /**
- * Runs one request as its clinic, in its tenant context (Prisma through `db.prisma`, pg through runWithTenant): the session must name the clinic the header names (401/403), the clinic must
- * be known to the platform (404), within its budget (429 + Retry-After), and not in maintenance (503 + Retry-After).
+ * Runs one request as its clinic, in its tenant context (Prisma through `db.prisma`, pg through runWithTenant): the
+ * session must name the clinic the header names (401/403), the clinic must be known to the platform (404), within
+ * its in-flight cap and its budgets (429 + Retry-After), and not in maintenance (503 + Retry-After).
  */
 export async function asClinic(req: Request, work: (ctx: { clinicId: string; session: Session; db: AppDatabase; pool: Pool }) => Promise<Response>): Promise<Response> {
   const session = readSession(req.headers.get("cookie"));
@@ -62,11 +64,20 @@ export async function asClinic(req: Request, work: (ctx: { clinicId: string; ses
   const clinicId = req.headers.get("x-clinic-id");
   if (clinicId !== session.clinicId) return problem(403, "x-clinic-id is not the clinic of this session");
   const { db, guards } = platform();
+  const started = performance.now();
   try {
-    await guards.assertTenantBudget(clinicId, session.patientId);
-    const connection = await db.router.resolveTenantConnection(clinicId);
-    return await withTenantContext(clinicId, () => work({ clinicId, session, db, pool: db.poolFor(connection.url) }));
+    return await guards.withTenantSlot(clinicId, async () => {
+      await guards.assertTenantBudget(clinicId, session.patientId);
+      const limited = performance.now();
+      const connection = await db.router.resolveTenantConnection(clinicId);
+      const routed = performance.now();
+      const res = await withTenantContext(clinicId, () => work({ clinicId, session, db, pool: db.poolFor(connection.url) }));
+      // Where the request's time went (browsers' devtools and bench:tenant-load read it).
+      res.headers.set("server-timing", `limit;dur=${(limited - started).toFixed(1)}, route;dur=${(routed - limited).toFixed(1)}, work;dur=${(performance.now() - routed).toFixed(1)}`);
+      return res;
+    });
   } catch (err) {
+    if (err instanceof TenantBusyError) return problem(429, "this clinic has too many requests in progress", { "retry-after": "1" });
     if (err instanceof TenantBudgetExceededError) return problem(429, "over this clinic's request budget", { "retry-after": String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) });
     if (isUnknownTenantError(err)) return problem(404, `clinic ${clinicId} is not known`);
     // The store restarted and forgot the limiter's scripts until the next `up`: this app fails closed.

@@ -16,6 +16,7 @@ export function appDatabase(poolUrl: string, credentialsFor: (tenantId: string) 
     if (!p) {
       pools.set(url, (p = new Pool({ connectionString: url, max: 10 })));
       p.setMaxListeners(0); // each tenant's Prisma client adds one 'error' listener to its database's pool
+      if (process.env.BLOOM_APP_STATEMENT_COUNTS === "1") countStatements(p);
     }
     return p;
   };
@@ -40,3 +41,19 @@ export function appDatabase(poolUrl: string, credentialsFor: (tenantId: string) 
 }
 
 export type AppDatabase = ReturnType<typeof appDatabase>;
+
+// bench:tenant-load's N+1 check: every statement any connection of the app's pools sends, counted in the process
+// (one counter for every route's module instance). Off unless BLOOM_APP_STATEMENT_COUNTS=1.
+const COUNTER = Symbol.for("bloom-app/statements");
+const counter = globalThis as { [COUNTER]?: { statements: number } };
+export const statementCounter = () => (counter[COUNTER] ??= { statements: 0 });
+
+function countStatements(pool: Pool): void {
+  pool.on("connect", (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      statementCounter().statements++;
+      return query(...args);
+    };
+  });
+}

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { analyticsKey, ANALYTICS_TTL_MS, createTenantGuards, TenantBudgetExceededError } from "@bloom/tenant-runtime/limiter";
+import { analyticsKey, ANALYTICS_TTL_MS, createTenantGuards, TenantBudgetExceededError, TenantBusyError } from "@bloom/tenant-runtime/limiter";
 import { assertTenantBudget, guardRequest, perTenantLimiter, tenantGuards } from "../../../examples/app-runtime/limiter";
 import { writeBudgets, writeTenantBudget } from "../../../infra/kv/budgetStore";
 import { adminCommand, ensureAppKvAccess } from "../../../infra/kv/appAccess";
@@ -133,5 +133,19 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("a tenant's slots on an instance: past maxInFlightPerTenant it is refused at once, its neighbour is not", async () => {
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, maxInFlightPerTenant: 2 });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const held = [guards.withTenantSlot("gamma", () => gate), guards.withTenantSlot("gamma", () => gate)];
+    await expect(guards.withTenantSlot("gamma", async () => "third")).rejects.toBeInstanceOf(TenantBusyError);
+    await expect(guards.withTenantSlot("alpha", async () => "alpha's own")).resolves.toBe("alpha's own");
+    open();
+    await Promise.all(held);
+    await expect(guards.withTenantSlot("gamma", async () => "after")).resolves.toBe("after"); // slots given back
+    await expect(guards.withTenantSlot("gamma", async () => { throw new Error("work failed"); })).rejects.toThrow("work failed");
+    await expect(Promise.all([guards.withTenantSlot("gamma", async () => 1), guards.withTenantSlot("gamma", async () => 2)])).resolves.toEqual([1, 2]); // a failure gives its slot back too
   });
 });

@@ -1,0 +1,276 @@
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import autocannon from "autocannon";
+import { percentile } from "./stats";
+import { buildExampleApp, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../exampleApp";
+import { findEngine } from "../engine/engineLocation";
+import { kvClient } from "../../infra/kv/kvDatabase";
+import { tenantTotalPrefix } from "@bloom/tenant-runtime/limiter";
+
+/**
+ * bench:tenant-load — the playbook's load gate per tenant, against the example app on a throw-away local stack
+ * (the real engine's `up`, PgBouncer, the store behind its endpoint; autocannon on loopback):
+ *   1. each tenant alone: p50/p95/p99 of list and create, and the app's saturation throughput on the list;
+ *   2. N+1: statements per request (the app's own count of what its pools send) for list — with 1 row and with
+ *      100+ rows in the page — and for create;
+ *   3. noisy neighbour: the victim (alpha) at a steady rate (Poisson arrivals), alone and then while the aggressor (beta) floods from
+ *      `--identifiers` sessions (round robin over 10 connections) at `--flood` × the saturation throughput, over `--windows` of the aggressor's budget
+ *      window, aligned to the limiter's windows; the aggressor's tenant-wide budget is a quarter of saturation.
+ * Headline: `noisy-neighbour victim p95 ratio = <x> (target <= 1.2)`. Not run by CI (timings are noise there).
+ */
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "8" },
+    windows: { type: "string", default: "3" },
+    window: { type: "string", default: "5" },
+    identifiers: { type: "string", default: "50" },
+    flood: { type: "string", default: "0.6" },
+    "victim-rate": { type: "string", default: "0.1" },
+    profile: { type: "string" },
+  },
+});
+const PHASE_S = Number(values.seconds);
+const WINDOWS = Number(values.windows);
+const WINDOW_S = Number(values.window);
+const IDENTIFIERS = Number(values.identifiers);
+const FLOOD = Number(values.flood);
+const VICTIM_SHARE = Number(values["victim-rate"]);
+const log = (m: string) => console.log(`[tenant-load] ${m}`);
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+interface Run {
+  latencies: number[];
+  statuses: Map<number, number>;
+  /** 2xx answers per limiter window (epoch-aligned, as @upstash/ratelimit's windows are). */
+  acceptedPerWindow: Map<number, number>;
+  seconds: number;
+}
+
+const count = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 1);
+const ok = (r: Run) => [...r.statuses].filter(([s]) => s >= 200 && s < 300).reduce((n, [, c]) => n + c, 0);
+const total = (r: Run) => [...r.statuses.values()].reduce((a, b) => a + b, 0);
+const summary = (r: Run) => `p50 ${ms(percentile(r.latencies, 50))}, p95 ${ms(percentile(r.latencies, 95))}, p99 ${ms(percentile(r.latencies, 99))}, ${(total(r) / r.seconds).toFixed(0)} req/s, statuses ${JSON.stringify(Object.fromEntries(r.statuses))}`;
+
+/** One autocannon run; every response's latency and status recorded (autocannon's own summary has no p95). */
+async function load(opts: { url: string; path: string; method?: "GET" | "POST"; cookies: string[]; clinic: string; connections: number; seconds: number; rate?: number; body?: string }): Promise<Run> {
+  const run: Run = { latencies: [], statuses: new Map(), acceptedPerWindow: new Map(), seconds: opts.seconds };
+  let next = 0;
+  let finished!: (err?: Error) => void;
+  const done = new Promise<void>((resolve, reject) => (finished = (err) => (err ? reject(err) : resolve())));
+  const instance = autocannon({
+    url: opts.url + opts.path,
+    method: opts.method ?? "GET",
+    connections: opts.connections,
+    duration: opts.seconds,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+    headers: { "content-type": "application/json", "x-clinic-id": opts.clinic },
+    body: opts.body,
+    // Each request signs in as the next identifier (its session's patient), round robin over all of them.
+    requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, cookie: opts.cookies[next++ % opts.cookies.length]! } }) }],
+  }, (err) => finished(err ?? undefined));
+  instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+    run.latencies.push(responseTime);
+    count(run.statuses, statusCode);
+    // Bucketed by when the request was sent (close to when the limiter decided), not when its answer came.
+    if (statusCode >= 200 && statusCode < 300) count(run.acceptedPerWindow, Math.floor((Date.now() - responseTime) / (WINDOW_S * 1000)));
+  });
+  await done;
+  return run;
+}
+
+/** CPU time per process (Linux /proc), to say where a phase's cores went. */
+function cpuTicks(): Map<number, { label: string; ticks: number }> {
+  const out = new Map<number, { label: string; ticks: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+      const label = /next-server|next\/dist\/bin\/next/.test(cmd) ? "app (next start)" : /localEndpointMain/.test(cmd) ? "store endpoint" : /tenantLoad/.test(cmd) ? "bench (autocannon)" : /pgbouncer/.test(cmd) ? "pgbouncer" : /postgres/.test(cmd) ? "postgres" : /redis-server/.test(cmd) ? "redis" : "other";
+      out.set(Number(entry), { label, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // the process ended while we read it
+    }
+  }
+  return out;
+}
+
+function cpuShare(before: Map<number, { label: string; ticks: number }>, after: Map<number, { label: string; ticks: number }>, seconds: number): string {
+  const byLabel = new Map<string, number>();
+  for (const [pid, a] of after) byLabel.set(a.label, (byLabel.get(a.label) ?? 0) + a.ticks - (before.get(pid)?.ticks ?? 0));
+  return [...byLabel].sort(([, x], [, y]) => y - x).map(([label, ticks]) => `${label} ${((ticks / 100 / seconds) * 100).toFixed(0)} %`).join(", ");
+}
+
+/**
+ * The victim as an open loop: requests at Poisson arrivals (`rate` per second), each on its own, its latency counted
+ * from when it was due. autocannon's `overallRate` sends each second's quota back to back at the second's start on
+ * every connection, so two autocannon runs collide at every second by construction; real clinics do not.
+ */
+async function poissonLoad(opts: { url: string; path: string; cookie: string; clinic: string; rate: number; seconds: number }): Promise<Run> {
+  const run: Run = { latencies: [], statuses: new Map(), acceptedPerWindow: new Map(), seconds: opts.seconds };
+  const start = performance.now();
+  const end = start + opts.seconds * 1000;
+  const inFlight: Promise<void>[] = [];
+  for (let due = start - Math.log(1 - Math.random()) * (1000 / opts.rate); due < end; due += -Math.log(1 - Math.random()) * (1000 / opts.rate)) {
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const scheduled = due;
+    inFlight.push(fetch(opts.url + opts.path, { headers: { "x-clinic-id": opts.clinic, cookie: opts.cookie } }).then(async (res) => {
+      await res.arrayBuffer();
+      run.latencies.push(performance.now() - scheduled);
+      count(run.statuses, res.status);
+    }, () => void count(run.statuses, 0)));
+  }
+  await Promise.all(inFlight);
+  return run;
+}
+
+async function signIn(url: string, clinicId: string, patientId: string): Promise<string> {
+  const res = await fetch(`${url}/api/session`, { method: "POST", body: JSON.stringify({ clinicId, patientId }) });
+  if (!res.ok) throw new Error(`sign-in as ${clinicId}/${patientId}: ${res.status}`);
+  return res.headers.get("set-cookie")!.split(";")[0]!;
+}
+
+/** Where a victim request's time goes (the app's Server-Timing: limiter, routing, the route's work), medians. */
+async function serverTimings(url: string, cookie: string, n: number, gapMs: number): Promise<string> {
+  const timings: Record<string, number[]> = {};
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/api/appointments`, { headers: { "x-clinic-id": "alpha", cookie } });
+    await res.arrayBuffer();
+    (timings.total ??= []).push(performance.now() - t0);
+    for (const m of (res.headers.get("server-timing") ?? "").matchAll(/(\w+);dur=([\d.]+)/g)) (timings[m[1]!] ??= []).push(Number(m[2]));
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  return Object.entries(timings).map(([k, v]) => `${k} ${ms(percentile(v, 50))}`).join(", ");
+}
+
+interface AppStats {
+  statements: number;
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+}
+const appStats = async (url: string, reset = false): Promise<AppStats> => (await (await fetch(`${url}/api/debug/stats${reset ? "?reset=1" : ""}`)).json()) as AppStats;
+const statements = async (url: string) => (await appStats(url)).statements;
+const loopDelay = (s: AppStats) => `event loop delay p50 ${ms(s.eventLoopDelayMs.p50)}, p99 ${ms(s.eventLoopDelayMs.p99)}, max ${ms(s.eventLoopDelayMs.max)}`;
+
+async function main() {
+  if (!findEngine()) throw new Error("no Pulumi CLI: run `npm run setup:pulumi` first");
+  const { default: startServices } = await import("../../test/globalSetup");
+  await startServices();
+  const { openExampleStack, examplePatients, EXAMPLE_CLINICS } = await import("../../test/exampleStack");
+  const { freePort } = await import("../../test/kvPort");
+  const { uniqueName } = await import("../../test/postgres");
+  log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) before the run`);
+
+  const generous = { requests: 1_000_000, window: `${WINDOW_S} s`, tenantRequests: 1_000_000 };
+  const stack = await openExampleStack(uniqueName("bench-load"), {
+    extraPatients: IDENTIFIERS,
+    edit: (config) => (config["bloom:limits"] = { tiers: { standard: generous, professional: generous, enterprise: generous } }),
+  });
+  let app: RunningExampleApp | undefined;
+  try {
+    buildExampleApp();
+    const env = exampleAppEnv(await stack.outputs(), { sessionSecret: randomBytes(24).toString("base64url"), testLogin: true, statementCounts: true });
+    // --profile <dir>: the app's CPU profile (node --cpu-prof), written when it stops.
+    app = await startExampleApp(env, await freePort(), { nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [] });
+    const url = app.url;
+    const victim = [await signIn(url, "alpha", EXAMPLE_CLINICS.alpha.patient)];
+    const aggressors = await Promise.all(examplePatients("beta", IDENTIFIERS).slice(1).map((p) => signIn(url, "beta", p)));
+    const booking = (clinic: "alpha" | "beta") => JSON.stringify({ paquete: EXAMPLE_CLINICS[clinic].paquete, terapeuta: EXAMPLE_CLINICS[clinic].therapist, branchId: EXAMPLE_CLINICS[clinic].branch, date: "2025-03-01", hour: "10:00" });
+
+    // N+1 first, on small pages: one create, then the list with that one row; later the list again with many.
+    // Averaged over 10 sequential requests each (a pool's fresh connection costs what it costs once).
+    const perRequest = async (what: string, fn: () => Promise<number>) => {
+      await fn();
+      const before = await statements(url);
+      let n = 0;
+      for (let i = 0; i < 10; i++) n = await fn();
+      return { what, perRequest: ((await statements(url)) - before) / 10, n };
+    };
+    const once = (path: string, method: "GET" | "POST", cookie: string, clinic: string, body?: string) => fetch(url + path, { method, body, headers: { "content-type": "application/json", "x-clinic-id": clinic, cookie } }).then((r) => { if (!r.ok) throw new Error(`${method} ${path}: ${r.status}`); return r.json(); });
+    await once("/api/appointments", "GET", victim[0]!, "alpha"); // warm: the router's catalog lookup, the clients
+    const createOne = await perRequest("create", async () => (await once("/api/appointments/create", "POST", victim[0]!, "alpha", booking("alpha")), 1));
+    const listSmall = await perRequest("list", async () => ((await once("/api/appointments", "GET", victim[0]!, "alpha")) as { reservations: unknown[] }).reservations.length);
+
+    log(`one list request at rest, medians of 40: ${await serverTimings(url, victim[0]!, 40, 0)}`);
+
+    const results: Record<string, Run> = {};
+    for (const clinic of ["alpha", "beta"] as const) {
+      const cookies = clinic === "alpha" ? victim : aggressors;
+      results[`${clinic} create`] = await load({ url, path: "/api/appointments/create", method: "POST", cookies, clinic, connections: 8, seconds: PHASE_S, body: booking(clinic) });
+      results[`${clinic} list`] = await load({ url, path: "/api/appointments", cookies, clinic, connections: 8, seconds: PHASE_S });
+    }
+    for (const [name, r] of Object.entries(results)) log(`${name} alone (8 connections, ${PHASE_S} s): ${summary(r)}`);
+    const listBig = await perRequest("list", async () => ((await once("/api/appointments", "GET", victim[0]!, "alpha")) as { reservations: unknown[] }).reservations.length);
+    log(`statements per request: create ${createOne.perRequest}; list ${listSmall.perRequest} with ${listSmall.n} row(s) in the page, ${listBig.perRequest} with ${listBig.n} rows`);
+
+    await appStats(url, true);
+    const cpuBefore = cpuTicks();
+    // As many connections as the app's in-flight cap per clinic (BLOOM_APP_TENANT_IN_FLIGHT, 8): more would be refused.
+    const saturation = await load({ url, path: "/api/appointments", cookies: victim, clinic: "alpha", connections: 8, seconds: PHASE_S });
+    const capacity = ok(saturation) / saturation.seconds; // answered 2xx: a refusal (the in-flight cap) is no capacity
+    log(`saturation (alpha list, 8 connections): ${capacity.toFixed(0)} req/s (${summary(saturation)})`);
+    log(`  where the cores went (100 % = one core): ${cpuShare(cpuBefore, cpuTicks(), PHASE_S)}; app ${loopDelay(await appStats(url))}`);
+
+    const victimRate = Math.max(5, Math.round(capacity * VICTIM_SHARE));
+    const floodSeconds = WINDOWS * WINDOW_S;
+    await appStats(url, true);
+    const baseline = await poissonLoad({ url, path: "/api/appointments", cookie: victim[0]!, clinic: "alpha", seconds: floodSeconds, rate: victimRate });
+    log(`victim alone (alpha list, Poisson arrivals at ${victimRate} req/s, ${floodSeconds} s): ${summary(baseline)}; app ${loopDelay(await appStats(url))}`);
+
+    // The aggressor's tenant-wide budget: a quarter of saturation; its identifiers' own budgets do not bind.
+    const budget = Math.max(10, Math.round((capacity / 4) * WINDOW_S));
+    await stack.setConfig("bloom:limits", { tiers: { standard: generous, professional: generous, enterprise: generous }, tenants: { beta: { requests: budget, window: `${WINDOW_S} s`, tenantRequests: budget } } });
+    await new Promise((r) => setTimeout(r, 6_000)); // the app's budget cache (5 s)
+    // Start on a window boundary, so the flood covers whole windows.
+    await new Promise((r) => setTimeout(r, WINDOW_S * 1000 - (Date.now() % (WINDOW_S * 1000)) + 20));
+    const floodRate = Math.ceil(capacity * FLOOD);
+    // The limiter's own count of each window (the sliding window's fixed-window counter, read as the window ends:
+    // the counters expire soon after).
+    const outputs = await stack.outputs();
+    const admin = kvClient(outputs.kvRestUrl!.value as string, outputs.kvRestToken!.value as string);
+    const counterOf = (w: number) => `${tenantTotalPrefix(outputs.kvKeyPrefix!.value as string, "beta")}:beta:${w}`;
+    const firstWindow = Math.floor(Date.now() / (WINDOW_S * 1000));
+    const limiterCounts = (async () => {
+      const counts: number[] = [];
+      for (let i = 0; i < WINDOWS; i++) {
+        await new Promise((r) => setTimeout(r, (firstWindow + i + 1) * WINDOW_S * 1000 - Date.now() + 300));
+        counts.push(Number((await admin.get<number>(counterOf(firstWindow + i))) ?? 0));
+      }
+      return counts;
+    })();
+    await appStats(url, true);
+    const floodCpu = cpuTicks();
+    const [flood, underFlood, probe] = await Promise.all([
+      load({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", connections: 10, seconds: floodSeconds, rate: floodRate }),
+      poissonLoad({ url, path: "/api/appointments", cookie: victim[0]!, clinic: "alpha", seconds: floodSeconds, rate: victimRate }),
+      new Promise((r) => setTimeout(r, 2_000)).then(() => serverTimings(url, victim[0]!, 10, 500)),
+    ]);
+    const windows = await limiterCounts;
+    const within = windows.every((n) => Math.abs(n - budget) <= budget * 0.05);
+    const answered = [...flood.acceptedPerWindow].sort(([a], [b]) => a - b).map(([, n]) => n).slice(0, WINDOWS);
+    log(`aggressor (beta list from ${IDENTIFIERS} identifiers over 10 connections, offered ${floodRate} req/s = ${FLOOD} × saturation): ${summary(flood)}`);
+    log(`aggressor budget ${budget} per ${WINDOW_S} s; admitted per window as the limiter counted ${JSON.stringify(windows)} — ${within ? "within" : "NOT within"} ±5 %; 2xx answers per window by send time ${JSON.stringify(answered)}; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
+    log(`victim under the flood (alpha list, Poisson arrivals at ${victimRate} req/s): ${summary(underFlood)}; 429s ${underFlood.statuses.get(429) ?? 0}, non-2xx ${total(underFlood) - ok(underFlood)}`);
+    log(`  one victim request during the flood, medians of 10: ${probe}`);
+    log(`  where the cores went during the flood: ${cpuShare(floodCpu, cpuTicks(), floodSeconds)}; app ${loopDelay(await appStats(url))}`);
+    log(`machine: load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) after the run`);
+    const ratio = percentile(underFlood.latencies, 95) / percentile(baseline.latencies, 95);
+    console.log(`noisy-neighbour victim p95 ratio = ${ratio.toFixed(2)} (target <= 1.2)`);
+  } finally {
+    await app?.stop();
+    await stack.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);
