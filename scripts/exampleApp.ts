@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../infra/config/stackFile";
+import type { StackContext } from "./runbook/stackContext";
 
 /**
  * The example app (examples/bloom-app) on a stack's outputs: what the app is deployed with — the pooled app URL,
@@ -21,8 +22,10 @@ export interface ExampleAppOptions {
   testLogin?: boolean;
   /** The bug a gate must catch, switched on at run time (examples/bloom-app/README.md). */
   mutant?: "tenantless-list" | "unbound-prisma";
-  /** GET /api/debug/statements counts what the app's pools send (bench:tenant-load's N+1 check). */
+  /** GET /api/debug/stats counts what the app's pools send (bench:tenant-load's N+1 check). */
   statementCounts?: boolean;
+  /** The secret-store stand-in with dedicated tenants' URLs (writeTenantUrls). */
+  tenantUrlsFile?: string;
 }
 
 export function exampleAppEnv(outputs: Outputs, opts: ExampleAppOptions): NodeJS.ProcessEnv {
@@ -43,7 +46,30 @@ export function exampleAppEnv(outputs: Outputs, opts: ExampleAppOptions): NodeJS
     BLOOM_APP_TEST_LOGIN: opts.testLogin ? "1" : "",
     BLOOM_APP_MUTANT: opts.mutant ?? "",
     BLOOM_APP_STATEMENT_COUNTS: opts.statementCounts ? "1" : "",
+    BLOOM_TENANT_URLS_FILE: opts.tenantUrlsFile ?? "",
   };
+}
+
+/**
+ * The example app's secret-store stand-in: a JSON file (mode 600) mapping each given tenant to its stack's
+ * `appDatabaseUrl` — tenants without a stack, or whose stack has no such output yet, are left out (no stack is
+ * created). Returns the tenants written.
+ */
+export async function writeTenantUrls(ctx: StackContext, tenantIds: string[], file: string): Promise<string[]> {
+  const { tenantHandle } = await import("./runbook/tenantStackAccess");
+  const { listTenantStacks } = await import("./engine/tenantStack");
+  const existing = tenantIds.length ? new Set(await listTenantStacks(ctx.root)) : new Set<string>();
+  const urls: Record<string, string> = {};
+  for (const id of tenantIds) {
+    const handle = tenantHandle(ctx, id);
+    if (!existing.has(handle.dedicated.stack)) continue; // opening it would create it
+    const stack = await handle.openStack().catch(() => undefined);
+    const url = (await stack?.outputs().catch(() => undefined))?.appDatabaseUrl?.value;
+    if (typeof url === "string") urls[id] = url;
+  }
+  writeFileSync(`${file}.tmp`, JSON.stringify(urls), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file); // the app never reads half a file
+  return Object.keys(urls);
 }
 
 export function buildExampleApp(): void {
@@ -88,7 +114,12 @@ async function main() {
   const { reviveLocalEndpoint } = await import("../infra/kv/localEndpoint");
   await reviveLocalEndpoint(String(outputs.kvRestUrl?.value ?? ""));
   if (values.rebuild || !existsSync(path.join(EXAMPLE_APP_DIR, ".next", "BUILD_ID"))) buildExampleApp();
-  const app = await startExampleApp(exampleAppEnv(outputs, { sessionSecret: randomBytes(24).toString("base64url"), testLogin: true }), Number(values.port), { echo: true });
+  // Dedicated tenants' URLs, from their stacks, where the app's secret store would hold them.
+  const tenantUrlsFile = path.join(REPO_ROOT, ".bloom", `example-app-${values.stack}-tenant-urls.json`);
+  const dedicated = ctx.config.tenants.filter((t) => t.isolation === "dedicated").map((t) => t.id);
+  const written = await writeTenantUrls(ctx, dedicated, tenantUrlsFile);
+  if (dedicated.length) process.stdout.write(`dedicated tenants' URLs for the app: ${written.join(", ") || "none yet"} (${tenantUrlsFile})\n`);
+  const app = await startExampleApp(exampleAppEnv(outputs, { sessionSecret: randomBytes(24).toString("base64url"), testLogin: true, tenantUrlsFile }), Number(values.port), { echo: true });
   process.stdout.write(`the example app serves ${app.url} for stack ${values.stack} (Ctrl-C stops it); sign in with POST /api/session {"clinicId","patientId"}\n`);
   const stop = () => void app.stop().then(() => process.exit(0));
   process.on("SIGINT", stop);

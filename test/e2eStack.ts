@@ -29,14 +29,19 @@ export async function e2eStackFile(stackName: string, edit: (config: Record<stri
 
 /** What an e2e suite with a tenant stack leaves: that stack and the platform stack destroyed and removed, their folders, the endpoint. */
 export async function tearDownTenantE2e(ctx: import("../scripts/runbook/stackContext").StackContext | undefined, tenant: string, e2e: { dir: string; root: string; kvPort: number }): Promise<void> {
-  const { tenantHandle } = await import("../scripts/runbook/tenantStackAccess");
   const { stopLocalRestEndpoint } = await import("../infra/kv/localEndpoint");
-  const tenantStack = ctx && (await tenantHandle(ctx, tenant).openStack().catch(() => undefined));
-  await tenantStack?.destroy().catch(() => undefined);
-  await tenantStack?.workspace.removeStack(tenantStack.name).catch(() => undefined);
+  if (ctx) await tearDownTenantStack(ctx, tenant, e2e.root);
   await ctx?.stack.destroy().catch(() => undefined);
   await ctx?.stack.workspace.removeStack(ctx.stackName).catch(() => undefined);
   rmSync(e2e.dir, { recursive: true, force: true });
-  rmSync(path.join(e2e.root, `local-${tenant}`), { recursive: true, force: true });
   stopLocalRestEndpoint(e2e.kvPort, undefined, { forget: true });
+}
+
+/** One tenant stack of a throw-away platform stack destroyed and removed, with its work dir. */
+export async function tearDownTenantStack(ctx: import("../scripts/runbook/stackContext").StackContext, tenant: string, root: string): Promise<void> {
+  const { tenantHandle } = await import("../scripts/runbook/tenantStackAccess");
+  const tenantStack = await tenantHandle(ctx, tenant).openStack().catch(() => undefined);
+  await tenantStack?.destroy().catch(() => undefined);
+  await tenantStack?.workspace.removeStack(tenantStack.name).catch(() => undefined);
+  rmSync(path.join(root, `local-${tenant}`), { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@ import { Client } from "pg";
 import { runWithTenant } from "@bloom/tenant-runtime";
 import { stopLocalRestEndpoint } from "../infra/kv/localEndpoint";
 import { openStackContext, type StackContext } from "../scripts/runbook/stackContext";
-import { e2eStackFile } from "./e2eStack";
+import { e2eStackFile, tearDownTenantStack } from "./e2eStack";
 
 /**
  * A throw-away local stack for the example app (the gates and `bench:tenant-load`): clinics alpha and beta declared
@@ -19,11 +19,14 @@ export type ExampleClinic = keyof typeof EXAMPLE_CLINICS;
 export interface ExampleStack {
   ctx: StackContext;
   dir: string;
+  /** What `runBloom` needs to run the runbook CLI on this stack. */
+  cli: { stackName: string; configFile: string; root: string };
   appDatabaseUrl: string;
   outputs(): ReturnType<StackContext["stack"]["outputs"]>;
   /** Sets one config value (JSON) and runs `up`. */
   setConfig(key: string, value: unknown): Promise<void>;
-  close(): Promise<void>;
+  /** Destroys the stack (and first the tenant stacks of `dedicated`) and removes what it left. */
+  close(opts?: { dedicated?: string[] }): Promise<void>;
 }
 
 export async function openExampleStack(stackName: string, opts: { edit?: (config: Record<string, unknown>) => void; extraPatients?: number } = {}): Promise<ExampleStack> {
@@ -34,7 +37,8 @@ export async function openExampleStack(stackName: string, opts: { edit?: (config
     opts.edit?.(config);
   });
   const ctx = await openStackContext({ stackName, configFile: e2e.configFile, root: e2e.root });
-  const close = async () => {
+  const close = async ({ dedicated = [] }: { dedicated?: string[] } = {}) => {
+    for (const tenant of dedicated) await tearDownTenantStack(ctx, tenant, e2e.root);
     await ctx.stack.destroy().catch(() => undefined);
     await ctx.stack.workspace.removeStack(stackName).catch(() => undefined);
     rmSync(e2e.dir, { recursive: true, force: true });
@@ -47,6 +51,7 @@ export async function openExampleStack(stackName: string, opts: { edit?: (config
     return {
       ctx,
       dir: e2e.dir,
+      cli: { stackName, configFile: e2e.configFile, root: e2e.root },
       appDatabaseUrl,
       outputs: () => ctx.stack.outputs(),
       async setConfig(key, value) {

@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildExampleApp, EXAMPLE_APP_DIR as APP_DIR, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../../../scripts/exampleApp";
+import { buildExampleApp, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../../../scripts/exampleApp";
+import { runPlaywright } from "./runPlaywright";
 import { findEngine } from "../../../scripts/engine/engineLocation";
 import { ensureChromium } from "../../../scripts/services/debianPackage";
 import { EXAMPLE_CLINICS, openExampleStack, type ExampleStack } from "../../../test/exampleStack";
@@ -37,25 +36,12 @@ async function startApp(mutant: boolean): Promise<void> {
 
 type Mutant = "tenantless-list" | "unbound-prisma";
 
-/** One Playwright project against the running app (and the stack's pooled URL): its exit code and its own counts. */
-function playwright(project: "api" | "browser" | "prisma", label: string, opts: { mutant?: Mutant } = {}): { status: number; passed: number; failed: number; failing: string[]; output: string } {
-  const report = path.join(stack.dir, `gate-${label}.json`);
-  const res = spawnSync(process.execPath, [require.resolve("@playwright/test/cli", { paths: [APP_DIR] }), "test", "-c", path.join(__dirname, "playwright.config.ts"), "--project", project], {
-    cwd: APP_DIR,
-    encoding: "utf8",
-    env: { ...process.env, BLOOM_APP_URL: appUrl, DATABASE_URL: appDatabaseUrl, BLOOM_APP_MUTANT: opts.mutant ?? "", BLOOM_GATE_REPORT: report, BLOOM_GATE_OUTPUT: path.join(stack.dir, `results-${label}`), BLOOM_GATE_PATIENTS: JSON.stringify(PATIENTS) },
-    timeout: 180_000,
-  });
-  interface Suite { specs?: { title: string; ok: boolean }[]; suites?: Suite[] }
-  const parsed = JSON.parse(readFileSync(report, "utf8")) as Suite & { stats: { expected: number; unexpected: number } };
-  const failing: string[] = [];
-  const walk = (suite: Suite) => {
-    for (const spec of suite.specs ?? []) if (!spec.ok) failing.push(spec.title);
-    (suite.suites ?? []).forEach(walk);
-  };
-  walk(parsed);
-  return { status: res.status ?? -1, passed: parsed.stats.expected, failed: parsed.stats.unexpected, failing: failing.sort(), output: `${res.stdout}\n${res.stderr}` };
-}
+/** One Playwright project against the running app (and the stack's pooled URL). */
+const playwright = (project: "api" | "browser" | "prisma", label: string, opts: { mutant?: Mutant } = {}) => runPlaywright(project, {
+  report: path.join(stack.dir, `gate-${label}.json`),
+  outputDir: path.join(stack.dir, `results-${label}`),
+  env: { BLOOM_APP_URL: appUrl, DATABASE_URL: appDatabaseUrl, BLOOM_APP_MUTANT: opts.mutant ?? "", BLOOM_GATE_PATIENTS: JSON.stringify(PATIENTS) },
+});
 
 const quoteFailures = (output: string) => output.split("\n").filter((l) => /✘|✓|passed|failed|Expected|Received|toContain|toEqual|toBeInstanceOf/.test(l)).slice(0, 14).join("\n");
 
@@ -85,19 +71,19 @@ describe.skipIf(!engine && process.env.CI !== "true")("the playbook's gates agai
     it(`${mode} mode: the leakage suite passes against the app (4 tests)`, async () => {
       await setEnforce(mode === "enforce");
       await startApp(false);
-      const run = playwright("api", `${mode}-app`);
+      const run = await playwright("api", `${mode}-app`);
       expect(run.status, run.output).toBe(0);
       expect({ passed: run.passed, failed: run.failed }).toEqual({ passed: 4, failed: 0 });
     });
 
-    it(`${mode} mode: the Prisma gate passes for the app's data layer (3 tests)`, () => {
-      const run = playwright("prisma", `${mode}-prisma`);
+    it(`${mode} mode: the Prisma gate passes for the app's data layer (3 tests)`, async () => {
+      const run = await playwright("prisma", `${mode}-prisma`);
       expect(run.status, run.output).toBe(0);
       expect({ passed: run.passed, failed: run.failed }).toEqual({ passed: 3, failed: 0 });
     });
 
-    it(`${mode} mode: the Prisma gate fails for a data layer on a client the runtime does not bind`, () => {
-      const run = playwright("prisma", `${mode}-prisma-mutant`, { mutant: "unbound-prisma" });
+    it(`${mode} mode: the Prisma gate fails for a data layer on a client the runtime does not bind`, async () => {
+      const run = await playwright("prisma", `${mode}-prisma-mutant`, { mutant: "unbound-prisma" });
       console.log(`[gates] ${mode} mode, Prisma mutant:\n${quoteFailures(run.output)}`);
       expect(run.status).not.toBe(0);
       // Without the runtime nothing refuses the tenant-less query, and nothing gives a create its clinic.
@@ -106,7 +92,7 @@ describe.skipIf(!engine && process.env.CI !== "true")("the playbook's gates agai
 
     it(`${mode} mode: the leakage suite fails against the mutant whose list reads without a tenant`, async () => {
       await startApp(true);
-      const run = playwright("api", `${mode}-mutant`);
+      const run = await playwright("api", `${mode}-mutant`);
       console.log(`[gates] ${mode} mode, mutant:\n${quoteFailures(run.output)}`);
       expect(run.status).not.toBe(0);
       // Shadow mode lets the tenant-less read see every clinic: the playbook's own assertion catches it. Enforce
@@ -118,7 +104,7 @@ describe.skipIf(!engine && process.env.CI !== "true")("the playbook's gates agai
   it("the headers and the CSP in Debian's Chromium (3 tests, one a control without the CSP)", async () => {
     ensureChromium((m) => console.log(`[gates] ${m}`));
     await startApp(false);
-    const run = playwright("browser", "browser");
+    const run = await playwright("browser", "browser");
     console.log(`[gates] browser:\n${run.output.split("\n").filter((l) => /^\[|✓|✘|passed|failed|Refused/.test(l.trim())).slice(0, 20).join("\n")}`);
     expect(run.status, run.output).toBe(0);
     expect({ passed: run.passed, failed: run.failed }).toEqual({ passed: 3, failed: 0 });

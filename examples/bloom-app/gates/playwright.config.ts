@@ -1,9 +1,9 @@
 import { defineConfig } from "@playwright/test";
 
 /**
- * The playbook's gates against a running example app (BLOOM_APP_URL), in three projects: `api` (the leakage test and
+ * The playbook's gates against a running example app (BLOOM_APP_URL), in four projects: `api` (the leakage test and
  * the headers; `request` needs no browser), `browser` (the headers and the CSP in Debian's Chromium, BLOOM_CHROMIUM),
- * `prisma` (the app's data layer on DATABASE_URL without a server).
+ * `prisma` (the app's data layer on DATABASE_URL without a server), `move` (the isolation test looped through a move).
  */
 export default defineConfig({
   testDir: ".",
@@ -27,5 +27,6 @@ export default defineConfig({
       },
     },
     { name: "prisma", testMatch: /prisma\.spec\.ts/ },
+    { name: "move", testMatch: /move\.spec\.ts/ },
   ],
 });

@@ -1,13 +1,16 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import type { Pool } from "pg";
 import { isTenantMaintenanceError, isUnknownTenantError, withTenantContext } from "@bloom/tenant-runtime";
 import { createTenantGuards, LimiterScriptsMissingError, storeOptionsFromEnv, TenantBudgetExceededError, TenantBusyError } from "@bloom/tenant-runtime/limiter";
 import { appDatabase, type AppDatabase } from "./db";
 
 /**
- * What every route needs, made once per process: the database (DATABASE_URL, the stack's appDatabaseUrl; a
- * dedicated tenant's URL comes from the app's secret store: here BLOOM_TENANT_URLS, a JSON map the harness fills
- * from each tenant stack's appDatabaseUrl), the store guards, and the session check.
+ * What every route needs, made once per process: the database (DATABASE_URL, the stack's appDatabaseUrl), the
+ * store guards, and the session check. A dedicated tenant's URL comes from the app's secret store: here a file
+ * (BLOOM_TENANT_URLS_FILE, a JSON map tenant → URL, as a mounted secret would be), which the harness fills from each
+ * tenant stack's appDatabaseUrl. Read when the router asks — after a move cuts over — so a tenant extracted while
+ * the app runs is reached without a restart.
  */
 const need = (name: string) => {
   const v = process.env[name];
@@ -15,14 +18,23 @@ const need = (name: string) => {
   return v;
 };
 
+/** A tenant now lives in a dedicated database whose URL the secret store does not hold yet (the pipeline copies it). */
+class CredentialsNotStoredError extends Error {
+  constructor(readonly tenantId: string) {
+    super(`no database credentials for dedicated tenant ${tenantId} in the app's secret store (BLOOM_TENANT_URLS_FILE)`);
+    this.name = "CredentialsNotStoredError";
+  }
+}
+
 let made: { db: AppDatabase; guards: ReturnType<typeof createTenantGuards> } | undefined;
 function platform() {
   if (made) return made;
-  const dedicated = JSON.parse(process.env.BLOOM_TENANT_URLS ?? "{}") as Record<string, string>;
+  const secretsFile = process.env.BLOOM_TENANT_URLS_FILE;
   made = {
     db: appDatabase(need("DATABASE_URL"), (tenantId) => {
-      const url = dedicated[tenantId];
-      if (!url) throw new Error(`no database credentials for dedicated tenant ${tenantId} in the app's secret store`);
+      const stored = secretsFile && existsSync(secretsFile) ? (JSON.parse(readFileSync(secretsFile, "utf8")) as Record<string, string>) : {};
+      const url = stored[tenantId];
+      if (!url) throw new CredentialsNotStoredError(tenantId);
       return url;
     }),
     // A clinic holds at most 8 of this instance's requests at once (BLOOM_APP_TENANT_IN_FLIGHT): a flood waits on itself.
@@ -82,6 +94,11 @@ export async function asClinic(req: Request, work: (ctx: { clinicId: string; ses
     if (isUnknownTenantError(err)) return problem(404, `clinic ${clinicId} is not known`);
     // The store restarted and forgot the limiter's scripts until the next `up`: this app fails closed.
     if (err instanceof LimiterScriptsMissingError) return problem(503, "rate limiting is unavailable; retry shortly", { "retry-after": "30" });
+    // Moved, and its secret not yet where the app reads it: the clinic waits, it does not get an error page.
+    if (err instanceof CredentialsNotStoredError) {
+      db.router.invalidate(clinicId);
+      return problem(503, "this clinic's database is not reachable yet; retry shortly", { "retry-after": "1" });
+    }
     if (isTenantMaintenanceError(err)) {
       db.router.invalidate(clinicId); // the move may have cut over: resolve again on the retry
       return problem(503, "this clinic is in maintenance; retry shortly", { "retry-after": "1" });
