@@ -14,18 +14,20 @@ import { tenantTotalPrefix } from "@bloom/tenant-runtime/limiter";
  * bench:tenant-load — the playbook's load gate per tenant, against the example app on a throw-away local stack
  * (the real engine's `up`, PgBouncer, the store behind its endpoint; autocannon on loopback):
  *   1. each tenant alone: p50/p95/p99 of list and create, and the app's saturation throughput on the list;
- *   2. N+1: statements per request (the app's own count of what its pools send) for list — with 1 row and with
- *      100+ rows in the page — and for create;
- *   3. noisy neighbour: the victim (alpha) at a steady rate (Poisson arrivals), alone and then while the aggressor (beta) floods from
- *      `--identifiers` sessions (round robin over 10 connections) at `--flood` × the saturation throughput, over `--windows` of the aggressor's budget
- *      window, aligned to the limiter's windows; the aggressor's tenant-wide budget is a quarter of saturation.
+ *   2. N+1: statements per request (the app's own count of what its pools send) for list — a page of 11 rows and
+ *      one of 200 — and for create;
+ *   3. noisy neighbour: the victim (alpha) at a steady rate (Poisson arrivals), alone and then while the aggressor
+ *      (beta) floods from `--identifiers` sessions (round robin over 10 connections) at `--flood` × the saturation
+ *      throughput, over `--windows` of the aggressor's budget window (`--window`, 20 s: with bursty arrivals a
+ *      sliding window leaves a few units of each window unused, a share that shrinks as the window grows), aligned
+ *      to the limiter's windows; the aggressor's tenant-wide budget is a quarter of saturation.
  * Headline: `noisy-neighbour victim p95 ratio = <x> (target <= 1.2)`. Not run by CI (timings are noise there).
  */
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "8" },
     windows: { type: "string", default: "3" },
-    window: { type: "string", default: "5" },
+    window: { type: "string", default: "20" },
     identifiers: { type: "string", default: "50" },
     flood: { type: "string", default: "0.6" },
     "victim-rate": { type: "string", default: "0.1" },
