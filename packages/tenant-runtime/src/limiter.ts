@@ -101,6 +101,9 @@ class BriefBlocks extends Map<string, number> {
     super();
   }
   override set(key: string, reset: number): this {
+    // The library forgets an entry only when that key is asked again: drop the lapsed ones as refusals come in, so
+    // a flood of one-off identifiers does not grow the map for good.
+    if (this.size >= 1024) for (const [k, until] of this) if (until < Date.now()) this.delete(k);
     return super.set(key, Math.min(reset, Date.now() + this.holdMs));
   }
   blockedNow(): boolean {
@@ -149,9 +152,12 @@ function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis },
     return value;
   }
 
+  const limiterKey = (scope: BudgetScope, tenantId: string, budget: Budget) =>
+    `${scope}\0${tenantId}\0${scope === "tenant" ? budget.tenantRequests : budget.requests}\0${budget.window}`;
+
   function limiterFor(tenantId: string, budget: Budget, scope: BudgetScope): Ratelimit {
     const requests = scope === "tenant" ? budget.tenantRequests! : budget.requests;
-    const key = `${scope}\0${tenantId}\0${requests}\0${budget.window}`;
+    const key = limiterKey(scope, tenantId, budget);
     let limiter = limiters.get(key)?.limiter;
     if (!limiter) {
       const blocks = new BriefBlocks(durationMs(budget.window) / 50);
@@ -169,7 +175,7 @@ function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis },
 
   /** The tenant-wide counter refused a moment ago: refuse again from memory, before its identifier is counted. */
   const tenantBlocked = (tenantId: string, budget: Budget) =>
-    budget.tenantRequests !== undefined && limiters.get(`tenant\0${tenantId}\0${budget.tenantRequests}\0${budget.window}`)?.blocks.blockedNow() === true;
+    budget.tenantRequests !== undefined && limiters.get(limiterKey("tenant", tenantId, budget))?.blocks.blockedNow() === true;
 
   async function count(limiter: Ratelimit, key: string) {
     return limiter.limit(key).catch((err: unknown) => {
