@@ -83,10 +83,10 @@ export interface RunningExampleApp {
   stop(): Promise<void>;
 }
 
-/** `next start` on loopback; resolves once it answers. */
+/** The app's server (server.ts: Next.js behind the runtime's front door) on loopback; resolves once it answers. */
 export async function startExampleApp(env: NodeJS.ProcessEnv, port: number, opts: { echo?: boolean; nodeArgs?: string[] } = {}): Promise<RunningExampleApp> {
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), nextBin(), "start", "-H", "127.0.0.1", "-p", String(port)], { cwd: EXAMPLE_APP_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", "server.ts"], { cwd: EXAMPLE_APP_DIR, env: { ...env, PORT: String(port), HOSTNAME: "127.0.0.1" }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout!.on("data", (d) => (opts.echo ? process.stdout.write(d) : (log += d)));
   child.stderr!.on("data", (d) => (opts.echo ? process.stderr.write(d) : (log += d)));

@@ -17,10 +17,10 @@ import { tenantTotalPrefix } from "@bloom/tenant-runtime/limiter";
  *   2. N+1: statements per request (the app's own count of what its pools send) for list — a page of 11 rows and
  *      one of 200 — and for create;
  *   3. noisy neighbour: the victim (alpha) at a steady rate (Poisson arrivals), alone and then while the aggressor
- *      (beta) floods from `--identifiers` sessions (round robin over 10 connections) at `--flood` × the saturation
+ *      (beta) floods from `--identifiers` sessions (one connection each) at `--flood` × the saturation
  *      throughput, over `--windows` of the aggressor's budget window (`--window`, 20 s: with bursty arrivals a
  *      sliding window leaves a few units of each window unused, a share that shrinks as the window grows), aligned
- *      to the limiter's windows; the aggressor's tenant-wide budget is a quarter of saturation.
+ *      to the limiter's windows; the aggressor's tenant-wide budget is `--budget-share` of saturation (0.25).
  * Headline: `noisy-neighbour victim p95 ratio = <x> (target <= 1.2)`. Not run by CI (timings are noise there).
  */
 const { values } = parseArgs({
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     identifiers: { type: "string", default: "50" },
     flood: { type: "string", default: "0.6" },
     "victim-rate": { type: "string", default: "0.1" },
+    "budget-share": { type: "string", default: "0.25" },
     profile: { type: "string" },
   },
 });
@@ -40,6 +41,7 @@ const WINDOW_S = Number(values.window);
 const IDENTIFIERS = Number(values.identifiers);
 const FLOOD = Number(values.flood);
 const VICTIM_SHARE = Number(values["victim-rate"]);
+const BUDGET_SHARE = Number(values["budget-share"]);
 const log = (m: string) => console.log(`[tenant-load] ${m}`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
@@ -48,6 +50,8 @@ interface Run {
   statuses: Map<number, number>;
   /** 2xx answers per limiter window (epoch-aligned, as @upstash/ratelimit's windows are). */
   acceptedPerWindow: Map<number, number>;
+  /** Latencies per limiter window, by send time (the Poisson victim only). */
+  latenciesPerWindow?: Map<number, number[]>;
   seconds: number;
 }
 
@@ -92,7 +96,7 @@ function cpuTicks(): Map<number, { label: string; ticks: number }> {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
-      const label = /next-server|next\/dist\/bin\/next/.test(cmd) ? "app (next start)" : /localEndpointMain/.test(cmd) ? "store endpoint" : /tenantLoad/.test(cmd) ? "bench (autocannon)" : /pgbouncer/.test(cmd) ? "pgbouncer" : /postgres/.test(cmd) ? "postgres" : /redis-server/.test(cmd) ? "redis" : "other";
+      const label = /next-server|server\.ts/.test(cmd) ? "app (server.ts)" : /localEndpointMain/.test(cmd) ? "store endpoint" : /tenantLoad/.test(cmd) ? "bench (autocannon)" : /pgbouncer/.test(cmd) ? "pgbouncer" : /postgres/.test(cmd) ? "postgres" : /redis-server/.test(cmd) ? "redis" : "other";
       out.set(Number(entry), { label, ticks: Number(fields[11]) + Number(fields[12]) });
     } catch {
       // the process ended while we read it
@@ -113,7 +117,7 @@ function cpuShare(before: Map<number, { label: string; ticks: number }>, after: 
  * every connection, so two autocannon runs collide at every second by construction; real clinics do not.
  */
 async function poissonLoad(opts: { url: string; path: string; cookie: string; clinic: string; rate: number; seconds: number }): Promise<Run> {
-  const run: Run = { latencies: [], statuses: new Map(), acceptedPerWindow: new Map(), seconds: opts.seconds };
+  const run: Run = { latencies: [], statuses: new Map(), acceptedPerWindow: new Map(), latenciesPerWindow: new Map(), seconds: opts.seconds };
   const start = performance.now();
   const end = start + opts.seconds * 1000;
   const inFlight: Promise<void>[] = [];
@@ -121,9 +125,13 @@ async function poissonLoad(opts: { url: string; path: string; cookie: string; cl
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const scheduled = due;
+    const windowOf = Math.floor((Date.now() + scheduled - performance.now()) / (WINDOW_S * 1000));
     inFlight.push(fetch(opts.url + opts.path, { headers: { "x-clinic-id": opts.clinic, cookie: opts.cookie } }).then(async (res) => {
       await res.arrayBuffer();
       run.latencies.push(performance.now() - scheduled);
+      const perWindow = run.latenciesPerWindow!.get(windowOf) ?? [];
+      run.latenciesPerWindow!.set(windowOf, perWindow);
+      perWindow.push(performance.now() - scheduled);
       count(run.statuses, res.status);
     }, () => void count(run.statuses, 0)));
   }
@@ -178,7 +186,7 @@ async function main() {
     buildExampleApp();
     const env = exampleAppEnv(await stack.outputs(), { sessionSecret: randomBytes(24).toString("base64url"), testLogin: true, statementCounts: true });
     // --profile <dir>: the app's CPU profile (node --cpu-prof), written when it stops.
-    app = await startExampleApp(env, await freePort(), { nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [] });
+    app = await startExampleApp(env, await freePort(), { echo: process.env.BLOOM_BENCH_ECHO_APP === "1", nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${values.profile}`] : [] });
     const url = app.url;
     const victim = [await signIn(url, "alpha", EXAMPLE_CLINICS.alpha.patient)];
     const aggressors = await Promise.all(examplePatients("beta", IDENTIFIERS).slice(1).map((p) => signIn(url, "beta", p)));
@@ -212,10 +220,14 @@ async function main() {
 
     await appStats(url, true);
     const cpuBefore = cpuTicks();
-    // As many connections as the app's in-flight cap per clinic (BLOOM_APP_TENANT_IN_FLIGHT, 8): more would be refused.
-    const saturation = await load({ url, path: "/api/appointments", cookies: victim, clinic: "alpha", connections: 8, seconds: PHASE_S });
-    const capacity = ok(saturation) / saturation.seconds; // answered 2xx: a refusal (the in-flight cap) is no capacity
-    log(`saturation (alpha list, 8 connections): ${capacity.toFixed(0)} req/s (${summary(saturation)})`);
+    // The app's, not one clinic's: both clinics' lists at once (a clinic alone runs 2 requests at a time, the rest
+    // queued behind them: BLOOM_APP_TENANT_IN_FLIGHT), 8 connections each.
+    const [satAlpha, satBeta] = await Promise.all([
+      load({ url, path: "/api/appointments", cookies: victim, clinic: "alpha", connections: 8, seconds: PHASE_S }),
+      load({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", connections: 8, seconds: PHASE_S }),
+    ]);
+    const capacity = (ok(satAlpha) + ok(satBeta)) / PHASE_S; // answered 2xx: a refusal is no capacity
+    log(`saturation (alpha and beta list, 8 connections each): ${capacity.toFixed(0)} req/s (alpha ${summary(satAlpha)}; beta ${summary(satBeta)})`);
     log(`  where the cores went (100 % = one core): ${cpuShare(cpuBefore, cpuTicks(), PHASE_S)}; app ${loopDelay(await appStats(url))}`);
 
     const victimRate = Math.max(5, Math.round(capacity * VICTIM_SHARE));
@@ -224,8 +236,8 @@ async function main() {
     const baseline = await poissonLoad({ url, path: "/api/appointments", cookie: victim[0]!, clinic: "alpha", seconds: floodSeconds, rate: victimRate });
     log(`victim alone (alpha list, Poisson arrivals at ${victimRate} req/s, ${floodSeconds} s): ${summary(baseline)}; app ${loopDelay(await appStats(url))}`);
 
-    // The aggressor's tenant-wide budget: a quarter of saturation; its identifiers' own budgets do not bind.
-    const budget = Math.max(10, Math.round((capacity / 4) * WINDOW_S));
+    // The aggressor's tenant-wide budget: `--budget-share` of saturation (a quarter); its identifiers' own do not bind.
+    const budget = Math.max(10, Math.round(capacity * BUDGET_SHARE * WINDOW_S));
     await stack.setConfig("bloom:limits", { tiers: { standard: generous, professional: generous, enterprise: generous }, tenants: { beta: { requests: budget, window: `${WINDOW_S} s`, tenantRequests: budget } } });
     await new Promise((r) => setTimeout(r, 6_000)); // the app's budget cache (5 s)
     // Start on a window boundary, so the flood covers whole windows.
@@ -248,16 +260,19 @@ async function main() {
     await appStats(url, true);
     const floodCpu = cpuTicks();
     const [flood, underFlood, probe] = await Promise.all([
-      load({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", connections: 10, seconds: floodSeconds, rate: floodRate }),
+      // One connection per identifier: a request waiting its clinic's turn holds its connection, and the offered rate holds.
+      load({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", connections: IDENTIFIERS, seconds: floodSeconds, rate: floodRate }),
       poissonLoad({ url, path: "/api/appointments", cookie: victim[0]!, clinic: "alpha", seconds: floodSeconds, rate: victimRate }),
       new Promise((r) => setTimeout(r, 2_000)).then(() => serverTimings(url, victim[0]!, 10, 500)),
     ]);
     const windows = await limiterCounts;
     const within = windows.every((n) => Math.abs(n - budget) <= budget * 0.05);
     const answered = [...flood.acceptedPerWindow].sort(([a], [b]) => a - b).map(([, n]) => n).slice(0, WINDOWS);
-    log(`aggressor (beta list from ${IDENTIFIERS} identifiers over 10 connections, offered ${floodRate} req/s = ${FLOOD} × saturation): ${summary(flood)}`);
-    log(`aggressor budget ${budget} per ${WINDOW_S} s; admitted per window as the limiter counted ${JSON.stringify(windows)} — ${within ? "within" : "NOT within"} ±5 %; 2xx answers per window by send time ${JSON.stringify(answered)}; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
+    log(`aggressor (beta list from ${IDENTIFIERS} identifiers over ${IDENTIFIERS} connections, offered ${floodRate} req/s = ${FLOOD} × saturation): ${summary(flood)}`);
+    log(`aggressor budget ${budget} per ${WINDOW_S} s (${BUDGET_SHARE} × saturation); admitted per window as the limiter counted ${JSON.stringify(windows)} — ${within ? "within" : "NOT within"} ±5 %; 2xx answers per window by send time ${JSON.stringify(answered)}; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
     log(`victim under the flood (alpha list, Poisson arrivals at ${victimRate} req/s): ${summary(underFlood)}; 429s ${underFlood.statuses.get(429) ?? 0}, non-2xx ${total(underFlood) - ok(underFlood)}`);
+    const victimWindows = [...underFlood.latenciesPerWindow!].sort(([a], [b]) => a - b).slice(0, WINDOWS);
+    log(`  victim p95 per budget window of the flood: ${victimWindows.map(([, l], i) => `window ${i + 1} ${ms(percentile(l, 95))} (${l.length})`).join(", ")} — the first holds the budget's burst (a sliding window starts full)`);
     log(`  one victim request during the flood, medians of 10: ${probe}`);
     log(`  where the cores went during the flood: ${cpuShare(floodCpu, cpuTicks(), floodSeconds)}; app ${loopDelay(await appStats(url))}`);
     log(`machine: load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) after the run`);
@@ -272,7 +287,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (err) => {
-    console.error(err instanceof Error ? err.stack : err);
+    console.error(err instanceof Error ? `${err.stack}${err.cause ? `\ncause: ${String((err.cause as Error).stack ?? err.cause)}` : ""}` : err);
     process.exit(1);
   },
 );

@@ -12,11 +12,11 @@ import { requirePostgres, uniqueName } from "../../../test/postgres";
 /**
  * The playbook's gates, run for real: the local stack `up` with two pooled clinics, alpha and beta, declared in its
  * config; their branch, therapist, paquete and patient written through the runtime as the app; the example app
- * built once (`next build`) and started (`next start`) on the stack's outputs. In shadow and in enforce mode: the
- * playbook's Playwright test as written (plus: alpha sees what alpha created; the header cannot switch clinics) and
- * the Prisma gate (the app's data layer without a tenant is refused) — each also against its mutant (a list reading
- * without its tenant; a data layer on an unbound client, both switched on at run time), which must fail. Once: the
- * headers and the CSP in Debian's Chromium.
+ * built once (`next build`) and started (`server.ts`: Next behind the runtime's front door) on the stack's outputs.
+ * In shadow and in enforce mode: the playbook's Playwright test as written (plus: alpha sees what alpha created; the
+ * header cannot switch clinics) and the Prisma gate (the app's data layer without a tenant is refused) — each also
+ * against its mutant (a list reading without its tenant; a data layer on an unbound client, both switched on at run
+ * time), which must fail. Once: the headers and the CSP in Debian's Chromium.
  */
 const engine = findEngine();
 const stackName = uniqueName("gates");

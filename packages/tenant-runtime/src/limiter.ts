@@ -28,6 +28,8 @@ export interface TenantStoreOptions {
   prefix: string;
   /** How long a flag value or a budget is reused before it is read again (default 5 s). */
   cacheTtlMs?: number;
+  /** How long the limiter's analytics are gathered before one write sends them (default 1 s; `flushAnalytics()`). */
+  analyticsFlushMs?: number;
   now?: () => number;
 }
 
@@ -71,22 +73,57 @@ export function storeOptionsFromEnv(env: Record<string, string | undefined> = pr
 }
 
 /**
- * A Redis client whose ZINCRBY (the only write of @upstash/ratelimit's analytics) also sets the key's TTL, in the
- * same round trip; everything else passes through.
+ * A Redis client whose ZINCRBY (the only write of @upstash/ratelimit's analytics: one per `limit()` call) is batched:
+ * the increments of `flushMs` go to the store as one pipeline, one ZINCRBY per (bucket, member) with the summed count
+ * and the bucket's TTL. Under a flood that is one round trip a second instead of one per request (each refusal
+ * would otherwise cost the app a REST call). `flush()` sends what is pending now; everything else passes through.
  */
-function withExpiringAnalytics(redis: Redis, ttlMs: number): Redis {
-  return new Proxy(redis, {
+function withBatchedAnalytics(redis: Redis, ttlMs: number, flushMs: number): { redis: Redis; flush: () => Promise<unknown> } {
+  type Batch = { counts: Map<string, Map<string, { member: unknown; count: number }>>; timer: ReturnType<typeof setTimeout>; written: Promise<unknown>; send: () => void };
+  let open: Batch | undefined;
+  let lastWrite: Promise<unknown> = Promise.resolve();
+  const flush = (): Promise<unknown> => {
+    const due = open;
+    if (!due) return lastWrite;
+    open = undefined;
+    clearTimeout(due.timer);
+    due.send();
+    return (lastWrite = due.written);
+  };
+  const startBatch = (): Batch => {
+    let send!: () => void;
+    const counts: Batch["counts"] = new Map();
+    const written = new Promise<void>((r) => (send = r)).then(() => {
+      const p = redis.pipeline();
+      for (const [key, members] of counts) {
+        for (const { member, count } of members.values()) p.zincrby(key, count, member);
+        p.pexpire(key, ttlMs);
+      }
+      return p.exec();
+    });
+    const timer = setTimeout(flush, flushMs);
+    timer.unref?.(); // a pending batch does not keep a process alive; flush() before exiting to keep it
+    return { counts, timer, written, send };
+  };
+  const batched = new Proxy(redis, {
     get(target, prop, receiver) {
       if (prop === "zincrby") {
-        return async (key: string, increment: number, member: unknown) => {
-          const [score] = await target.pipeline().zincrby(key, increment, member).pexpire(key, ttlMs).exec();
-          return score;
+        return (key: string, increment: number, member: unknown) => {
+          const batch = (open ??= startBatch());
+          const members = batch.counts.get(key) ?? new Map<string, { member: unknown; count: number }>();
+          batch.counts.set(key, members);
+          const id = typeof member === "string" ? member : JSON.stringify(member);
+          const entry = members.get(id) ?? { member, count: 0 };
+          entry.count += increment;
+          members.set(id, entry);
+          return batch.written;
         };
       }
       const value = Reflect.get(target, prop, receiver);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+  return { redis: batched, flush };
 }
 
 /**
@@ -121,21 +158,25 @@ function durationMs(window: string): number {
 }
 
 /** The two clients the app's tokens give: read flags and budgets, count requests. */
-function storeClients(opts: TenantStoreOptions, who: string): { reader: Redis; counters: Redis } {
+function storeClients(opts: TenantStoreOptions, who: string): StoreClients {
   const readToken = opts.readToken ?? opts.token;
   const limiterToken = opts.limiterToken ?? opts.token;
   if (!readToken || !limiterToken) throw new Error(`${who}: set readToken and limiterToken (stack outputs kvAppReadToken, kvAppLimiterToken)`);
-  return {
-    reader: new Redis({ url: opts.url, token: readToken, enableTelemetry: false }),
-    counters: withExpiringAnalytics(new Redis({ url: opts.url, token: limiterToken, enableTelemetry: false }), ANALYTICS_TTL_MS),
-  };
+  const counters = withBatchedAnalytics(new Redis({ url: opts.url, token: limiterToken, enableTelemetry: false }), ANALYTICS_TTL_MS, opts.analyticsFlushMs ?? 1_000);
+  return { reader: new Redis({ url: opts.url, token: readToken, enableTelemetry: false }), counters: counters.redis, flushAnalytics: counters.flush };
+}
+
+interface StoreClients {
+  reader: Redis;
+  counters: Redis;
+  flushAnalytics: () => Promise<unknown>;
 }
 
 export function createTenantRatelimit(opts: TenantStoreOptions) {
   return ratelimitOver(storeClients(opts, "createTenantRatelimit"), opts);
 }
 
-function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis }, opts: TenantStoreOptions) {
+function ratelimitOver({ reader, counters, flushAnalytics }: StoreClients, opts: TenantStoreOptions) {
   const ttl = opts.cacheTtlMs ?? 5_000;
   const now = opts.now ?? Date.now;
   const budgets = new Map<string, Cached<Budget>>();
@@ -212,6 +253,8 @@ function ratelimitOver({ reader, counters }: { reader: Redis; counters: Redis },
       return { success: true, limit: own.limit, remaining: Math.min(own.remaining, all.remaining), reset: own.reset, pending };
     },
     budgetOf,
+    /** Sends the analytics gathered so far (what `bloom status` counts); resolves when they are written. */
+    flushAnalytics,
     clearCache: () => budgets.clear(),
   };
 }
@@ -232,24 +275,33 @@ export class LimiterScriptsMissingError extends Error {
  */
 export interface TenantGuardOptions extends TenantStoreOptions {
   /**
-   * A bulkhead: how many requests of one tenant this instance serves at once (`withTenantSlot`); past it, refused
-   * at once with TenantBusyError, before any round trip. Unset: no cap.
+   * A bulkhead: how many requests of one tenant this instance runs at once (`withTenantSlot`). The rest wait their
+   * turn in the tenant's own queue, so a clinic's burst takes turns with its neighbours' requests instead of
+   * filling the process ahead of them. Unset: no cap.
    */
   maxInFlightPerTenant?: number;
+  /** How many of one tenant's requests may wait for a slot (default 0); past it, TenantBusyError at once. */
+  maxQueuedPerTenant?: number;
 }
 
-/** The tenant already has `maxInFlightPerTenant` requests in progress on this instance. */
+/** The tenant already has `maxInFlightPerTenant` requests in progress and its queue is full on this instance. */
 export class TenantBusyError extends Error {
   readonly retryAfterMs = 1_000;
-  constructor(readonly tenantId: string, readonly inFlight: number) {
-    super(`tenant ${tenantId} already has ${inFlight} requests in progress on this instance: retry shortly`);
+  constructor(readonly tenantId: string, readonly inFlight: number, readonly queued: number) {
+    super(`tenant ${tenantId} already has ${inFlight} requests in progress and ${queued} waiting on this instance: retry shortly`);
     this.name = "TenantBusyError";
   }
 }
 
+/** One tenant's requests on this instance: how many run, and who waits for a slot (first come, first served). */
+interface TenantLane {
+  running: number;
+  waiting: (() => void)[];
+}
+
 export function createTenantGuards(opts: TenantGuardOptions) {
   const clients = storeClients(opts, "createTenantGuards");
-  const inFlight = new Map<string, number>();
+  const lanes = new Map<string, TenantLane>();
   const limiter = ratelimitOver(clients, opts);
   const reader = clients.reader;
   const ttl = opts.cacheTtlMs ?? 5_000;
@@ -258,33 +310,39 @@ export function createTenantGuards(opts: TenantGuardOptions) {
 
   return {
     limiter,
-    /** Counts one request of `identifier` (a user, an API key) against the tenant's budgets; throws when over either. */
+    /**
+     * Counts one request of `identifier` (a user, an API key) against the tenant's budgets; throws when over either.
+     * A refusal answers without waiting for its analytics (`flushAnalytics()` sends them).
+     */
     async assertTenantBudget(tenantId: string, identifier: string): Promise<{ remaining: number; reset: number; pending: Promise<unknown> }> {
       const { success, scope, remaining, reset, pending } = await limiter.limit(`${tenantId}:${identifier}`);
-      if (!success) {
-        await pending; // the rejection is on record (what `bloom status` counts) before the app answers 429
-        throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), await limiter.budgetOf(tenantId), scope);
-      }
+      if (!success) throw new TenantBudgetExceededError(tenantId, identifier, Math.max(0, reset - now()), await limiter.budgetOf(tenantId), scope);
       return { remaining, reset, pending };
     },
 
+    /** Sends the limiter's analytics gathered so far (on serverless, hand it to waitUntil); resolves once written. */
+    flushAnalytics: () => limiter.flushAnalytics(),
+
     /**
-     * Runs `work` in one of the tenant's slots on this instance (TenantBusyError when they are all taken): one
-     * clinic's flood then holds at most `maxInFlightPerTenant` requests' worth of this process, whatever its rate,
-     * and its refusals cost no round trip. Without the option it just runs `work`.
+     * Runs `work` in one of the tenant's `maxInFlightPerTenant` slots on this instance, after the tenant's earlier
+     * requests (up to `maxQueuedPerTenant` wait; past that TenantBusyError, before any round trip). One clinic's
+     * flood then holds at most its slots' worth of this process, whatever its rate. Without the option it just runs
+     * `work`.
      */
     async withTenantSlot<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
       const cap = opts.maxInFlightPerTenant;
       if (cap === undefined) return work();
-      const now = inFlight.get(tenantId) ?? 0;
-      if (now >= cap) throw new TenantBusyError(tenantId, now);
-      inFlight.set(tenantId, now + 1);
+      let lane = lanes.get(tenantId);
+      if (!lane) lanes.set(tenantId, (lane = { running: 0, waiting: [] }));
+      if (lane.running < cap) lane.running++;
+      else if (lane.waiting.length < (opts.maxQueuedPerTenant ?? 0)) await new Promise<void>((resolve) => lane.waiting.push(resolve)); // the slot is handed over, still counted
+      else throw new TenantBusyError(tenantId, lane.running, lane.waiting.length);
       try {
         return await work();
       } finally {
-        const left = (inFlight.get(tenantId) ?? 1) - 1;
-        if (left > 0) inFlight.set(tenantId, left);
-        else inFlight.delete(tenantId);
+        const next = lane.waiting.shift();
+        if (next) next();
+        else if (--lane.running === 0) lanes.delete(tenantId);
       }
     },
 

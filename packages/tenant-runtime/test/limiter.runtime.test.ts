@@ -86,6 +86,7 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
     for (let i = 0; i < 4; i++) answers.push(await guardRequest(guards, "beta", "status-user"));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 429, 429]);
     expect(answers[2]).toMatchObject({ retryAfterSeconds: expect.any(Number) });
+    await guards.flushAnalytics(); // a refusal answers at once; its record goes with the next batch
     const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [
       { id: "alpha", name: "Alpha", tier: "standard", isolation: "pooled" },
       { id: "beta", name: "Beta", tier: "standard", isolation: "pooled" },
@@ -108,6 +109,7 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
     await expect(guards.assertTenantBudget("gamma", "flood-0")).rejects.toThrow(/tenant gamma as a whole \(10 per 1 m, every identifier together\)/);
     // A neighbour's budget is its own: alpha's fresh identifier still passes.
     await expect(guards.assertTenantBudget("alpha", "after-gamma")).resolves.toMatchObject({ remaining: expect.any(Number) });
+    await guards.flushAnalytics();
     const config = validatePlatformConfig((k) => ({ environment: "local", database: { backend: "local" }, tenants: [{ id: "gamma", name: "Gamma", tier: "standard", isolation: "pooled" }] } as Record<string, unknown>)[k]);
     const status = await collectStatus({ stack: "local", config, migratorUrl: db.url, store: { redis: endpoint.redis, prefix }, backend: db.backend, projectId: db.projectId, migrations: loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")) });
     expect(status.tenants.map((t) => [t.id, t.rejectedThisHour])).toEqual([["gamma", 16]]);
@@ -147,5 +149,38 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
     await expect(guards.withTenantSlot("gamma", async () => "after")).resolves.toBe("after"); // slots given back
     await expect(guards.withTenantSlot("gamma", async () => { throw new Error("work failed"); })).rejects.toThrow("work failed");
     await expect(Promise.all([guards.withTenantSlot("gamma", async () => 1), guards.withTenantSlot("gamma", async () => 2)])).resolves.toEqual([1, 2]); // a failure gives its slot back too
+  });
+
+  it("a tenant's queue: past its slots its requests wait their turn in order, past maxQueuedPerTenant refused, its neighbour runs meanwhile", async () => {
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, maxInFlightPerTenant: 1, maxQueuedPerTenant: 2 });
+    const started: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const first = guards.withTenantSlot("gamma", async () => (started.push("g1"), gate));
+    const queued = ["g2", "g3"].map((name) => guards.withTenantSlot("gamma", async () => void started.push(name)));
+    const refused = await guards.withTenantSlot("gamma", async () => void started.push("g4")).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(TenantBusyError);
+    expect((refused as TenantBusyError).message).toMatch(/gamma already has 1 requests in progress and 2 waiting/);
+    await guards.withTenantSlot("alpha", async () => void started.push("alpha")); // not behind gamma's queue
+    expect(started).toEqual(["g1", "alpha"]);
+    open();
+    await Promise.all([first, ...queued]);
+    expect(started).toEqual(["g1", "alpha", "g2", "g3"]);
+    await expect(guards.withTenantSlot("gamma", async () => "after")).resolves.toBe("after"); // the lane emptied
+  });
+
+  it("gathers the analytics of a second into one write: 30 refusals recorded as one count of 30, with the bucket's TTL", async () => {
+    await writeTenantBudget(endpoint.redis, prefix, "delta", { requests: 1, window: "1 m" });
+    const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, analyticsFlushMs: 60_000 });
+    await guards.assertTenantBudget("delta", "batch-user");
+    const refusals = await Promise.all(Array.from({ length: 30 }, () => guards.assertTenantBudget("delta", "batch-user").then(() => "ok", (e: unknown) => (e as Error).name)));
+    expect(refusals).toEqual(Array(30).fill("TenantBudgetExceededError"));
+    const key = analyticsKey(prefix, "delta", Date.now());
+    expect(await endpoint.redis.exists(key)).toBe(0); // nothing sent yet: the batch waits for its minute, or a flush
+    await guards.flushAnalytics();
+    const members = (await endpoint.redis.zrange(key, 0, -1, { withScores: true })) as unknown[];
+    const score = (success: boolean) => Number(members[members.findIndex((m) => typeof m === "object" && (m as { identifier?: string; success?: boolean }).identifier === "delta:batch-user" && (m as { success?: boolean }).success === success) + 1]);
+    expect([score(true), score(false)]).toEqual([1, 30]);
+    expect(Number(await endpoint.redis.pttl(key))).toBeGreaterThan(ANALYTICS_TTL_MS - 60_000);
   });
 });

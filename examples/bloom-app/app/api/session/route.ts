@@ -1,4 +1,4 @@
-import { sessionCookie } from "../../../lib/context";
+import { sessionCookie } from "../../../lib/session";
 
 export const dynamic = "force-dynamic";
 
