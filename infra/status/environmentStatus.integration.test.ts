@@ -46,6 +46,7 @@ describe("bloom status (real Postgres, Redis, branch backend)", () => {
     const at = Date.now(); // one clock for the guards and the status: the same minute bucket
     const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0, now: () => at });
     for (let i = 0; i < 5; i++) await guards.assertTenantBudget("beta", "u1").catch(() => undefined); // 3 rejected
+    await guards.flushAnalytics(); // a refusal answers at once; its record goes with the batch
     const snapshotExpiry = hoursFromNow(24);
     await db.backend.ensureBranch({ projectId: db.projectId, name: "snap-status", expiresAt: snapshotExpiry });
 

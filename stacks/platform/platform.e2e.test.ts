@@ -102,6 +102,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     const guards = createTenantGuards({ url: outputs.kvRestUrl!.value as string, readToken: outputs.kvAppReadToken!.value as string, limiterToken: outputs.kvAppLimiterToken!.value as string, prefix, cacheTtlMs: 60_000, now: () => at });
     let rejected = 0;
     for (let i = 0; i < 102; i++) await guards.assertTenantBudget("legacy", "status-probe").catch(() => rejected++); // standard: 100 per minute
+    await guards.flushAnalytics(); // a refusal answers at once; its record goes with the batch
     const { collectStatus, renderStatus } = await import("../../infra/status/environmentStatus");
     const { kvClient } = await import("../../infra/kv/kvDatabase");
     const { createDatabaseBackend } = await import("../../infra");
