@@ -105,7 +105,7 @@ function cpuTicks(): Map<number, { label: string; ticks: number }> {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
-      const label = /next-server|server\.ts/.test(cmd) ? "app (server.ts)" : /localEndpointMain/.test(cmd) ? "store endpoint" : /tenantLoad/.test(cmd) ? "bench (autocannon)" : /pgbouncer/.test(cmd) ? "pgbouncer" : /postgres/.test(cmd) ? "postgres" : /redis-server/.test(cmd) ? "redis" : "other";
+      const label = /next-server|server\.ts/.test(cmd) ? "app (server.ts)" : /localEndpointMain/.test(cmd) ? "store endpoint" : /tenantLoad/.test(cmd) ? "bench (its load generators)" : /pgbouncer/.test(cmd) ? "pgbouncer" : /postgres/.test(cmd) ? "postgres" : /redis-server/.test(cmd) ? "redis" : "other";
       out.set(Number(entry), { label, ticks: Number(fields[11]) + Number(fields[12]) });
     } catch {
       // the process ended while we read it

@@ -11,7 +11,7 @@ import { SECURITY_HEADERS } from "./securityHeaders.js";
  * fraction of the cost of routing it through the framework (bench:tenant-load measures both) — and a clinic's burst
  * takes turns with its neighbours' requests before any of it reaches the app's code.
  *
- * What passes carries a per-process proof (`admittedHeader`, checked by `wasAdmitted`), so a route can refuse to
+ * What passes carries a per-process proof (`ADMITTED_HEADER`, checked by `wasAdmitted`), so a route can refuse to
  * run unguarded when the app was started without its front door.
  */
 export interface FrontDoorOptions {
