@@ -3,6 +3,7 @@ import { RESIDENCIES } from "../compliance/residency";
 import { NEON_MAX_BRANCH_EXPIRY_HOURS, NEON_SOURCES } from "../vendorRules/neon";
 import { CLOUDFLARE_PLANS } from "../vendorRules/cloudflare";
 import { EdgePlanError, rateLimitRules } from "../edge/edgeRules";
+import { tenantTotalOf } from "../kv/budgetStore";
 
 /**
  * The one schema for `bloom:*` stack config. Every message says what is wrong *and* how to fix it, because the
@@ -172,11 +173,17 @@ const budget = z
     window: z.string().regex(/^\d+ ?(ms|s|m|h|d)$/, "must be a window such as \"1 m\", \"30 s\" or \"1 h\""),
     /** Requests of the whole tenant in the window, every identifier together (default: 10 × requests). */
     tenantRequests: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0").optional(),
+    /** How many of tenantRequests may come at once; the rest are admitted at an even pace (default: tenantRequests / 25). */
+    tenantBurst: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0").optional(),
   })
   .strict()
   .superRefine((b, ctx) => {
     if (b.tenantRequests !== undefined && b.tenantRequests < b.requests) {
       ctx.addIssue({ code: "custom", path: ["tenantRequests"], message: `is ${b.tenantRequests}, below requests (${b.requests}): the tenant's total cannot be less than one identifier's; raise it or lower requests` });
+    }
+    const total = tenantTotalOf(b);
+    if (b.tenantBurst !== undefined && b.tenantBurst > total) {
+      ctx.addIssue({ code: "custom", path: ["tenantBurst"], message: `is ${b.tenantBurst}, above the tenant's total (${total} per ${b.window}): a burst is part of the total; lower it or raise tenantRequests` });
     }
   });
 

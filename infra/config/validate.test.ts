@@ -58,6 +58,7 @@ const corpus: [string, Mutator, string][] = [
   ["negative limit", (c) => (c.limits.tiers.standard.requests = -5), "bloom:limits.tiers.standard.requests"],
   ["bad window", (c) => (c.limits.tiers.standard.window = "1 minute"), "bloom:limits.tiers.standard.window"],
   ["tenant total below one identifier's", (c) => (c.limits.tiers.standard.tenantRequests = 50), "bloom:limits.tiers.standard.tenantRequests"],
+  ["tenant burst above the tenant's total", (c) => (c.limits.tiers.standard.tenantBurst = 1_001), "bloom:limits.tiers.standard.tenantBurst"],
   ["missing tier budget", (c) => delete c.limits.tiers.enterprise, "bloom:limits.tiers.enterprise"],
   ["limit override for unknown tenant", (c) => (c.limits.tenants = { ghost: { requests: 5, window: "1 m" } }), "bloom:limits.tenants.ghost"],
   ["unknown top-level key", (c) => (c.tennants = []), "bloom:tennants"],

@@ -108,7 +108,7 @@ describe("defect 9: a scoped store credential for the app", () => {
     }
     expect(await missingLimiterScripts(endpoint.server.url, endpoint.token)).toEqual([]);
     await adminCommand(endpoint.server.url, endpoint.token, ["SCRIPT", "FLUSH"]); // what a store restart does
-    expect(await missingLimiterScripts(endpoint.server.url, endpoint.token)).toHaveLength(2);
+    expect(await missingLimiterScripts(endpoint.server.url, endpoint.token)).toHaveLength(4); // limit and remaining, for the sliding window and the token bucket
     const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 0 });
     await expect(guards.assertTenantBudget("pilot", "flushed-probe")).rejects.toThrow(LimiterScriptsMissingError);
     await ensureAppKvAccess(endpoint.server.url, endpoint.token, prefix, access.readerUser.replace(/-reader$/, ""), access); // what `up` does on that drift

@@ -5,15 +5,21 @@ import type { PlatformConfig } from "../config/schema";
  * Per-tenant rate-limit budgets in the key-value store: `<p>budgets` is a hash, tenant id → JSON budget (the
  * tenant's override, else its tier's), and `tier:<tier>` → JSON for tenants not yet published.
  */
-import { budgetsKey, type Budget } from "@bloom/tenant-runtime/limiter";
+import { budgetsKey, defaultTenantBurst, type Budget } from "@bloom/tenant-runtime/limiter";
 
 // The layout is the app's contract too: one definition, in the runtime package the app installs.
-export { budgetsKey, type Budget };
+export { budgetsKey, defaultTenantBurst, type Budget };
 
 /** A tenant's total when the config names none: ten identifiers' worth. */
 export const DEFAULT_TENANT_REQUESTS_FACTOR = 10;
 
-const withTenantTotal = (b: Budget): Budget => ({ ...b, tenantRequests: b.tenantRequests ?? b.requests * DEFAULT_TENANT_REQUESTS_FACTOR });
+export const tenantTotalOf = (b: Pick<Budget, "requests" | "tenantRequests">) => b.tenantRequests ?? b.requests * DEFAULT_TENANT_REQUESTS_FACTOR;
+
+/** The budget as the store holds it: the tenant's total and its burst spelt out. */
+const withTenantTotal = (b: Budget): Budget => {
+  const tenantRequests = tenantTotalOf(b);
+  return { ...b, tenantRequests, tenantBurst: b.tenantBurst ?? defaultTenantBurst(tenantRequests) };
+};
 
 export function effectiveBudgets(config: Pick<PlatformConfig, "tenants" | "limits">): { tenants: Record<string, Budget>; tiers: Record<string, Budget> } {
   const limits = config.limits;

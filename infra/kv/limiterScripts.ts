@@ -5,8 +5,8 @@ import { sha1 } from "./scriptCompat";
 
 /**
  * The limiter's Lua, and nothing else (issue 22, attack 7): the limiter user may EVALSHA but not EVAL, so it runs
- * only scripts the platform loaded — the ones @upstash/ratelimit's sliding window (what the tenant runtime uses)
- * sends. They are read from the installed library by running it once against a recorder (its scripts are not
+ * only scripts the platform loaded — the ones @upstash/ratelimit's sliding window and token bucket (what the tenant
+ * runtime uses: per identifier, and for the tenant as a whole) send. They are read from the installed library by running it once against a recorder (its scripts are not
  * exported), so a library upgrade loads the new scripts at the next `up`. Script caches do not survive a
  * restart (Upstash: "The cache is lost on restart"), so the app-access resource reports missing scripts as drift
  * and the next `up` loads them again; until then the limiter's calls fail with NOSCRIPT/NOPERM (the runtime names it).
@@ -22,9 +22,11 @@ export async function ratelimitScripts(): Promise<string[]> {
       return [0, 0];
     },
   } as unknown as Redis;
-  const limiter = new Ratelimit({ redis: recorder, limiter: Ratelimit.slidingWindow(10, "10 s"), analytics: false, ephemeralCache: false });
-  await limiter.limit("probe").catch(() => undefined);
-  await limiter.getRemaining("probe").catch(() => undefined);
+  for (const algorithm of [Ratelimit.slidingWindow(10, "10 s"), Ratelimit.tokenBucket(1, "1 s", 10)]) {
+    const limiter = new Ratelimit({ redis: recorder, limiter: algorithm, analytics: false, ephemeralCache: false });
+    await limiter.limit("probe").catch(() => undefined);
+    await limiter.getRemaining("probe").catch(() => undefined);
+  }
   if (!seen.size) throw new Error("could not read @upstash/ratelimit's scripts: the library no longer falls back to EVAL on NOSCRIPT");
   return [...seen.values()];
 }

@@ -101,10 +101,14 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
       expect(await pulumi.isSecret(f.inputs.store)).toBe(true);
     }
     const tenants = JSON.parse(values["bloom:tenants"]!) as { id: string; tier: string }[];
-    type ConfigBudget = { requests: number; window: string; tenantRequests?: number };
+    type ConfigBudget = { requests: number; window: string; tenantRequests?: number; tenantBurst?: number };
     const limits = JSON.parse(values["bloom:limits"]!) as { tiers: Record<string, ConfigBudget>; tenants?: Record<string, ConfigBudget> };
-    // What reaches the store: the config's budget, its tenant-wide cap defaulting to ten identifiers' worth.
-    const stored = (b: ConfigBudget) => ({ ...b, tenantRequests: b.tenantRequests ?? b.requests * 10 });
+    // What reaches the store: the config's budget, its tenant-wide cap defaulting to ten identifiers' worth, its
+    // burst to a 25th of that.
+    const stored = (b: ConfigBudget) => {
+      const tenantRequests = b.tenantRequests ?? b.requests * 10;
+      return { ...b, tenantRequests, tenantBurst: b.tenantBurst ?? Math.ceil(tenantRequests / 25) };
+    };
     expect(await promiseOf(r.one("pulumi-nodejs:dynamic/bloom:TierBudgets").inputs.tiers)).toEqual(Object.fromEntries(Object.entries(limits.tiers).map(([k, b]) => [k, stored(b)])));
     const settings = r.ofType("pulumi-nodejs:dynamic/bloom:TenantSettings");
     expect(settings.map((s) => s.name)).toEqual(tenants.map((t) => `tenant-${t.id}-settings`));

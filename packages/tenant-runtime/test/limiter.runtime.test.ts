@@ -97,7 +97,8 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
   });
 
   it("caps the tenant as a whole: many identifiers together stop at tenantRequests, its neighbour unaffected, and status counts them", async () => {
-    await writeTenantBudget(endpoint.redis, prefix, "gamma", { requests: 3, window: "1 m", tenantRequests: 10 });
+    // A bucket as big as the total: all 10 at once (the default, a 25th, paces them: the next test).
+    await writeTenantBudget(endpoint.redis, prefix, "gamma", { requests: 3, window: "1 m", tenantRequests: 10, tenantBurst: 10 });
     const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix });
     const outcomes: string[] = [];
     for (let i = 0; i < 25; i++) {
@@ -115,23 +116,69 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
     expect(status.tenants.map((t) => [t.id, t.rejectedThisHour])).toEqual([["gamma", 16]]);
   });
 
-  it("a refused key is asked again within the window: the sliding window's decaying weight lets requests through", async () => {
-    // Date faked (Ratelimit passes Date.now() to the store's script): window W = 10 s, budget 10.
+  it("paces the tenant as a whole: a flood from many identifiers gets tenantBurst at once, then tenantRequests per window evenly, from its first window on", async () => {
+    // Date faked (Ratelimit passes Date.now() to the store's script): 100 per 10 s is one every 100 ms; a bucket of 5.
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       const W = 10_000;
       const t0 = Math.ceil(Date.now() / W) * W + W; // a window start
-      await writeTenantBudget(endpoint.redis, prefix, "delta", { requests: 10, window: "10 s", tenantRequests: 10 });
+      await writeTenantBudget(endpoint.redis, prefix, "zeta", { requests: 1_000, window: "10 s", tenantRequests: 100, tenantBurst: 5 });
+      const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 600_000 });
+      let n = 0;
+      let lastRefusal: TenantBudgetExceededError | undefined;
+      const ask = () => guards.assertTenantBudget("zeta", `z-${n++}`).then(() => "ok", (err: unknown) => (err instanceof TenantBudgetExceededError ? ((lastRefusal = err), err.scope) : String(err)));
+      vi.setSystemTime(t0);
+      const burst: string[] = [];
+      for (let i = 0; i < 8; i++) burst.push(await ask());
+      expect(burst).toEqual([...Array(5).fill("ok"), ...Array(3).fill("tenant")]);
+      expect(lastRefusal!.retryAfterMs).toBeLessThanOrEqual(100); // the next token, not the window's end
+      // A steady flood from fresh identifiers, one every 25 ms (4 × the budget's pace), over three windows.
+      const admitted = [0, 0, 0];
+      for (let t = 25; t < 3 * W; t += 25) {
+        vi.setSystemTime(t0 + t);
+        if ((await ask()) === "ok") admitted[Math.floor(t / W)]!++;
+      }
+      // The first window: the bucket's 5, then a token every 100 ms (99 of them after t0); then 100 a window.
+      expect([5 + admitted[0]!, admitted[1], admitted[2]]).toEqual([104, 100, 100]);
+
+      // A budget that does not divide its window (253 per 20 s) and the default bucket, a 25th (11): two tokens every
+      // 159 ms, never more than the budget, at most 1 % less — not the whole window's refill at once.
+      await writeTenantBudget(endpoint.redis, prefix, "theta", { requests: 1_000, window: "20 s", tenantRequests: 253 });
+      const askTheta = () => guards.assertTenantBudget("theta", `t-${n++}`).then(() => "ok", (err: unknown) => (err instanceof TenantBudgetExceededError ? err.scope : String(err)));
+      const t1 = t0 + 4 * W; // a 20 s window start
+      vi.setSystemTime(t1);
+      const thetaBurst: string[] = [];
+      for (let i = 0; i < 14; i++) thetaBurst.push(await askTheta());
+      expect(thetaBurst).toEqual([...Array(11).fill("ok"), ...Array(3).fill("tenant")]);
+      let thetaAdmitted = 0;
+      for (let t = 25; t < 2 * W + 2 * W; t += 25) {
+        vi.setSystemTime(t1 + t);
+        if ((await askTheta()) === "ok" && t >= 2 * W) thetaAdmitted++; // the second 20 s window: steady state
+      }
+      expect(thetaAdmitted).toBeLessThanOrEqual(253);
+      expect(thetaAdmitted).toBeGreaterThanOrEqual(Math.floor(253 * 0.99));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a refused identifier is asked again within the window: the sliding window's decaying weight lets requests through", async () => {
+    // Date faked (Ratelimit passes Date.now() to the store's script): window W = 10 s, one identifier's budget 10.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const W = 10_000;
+      const t0 = Math.ceil(Date.now() / W) * W + W; // a window start
+      await writeTenantBudget(endpoint.redis, prefix, "eta", { requests: 10, window: "10 s", tenantRequests: 1_000 });
       const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix, cacheTtlMs: 60_000 });
-      const ask = (id: string) => guards.assertTenantBudget("delta", id).then(() => "ok", (err: unknown) => (err instanceof TenantBudgetExceededError ? err.scope : String(err)));
+      const ask = () => guards.assertTenantBudget("eta", "one-user").then(() => "ok", (err: unknown) => (err instanceof TenantBudgetExceededError ? err.scope : String(err)));
       vi.setSystemTime(t0 + 100);
       const first: string[] = [];
-      for (let i = 0; i < 11; i++) first.push(await ask(`d-${i}`));
-      expect(first).toEqual([...Array(10).fill("ok"), "tenant"]);
+      for (let i = 0; i < 11; i++) first.push(await ask());
+      expect(first).toEqual([...Array(10).fill("ok"), "identifier"]);
       vi.setSystemTime(t0 + W + W / 10); // previous window weighs 0.9: room for one
-      expect([await ask("d-11"), await ask("d-12")]).toEqual(["ok", "tenant"]);
+      expect([await ask(), await ask()]).toEqual(["ok", "identifier"]);
       vi.setSystemTime(t0 + W + W / 2); // it weighs 0.5 now: 10·0.5 + 1 = 6 < 10
-      expect(await ask("d-13")).toBe("ok");
+      expect(await ask()).toBe("ok");
     } finally {
       vi.useRealTimers();
     }
