@@ -113,14 +113,22 @@ describe("every rule over what the committed stacks register (mocks)", () => {
     });
   }
 
-  it("prod with a day of history, or a tenant outside its residency, is refused with the rule's message", async () => {
+  it("prod with a day of history, or a tenant outside its residency: the validator refuses the config before anything registers, and the pack refuses such resources with the rule's message", async () => {
     const base = readStackConfig("prod");
     const db = JSON.parse(base["bloom:database"]!);
     db.neon.historyRetentionSeconds = 86400;
     const tenants = JSON.parse(base["bloom:tenants"]!);
     tenants[2] = { ...tenants[2], region: "aws-us-east-2" };
-    const { registered } = await runPlatformUnderMocks("prod", { ...base, "bloom:database": JSON.stringify(db), "bloom:tenants": JSON.stringify(tenants) });
-    const subjects = await subjectsOf("prod", registered);
+    const refused = await runPlatformUnderMocks("prod", { ...base, "bloom:database": JSON.stringify(db), "bloom:tenants": JSON.stringify(tenants) });
+    expect(refused.registered).toEqual([]);
+    expect(String(refused.failure)).toMatch(/bloom:database\.neon\.historyRetentionSeconds: is 86400/);
+    expect(String(refused.failure)).toMatch(/bloom:tenants\[2\]\.region: is aws-us-east-2, which residency "eu" does not allow/);
+    // The pack still decides at `up` (a program that skipped the validator): what a valid prod registers, with the
+    // same two facts changed.
+    const { registered } = await runPlatformUnderMocks("prod", base);
+    const subjects = (await subjectsOf("prod", registered)).map((s) =>
+      s.type === dyn("DatabaseProject") ? { ...s, props: { ...s.props, historyRetentionSeconds: 86400 } }
+        : s.type === TENANT_TYPE && s.props.id === tenants[2].id ? { ...s, props: { ...s.props, dataRegion: "aws-us-east-2" } } : s);
     const found: string[] = [];
     for (const s of subjects) for (const p of [prodHistoryRetention, tenantResidency]) found.push(...(await violationsOf(p, s)));
     expect(found).toEqual([expect.stringMatching(/86400 s of history/), expect.stringMatching(/residency eu\) would have its data in aws-us-east-2/)]);

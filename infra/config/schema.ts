@@ -1,8 +1,10 @@
 import { z } from "zod";
-import { RESIDENCIES } from "../compliance/residency";
-import { NEON_MAX_BRANCH_EXPIRY_HOURS, NEON_SOURCES } from "../vendorRules/neon";
+import { regionAllowed, RESIDENCIES } from "../compliance/residency";
+import { MIN_PROD_HISTORY_SECONDS } from "../compliance/dataProtection";
+import { BURN_RATE_WINDOWS, burnThreshold } from "../observability/slo";
+import { NEON_MAX_BRANCH_EXPIRY_HOURS, NEON_REGIONS, NEON_SOURCES, neonRegionProblem } from "../vendorRules/neon";
 import { CLOUDFLARE_PLANS } from "../vendorRules/cloudflare";
-import { EdgePlanError, rateLimitRules } from "../edge/edgeRules";
+import { EdgePlanError, rateLimitRules, tenantHostname } from "../edge/edgeRules";
 import { tenantTotalOf } from "../kv/budgetStore";
 
 /**
@@ -25,10 +27,13 @@ const tenantId = z
 export const TIERS = ["standard", "professional", "enterprise"] as const;
 export const ISOLATIONS = ["pooled", "dedicated"] as const;
 
-/** Neon region ids as the API spells them (`aws-eu-central-1`); the platform keeps tenants in the regions it runs. */
+/** Neon region ids as the API spells them (`aws-eu-central-1`), one of those Neon offers (a misspelling passes a pattern). */
 const neonRegion = z
-  .string()
-  .regex(/^(aws|azure)-[a-z0-9-]+$/, "must be a Neon region id such as \"aws-eu-central-1\" (see neon.com/docs/introduction/regions)");
+  .string({ error: "must be a Neon region id such as \"aws-eu-central-1\" (see neon.com/docs/introduction/regions)" })
+  .superRefine((region, ctx) => {
+    const problem = neonRegionProblem(region);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 const tenant = z
   .object({
@@ -63,7 +68,15 @@ const observability = z
     slo: z
       .object({
         /** Availability target in percent, e.g. 99.9: the error budget is 100 - availability. */
-        availability: z.number().gt(90, "must be > 90 (percent)").lt(100, "must be < 100 (percent)").default(99.9),
+        availability: z
+          .number()
+          .gt(90, "must be > 90 (percent)")
+          .lt(100, "must be < 100 (percent)")
+          .refine((a) => BURN_RATE_WINDOWS.every((w) => burnThreshold(a, w.factor) < 1), {
+            // A burn-rate alarm fires when the error ratio passes factor × budget: at or above 100 % it never can.
+            message: `must leave each burn-rate alarm a threshold below 100 % errors (${Math.max(...BURN_RATE_WINDOWS.map((w) => w.factor))}× the error budget): at least ${(100 - 100 / Math.max(...BURN_RATE_WINDOWS.map((w) => w.factor))).toFixed(2)}`,
+          })
+          .default(99.9),
         /** p95 latency objective in milliseconds. */
         latencyP95Ms: z.number().int().positive().default(800),
       })
@@ -170,10 +183,13 @@ const budget = z
   .object({
     /** Requests of one identifier (a user, an API key) in the window. */
     requests: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0"),
-    window: z.string().regex(/^\d+ ?(ms|s|m|h|d)$/, "must be a window such as \"1 m\", \"30 s\" or \"1 h\""),
+    window: z
+      .string()
+      .regex(/^\d+ ?(ms|s|m|h|d)$/, "must be a window such as \"1 m\", \"30 s\" or \"1 h\"")
+      .refine((w) => !/^0+ ?[a-z]+$/.test(w), "must be longer than 0, e.g. \"1 m\""),
     /** Requests of the whole tenant in the window, every identifier together (default: 10 × requests). */
     tenantRequests: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0").optional(),
-    /** How many of tenantRequests may come at once; the rest are admitted at an even pace (default: tenantRequests / 25). */
+    /** How many of tenantRequests may come at once; the rest are admitted at an even pace (default: requests, or tenantRequests / 25 if more). */
     tenantBurst: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0").optional(),
   })
   .strict()
@@ -251,6 +267,30 @@ const rollback = z
   })
   .strict();
 
+/**
+ * Where a tenant's data may live, checked here with what the policy pack checks at `up` (policies/rules/tenants.ts),
+ * so a mistake is refused before anything registers. Off the local stack only (loopback has no region).
+ */
+function residencyProblems(
+  cfg: { database: { backend: string; neon?: { regionId: string } } },
+  t: { residency?: (typeof RESIDENCIES)[number]; region?: string; isolation: string },
+  i: number,
+): { path: (string | number)[]; message: string }[] {
+  if (cfg.database.backend === "local") return [];
+  if (!t.residency) return [{ path: ["tenants", i, "residency"], message: `is required off the local stack: where the clinic's data may live (${RESIDENCIES.join(", ")})` }];
+  const residency = t.residency;
+  const allowed = () => NEON_REGIONS.filter((r) => regionAllowed(residency, r)).join(", ");
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (t.region && !regionAllowed(residency, t.region)) {
+    problems.push({ path: ["tenants", i, "region"], message: `is ${t.region}, which residency "${residency}" does not allow: choose one of ${allowed()}, or correct the residency` });
+  }
+  const pool = cfg.database.neon?.regionId;
+  if (t.isolation === "pooled" && pool && !regionAllowed(residency, pool)) {
+    problems.push({ path: ["tenants", i, "residency"], message: `is "${residency}", but a pooled tenant's data lives in the pool's region ${pool} (bloom:database.neon.regionId): make it dedicated in one of ${allowed()}, or correct the residency` });
+  }
+  return problems;
+}
+
 export const platformConfigSchema = z
   .object({
     environment: z.enum(["local", "staging", "prod"], { error: "must be \"local\", \"staging\" or \"prod\"" }),
@@ -278,7 +318,18 @@ export const platformConfigSchema = z
       if (t.isolation === "dedicated" && cfg.database.backend === "neon" && !t.region) {
         ctx.addIssue({ code: "custom", path: ["tenants", i, "region"], message: "is required for a dedicated tenant on Neon (its own project needs a region), e.g. \"aws-eu-central-1\"" });
       }
+      residencyProblems(cfg, t, i).forEach((issue) => ctx.addIssue({ code: "custom", ...issue }));
+      if (cfg.edge && tenantHostname(t.id, cfg.edge.zone) === cfg.edge.origin) {
+        ctx.addIssue({ code: "custom", path: ["tenants", i, "id"], message: `"${t.id}" would make ${cfg.edge.origin}, the environment's own origin (bloom:edge.origin), a CNAME to itself: choose another id` });
+      }
     });
+    if (cfg.environment === "prod" && cfg.database.neon && cfg.database.neon.historyRetentionSeconds < MIN_PROD_HISTORY_SECONDS) {
+      ctx.addIssue({ code: "custom", path: ["database", "neon", "historyRetentionSeconds"], message: `is ${cfg.database.neon.historyRetentionSeconds}: prod keeps at least ${MIN_PROD_HISTORY_SECONDS} s (7 days) of point-in-time history (the policy pack's prod-history-retention); raise it` });
+    }
+    const enterprise = cfg.tenants.filter((t) => t.tier === "enterprise").map((t) => t.id);
+    if (cfg.database.backend !== "local" && enterprise.length && !cfg.observability) {
+      ctx.addIssue({ code: "custom", path: ["observability"], message: `is required off the local stack when there are enterprise tenants (${enterprise.join(", ")}): each gets its own SLO alarms; set region and alertEmail` });
+    }
     for (const [name, f] of Object.entries(cfg.flags)) {
       for (const id of Object.keys(f.tenants ?? {})) {
         if (!seen.has(id)) ctx.addIssue({ code: "custom", path: ["flags", name, "tenants", id], message: `names unknown tenant "${id}": add it to bloom:tenants or remove the override` });

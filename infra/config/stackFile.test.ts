@@ -26,6 +26,11 @@ describe("credentials on the runbook path", () => {
     expect(() => readStackConfigFile(f)).toThrow(/bloom:neonApiKey in Pulumi.staging.yaml is encrypted \(secure:\).*export NEON_API_KEY/);
   });
 
+  it("refuses a credential in plain text in the file, naming the key, the file and the fix", () => {
+    const f = file("config:\n  bloom:environment: staging\n  bloom:neonApiKey: napi_plaintext\n");
+    expect(() => readStackConfigFile(f)).toThrow(/bloom:neonApiKey is in plain text in Pulumi.staging.yaml: remove it from the file and export NEON_API_KEY/);
+  });
+
   it("takes a credential from the environment when the file does not hold it", () => {
     process.env.NEON_API_KEY = "from-env";
     expect(readStackConfigFile(file("config:\n  bloom:environment: staging\n"))["bloom:neonApiKey"]).toBe("from-env");

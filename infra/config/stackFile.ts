@@ -31,6 +31,11 @@ export function readStackConfigFile(file: string): Record<string, string> {
       throw new Error(`${key} in ${path.basename(file)} is encrypted (secure:), which the runbook's engine runs cannot decrypt: ` +
         `${env ? `export ${env} instead (it reaches the engine as a secret) and ` : ""}remove the key from the file, or run the plain \`pulumi\` CLI for this stack`);
     }
+    if (isSecretConfigKey(key)) {
+      // A credential in a file the repository holds is a credential anyone with the repository holds.
+      const env = SECRET_CONFIG_ENV[key];
+      throw new Error(`${key} is in plain text in ${path.basename(file)}: remove it from the file and ${env ? `export ${env} (the runbook hands it to the engine as a secret)` : "pass it as a secret"}, or \`pulumi config set --secret ${key} <value>\` for the plain \`pulumi\` CLI`);
+    }
     out[key] = typeof value === "string" ? value : JSON.stringify(value);
   }
   for (const [key, env] of Object.entries(SECRET_CONFIG_ENV)) if (process.env[env] && !(key in out)) out[key] = process.env[env]!;

@@ -6,12 +6,16 @@ const valid = () => ({
   environment: "staging",
   database: { backend: "neon", neon: { regionId: "aws-eu-central-1", pgVersion: 17, historyRetentionSeconds: 86400 } },
   tenants: [
-    { id: "legacy", name: "Legacy", tier: "standard", isolation: "pooled", region: "aws-eu-central-1" },
-    { id: "acme-dental", name: "Acme", tier: "enterprise", isolation: "dedicated", region: "aws-eu-central-1" },
+    { id: "legacy", name: "Legacy", tier: "standard", isolation: "pooled", region: "aws-eu-central-1", residency: "eu" },
+    { id: "acme-dental", name: "Acme", tier: "enterprise", isolation: "dedicated", region: "aws-eu-central-1", residency: "eu" },
   ],
   flags: { tenancy_enabled: { type: "boolean", default: false, tenants: { legacy: true } } },
   limits: { tiers: { standard: { requests: 100, window: "1 m" }, professional: { requests: 300, window: "1 m" }, enterprise: { requests: 1000, window: "1 m" } } },
+  observability: { region: "eu-central-1", alertEmail: "oncall@bloom.example" },
 });
+
+/** The edge as prod has it: the origin inside the zone. */
+const withEdge = (c: any) => (c.edge = { zoneId: "0f9e8d7c6b5a49382716f5e4d3c2b1a0", zone: "bloom.example", origin: "app-prod.bloom.example", plan: { name: "business" } });
 
 function problemsOf(cfg: Record<string, unknown>): { path: string; message: string }[] {
   try {
@@ -58,6 +62,18 @@ const corpus: [string, Mutator, string][] = [
   ["negative limit", (c) => (c.limits.tiers.standard.requests = -5), "bloom:limits.tiers.standard.requests"],
   ["bad window", (c) => (c.limits.tiers.standard.window = "1 minute"), "bloom:limits.tiers.standard.window"],
   ["tenant total below one identifier's", (c) => (c.limits.tiers.standard.tenantRequests = 50), "bloom:limits.tiers.standard.tenantRequests"],
+  // Refused before anything registers (issue 20): what the policy pack would catch only at `up`, or nothing would.
+  ["a dedicated tenant's region outside its residency", (c) => (c.tenants[1].residency = "us"), "bloom:tenants[1].region"],
+  ["a pooled tenant whose residency the pool's region does not satisfy", (c) => ((c.tenants[0].residency = "us"), delete c.tenants[0].region), "bloom:tenants[0].residency"],
+  ["a tenant without a residency off the local stack", (c) => delete c.tenants[0].residency, "bloom:tenants[0].residency"],
+  ["a prod history retention below the pack's 7 days", (c) => ((c.environment = "prod"), (c.kv = { backend: "upstash", upstash: { email: "ops@bloom.example", primaryRegion: "eu-central-1" } })), "bloom:database.neon.historyRetentionSeconds"],
+  ["a misspelt region that fits the pattern", (c) => (c.database.neon.regionId = "aws-eu-centrall-1"), "bloom:database.neon.regionId"],
+  ["a Neon Azure region, retired", (c) => (c.tenants[1].region = "azure-gwc"), "bloom:tenants[1].region"],
+  ["a rate-limit window of 0 s", (c) => (c.limits.tiers.standard.window = "0 s"), "bloom:limits.tiers.standard.window"],
+  ["a rate-limit window the edge cannot count (1 d)", (c) => (withEdge(c), (c.limits.tiers.standard.window = "1 d")), "bloom:limits"],
+  ["a tenant id that is the environment's own origin", (c) => (withEdge(c), (c.tenants[0].id = "app-prod"), (c.flags.tenancy_enabled.tenants = {})), "bloom:tenants[0].id"],
+  ["an SLO availability whose 14.4x burn-rate alarm can never fire", (c) => (c.observability.slo = { availability: 93 }), "bloom:observability.slo.availability"],
+  ["an enterprise tenant without observability off the local stack", (c) => delete c.observability, "bloom:observability"],
   ["tenant burst above the tenant's total", (c) => (c.limits.tiers.standard.tenantBurst = 1_001), "bloom:limits.tiers.standard.tenantBurst"],
   ["missing tier budget", (c) => delete c.limits.tiers.enterprise, "bloom:limits.tiers.enterprise"],
   ["limit override for unknown tenant", (c) => (c.limits.tenants = { ghost: { requests: 5, window: "1 m" } }), "bloom:limits.tenants.ghost"],
@@ -81,6 +97,13 @@ describe("bloom config validation", () => {
     const problems = problemsOf(cfg);
     expect(problems.map((p) => p.path)).toContain(path);
     for (const p of problems) expect(p.message.length).toBeGreaterThan(10);
+  });
+
+  it("refuses a credential the engine holds in plain text, naming the key and the fix; a secret one passes", () => {
+    const read = (k: string) => (valid() as Record<string, unknown>)[k];
+    const keys = [...Object.keys(valid()), "neonApiKey"];
+    expect(() => validatePlatformConfig(read, "staging", keys, () => false)).toThrow(/bloom:neonApiKey: is in plain text in the stack's config .*pulumi config set --secret bloom:neonApiKey/);
+    expect(validatePlatformConfig(read, "staging", keys, (k) => k === "neonApiKey").environment).toBe("staging");
   });
 
   it("lists every problem at once, not just the first", () => {

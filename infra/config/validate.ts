@@ -29,14 +29,18 @@ function formatPath(path: readonly PropertyKey[]): string {
 
 /**
  * Validates every `bloom:*` key at once and returns the typed config, or throws a ConfigValidationError listing
- * every problem. Runs before the program registers anything, so a bad config never half-applies.
+ * every problem. Runs before the program registers anything, so a bad config never half-applies. `isSecret`, when
+ * the caller knows (the program: the engine says which keys are secrets), refuses a credential held in plain text.
  */
-export function validatePlatformConfig(read: RawConfigReader, stack?: string, presentKeys: readonly string[] = []): PlatformConfig {
+export function validatePlatformConfig(read: RawConfigReader, stack?: string, presentKeys: readonly string[] = [], isSecret?: (key: string) => boolean): PlatformConfig {
   const raw: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
   const known = new Set<string>([...CONFIG_KEYS, ...SECRET_KEYS]);
   for (const key of presentKeys) {
     if (!known.has(key)) problems.push({ path: `bloom:${key}`, message: `is not a bloom setting (known: ${[...known].join(", ")}): remove it or fix the spelling` });
+    if (isSecret && (SECRET_KEYS as readonly string[]).includes(key) && !isSecret(key)) {
+      problems.push({ path: `bloom:${key}`, message: `is in plain text in the stack's config (anyone who reads Pulumi.${stack ?? "<stack>"}.yaml reads it): store it as a secret — \`pulumi config set --secret bloom:${key} <value>\` (Automation API: setConfig("bloom:${key}", { value, secret: true }))` });
+    }
   }
   for (const key of CONFIG_KEYS) {
     try {

@@ -29,10 +29,12 @@ export class EdgePlanError extends Error {
   }
 }
 
-function windowSeconds(window: string): number {
-  const m = /^(\d+)\s*(s|m|h)$/.exec(window.trim());
-  if (!m) throw new Error(`budget window "${window}" is not "<n> s|m|h"`);
-  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as "s" | "m" | "h"];
+/** The window in seconds, or undefined when Cloudflare's periods (whole seconds) cannot say it ("500 ms"). */
+function windowSeconds(window: string): number | undefined {
+  const m = /^(\d+)\s*(ms|s|m|h|d)$/.exec(window.trim());
+  if (!m) return undefined;
+  const seconds = (Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "ms" | "s" | "m" | "h" | "d"]);
+  return Number.isInteger(seconds) ? seconds : undefined;
 }
 
 const hostList = (tenants: string[], zone: string) => `{${tenants.map((t) => `"${tenantHostname(t, zone)}"`).join(" ")}}`;
@@ -51,10 +53,15 @@ export function rateLimitRules(budgets: Record<string, Budget>, zone: string, pl
   if (!features.hostInExpression) {
     throw new EdgePlanError(["edge", "plan", "name"], `Cloudflare's ${plan.name} plan matches rate limits on the URI path only (no Host) and counts over 10 s, so it cannot keep per-tenant budgets: use "pro" or above (${CLOUDFLARE_SOURCES.rateLimiting})`);
   }
-  const groups = new Map<string, { budget: Budget; tenants: string[] }>();
+  const groups = new Map<string, { budget: Budget; period: number; tenants: string[] }>();
   for (const [tenant, budget] of Object.entries(budgets).sort(([a], [b]) => a.localeCompare(b))) {
-    const key = `${budget.requests}/${budget.window}`;
-    (groups.get(key) ?? groups.set(key, { budget, tenants: [] }).get(key)!).tenants.push(tenant);
+    const period = windowSeconds(budget.window);
+    if (period === undefined || !RATE_LIMIT_PERIODS.includes(period) || period > features.maxPeriod) {
+      throw new EdgePlanError(["limits"], `budget "${budget.requests} per ${budget.window}" (tenant ${tenant}): Cloudflare's ${plan.name} plan counts over ${RATE_LIMIT_PERIODS.filter((p) => p <= features.maxPeriod).join(", ")} s only; change the window or bloom:edge.plan (${CLOUDFLARE_SOURCES.rateLimiting})`);
+    }
+    // "1 m" and "60 s" are one budget at the edge (one rule, one ref).
+    const key = `${budget.requests}/${period}`;
+    (groups.get(key) ?? groups.set(key, { budget, period, tenants: [] }).get(key)!).tenants.push(tenant);
   }
   if (groups.size > features.rules) {
     throw new EdgePlanError(["edge", "plan", "name"], `allows ${features.rules} rate limiting rules on ${plan.name}, but the tenants have ${groups.size} distinct budgets (one rule each): share budgets (bloom:limits) or move the zone to a larger plan (${CLOUDFLARE_SOURCES.rateLimiting})`);
@@ -62,11 +69,7 @@ export function rateLimitRules(budgets: Record<string, Budget>, zone: string, pl
   const ordered = [...groups.values()].sort((a, b) => b.tenants.length - a.tenants.length || a.tenants[0]!.localeCompare(b.tenants[0]!));
   const characteristics = [MANDATORY_CHARACTERISTIC, ...(plan.advancedRateLimiting && features.characteristics.includes("http.host") ? ["http.host"] : []), "ip.src"];
   return ordered
-    .map(({ budget, tenants }, i) => {
-      const period = windowSeconds(budget.window);
-      if (!RATE_LIMIT_PERIODS.includes(period) || period > features.maxPeriod) {
-        throw new EdgePlanError(["limits"], `budget "${budget.requests} per ${budget.window}" (tenants ${tenants.slice(0, 3).join(", ")}${tenants.length > 3 ? ", …" : ""}): Cloudflare's ${plan.name} plan counts over ${RATE_LIMIT_PERIODS.filter((p) => p <= features.maxPeriod).join(", ")} s only; change the window or bloom:edge.plan (${CLOUDFLARE_SOURCES.rateLimiting})`);
-      }
+    .map(({ budget, period, tenants }, i) => {
       const others = ordered.filter((_, j) => j !== i).flatMap((g) => g.tenants).sort();
       const expression = i === 0 ? (others.length ? `not (http.host in ${hostList(others, zone)})` : "true") : `(http.host in ${hostList(tenants, zone)})`;
       if (expression.length > MAX_EXPRESSION_CHARS) {

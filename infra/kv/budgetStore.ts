@@ -18,7 +18,7 @@ export const tenantTotalOf = (b: Pick<Budget, "requests" | "tenantRequests">) =>
 /** The budget as the store holds it: the tenant's total and its burst spelt out. */
 const withTenantTotal = (b: Budget): Budget => {
   const tenantRequests = tenantTotalOf(b);
-  return { ...b, tenantRequests, tenantBurst: b.tenantBurst ?? defaultTenantBurst(tenantRequests) };
+  return { ...b, tenantRequests, tenantBurst: b.tenantBurst ?? defaultTenantBurst({ requests: b.requests, tenantRequests }) };
 };
 
 export function effectiveBudgets(config: Pick<PlatformConfig, "tenants" | "limits">): { tenants: Record<string, Budget>; tiers: Record<string, Budget> } {

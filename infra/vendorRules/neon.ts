@@ -5,7 +5,20 @@
 export const NEON_SOURCES = {
   branchExpiration: "neon.com/docs/guides/branch-expiration (Timestamp format requirements; Restrictions)",
   openapi: "@neondatabase/api-client 2.7.3, public-v2-for-users.gen.yaml (BranchCreateRequest, BranchUpdateRequest)",
+  regions: "neon.com/docs/introduction/regions (AWS regions; \"Azure regions deprecation\": no longer supported as of August 27, 2026)",
 } as const;
+
+/** The regions Neon offers a project (regions): a region id that matches the pattern but is not one is refused. */
+export const NEON_REGIONS = ["aws-us-east-1", "aws-us-east-2", "aws-us-west-2", "aws-eu-central-1", "aws-eu-west-2", "aws-ap-southeast-1", "aws-ap-southeast-2", "aws-sa-east-1"] as const;
+/** Neon's Azure regions, deprecated and unsupported since 2026-08-27 (regions). */
+export const NEON_RETIRED_REGIONS = ["azure-eastus2", "azure-westus3", "azure-gwc"] as const;
+
+/** Why Neon would not place a project in `region`, or undefined when it would. */
+export function neonRegionProblem(region: string): string | undefined {
+  if ((NEON_REGIONS as readonly string[]).includes(region)) return undefined;
+  if ((NEON_RETIRED_REGIONS as readonly string[]).includes(region)) return `is a Neon Azure region, no longer supported since 2026-08-27: choose one of ${NEON_REGIONS.join(", ")} (${NEON_SOURCES.regions})`;
+  return `is not a region Neon offers: choose one of ${NEON_REGIONS.join(", ")} (${NEON_SOURCES.regions})`;
+}
 
 /** "Maximum expiration is 30 days from the current time" (branchExpiration). */
 export const NEON_MAX_BRANCH_EXPIRY_HOURS = 24 * 30;

@@ -1,9 +1,10 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { MIN_PROD_HISTORY_SECONDS } from "../../infra/compliance/dataProtection";
 import { dynamicType, isProd } from "./stackFacts";
 
 /** Resources whose loss is the loss of clinic data (the store holds the flags and limits the app runs on). */
 export const DATA_RESOURCE_TYPES = ["DatabaseProject", "Database", "KvDatabase"].map(dynamicType);
-export const MIN_PROD_HISTORY_SECONDS = 7 * 24 * 3600;
+export { MIN_PROD_HISTORY_SECONDS };
 
 export const prodDataProtected: ResourceValidationPolicy = {
   name: "prod-data-protected",

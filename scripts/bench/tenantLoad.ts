@@ -7,7 +7,7 @@ import autocannon from "autocannon";
 import { percentile } from "./stats";
 import { buildExampleApp, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../exampleApp";
 import { findEngine } from "../engine/engineLocation";
-import { defaultTenantBurst, evenRefill } from "@bloom/tenant-runtime/limiter";
+import { evenRefill } from "@bloom/tenant-runtime/limiter";
 
 /**
  * bench:tenant-load — the playbook's load gate per tenant, against the example app on a throw-away local stack
@@ -21,7 +21,8 @@ import { defaultTenantBurst, evenRefill } from "@bloom/tenant-runtime/limiter";
  *      `overallRate`, which sends each connection's quota for a second back to back at the second's start, every
  *      connection in phase (one connection per identifier) — over `--windows` of the aggressor's budget window
  *      (`--window`, 20 s), aligned to epoch multiples of it; the aggressor's tenant-wide budget is `--budget-share` of
- *      saturation (0.1) per window, at the default pace (a token bucket). The victim's p95 is also given per window.
+ *      saturation (0.1) per window, paced (a token bucket of a 25th of it). The victim's p95 is also given per window,
+ *      alone and under the flood; `--warmup <s>` floods that long, unmeasured, before the measured windows.
  * Headline: `noisy-neighbour victim p95 ratio = <x> (target <= 1.2)`. Not run by CI (timings are noise there).
  */
 const { values } = parseArgs({
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     // alone is a quarter of the instance beside the victim (the previous default).
     "budget-share": { type: "string", default: "0.1" },
     "flood-shape": { type: "string", default: "poisson" },
+    warmup: { type: "string", default: "0" },
     profile: { type: "string" },
   },
 });
@@ -48,6 +50,7 @@ const FLOOD = Number(values.flood);
 const VICTIM_SHARE = Number(values["victim-rate"]);
 const BUDGET_SHARE = Number(values["budget-share"]);
 const FLOOD_SHAPE = values["flood-shape"];
+const WARMUP_S = Number(values.warmup);
 if (FLOOD_SHAPE !== "poisson" && FLOOD_SHAPE !== "bursts") throw new Error(`--flood-shape: "poisson" or "bursts", not "${FLOOD_SHAPE}"`);
 const log = (m: string) => console.log(`[tenant-load] ${m}`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
@@ -66,6 +69,10 @@ const count = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 
 const ok = (r: Run) => [...r.statuses].filter(([s]) => s >= 200 && s < 300).reduce((n, [, c]) => n + c, 0);
 const total = (r: Run) => [...r.statuses.values()].reduce((a, b) => a + b, 0);
 const summary = (r: Run) => `p50 ${ms(percentile(r.latencies, 50))}, p95 ${ms(percentile(r.latencies, 95))}, p99 ${ms(percentile(r.latencies, 99))}, ${(total(r) / r.seconds).toFixed(0)} req/s, statuses ${JSON.stringify(Object.fromEntries(r.statuses))}`;
+
+/** A Poisson run's p95 in each of its first `WINDOWS` windows (requests counted by send time). */
+const perWindowP95 = (r: Run) =>
+  [...r.latenciesPerWindow!].sort(([a], [b]) => a - b).slice(0, WINDOWS).map(([, l], i) => `window ${i + 1} ${ms(percentile(l, 95))} (${l.length})`).join(", ");
 
 /** One autocannon run; every response's latency and status recorded (autocannon's own summary has no p95). */
 async function load(opts: { url: string; path: string; method?: "GET" | "POST"; cookies: string[]; clinic: string; connections: number; seconds: number; rate?: number; body?: string }): Promise<Run> {
@@ -247,14 +254,22 @@ async function main() {
     const baseline = await poissonLoad({ url, path: "/api/appointments", cookies: victim, clinic: "alpha", seconds: floodSeconds, rate: victimRate });
     log(`victim alone (alpha list, Poisson arrivals at ${victimRate} req/s, ${floodSeconds} s): ${summary(baseline)}; app ${loopDelay(await appStats(url))}`);
     log(`  where the cores went with the victim alone: ${cpuShare(aloneCpu, cpuTicks(), floodSeconds)}`);
+    log(`  victim alone, p95 per ${WINDOW_S} s: ${perWindowP95(baseline)}`);
 
-    // The aggressor's tenant-wide budget: `--budget-share` of saturation; its identifiers' own budgets do not bind.
+    // The aggressor's tenant-wide budget: `--budget-share` of saturation, a 25th of it at once; its identifiers' own
+    // budgets do not bind (so the default burst, one identifier's budget, would be the whole total: set it).
     const budget = Math.max(10, Math.round(capacity * BUDGET_SHARE * WINDOW_S));
-    await stack.setConfig("bloom:limits", { tiers: { standard: generous, professional: generous, enterprise: generous }, tenants: { beta: { requests: budget, window: `${WINDOW_S} s`, tenantRequests: budget } } });
+    const burst = Math.ceil(budget / 25);
+    await stack.setConfig("bloom:limits", { tiers: { standard: generous, professional: generous, enterprise: generous }, tenants: { beta: { requests: budget, window: `${WINDOW_S} s`, tenantRequests: budget, tenantBurst: burst } } });
     await new Promise((r) => setTimeout(r, 6_000)); // the app's budget cache (5 s)
-    // Start on a window boundary, so the flood covers whole windows.
-    await new Promise((r) => setTimeout(r, WINDOW_S * 1000 - (Date.now() % (WINDOW_S * 1000)) + 20));
     const floodRate = Math.ceil(capacity * FLOOD);
+    if (WARMUP_S > 0) {
+      // A first flood, not measured: the app's refusal path and the flood's own client warm (connections, JIT).
+      const warm = await poissonLoad({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", seconds: WARMUP_S, rate: floodRate });
+      log(`flood warm-up (${WARMUP_S} s, not measured): ${summary(warm)}`);
+    }
+    // Start on a window boundary, so the flood covers whole windows (the bucket refills meanwhile).
+    await new Promise((r) => setTimeout(r, WINDOW_S * 1000 - (Date.now() % (WINDOW_S * 1000)) + 20));
     await appStats(url, true);
     const floodCpu = cpuTicks();
     const [flood, underFlood, probe] = await Promise.all([
@@ -270,10 +285,9 @@ async function main() {
     const answered = [...flood.acceptedPerWindow].sort(([a], [b]) => a - b).map(([, n]) => n).slice(0, WINDOWS);
     const within = answered.length === WINDOWS && answered.every((n) => Math.abs(n - budget) <= budget * 0.05);
     log(`aggressor (beta list from ${IDENTIFIERS} identifiers, ${FLOOD_SHAPE === "poisson" ? "Poisson arrivals" : `autocannon over ${IDENTIFIERS} connections (each second's quota sent at its start)`}, offered ${floodRate} req/s = ${FLOOD} × saturation): ${summary(flood)}`);
-    log(`aggressor budget ${budget} per ${WINDOW_S} s (${BUDGET_SHARE} × saturation, paced: a bucket of ${defaultTenantBurst(budget)}, refilled ${evenRefill(budget, WINDOW_S * 1000).tokens} every ${evenRefill(budget, WINDOW_S * 1000).everyMs} ms); admitted (2xx) per window by send time ${JSON.stringify(answered)} — ${within ? "within" : "NOT within"} ±5 %; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
+    log(`aggressor budget ${budget} per ${WINDOW_S} s (${BUDGET_SHARE} × saturation, paced: a bucket of ${burst}, refilled ${evenRefill(budget, WINDOW_S * 1000).tokens} every ${evenRefill(budget, WINDOW_S * 1000).everyMs} ms); admitted (2xx) per window by send time ${JSON.stringify(answered)} — ${within ? "within" : "NOT within"} ±5 %; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
     log(`victim under the flood (alpha list, Poisson arrivals at ${victimRate} req/s): ${summary(underFlood)}; 429s ${underFlood.statuses.get(429) ?? 0}, non-2xx ${total(underFlood) - ok(underFlood)}`);
-    const victimWindows = [...underFlood.latenciesPerWindow!].sort(([a], [b]) => a - b).slice(0, WINDOWS);
-    log(`  victim p95 per budget window of the flood: ${victimWindows.map(([, l], i) => `window ${i + 1} ${ms(percentile(l, 95))} (${l.length})`).join(", ")}`);
+    log(`  victim p95 per budget window of the flood: ${perWindowP95(underFlood)}`);
     log(`  one victim request during the flood, medians of 10: ${probe}`);
     log(`  where the cores went during the flood: ${cpuShare(floodCpu, cpuTicks(), floodSeconds)}; app ${loopDelay(await appStats(url))}`);
     log(`machine: load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} (1/5/15 min) after the run`);

@@ -104,10 +104,10 @@ export function describeCommonStackChecks(stack: string, run: () => StackRun) {
     type ConfigBudget = { requests: number; window: string; tenantRequests?: number; tenantBurst?: number };
     const limits = JSON.parse(values["bloom:limits"]!) as { tiers: Record<string, ConfigBudget>; tenants?: Record<string, ConfigBudget> };
     // What reaches the store: the config's budget, its tenant-wide cap defaulting to ten identifiers' worth, its
-    // burst to a 25th of that.
+    // burst to one identifier's budget or a 25th of the total, whichever is more.
     const stored = (b: ConfigBudget) => {
       const tenantRequests = b.tenantRequests ?? b.requests * 10;
-      return { ...b, tenantRequests, tenantBurst: b.tenantBurst ?? Math.ceil(tenantRequests / 25) };
+      return { ...b, tenantRequests, tenantBurst: b.tenantBurst ?? Math.max(b.requests, Math.ceil(tenantRequests / 25)) };
     };
     expect(await promiseOf(r.one("pulumi-nodejs:dynamic/bloom:TierBudgets").inputs.tiers)).toEqual(Object.fromEntries(Object.entries(limits.tiers).map(([k, b]) => [k, stored(b)])));
     const settings = r.ofType("pulumi-nodejs:dynamic/bloom:TenantSettings");

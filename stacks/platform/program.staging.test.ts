@@ -22,3 +22,17 @@ describe("platform program — staging stack (mocks)", () => {
     expect(run.one("pulumi-nodejs:dynamic/bloom:DatabaseProject").opts.protect).toBeFalsy();
   });
 });
+
+describe("platform program — a credential in plain text (mocks)", () => {
+  it("is refused before anything registers, naming the key and the fix (the engine says which keys are secrets)", async () => {
+    const { readStackConfig } = await import("../../infra/config/stackFile");
+    const { runPlatformStack } = await import("./run");
+    const { runUnderMocks } = await import("../../test/pulumiMocks");
+    const config = { ...readStackConfig("staging"), "bloom:neonApiKey": "napi_plaintext", "bloom:upstashApiKey": "u", "bloom:cloudflareApiToken": "c" };
+    const { registered, failure } = await runUnderMocks("staging", () => runPlatformStack() as Record<string, unknown>, config, ["bloom:upstashApiKey", "bloom:cloudflareApiToken"]);
+    expect(registered).toEqual([]);
+    expect(String(failure)).toMatch(/bloom:neonApiKey: is in plain text in the stack's config/);
+    expect(String(failure)).not.toMatch(/upstashApiKey|cloudflareApiToken/);
+    expect(String(failure)).not.toContain("napi_plaintext");
+  });
+});

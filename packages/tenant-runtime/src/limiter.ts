@@ -177,7 +177,7 @@ export function evenRefill(tenantRequests: number, windowMs: number): { tokens: 
 function tenantWideAlgorithm(budget: Budget) {
   const total = budget.tenantRequests!;
   const refill = evenRefill(total, durationMs(budget.window));
-  return Ratelimit.tokenBucket(refill.tokens, `${refill.everyMs} ms`, Math.max(refill.tokens, budget.tenantBurst ?? defaultTenantBurst(total)));
+  return Ratelimit.tokenBucket(refill.tokens, `${refill.everyMs} ms`, Math.max(refill.tokens, budget.tenantBurst ?? defaultTenantBurst({ requests: budget.requests, tenantRequests: total })));
 }
 
 /** The two clients the app's tokens give: read flags and budgets, count requests. */

@@ -15,15 +15,16 @@ export interface Budget {
   /**
    * How many of `tenantRequests` may come at once: the tenant-wide cap is a token bucket holding this many, refilled
    * at `tenantRequests` per window in even steps, so a clinic's total arrives paced instead of as a window's worth in
-   * its first second. Absent: a 25th of `tenantRequests` (TENANT_BURST_DIVISOR), so no window admits more than 4 %
-   * over `tenantRequests` (the load gate allows its budget ±5 %).
+   * its first second. Absent: what one identifier may take at once (`requests`) or a 25th of `tenantRequests`,
+   * whichever is more — one user's own burst is never cut by the tenant's pace. No window admits more than
+   * `tenantRequests + tenantBurst`.
    */
   tenantBurst?: number;
 }
 
-/** The tenant-wide bucket's size when the budget names none: `tenantRequests / 25`, rounded up. */
+/** The tenant-wide bucket's size when the budget names none: one identifier's budget, or `tenantRequests / 25`. */
 export const TENANT_BURST_DIVISOR = 25;
-export const defaultTenantBurst = (tenantRequests: number) => Math.max(1, Math.ceil(tenantRequests / TENANT_BURST_DIVISOR));
+export const defaultTenantBurst = (b: { requests: number; tenantRequests: number }) => Math.max(b.requests, Math.ceil(b.tenantRequests / TENANT_BURST_DIVISOR));
 
 /** Hash: tenant id → JSON budget (the tenant's override, else its tier's); `tier:<tier>` → the tier's. */
 export const budgetsKey = (prefix: string) => `${prefix}budgets`;

@@ -97,7 +97,7 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
   });
 
   it("caps the tenant as a whole: many identifiers together stop at tenantRequests, its neighbour unaffected, and status counts them", async () => {
-    // A bucket as big as the total: all 10 at once (the default, a 25th, paces them: the next test).
+    // A bucket as big as the total: all 10 at once (a smaller one paces them: the next test).
     await writeTenantBudget(endpoint.redis, prefix, "gamma", { requests: 3, window: "1 m", tenantRequests: 10, tenantBurst: 10 });
     const guards = createTenantGuards({ url: endpoint.server.url, readToken: access.readToken, limiterToken: access.limiterToken, prefix });
     const outcomes: string[] = [];
@@ -141,9 +141,9 @@ describe("the runtime's limiter: the same call, pre-configured", () => {
       // The first window: the bucket's 5, then a token every 100 ms (99 of them after t0); then 100 a window.
       expect([5 + admitted[0]!, admitted[1], admitted[2]]).toEqual([104, 100, 100]);
 
-      // A budget that does not divide its window (253 per 20 s) and the default bucket, a 25th (11): two tokens every
+      // A budget that does not divide its window (253 per 20 s) and the default bucket, here a 25th (11): two tokens every
       // 159 ms, never more than the budget, at most 1 % less — not the whole window's refill at once.
-      await writeTenantBudget(endpoint.redis, prefix, "theta", { requests: 1_000, window: "20 s", tenantRequests: 253 });
+      await writeTenantBudget(endpoint.redis, prefix, "theta", { requests: 10, window: "20 s", tenantRequests: 253 });
       const askTheta = () => guards.assertTenantBudget("theta", `t-${n++}`).then(() => "ok", (err: unknown) => (err instanceof TenantBudgetExceededError ? err.scope : String(err)));
       const t1 = t0 + 4 * W; // a 20 s window start
       vi.setSystemTime(t1);
