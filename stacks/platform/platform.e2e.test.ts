@@ -204,7 +204,7 @@ describe.skipIf(!engine && !mustRun)("platform stack on the real Pulumi engine (
     await adminCommand(restUrl, adminToken, ["SCRIPT", "FLUSH"]); // what a store restart does to loaded scripts
     const scriptDrift = await stack.preview();
     expect(scriptDrift.stdout).toMatch(/~ +pulumi-nodejs:dynamic\/bloom:KvAppAccess \S+ update/);
-    expect(scriptDrift.stdout).toMatch(/no longer holds 2 of the limiter's scripts/);
+    expect(scriptDrift.stdout).toMatch(/no longer holds 4 of the limiter's scripts/);
     await stack.up();
     expect(await missingLimiterScripts(restUrl, adminToken)).toEqual([]);
     expect((await stack.preview()).changeSummary.update ?? 0).toBe(0);
