@@ -44,12 +44,12 @@ describe("attack 2: the app holds the move lock's advisory key", () => {
 });
 
 describe("attack 3: the app holds Prisma's migration key (72707369)", () => {
-  it("a deploy applies its migrations anyway, while a real Prisma run by the migrator's own role still blocks it (P1002)", async () => {
+  it("a deploy applies its migrations anyway, while a real Prisma run by the migrator's own role stops it at once (P1002)", async () => {
     const before = othersOf(await fingerprint(db.url), null);
     const app = await connect(db.appUrl, "bloom-attacker");
     await app.query("SELECT pg_advisory_lock(72707369)");
     const dir = writeMigrationsDir({ "001_waits": "CREATE TABLE waits_probe (id int);" });
-    const res = await applyPendingMigrations(db.url, loadMigrations(dir), { database: db.database, advisoryLockTimeoutMs: 500 });
+    const res = await applyPendingMigrations(db.url, loadMigrations(dir), { database: db.database, migrationLockTimeoutMs: 500 });
     expect(res.applied).toEqual(["001_waits"]);
     expect(await query(db.url, "SELECT to_regclass('public.waits_probe') IS NOT NULL AS ok")).toEqual([{ ok: true }]);
     await app.query("SELECT pg_advisory_unlock_all()");
@@ -57,7 +57,7 @@ describe("attack 3: the app holds Prisma's migration key (72707369)", () => {
     const prisma = await connect(db.url, "prisma-migrate"); // the migrator's own role: could be a real `prisma migrate deploy`
     await prisma.query("SELECT pg_advisory_lock(72707369)");
     const err = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_waits": "CREATE TABLE waits_probe (id int);", "003_more": "SELECT 1;" })),
-      { database: db.database, advisoryLockTimeoutMs: 500 }).catch((e) => e);
+      { database: db.database, migrationLockTimeoutMs: 500 }).catch((e) => e);
     expect(err.code).toBe("P1002");
     await prisma.query("SELECT pg_advisory_unlock_all()");
     expect(othersOf(await fingerprint(db.url), null)).toEqual(before);

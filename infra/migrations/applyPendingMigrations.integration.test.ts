@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../config/stackFile";
 import { applyPendingMigrations, resolveMigration } from "./applyPendingMigrations";
-import { AdvisoryLockTimeoutError, FailedMigrationsError, MigrationFailedError } from "./migrationErrors";
+import { FailedMigrationsError, MigrationFailedError, MigrationLockHeldError } from "./migrationErrors";
 import { Client } from "pg";
 import { checksumOf, loadMigrations } from "./migrationSource";
 import { freshMigratorDatabase } from "../../test/databases";
@@ -133,7 +133,7 @@ describe("migration runner (prisma migrate deploy semantics) on real Postgres", 
     await expect(resolveMigration(db.url, "002_next", "applied", loadMigrations(dir))).rejects.toThrow(/P3008/);
   });
 
-  it("two concurrent deploys serialize on the advisory lock: one waits, each migration runs once, both end correct", async () => {
+  it("two concurrent deploys serialize on the migration lease: one waits, each migration runs once, both end correct", async () => {
     const db = await fresh();
     const dir = writeMigrationsDir({
       "001_slow": "CREATE TABLE t (id int); SELECT pg_sleep(0.6);",
@@ -159,15 +159,17 @@ describe("migration runner (prisma migrate deploy semantics) on real Postgres", 
     expect(edited.warnings).toEqual([expect.stringMatching(/`001_a` was modified after it was applied/)]);
   });
 
-  it("gives up on another deploy's advisory lock after Prisma's 10 s with P1002, instead of waiting forever", async () => {
+  it("stops at once with P1002 while a session that can run migrations holds Prisma's key, waiting on no advisory key", async () => {
     const db = await fresh();
     const holder = new Client({ connectionString: db.url });
     await holder.connect();
     try {
-      await holder.query("SELECT pg_advisory_lock(72707369)"); // another deploy (or prisma migrate) running
-      const err = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_a": "CREATE TABLE a (id int);" })), { database: db.database, advisoryLockTimeoutMs: 500 }).catch((e) => e);
-      expect(err).toBeInstanceOf(AdvisoryLockTimeoutError);
-      expect(err.message).toMatch(/timed out trying to acquire the migration lock .*pg_advisory_lock\(72707369\).*P1002.*another deploy/);
+      await holder.query("SELECT pg_advisory_lock(72707369)"); // a real `prisma migrate` (the migrator's role) running
+      const started = Date.now();
+      const err = await applyPendingMigrations(db.url, loadMigrations(writeMigrationsDir({ "001_a": "CREATE TABLE a (id int);" })), { database: db.database, migrationLockTimeoutMs: 5_000 }).catch((e) => e);
+      expect(Date.now() - started).toBeLessThan(2_000); // not the lease's 5 s: the key is tried once
+      expect(err).toBeInstanceOf(MigrationLockHeldError);
+      expect(err.message).toMatch(/Prisma's migration key \(72707369\) is held by role \S+ \(pid \d+\), which can run migrations \(P1002\): a `prisma migrate` is running/);
       expect(await query(db.url, "SELECT to_regclass('public.a') AS t")).toEqual([{ t: null }]);
     } finally {
       await holder.end();

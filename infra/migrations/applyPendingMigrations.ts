@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Client } from "pg";
-import { AdvisoryLockTimeoutError, FailedMigrationsError, MigrationFailedError, ResolveError } from "./migrationErrors";
+import { FailedMigrationsError, MigrationLockHeldError, MigrationFailedError, ResolveError } from "./migrationErrors";
 import { checksumMatches, type Migration } from "./migrationSource";
 import { CREATE_MIGRATIONS_TABLE, isApplied, isFailed, PRISMA_ADVISORY_LOCK_KEY, PRISMA_ADVISORY_LOCK_TIMEOUT_MS, readMigrationRecords } from "./prismaMigrationsTable";
 import { splitSqlStatements } from "./sqlStatements";
@@ -25,8 +25,8 @@ export interface DeployOptions {
    * (the app can lift its own timeouts; default 30 s). The platform's own sessions are never ended.
    */
   terminateAppSessionsAfterMs?: number;
-  /** How long to wait for another deploy's advisory lock before failing with P1002, as Prisma does (10 s). */
-  advisoryLockTimeoutMs?: number;
+  /** How long to wait for another deploy's migration lease before failing with P1002, as Prisma waits (10 s). */
+  migrationLockTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -34,7 +34,7 @@ export interface DeployResult {
   applied: string[];
   alreadyApplied: number;
   warnings: string[];
-  /** Time spent waiting for another deploy's advisory lock. */
+  /** Time spent waiting for another deploy's migration lease. */
   lockWaitMs: number;
 }
 
@@ -48,7 +48,7 @@ export async function applyPendingMigrations(url: string, migrations: Migration[
     await client.query(`SET lock_timeout = ${Math.max(1, opts.lockTimeoutMs ?? 5_000)}`);
     await client.query(`SET statement_timeout = ${Math.max(0, opts.statementTimeoutMs ?? 30 * 60_000)}`);
     const waitStart = Date.now();
-    const lock = await acquireMigrationLock(client, opts.database, opts.advisoryLockTimeoutMs, log);
+    const lock = await acquireMigrationLock(client, opts.database, opts.migrationLockTimeoutMs, log);
     const lockWaitMs = Date.now() - waitStart;
     try {
       await client.query(CREATE_MIGRATIONS_TABLE);
@@ -141,10 +141,11 @@ async function endStaleAppTransactions(client: Client, opts: DeployOptions): Pro
 
 /**
  * Who may deploy: the migration lease (a committed row, infra/coordination/lease.ts) excludes the platform's own
- * deploys, with Prisma's patience — a second one waits up to 10 s, then fails with P1002. Prisma's advisory key
- * (72707369) is then taken too, as the interlock with a real `prisma migrate deploy` — but only a session that
- * could be running Prisma (this role, a member of it, or a superuser) is waited for: any role can take any
- * advisory key, so a holder that cannot migrate (the app) is reported and passed over (issue 22).
+ * deploys, with Prisma's patience — a second one waits up to 10 s, then fails with P1002. That lease is the only
+ * thing waited for. Prisma's advisory key (72707369) is then tried once, never waited on (any role can take any
+ * advisory key and sit on it): free, it is held as the interlock with a real `prisma migrate deploy`; held by a
+ * session that could be running Prisma (this role, a member of it, or a superuser), the deploy stops at once with
+ * P1002; held only by sessions that cannot migrate (the app), it is reported and passed over (issue 22).
  */
 async function acquireMigrationLock(client: Client, database: string, timeoutMs = PRISMA_ADVISORY_LOCK_TIMEOUT_MS, log: (line: string) => void = () => undefined): Promise<{ release(): Promise<void> }> {
   const start = Date.now();
@@ -152,28 +153,23 @@ async function acquireMigrationLock(client: Client, database: string, timeoutMs 
   try {
     lease = await acquireLease(client, "migrations", `migration deploy (${database})`, { waitMs: timeoutMs });
   } catch (err) {
-    if (err instanceof LeaseHeldError) throw new AdvisoryLockTimeoutError(database, Date.now() - start, err.heldBy?.holder);
+    if (err instanceof LeaseHeldError) throw new MigrationLockHeldError(database, Date.now() - start, { lease: err.heldBy?.holder });
     throw err;
   }
   let holdsKey = false;
   try {
-    for (let warned = false; ;) {
-      if ((await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [PRISMA_ADVISORY_LOCK_KEY])).rows[0]!.ok) {
-        holdsKey = true;
-        break;
-      }
+    holdsKey = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [PRISMA_ADVISORY_LOCK_KEY])).rows[0]!.ok;
+    if (!holdsKey) {
       const holders = (await client.query<{ pid: number; role: string; can_migrate: boolean }>(
         `SELECT l.pid, r.rolname AS role, (r.rolsuper OR pg_catalog.pg_has_role(r.oid, current_user, 'MEMBER')) AS can_migrate
          FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
            AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`, [PRISMA_ADVISORY_LOCK_KEY])).rows;
-      if (holders.length && holders.every((h) => !h.can_migrate)) {
-        if (!warned) log(`warning: ${database}: Prisma's migration key is held by ${holders.map((h) => `role ${h.role} (pid ${h.pid})`).join(", ")}, which cannot run migrations: deploying under the migration lease without it`);
-        break;
-      }
-      if (Date.now() - start > timeoutMs) throw new AdvisoryLockTimeoutError(database, Date.now() - start);
-      warned = true;
-      await new Promise((r) => setTimeout(r, 100));
+      const named = (hs: typeof holders) => hs.map((h) => `role ${h.role} (pid ${h.pid})`).join(", ");
+      const migrating = holders.filter((h) => h.can_migrate);
+      if (migrating.length) throw new MigrationLockHeldError(database, Date.now() - start, { prismaKeyHolders: named(migrating) });
+      // Held by sessions that cannot migrate, or released since the try: the lease alone excludes the platform's deploys.
+      log(`warning: ${database}: Prisma's migration key is held by ${named(holders) || "a session that has since released it"}, which cannot run migrations: deploying under the migration lease without it`);
     }
   } catch (err) {
     await lease.release().catch(() => undefined);

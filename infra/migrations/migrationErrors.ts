@@ -30,12 +30,16 @@ function firstLine(text: string): string {
   return text.split("\n").find((l) => l.trim()) ?? text;
 }
 
-/** Prisma's P1002: another deploy held the migration lease (or Prisma's key) for longer than Prisma waits (10 s). */
-export class AdvisoryLockTimeoutError extends Error {
+/**
+ * Prisma's P1002: another deploy holds the migration lease past Prisma's patience (10 s), or a session that can run
+ * migrations holds Prisma's key (a real `prisma migrate`; refused at once: the platform waits on no advisory key).
+ */
+export class MigrationLockHeldError extends Error {
   readonly code = "P1002";
-  constructor(readonly database: string, readonly waitedMs: number, heldBy?: string) {
-    super(`${database}: timed out trying to acquire the migration lock (${heldBy ? `the platform's migration lease, held by ${heldBy}` : "Prisma's postgres advisory lock, SELECT pg_advisory_lock(72707369)"}) after ${waitedMs} ms (P1002): ` +
-      "another deploy (or `prisma migrate`) is running on this database; wait for it to finish and run again");
-    this.name = "AdvisoryLockTimeoutError";
+  constructor(readonly database: string, readonly waitedMs: number, held: { lease: string | undefined } | { prismaKeyHolders: string }) {
+    super("lease" in held
+      ? `${database}: timed out after ${waitedMs} ms waiting for the platform's migration lease${held.lease ? `, held by ${held.lease}` : ""} (P1002): another deploy is running on this database; wait for it to finish and run again`
+      : `${database}: Prisma's migration key (72707369) is held by ${held.prismaKeyHolders}, which can run migrations (P1002): a \`prisma migrate\` is running on this database; wait for it to finish and run again`);
+    this.name = "MigrationLockHeldError";
   }
 }

@@ -5,7 +5,7 @@ import type { ClientBase } from "pg";
  * key it takes, so this runner and the real Prisma CLI can take turns on the same database.
  */
 export const PRISMA_ADVISORY_LOCK_KEY = 72707369;
-/** How long Prisma waits for that lock before failing with P1002. */
+/** How long Prisma waits for that lock before failing with P1002: the patience the platform's migration lease copies. */
 export const PRISMA_ADVISORY_LOCK_TIMEOUT_MS = 10_000;
 
 export const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
