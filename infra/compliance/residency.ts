@@ -10,6 +10,10 @@ const ALLOWED: Record<Exclude<Residency, "any">, RegExp> = {
   us: /^(aws-us-[a-z]+-\d+|azure-(eastus2|westus3))$/,
 };
 
+/** Where a tenant's rows live: a dedicated tenant in its own project's region (the pool's if it names none), a pooled one in the pool's. */
+export const tenantDataRegion = (t: { isolation: string; region?: string }, poolRegion: string): string =>
+  t.isolation === "dedicated" ? t.region ?? poolRegion : poolRegion;
+
 /** `local` (loopback, no cloud region) is allowed for every residency: nothing leaves the machine. */
 export function regionAllowed(residency: Residency, region: string): boolean {
   if (residency === "any" || region === "local") return true;

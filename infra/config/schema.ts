@@ -1,10 +1,11 @@
 import { z } from "zod";
-import { regionAllowed, RESIDENCIES } from "../compliance/residency";
+import { regionAllowed, RESIDENCIES, tenantDataRegion } from "../compliance/residency";
 import { MIN_PROD_HISTORY_SECONDS } from "../compliance/dataProtection";
 import { BURN_RATE_WINDOWS, burnThreshold } from "../observability/slo";
 import { NEON_MAX_BRANCH_EXPIRY_HOURS, NEON_REGIONS, NEON_SOURCES, neonRegionProblem } from "../vendorRules/neon";
 import { CLOUDFLARE_PLANS } from "../vendorRules/cloudflare";
 import { EdgePlanError, rateLimitRules, tenantHostname } from "../edge/edgeRules";
+import { budgetWindowMs } from "@bloom/tenant-runtime/limiter";
 import { tenantTotalOf } from "../kv/budgetStore";
 
 /**
@@ -57,6 +58,8 @@ const compliance = z
   })
   .strict();
 
+const MAX_BURN_FACTOR = Math.max(...BURN_RATE_WINDOWS.map((w) => w.factor));
+
 /** Observability on AWS (CloudWatch through CloudFormation): SLOs per environment and per enterprise/dedicated tenant. */
 const observability = z
   .object({
@@ -72,9 +75,9 @@ const observability = z
           .number()
           .gt(90, "must be > 90 (percent)")
           .lt(100, "must be < 100 (percent)")
-          .refine((a) => BURN_RATE_WINDOWS.every((w) => burnThreshold(a, w.factor) < 1), {
+          .refine((a) => burnThreshold(a, MAX_BURN_FACTOR) < 1, {
             // A burn-rate alarm fires when the error ratio passes factor × budget: at or above 100 % it never can.
-            message: `must leave each burn-rate alarm a threshold below 100 % errors (${Math.max(...BURN_RATE_WINDOWS.map((w) => w.factor))}× the error budget): at least ${(100 - 100 / Math.max(...BURN_RATE_WINDOWS.map((w) => w.factor))).toFixed(2)}`,
+            message: `must leave each burn-rate alarm a threshold below 100 % errors (${MAX_BURN_FACTOR}× the error budget): at least ${(100 - 100 / MAX_BURN_FACTOR).toFixed(2)}`,
           })
           .default(99.9),
         /** p95 latency objective in milliseconds. */
@@ -186,7 +189,7 @@ const budget = z
     window: z
       .string()
       .regex(/^\d+ ?(ms|s|m|h|d)$/, "must be a window such as \"1 m\", \"30 s\" or \"1 h\"")
-      .refine((w) => !/^0+ ?[a-z]+$/.test(w), "must be longer than 0, e.g. \"1 m\""),
+      .refine((w) => budgetWindowMs(w) !== 0, "must be longer than 0, e.g. \"1 m\""),
     /** Requests of the whole tenant in the window, every identifier together (default: 10 × requests). */
     tenantRequests: z.number({ error: "must be a number of requests" }).int("must be a whole number").positive("must be > 0").optional(),
     /** How many of tenantRequests may come at once; the rest are admitted at an even pace (default: requests, or tenantRequests / 25 if more). */
@@ -284,8 +287,8 @@ function residencyProblems(
   if (t.region && !regionAllowed(residency, t.region)) {
     problems.push({ path: ["tenants", i, "region"], message: `is ${t.region}, which residency "${residency}" does not allow: choose one of ${allowed()}, or correct the residency` });
   }
-  const pool = cfg.database.neon?.regionId;
-  if (t.isolation === "pooled" && pool && !regionAllowed(residency, pool)) {
+  const pool = cfg.database.neon?.regionId ?? "local";
+  if (t.isolation === "pooled" && !regionAllowed(residency, tenantDataRegion(t, pool))) {
     problems.push({ path: ["tenants", i, "residency"], message: `is "${residency}", but a pooled tenant's data lives in the pool's region ${pool} (bloom:database.neon.regionId): make it dedicated in one of ${allowed()}, or correct the residency` });
   }
   return problems;

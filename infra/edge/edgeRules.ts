@@ -1,3 +1,4 @@
+import { budgetWindowMs } from "@bloom/tenant-runtime/limiter";
 import type { Budget } from "../kv/budgetStore";
 import { CLOUDFLARE_SOURCES, MANDATORY_CHARACTERISTIC, MAX_EXPRESSION_CHARS, RATE_LIMIT_PERIODS, rateLimitingOf, type EdgePlan } from "../vendorRules/cloudflare";
 
@@ -31,10 +32,8 @@ export class EdgePlanError extends Error {
 
 /** The window in seconds, or undefined when Cloudflare's periods (whole seconds) cannot say it ("500 ms"). */
 function windowSeconds(window: string): number | undefined {
-  const m = /^(\d+)\s*(ms|s|m|h|d)$/.exec(window.trim());
-  if (!m) return undefined;
-  const seconds = (Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "ms" | "s" | "m" | "h" | "d"]);
-  return Number.isInteger(seconds) ? seconds : undefined;
+  const ms = budgetWindowMs(window);
+  return ms !== undefined && ms % 1000 === 0 ? ms / 1000 : undefined;
 }
 
 const hostList = (tenants: string[], zone: string) => `{${tenants.map((t) => `"${tenantHostname(t, zone)}"`).join(" ")}}`;

@@ -8,7 +8,7 @@ import type { PlatformConfig } from "../config/schema";
 import { budgetsKey, defaultTenantBurst, type Budget } from "@bloom/tenant-runtime/limiter";
 
 // The layout is the app's contract too: one definition, in the runtime package the app installs.
-export { budgetsKey, defaultTenantBurst, type Budget };
+export { budgetsKey, type Budget };
 
 /** A tenant's total when the config names none: ten identifiers' worth. */
 export const DEFAULT_TENANT_REQUESTS_FACTOR = 10;

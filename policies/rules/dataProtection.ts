@@ -4,7 +4,6 @@ import { dynamicType, isProd } from "./stackFacts";
 
 /** Resources whose loss is the loss of clinic data (the store holds the flags and limits the app runs on). */
 export const DATA_RESOURCE_TYPES = ["DatabaseProject", "Database", "KvDatabase"].map(dynamicType);
-export { MIN_PROD_HISTORY_SECONDS };
 
 export const prodDataProtected: ResourceValidationPolicy = {
   name: "prod-data-protected",

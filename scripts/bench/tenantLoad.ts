@@ -7,7 +7,7 @@ import autocannon from "autocannon";
 import { percentile } from "./stats";
 import { buildExampleApp, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../exampleApp";
 import { findEngine } from "../engine/engineLocation";
-import { evenRefill } from "@bloom/tenant-runtime/limiter";
+import { evenRefill, TENANT_BURST_DIVISOR } from "@bloom/tenant-runtime/limiter";
 
 /**
  * bench:tenant-load — the playbook's load gate per tenant, against the example app on a throw-away local stack
@@ -69,6 +69,9 @@ const count = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 
 const ok = (r: Run) => [...r.statuses].filter(([s]) => s >= 200 && s < 300).reduce((n, [, c]) => n + c, 0);
 const total = (r: Run) => [...r.statuses.values()].reduce((a, b) => a + b, 0);
 const summary = (r: Run) => `p50 ${ms(percentile(r.latencies, 50))}, p95 ${ms(percentile(r.latencies, 95))}, p99 ${ms(percentile(r.latencies, 99))}, ${(total(r) / r.seconds).toFixed(0)} req/s, statuses ${JSON.stringify(Object.fromEntries(r.statuses))}`;
+
+/** Sleeps until `afterMs` past the next start of a limiter window (epoch multiples of `--window`). */
+const untilNextWindow = (afterMs: number) => new Promise((r) => setTimeout(r, WINDOW_S * 1000 - (Date.now() % (WINDOW_S * 1000)) + afterMs));
 
 /** A Poisson run's p95 in each of its first `WINDOWS` windows (requests counted by send time). */
 const perWindowP95 = (r: Run) =>
@@ -144,10 +147,11 @@ async function poissonLoad(opts: { url: string; path: string; cookies: string[];
     const cookie = opts.cookies[sent++ % opts.cookies.length]!; // round robin over the identifiers
     inFlight.push(fetch(opts.url + opts.path, { headers: { "x-clinic-id": opts.clinic, cookie } }).then(async (res) => {
       await res.arrayBuffer();
-      run.latencies.push(performance.now() - scheduled);
+      const latency = performance.now() - scheduled;
+      run.latencies.push(latency);
       const perWindow = run.latenciesPerWindow!.get(windowOf) ?? [];
       run.latenciesPerWindow!.set(windowOf, perWindow);
-      perWindow.push(performance.now() - scheduled);
+      perWindow.push(latency);
       count(run.statuses, res.status);
       if (res.status >= 200 && res.status < 300) count(run.acceptedPerWindow, windowOf);
     }, () => void count(run.statuses, 0)));
@@ -259,7 +263,7 @@ async function main() {
     // The aggressor's tenant-wide budget: `--budget-share` of saturation, a 25th of it at once; its identifiers' own
     // budgets do not bind (so the default burst, one identifier's budget, would be the whole total: set it).
     const budget = Math.max(10, Math.round(capacity * BUDGET_SHARE * WINDOW_S));
-    const burst = Math.ceil(budget / 25);
+    const burst = Math.ceil(budget / TENANT_BURST_DIVISOR);
     await stack.setConfig("bloom:limits", { tiers: { standard: generous, professional: generous, enterprise: generous }, tenants: { beta: { requests: budget, window: `${WINDOW_S} s`, tenantRequests: budget, tenantBurst: burst } } });
     await new Promise((r) => setTimeout(r, 6_000)); // the app's budget cache (5 s)
     const floodRate = Math.ceil(capacity * FLOOD);
@@ -269,14 +273,14 @@ async function main() {
       log(`flood warm-up (${WARMUP_S} s, not measured): ${summary(warm)}`);
     }
     // Start on a window boundary, so the flood covers whole windows (the bucket refills meanwhile).
-    await new Promise((r) => setTimeout(r, WINDOW_S * 1000 - (Date.now() % (WINDOW_S * 1000)) + 20));
+    await untilNextWindow(20);
     await appStats(url, true);
     const floodCpu = cpuTicks();
     // The app's event loop in each window (read and reset as the window ends): is the first window the app's or the bench's?
     const appPerWindow = (async () => {
       const out: string[] = [];
       for (let i = 0; i < WINDOWS; i++) {
-        await new Promise((r) => setTimeout(r, WINDOW_S * 1000 - (Date.now() % (WINDOW_S * 1000)) + 10));
+        await untilNextWindow(10);
         out.push(`window ${i + 1} ${loopDelay(await appStats(url, true))}`);
       }
       return out.join("; ");
@@ -294,7 +298,8 @@ async function main() {
     const answered = [...flood.acceptedPerWindow].sort(([a], [b]) => a - b).map(([, n]) => n).slice(0, WINDOWS);
     const within = answered.length === WINDOWS && answered.every((n) => Math.abs(n - budget) <= budget * 0.05);
     log(`aggressor (beta list from ${IDENTIFIERS} identifiers, ${FLOOD_SHAPE === "poisson" ? "Poisson arrivals" : `autocannon over ${IDENTIFIERS} connections (each second's quota sent at its start)`}, offered ${floodRate} req/s = ${FLOOD} × saturation): ${summary(flood)}`);
-    log(`aggressor budget ${budget} per ${WINDOW_S} s (${BUDGET_SHARE} × saturation, paced: a bucket of ${burst}, refilled ${evenRefill(budget, WINDOW_S * 1000).tokens} every ${evenRefill(budget, WINDOW_S * 1000).everyMs} ms); admitted (2xx) per window by send time ${JSON.stringify(answered)} — ${within ? "within" : "NOT within"} ±5 %; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
+    const refill = evenRefill(budget, WINDOW_S * 1000);
+    log(`aggressor budget ${budget} per ${WINDOW_S} s (${BUDGET_SHARE} × saturation, paced: a bucket of ${burst}, refilled ${refill.tokens} every ${refill.everyMs} ms); admitted (2xx) per window by send time ${JSON.stringify(answered)} — ${within ? "within" : "NOT within"} ±5 %; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
     log(`victim under the flood (alpha list, Poisson arrivals at ${victimRate} req/s): ${summary(underFlood)}; 429s ${underFlood.statuses.get(429) ?? 0}, non-2xx ${total(underFlood) - ok(underFlood)}`);
     log(`  victim p95 per budget window of the flood: ${perWindowP95(underFlood)}`);
     log(`  one victim request during the flood, medians of 10: ${probe}`);

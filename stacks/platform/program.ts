@@ -17,6 +17,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import { Observability } from "../../components/observability/observability";
 import { Edge } from "../../components/edge/edge";
 import { hasTenantSlo } from "../../infra/observability/slo";
+import { tenantDataRegion } from "../../infra/compliance/residency";
 
 export interface PlatformSecrets {
   /** Read lazily: only Neon stacks need (and require) the key. */
@@ -93,7 +94,7 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
   const tenants = config.tenants.map((t) => new TenantRegistration(`tenant-${t.id}`, {
     environment: env,
     tenant: t,
-    dataRegion: t.isolation === "dedicated" ? t.region ?? poolRegion : poolRegion,
+    dataRegion: tenantDataRegion(t, poolRegion),
     edge: edgeSettings,
     pool: { backend, migratorUrl: pool.migratorUrl, dependsOn: [migrations] },
     store: { access: store.access, dependsOn: store.flagResources },

@@ -1,7 +1,7 @@
 import { Ratelimit, type Duration } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import { UnknownTenantError } from "./routing.js";
-import { ANALYTICS_TTL_MS, budgetsKey, defaultTenantBurst, flagKeys, resolveFlag, tenantLimiterPrefix, tenantTotalPrefix, type Budget } from "./storeLayout.js";
+import { ANALYTICS_TTL_MS, budgetsKey, budgetWindowMs, defaultTenantBurst, flagKeys, resolveFlag, tenantLimiterPrefix, tenantTotalPrefix, type Budget } from "./storeLayout.js";
 
 export * from "./storeLayout.js";
 
@@ -151,11 +151,10 @@ class BriefBlocks extends Map<string, number> {
   }
 }
 
-/** "30 s", "1 m", "500 ms" (the budget's window, as @upstash/ratelimit reads it) in milliseconds. */
 function durationMs(window: string): number {
-  const m = /^(\d+)\s?(ms|s|m|h|d)$/.exec(window);
-  if (!m) throw new Error(`budget window "${window}" is not a duration such as "1 m"`);
-  return Number(m[1]) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
+  const ms = budgetWindowMs(window);
+  if (ms === undefined) throw new Error(`budget window "${window}" is not a duration such as "1 m"`);
+  return ms;
 }
 
 /**
@@ -220,14 +219,13 @@ function ratelimitOver({ reader, counters, flushAnalytics }: StoreClients, opts:
     `${scope}\0${tenantId}\0${scope === "tenant" ? `${budget.tenantRequests}\0${budget.tenantBurst}` : budget.requests}\0${budget.window}`;
 
   function limiterFor(tenantId: string, budget: Budget, scope: BudgetScope): Ratelimit {
-    const requests = scope === "tenant" ? budget.tenantRequests! : budget.requests;
     const key = limiterKey(scope, tenantId, budget);
     let limiter = limiters.get(key)?.limiter;
     if (!limiter) {
       const blocks = new BriefBlocks(durationMs(budget.window) / 50);
       limiter = new Ratelimit({
         redis: counters,
-        limiter: scope === "tenant" ? tenantWideAlgorithm(budget) : Ratelimit.slidingWindow(requests, budget.window as Duration),
+        limiter: scope === "tenant" ? tenantWideAlgorithm(budget) : Ratelimit.slidingWindow(budget.requests, budget.window as Duration),
         prefix: scope === "tenant" ? tenantTotalPrefix(opts.prefix, tenantId) : tenantLimiterPrefix(opts.prefix, tenantId),
         analytics: true,
         ephemeralCache: blocks,

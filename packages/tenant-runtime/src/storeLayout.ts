@@ -22,6 +22,12 @@ export interface Budget {
   tenantBurst?: number;
 }
 
+/** A budget's window ("30 s", "1 m", "500 ms", as @upstash/ratelimit reads it) in milliseconds; undefined if not one. */
+export function budgetWindowMs(window: string): number | undefined {
+  const m = /^(\d+)\s?(ms|s|m|h|d)$/.exec(window);
+  return m ? Number(m[1]) * { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"] : undefined;
+}
+
 /** The tenant-wide bucket's size when the budget names none: one identifier's budget, or `tenantRequests / 25`. */
 export const TENANT_BURST_DIVISOR = 25;
 export const defaultTenantBurst = (b: { requests: number; tenantRequests: number }) => Math.max(b.requests, Math.ceil(b.tenantRequests / TENANT_BURST_DIVISOR));
