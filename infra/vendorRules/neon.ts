@@ -6,6 +6,8 @@ export const NEON_SOURCES = {
   branchExpiration: "neon.com/docs/guides/branch-expiration (Timestamp format requirements; Restrictions)",
   openapi: "@neondatabase/api-client 2.7.3, public-v2-for-users.gen.yaml (BranchCreateRequest, BranchUpdateRequest)",
   regions: "neon.com/docs/introduction/regions (AWS regions; \"Azure regions deprecation\": no longer supported as of August 27, 2026)",
+  anonymization: "neon.com/docs/workflows/data-anonymization (Beta: static masking with PostgreSQL Anonymizer; one set of rules per branch) and public-v2-for-users.gen.yaml (BranchAnonymizedCreateRequest, MaskingRule, AnonymizedBranchStatusResponse)",
+  anonymizerFunctions: "postgresql-anonymizer.readthedocs.io, Masking functions (faking, pseudonymization, randomization, partial scrambling, hashing, adding noise, destruction)",
 } as const;
 
 /** The regions Neon offers a project (regions): a region id that matches the pattern but is not one is refused. */
@@ -41,3 +43,38 @@ export const NEON_EXPIRY_RESTRICTIONS = {
   expireParent: `Neon sets no expiry on a branch that has children (${NEON_SOURCES.branchExpiration}, Restrictions)`,
   expireDefault: `Neon sets no expiry on a project's default branch (${NEON_SOURCES.branchExpiration}, Restrictions)`,
 } as const;
+
+/**
+ * The functions a masking rule may call: PostgreSQL Anonymizer's documented masking functions (anonymizerFunctions)
+ * and the pg_catalog string functions the rules compose them with. Anything else is refused before a request is
+ * sent (the anonymizer restricts masking to trusted schemas, and a typo would fail the whole anonymization).
+ * pseudo_* functions are left out on purpose: they draw from a finite dictionary, so two emails of one clinic can
+ * become the same one and break the (clinic_id, email) unique.
+ */
+export const ANONYMIZER_FUNCTIONS = ["anon.fake_first_name", "anon.fake_last_name", "anon.hash", "anon.random_phone", "anon.random_int_between", "anon.dnoise", "anon.lorem_ipsum"] as const;
+const COMPOSING_FUNCTIONS = ["pg_catalog.left", "pg_catalog.right", "pg_catalog.split_part"] as const;
+
+/** The end states of an anonymized branch's status (AnonymizedBranchStatusResponse.state). */
+export const ANONYMIZED_STATES = { done: "anonymized", failed: ["initialization_error", "error"] } as const;
+
+export interface NeonMaskingRule {
+  database_name: string;
+  schema_name: string;
+  table_name: string;
+  column_name: string;
+  masking_function?: string;
+  masking_value?: string;
+}
+
+/** Why Neon's anonymizer would not apply `rule` as meant, or undefined. */
+export function maskingRuleProblem(rule: NeonMaskingRule): string | undefined {
+  const where = `${rule.schema_name}.${rule.table_name}.${rule.column_name}`;
+  if ((rule.masking_function === undefined) === (rule.masking_value === undefined)) return `${where}: a masking rule gives a masking_function or a masking_value, exactly one (${NEON_SOURCES.anonymization})`;
+  if (rule.masking_function === undefined) return undefined;
+  const allowed = new Set<string>([...ANONYMIZER_FUNCTIONS, ...COMPOSING_FUNCTIONS]);
+  const called = [...rule.masking_function.matchAll(/([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)\s*\(/gi)].map((m) => m[1]!);
+  const unknown = called.filter((f) => !allowed.has(f));
+  if (unknown.length) return `${where}: ${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} not on the list of documented masking functions (${[...allowed].join(", ")}; ${NEON_SOURCES.anonymizerFunctions})`;
+  if (!called.length) return `${where}: masking_function "${rule.masking_function}" calls no masking function (${NEON_SOURCES.anonymizerFunctions})`;
+  return undefined;
+}

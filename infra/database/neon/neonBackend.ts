@@ -1,4 +1,4 @@
-import { branchExpiryProblem } from "../../vendorRules/neon";
+import { branchExpiryProblem, maskingRuleProblem, type NeonMaskingRule } from "../../vendorRules/neon";
 import { createApiClient, EndpointType, type Api, type Operation } from "@neondatabase/api-client";
 import {
   BackendError,
@@ -263,6 +263,40 @@ export class NeonBackend implements DatabaseBackend {
     const ctx = { project: projectId, branch: branchId, operation: `deleteDatabase ${database}` };
     const res = await this.find(ctx, () => this.api.deleteProjectBranchDatabase(projectId, branchId, database));
     await this.waitFor(ctx, res?.operations);
+  }
+
+  /**
+   * A branch of `parentBranchId` whose data Neon masks with `maskingRules` (PostgreSQL Anonymizer, static), started
+   * at once. A rerun finds the branch by name, replaces its rules (PATCH replaces them all) and starts it again.
+   */
+  async ensureAnonymizedBranch(spec: BranchSpec & { maskingRules: NeonMaskingRule[] }): Promise<BranchRef> {
+    const ctx = { project: spec.projectId, branch: spec.name, operation: "ensureAnonymizedBranch" };
+    const problems = spec.maskingRules.map(maskingRuleProblem).filter(Boolean);
+    if (problems.length) throw new BackendError(`${this.describe(ctx)}: ${problems.join("; ")}`, ctx);
+    const problem = spec.expiresAt === undefined ? undefined : branchExpiryProblem(spec.expiresAt, Date.now());
+    if (problem) throw new BackendError(`${this.describe(ctx)}: ${problem}`, ctx);
+    const existing = await this.branchByName(spec.projectId, spec.name);
+    if (existing) {
+      await this.call(ctx, () => this.api.updateMaskingRules(spec.projectId, existing.branchId, { masking_rules: spec.maskingRules }));
+      await this.call(ctx, () => this.api.startAnonymization(spec.projectId, existing.branchId));
+      return existing;
+    }
+    const created = await this.call(ctx, () =>
+      this.api.createProjectBranchAnonymized(spec.projectId, {
+        branch_create: { branch: { name: spec.name, parent_id: spec.parentBranchId, expires_at: spec.expiresAt }, endpoints: [{ type: EndpointType.ReadWrite }] },
+        masking_rules: spec.maskingRules,
+        start_anonymization: true,
+      }),
+    );
+    await this.waitFor(ctx, created.operations);
+    const b = created.branch;
+    return { projectId: spec.projectId, branchId: b.id, name: b.name, parentBranchId: b.parent_id, createdAt: b.created_at, expiresAt: b.expires_at };
+  }
+
+  /** Where an anonymized branch's masking stands: `anonymized` when done, `error`/`initialization_error` when failed. */
+  async anonymizationStatus(projectId: string, branchId: string): Promise<{ state: string; message?: string }> {
+    const s = await this.call({ project: projectId, branch: branchId, operation: "anonymizationStatus" }, () => this.api.getAnonymizedBranchStatus(projectId, branchId));
+    return { state: s.state, message: s.status_message };
   }
 
   async connectionUri(spec: ConnectionSpec): Promise<string> {

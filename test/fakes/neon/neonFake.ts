@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { branchExpiryProblem, NEON_EXPIRY_RESTRICTIONS } from "../../../infra/vendorRules/neon";
+import { branchExpiryProblem, maskingRuleProblem, NEON_EXPIRY_RESTRICTIONS, type NeonMaskingRule } from "../../../infra/vendorRules/neon";
 import { NeonOpenApi, type MatchedOperation } from "./openapiValidator";
 
 /**
@@ -26,7 +26,9 @@ interface FakeProject {
   databases: Map<string, Map<string, Json>>;
   endpoints: Map<string, Json>;
   operations: FakeOperation[];
+  anonymizations: Map<string, FakeAnonymization>;
 }
+interface FakeAnonymization { rules: Json[]; state: string; created_at: string; updated_at: string; failed_at?: string; finishAt: number; failWith?: string }
 interface Fault { status: 423 | 429 | 503; remaining: number; retryAfter?: string; when: (method: string, path: string) => boolean }
 
 export interface RecordedRequest { method: string; path: string; status: number; body?: unknown }
@@ -238,6 +240,72 @@ export class NeonFake {
     return b;
   }
 
+  private createBranch(p: FakeProject, body: Json): Json {
+    this.assertUnlocked(p);
+    const spec = body?.branch ?? {};
+    const name = spec.name ?? shortId("br-auto");
+    if ([...p.branches.values()].some((b) => b.name === name)) throw Object.assign(new Error(`branch with name "${name}" already exists`), { status: 409 });
+    const parent = spec.parent_id ? this.branch(p, spec.parent_id) : [...p.branches.values()].find((b) => b.default);
+    if (parent?.expires_at) throw Object.assign(new Error(NEON_EXPIRY_RESTRICTIONS.childOfExpiring), { status: 400 });
+    const extra: Json = {};
+    if (spec.parent_timestamp) extra.parent_timestamp = spec.parent_timestamp;
+    if (spec.expires_at) {
+      this.refuseExpiry(p, undefined, spec.expires_at);
+      extra.expires_at = spec.expires_at;
+      extra.ttl_interval_seconds = Math.round((Date.parse(spec.expires_at) - clock()) / 1000);
+    }
+    const b = this.newBranch(p, name, parent, extra);
+    const endpoints = (body?.endpoints ?? []).map(() => this.newEndpoint(p, b.id));
+    const operations = [this.operation(p, "create_branch", b.id), ...endpoints.map((e: Json) => this.operation(p, "start_compute", b.id, e.id))];
+    return { branch: b, endpoints, operations, roles: [...p.roles.get(b.id)!.values()].map(({ password: _pw, ...rest }: Json) => rest), databases: [...p.databases.get(b.id)!.values()] };
+  }
+
+  // ---- anonymized branches: static masking that runs for a while, then ends anonymized or in error -------------
+
+  /** The next anonymization to start ends in `error` with this message (what a rule Neon cannot apply does). */
+  failNextAnonymization(message: string): void {
+    this.anonymizationFailure = message;
+  }
+
+  private anonymizationFailure?: string;
+
+  private anonymization(p: FakeProject, branchId: string, rules: Json[], start: boolean): void {
+    const a: FakeAnonymization = { rules, state: "initialized", created_at: now(), updated_at: now(), finishAt: 0 };
+    p.anonymizations.set(branchId, a);
+    if (start) this.startAnonymizing(a);
+  }
+
+  private startAnonymizing(a: FakeAnonymization): void {
+    a.state = "anonymizing";
+    a.updated_at = now();
+    a.finishAt = Date.now() + this.operationMs;
+    // The anonymizer runs each rule's function: one it does not know fails the run.
+    const unknown = a.rules.map((r: NeonMaskingRule) => maskingRuleProblem(r)).find(Boolean);
+    a.failWith = this.anonymizationFailure ?? unknown;
+    this.anonymizationFailure = undefined;
+  }
+
+  private anonymized(p: FakeProject, branchId: string): FakeAnonymization {
+    this.branch(p, branchId);
+    const a = p.anonymizations.get(branchId);
+    if (!a) throw Object.assign(new Error(`branch ${branchId} is not an anonymized branch`), { status: 400 });
+    return a;
+  }
+
+  private anonymizedStatus(p: FakeProject, branchId: string): Json {
+    const a = this.anonymized(p, branchId);
+    if (a.state === "anonymizing" && Date.now() >= a.finishAt) {
+      a.state = a.failWith ? "error" : "anonymized";
+      a.updated_at = now();
+      if (a.failWith) a.failed_at = now();
+    }
+    const status: Json = { project_id: p.project.id, branch_id: branchId, state: a.state, created_at: a.created_at, updated_at: a.updated_at };
+    if (a.state === "anonymizing") status.status_message = `Anonymizing ${a.rules.length} column(s)`;
+    if (a.state === "error") status.status_message = a.failWith;
+    if (a.failed_at) status.failed_at = a.failed_at;
+    return status;
+  }
+
   private newEndpoint(p: FakeProject, branchId: string): Json {
     const id = shortId("ep");
     const e: Json = {
@@ -288,7 +356,7 @@ export class NeonFake {
           active_time_seconds: 0, compute_time_seconds: 0, written_data_bytes: 0, data_transfer_bytes: 0, data_storage_bytes_hour: 0,
         };
         if (spec.org_id) project.org_id = spec.org_id;
-        const p: FakeProject = { project, branches: new Map(), roles: new Map(), databases: new Map(), endpoints: new Map(), operations: [] };
+        const p: FakeProject = { project, branches: new Map(), roles: new Map(), databases: new Map(), endpoints: new Map(), operations: [], anonymizations: new Map() };
         this.projects.set(id, p);
         const main = this.newBranch(p, spec.branch?.name ?? "main");
         const endpoint = this.newEndpoint(p, main.id);
@@ -331,25 +399,32 @@ export class NeonFake {
         const search = q.get("search") ?? "";
         return [200, { branches: [...p.branches.values()].filter((b) => b.name.includes(search) || b.id.includes(search)), annotations: {} }];
       }
-      case "post /projects/{project_id}/branches": {
+      case "post /projects/{project_id}/branches":
+        return [201, this.createBranch(this.project(pid!), body ?? {})];
+      case "post /projects/{project_id}/branch_anonymized": {
         const p = this.project(pid!);
-        this.assertUnlocked(p);
-        const spec = body?.branch ?? {};
-        const name = spec.name ?? shortId("br-auto");
-        if ([...p.branches.values()].some((b) => b.name === name)) throw Object.assign(new Error(`branch with name "${name}" already exists`), { status: 409 });
-        const parent = spec.parent_id ? this.branch(p, spec.parent_id) : [...p.branches.values()].find((b) => b.default);
-        if (parent?.expires_at) throw Object.assign(new Error(NEON_EXPIRY_RESTRICTIONS.childOfExpiring), { status: 400 });
-        const extra: Json = {};
-        if (spec.parent_timestamp) extra.parent_timestamp = spec.parent_timestamp;
-        if (spec.expires_at) {
-          this.refuseExpiry(p, undefined, spec.expires_at);
-          extra.expires_at = spec.expires_at;
-          extra.ttl_interval_seconds = Math.round((Date.parse(spec.expires_at) - clock()) / 1000);
-        }
-        const b = this.newBranch(p, name, parent, extra);
-        const endpoints = (body?.endpoints ?? []).map(() => this.newEndpoint(p, b.id));
-        const operations = [this.operation(p, "create_branch", b.id), ...endpoints.map((e: Json) => this.operation(p, "start_compute", b.id, e.id))];
-        return [201, { branch: b, endpoints, operations, roles: [...p.roles.get(b.id)!.values()].map(stripRole), databases: [...p.databases.get(b.id)!.values()] }];
+        const created = this.createBranch(p, body?.branch_create ?? {});
+        this.anonymization(p, created.branch.id, body?.masking_rules ?? [], body?.start_anonymization === true);
+        return [201, created];
+      }
+      case "get /projects/{project_id}/branches/{branch_id}/masking_rules": {
+        const a = this.anonymized(this.project(pid!), bid!);
+        return [200, { masking_rules: a.rules }];
+      }
+      case "patch /projects/{project_id}/branches/{branch_id}/masking_rules": {
+        const a = this.anonymized(this.project(pid!), bid!);
+        a.rules = body.masking_rules;
+        a.updated_at = now();
+        return [200, { masking_rules: a.rules }];
+      }
+      case "get /projects/{project_id}/branches/{branch_id}/anonymized_status":
+        return [200, this.anonymizedStatus(this.project(pid!), bid!)];
+      case "post /projects/{project_id}/branches/{branch_id}/anonymize": {
+        const p = this.project(pid!);
+        const a = this.anonymized(p, bid!);
+        if (a.state === "anonymizing") throw Object.assign(new Error("anonymization is already running"), { status: 409 });
+        this.startAnonymizing(a);
+        return [200, this.anonymizedStatus(p, bid!)];
       }
       case "get /projects/{project_id}/branches/{branch_id}": {
         const p = this.project(pid!);

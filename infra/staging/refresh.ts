@@ -1,0 +1,171 @@
+import { Client } from "pg";
+import type { BranchRef, DatabaseBackend } from "../database/backend";
+import type { NeonBackend } from "../database/neon/neonBackend";
+import { maskedColumns } from "../compliance/columnAnnotations";
+import { quoteIdent } from "../naming";
+import { hoursFromNow } from "../time";
+import { ANONYMIZED_STATES } from "../vendorRules/neon";
+import { tenantDataTables } from "../tenancy/tenantPolicies";
+import { checkCopyable, copyTenantsMasked, type Annotations } from "./maskedCopy";
+import { Masker } from "./masking";
+import { neonMaskingRules } from "./neonMaskingRules";
+import { selectTenants, type TenantSelection } from "./tenantSample";
+import { verifyStagingCopy, type VerificationReport } from "./verifyCopy";
+
+/**
+ * `bloom staging refresh`: the chosen prod tenants, masked, into a new branch of staging's pool, verified before
+ * anything points at it. Two ways in, one way out:
+ *  - local: prod's rows are read in one snapshot and masked in the COPY stream (maskedCopy.ts);
+ *  - Neon: prod's project pins a point (a plain branch of prod's app branch) and makes an anonymized child of it
+ *    with the masking rules from the same annotations (neonMaskingRules.ts); Neon masks it; the rows are then
+ *    copied out of the anonymized branch only. Both branches stay in prod's project and are deleted at the end.
+ * Either way the new staging branch is loaded and verified in one transaction against the same point of prod
+ * (verifyCopy.ts): a failed verification rolls the load back and deletes the branch, and staging stays on its old
+ * copy. The caller then points staging's app at the new branch (bloom:appBranch, the repoint path); the old branch
+ * is kept as the way back.
+ */
+export interface DatabaseAt {
+  backend: DatabaseBackend;
+  projectId: string;
+  /** The branch to start from: prod's app branch (the source) or staging's (the target's schema and roles). */
+  branchId: string;
+  database: string;
+  /** A role that may read every tenant row (the migrator: it has BYPASSRLS) and its password. */
+  role: string;
+  password: string;
+}
+
+export interface StagingRefreshSpec {
+  source: DatabaseAt & { tenants: string[] };
+  target: DatabaseAt;
+  selection: TenantSelection;
+  runKey: Buffer;
+  /** Names the new staging branch and, on Neon, prod's two temporary branches. */
+  stamp: string;
+  dryRun?: boolean;
+  log: (line: string) => void;
+  /** Tests only: a masking plan other than the annotations', to show that verification catches a column left unmasked. */
+  masksOverride?: Annotations;
+}
+
+export interface StagingRefreshResult {
+  tenants: string[];
+  branch?: BranchRef;
+  rows: number;
+  report?: VerificationReport;
+}
+
+export class StagingVerificationError extends Error {
+  constructor(readonly report: VerificationReport) {
+    super(`the staging copy failed verification and was deleted; staging still uses its previous copy:\n  ${report.problems.join("\n  ")}`);
+    this.name = "StagingVerificationError";
+  }
+}
+
+const urlOf = (at: DatabaseAt, branchId: string) => at.backend.connectionUri({ projectId: at.projectId, branchId, database: at.database, role: at.role, password: at.password, pooled: false });
+
+async function connect(url: string, name: string): Promise<Client> {
+  const c = new Client({ connectionString: url, application_name: name });
+  await c.connect();
+  return c;
+}
+
+async function describePlan(source: Client, spec: StagingRefreshSpec, tenants: string[]): Promise<void> {
+  const neon = spec.source.backend.kind === "neon";
+  spec.log(neon ? "masking rules (Neon anonymized branch):" : "masking (in the COPY stream):");
+  if (neon) for (const r of neonMaskingRules(spec.source.database)) spec.log(`  ${r.table_name}.${r.column_name}: ${r.masking_function ?? `value ${JSON.stringify(r.masking_value)}`}`);
+  else for (const c of maskedColumns()) spec.log(`  ${c.table}.${c.column}: ${c.mask} (${c.category})`);
+  for (const table of await tenantDataTables(source)) {
+    const { rows } = await source.query<{ id: string; n: string }>(`SELECT "clinic_id" AS id, count(*) AS n FROM "public".${quoteIdent(table)} WHERE "clinic_id" = ANY($1) GROUP BY 1 ORDER BY 1`, [tenants]);
+    spec.log(`  rows in ${table}: ${tenants.map((t) => `${t} ${rows.find((r) => r.id === t)?.n ?? 0}`).join(", ")}`);
+  }
+}
+
+/** Neon: a fixed point of prod and an anonymized child of it, both in prod's project; returns the two branches. */
+async function anonymizeInProd(spec: StagingRefreshSpec): Promise<{ point: BranchRef; anonymized: BranchRef }> {
+  const neon = spec.source.backend as NeonBackend;
+  const { projectId } = spec.source;
+  const point = await neon.ensureBranch({ projectId, name: `staging-point-${spec.stamp}`, parentBranchId: spec.source.branchId });
+  spec.log(`prod: pinned ${point.name}; anonymizing a child of it (${neonMaskingRules(spec.source.database).length} masking rules)`);
+  const anonymized = await neon.ensureAnonymizedBranch({
+    projectId, name: `staging-anon-${spec.stamp}`, parentBranchId: point.branchId, expiresAt: hoursFromNow(24), maskingRules: neonMaskingRules(spec.source.database),
+  });
+  for (let last = "";;) {
+    const status = await neon.anonymizationStatus(projectId, anonymized.branchId);
+    if (status.state !== last) spec.log(`  anonymization: ${status.state}${status.message ? ` (${status.message})` : ""}`);
+    last = status.state;
+    if (status.state === ANONYMIZED_STATES.done) return { point, anonymized };
+    if ((ANONYMIZED_STATES.failed as readonly string[]).includes(status.state)) {
+      throw new Error(`Neon's anonymization of ${anonymized.name} ended "${status.state}": ${status.message ?? "no message"}; nothing reached staging`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<StagingRefreshResult> {
+  const tenants = selectTenants(spec.source.tenants, spec.selection, spec.runKey);
+  spec.log(`tenants: ${tenants.join(", ")} (${tenants.length} of ${spec.source.tenants.length}, whole)`);
+  const onNeon = spec.source.backend.kind === "neon";
+  const prodBranches: BranchRef[] = [];
+  // The source point: the live app branch locally (read in one snapshot), a pinned branch of it on Neon.
+  let verifyFrom = await connect(await urlOf(spec.source, spec.source.branchId), "bloom-staging-refresh");
+  let copyFrom = verifyFrom;
+  let target: Client | undefined;
+  let branch: BranchRef | undefined;
+  try {
+    await verifyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const staging = await connect(await urlOf(spec.target, spec.target.branchId), "bloom-staging-refresh");
+    try {
+      await checkCopyable(verifyFrom, staging);
+    } finally {
+      await staging.end();
+    }
+    if (spec.dryRun) {
+      await describePlan(verifyFrom, spec, tenants);
+      spec.log("dry run: nothing was created or copied");
+      return { tenants, rows: 0 };
+    }
+    if (onNeon) {
+      const { point, anonymized } = await anonymizeInProd(spec);
+      prodBranches.push(anonymized, point);
+      await verifyFrom.end();
+      verifyFrom = await connect(await urlOf(spec.source, point.branchId), "bloom-staging-verify");
+      await verifyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      copyFrom = await connect(await urlOf(spec.source, anonymized.branchId), "bloom-staging-refresh");
+      await copyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    }
+    branch = await spec.target.backend.ensureBranch({ projectId: spec.target.projectId, name: `copy-${spec.stamp}`, parentBranchId: spec.target.branchId });
+    spec.log(`staging: new branch ${branch.name}`);
+    target = await connect(await urlOf(spec.target, branch.branchId), "bloom-staging-refresh");
+    await target.query("BEGIN");
+    // Neon has masked the rows already: they cross as they are. Locally the stream masks them.
+    const masker = new Masker(spec.runKey);
+    const copy = await copyTenantsMasked(copyFrom, target, { tenants, masker, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`) });
+    spec.log(`verifying against prod (keyed hashes; ${copy.rows} rows)`);
+    const report = await verifyStagingCopy(verifyFrom, target, { tenants });
+    if (!report.ok) {
+      await target.query("ROLLBACK");
+      await target.end();
+      target = undefined;
+      await spec.target.backend.deleteBranch(spec.target.projectId, branch.branchId);
+      throw new StagingVerificationError(report);
+    }
+    await target.query("COMMIT");
+    spec.log(`verified: ${report.checkedValues} masked values, none equal to its original; none of ${report.originalContactValues} original emails and phones appears; counts and constraints match`);
+    return { tenants, branch, rows: copy.rows, report };
+  } catch (err) {
+    if (target) {
+      await target.query("ROLLBACK").catch(() => undefined);
+      await target.end().catch(() => undefined);
+      target = undefined;
+      if (branch) await spec.target.backend.deleteBranch(spec.target.projectId, branch.branchId).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    await target?.end().catch(() => undefined);
+    if (copyFrom !== verifyFrom) await copyFrom.end().catch(() => undefined);
+    await verifyFrom.end().catch(() => undefined);
+    // Prod's temporary branches go, children first; an anonymized branch left by a crash expires within a day.
+    for (const b of prodBranches) await spec.source.backend.deleteBranch(spec.source.projectId, b.branchId).catch((e) => spec.log(`could not delete ${b.name} in prod's project: ${(e as Error).message}; delete it by hand`));
+  }
+}
