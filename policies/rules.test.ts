@@ -6,6 +6,7 @@ import { cspScriptSrc, enterpriseTenantsHaveAlarms, securityHeaders } from "./ru
 import { runPlatformUnderMocks } from "../test/platformUnderMocks";
 import { prodDataProtected, prodHistoryRetention, snapshotTtlSet } from "./rules/dataProtection";
 import { ropaAnnotated } from "./rules/ropa";
+import { prodDataOnlyAnonymised } from "./rules/stagingCopy";
 import { TENANT_TYPE, tenantHasBudget, tenantResidency } from "./rules/tenants";
 import { resourcePolicies, stackPolicies } from "./rules";
 import { stackViolationsOf, subjectsOf, violationsOf, type PolicySubject } from "./policyHarness";
@@ -56,6 +57,19 @@ describe("policy rules: one passing and one failing case each", () => {
     expect(await violationsOf(ropaAnnotated, at("staging", dyn("Database"), "pool-database", { ropa: clinicDatabaseRopa("aws-eu-central-1") }))).toEqual([]);
     expect(await violationsOf(ropaAnnotated, at("staging", dyn("KvDatabase"), "flags-database", { ropa: { purpose: "x", dataCategories: [], region: "eu" } })))
       .toEqual([expect.stringMatching(/lacks dataCategories, retention/)]);
+  });
+});
+
+describe("prod-data-only-anonymised", () => {
+  const copy = (stack: string, props: Record<string, unknown>) => at(stack, "bloom:staging:StagingCopy", "staging-copy", { sourceStack: "prod", via: "anonymized-branch", maskedColumns: ["patient.email:email"], ...props });
+  it("passes an anonymized branch or a masked copy of prod on staging; fails a plain copy, one with nothing masked, and any copy into prod", async () => {
+    expect(await violationsOf(prodDataOnlyAnonymised, copy("staging", {}))).toEqual([]);
+    expect(await violationsOf(prodDataOnlyAnonymised, copy("staging", { via: "masked-copy" }))).toEqual([]);
+    expect(await violationsOf(prodDataOnlyAnonymised, copy("staging", { via: "branch" }))).toEqual([expect.stringMatching(/copies prod's data via "branch": only anonymized-branch or masked-copy/)]);
+    expect(await violationsOf(prodDataOnlyAnonymised, copy("staging", { maskedColumns: [] }))).toEqual([expect.stringMatching(/with no masked column/)]);
+    expect(await violationsOf(prodDataOnlyAnonymised, copy("prod", {}))).toEqual([expect.stringMatching(/prod is never the target of a copy/)]);
+    // A copy of another non-prod stack is not prod data.
+    expect(await violationsOf(prodDataOnlyAnonymised, copy("dev", { sourceStack: "staging", via: "branch" }))).toEqual([]);
   });
 });
 
@@ -110,6 +124,7 @@ describe("every rule over what the committed stacks register (mocks)", () => {
       // The rules had something to look at: tenants, personal-data resources, and (on prod) protected data.
       expect(subjects.filter((s) => s.type === TENANT_TYPE).length).toBeGreaterThan(0);
       expect(subjects.filter((s) => s.props.ropa).length).toBeGreaterThanOrEqual(3);
+      if (stack === "staging") expect(subjects.filter((s) => s.type === "bloom:staging:StagingCopy").map((s) => s.props.via)).toEqual(["anonymized-branch"]);
     });
   }
 

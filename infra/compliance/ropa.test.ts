@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../config/stackFile";
 import { ropaFor } from "../../scripts/compliance/ropaCommand";
 import { buildRopa } from "./ropa";
-import { clinicDatabaseRopa, keyValueStoreRopa } from "./ropaAnnotations";
+import { clinicDatabaseRopa, keyValueStoreRopa, stagingCopyRopa } from "./ropaAnnotations";
+import { clinicDataCategories } from "./columnAnnotations";
 import { validatePlatformConfig } from "../config/validate";
 
 describe("ROPA (GDPR Art. 30)", () => {
@@ -29,5 +30,15 @@ describe("ROPA (GDPR Art. 30)", () => {
     expect(record.processorRecord.subProcessors.find((s) => s.name.startsWith("Upstash"))!.transfer).toMatch(/stored in the EEA/);
     expect(record.processorRecord.controllers).toEqual([{ id: "acme", clinic: "Acme", tier: "standard", isolation: "pooled", residency: "us" }]);
     expect(record.processorRecord.processing.map((p) => p.specialCategories)).toEqual([["health data (Art. 9: bookings reveal treatment)"]]);
+  });
+
+  it("takes the clinic data's categories from the column annotations, and records the staging copy with its recipients", async () => {
+    const record = JSON.parse(await ropaFor("staging", "json"));
+    const app = record.processorRecord.processing.find((p: { purpose: string }) => p.purpose.startsWith("booking"));
+    expect(app.dataCategories).toEqual([...clinicDataCategories().dataCategories].sort());
+    const copy = record.processorRecord.processing.find((p: { purpose: string }) => p.purpose.startsWith("rehearsing"));
+    expect(copy).toMatchObject({ purpose: stagingCopyRopa("aws-eu-central-1", "prod", 7).purpose, recipients: [expect.stringMatching(/staging's own logins/)] });
+    expect(copy.dataCategories).toContain("contact data (email, phone): replaced");
+    expect(record.erasureTimeLimits).toContainEqual({ what: "the previous masked copy of prod on staging", limit: "7 days after a newer copy is in use (bloom:stagingCopy.keepPreviousDays)" });
   });
 });

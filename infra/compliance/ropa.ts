@@ -35,7 +35,7 @@ export interface RopaRecord {
     processor: { name: string; contact: string };
     dpo: string;
     controllers: { id: string; clinic: string; tier: string; isolation: string; residency: string }[];
-    processing: { purpose: string; dataSubjects: string[]; dataCategories: string[]; specialCategories: string[]; where: string[]; retention: string[] }[];
+    processing: { purpose: string; dataSubjects: string[]; dataCategories: string[]; specialCategories: string[]; where: string[]; retention: string[]; recipients?: string[] }[];
     subProcessors: SubProcessor[];
     security: string[];
   };
@@ -99,6 +99,7 @@ export function buildRopa(stack: string, config: PlatformConfig, resources: Anno
     { what: "rate-limit analytics (identifier, allowed or rejected)", limit: "2 hours after the hour bucket's last write (@bloom/tenant-runtime ANALYTICS_TTL_MS)" },
     { what: "backfill progress (bloom_platform.backfill_progress)", limit: "one row key per table, kept with the schema; no other personal data" },
     { what: "rows of a tenant moved to a dedicated database, in the old location", limit: `${compliance?.purgeGraceDays ?? 7} days grace, then purged (bloom:compliance.purgeGraceDays); the move and purge commands are not built yet (tracked)` },
+    ...(config.stagingCopy ? [{ what: `the previous masked copy of ${config.stagingCopy.from} on staging`, limit: `${config.stagingCopy.keepPreviousDays} days after a newer copy is in use (bloom:stagingCopy.keepPreviousDays)` }] : []),
     { what: "a clinic's data after its contract ends", limit: "erased on offboarding, with erasure evidence; the offboarding command is not built yet (tracked), so today this is a manual runbook step" },
   ];
   const forClinics = resources.filter((r) => r.ropa.specialCategories.length > 0);
@@ -137,6 +138,7 @@ export function buildRopa(stack: string, config: PlatformConfig, resources: Anno
       controllers: sorted(config.tenants.map((t) => ({ id: t.id, clinic: t.name, tier: t.tier, isolation: t.isolation, residency: t.residency ?? "(not declared)" })), (c) => c.id),
       processing: purposes.map((purpose) => {
         const rs = forClinics.filter((r) => r.ropa.purpose === purpose);
+        const recipients = unique(rs.flatMap((r) => r.ropa.recipients ?? []));
         return {
           purpose,
           dataSubjects: unique(rs.flatMap((r) => r.ropa.dataSubjects)),
@@ -144,6 +146,7 @@ export function buildRopa(stack: string, config: PlatformConfig, resources: Anno
           specialCategories: unique(rs.flatMap((r) => r.ropa.specialCategories)),
           where: unique(rs.map((r) => `${r.ropa.processor} ${r.ropa.region}`)),
           retention: unique(rs.map((r) => r.ropa.retention)),
+          ...(recipients.length ? { recipients } : {}),
         };
       }),
       subProcessors,
@@ -200,6 +203,7 @@ export function renderRopaMarkdown(r: RopaRecord): string {
       `- Special categories: ${x.specialCategories.join("; ")}`,
       `- Where: ${x.where.join("; ")}`,
       `- Retention: ${x.retention.join("; ")}`,
+      ...(x.recipients ? [`- Recipients: ${x.recipients.join("; ")}`] : []),
       "",
     ]),
     "### Sub-processors and transfers",

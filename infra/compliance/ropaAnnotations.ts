@@ -1,3 +1,5 @@
+import { annotatedColumns, CATEGORY_LABELS, clinicDataCategories, SPECIAL_CATEGORY_LABELS } from "./columnAnnotations";
+
 /**
  * ROPA annotations (GDPR Art. 30): every resource that holds personal data carries one as an input named `ropa`,
  * so the policy pack can require it and `bloom ropa` can write the record from the stack itself. Booking data about
@@ -14,15 +16,17 @@ export interface RopaAnnotation {
   region: string;
   /** Who stores it for us (a sub-processor), or `local`. */
   processor: string;
+  /** Who sees it beyond the service itself, when anyone does. */
+  recipients?: string[];
 }
 
 /** Resource types that hold personal data and must carry `ropa` (the policy pack's list). */
-export const PERSONAL_DATA_TYPES = [...["Database", "DatabaseBranch", "MigrationHook", "KvDatabase"].map((t) => `pulumi-nodejs:dynamic/bloom:${t}`), "bloom:observability:Observability"];
+export const PERSONAL_DATA_TYPES = [...["Database", "DatabaseBranch", "MigrationHook", "KvDatabase"].map((t) => `pulumi-nodejs:dynamic/bloom:${t}`), "bloom:observability:Observability", "bloom:staging:StagingCopy"];
 
+/** What the clinic databases hold: the categories come from the column annotations (columnAnnotations.ts). */
 const CLINIC_DATA = {
   dataSubjects: ["patients", "clinic staff (therapists, users)"],
-  dataCategories: ["identity and contact data", "appointments and treatment packages", "payments", "staff accounts (email, password hash)"],
-  specialCategories: ["health data (Art. 9: bookings reveal treatment)"],
+  ...clinicDataCategories(),
 };
 
 const processorOf = (region: string) => (region === "local" ? "local" : "Neon (Postgres)");
@@ -38,6 +42,31 @@ export function preDeploySnapshotRopa(region: string, snapshotTtlHours: number):
 
 export function snapshotBranchRopa(region: string, expiresAt?: string): RopaAnnotation {
   return { purpose: "a point-in-time copy taken before a risky step (rollback)", ...CLINIC_DATA, retention: expiresAt ? `until ${expiresAt}` : "until deleted by hand (no expiry set)", region, processor: processorOf(region) };
+}
+
+/**
+ * The staging copy: some clinics' rows, masked (columnAnnotations.ts says how), in staging's own database. Masked
+ * with a run key that is thrown away, but ids, amounts and hours are kept: pseudonymised data, still personal
+ * data, so still the clinics' data processed on their behalf (Art. 30(2)), and only with their instructions.
+ */
+export function stagingCopyRopa(region: string, sourceStack: string, keepPreviousDays: number): RopaAnnotation {
+  const columns = annotatedColumns().filter((c) => c.category !== "not-personal");
+  const treatment = (category: string) => {
+    const of = columns.filter((c) => c.category === category);
+    const masked = of.filter((c) => c.mask !== "keep").length;
+    return masked === of.length ? "replaced" : masked ? "partly replaced, the rest kept" : "kept";
+  };
+  const categories = (Object.keys(CATEGORY_LABELS) as (keyof typeof CATEGORY_LABELS)[]).filter((c) => columns.some((x) => x.category === c));
+  return {
+    purpose: `rehearsing changes on staging with a masked copy of ${sourceStack} (bloom staging refresh)`,
+    dataSubjects: CLINIC_DATA.dataSubjects,
+    dataCategories: categories.map((c) => `${CATEGORY_LABELS[c]}: ${treatment(c)}`),
+    specialCategories: categories.filter((c) => SPECIAL_CATEGORY_LABELS[c]).map((c) => `${SPECIAL_CATEGORY_LABELS[c]}: pseudonymised (dates moved, patients masked)`),
+    retention: `until the next refresh; the previous copy is deleted ${keepPreviousDays} days after a newer one is in use (the run key is never stored)`,
+    region,
+    processor: processorOf(region),
+    recipients: ["the platform and app teams, through staging's own logins (prod's logins and password hashes never reach staging)"],
+  };
 }
 
 export function keyValueStoreRopa(region: string): RopaAnnotation {

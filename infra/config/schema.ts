@@ -255,6 +255,19 @@ const migrations = z
   })
   .strict();
 
+/**
+ * A staging copy of another stack's data (`bloom staging refresh`): where it comes from, which tenants by default
+ * (the command's flags choose otherwise), how long the previous copy is kept once a new one is in use.
+ */
+const stagingCopy = z
+  .object({
+    from: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be the stack the copy is made from, e.g. \"prod\""),
+    sample: z.string().regex(/^\d+(\.\d+)?%$/, "must be a share of tenants such as \"10%\"").optional(),
+    tenants: z.array(tenantId).min(1).optional(),
+    keepPreviousDays: z.number().int().min(1).max(NEON_MAX_BRANCH_EXPIRY_HOURS / 24, "is at most 30: Neon expires a branch at most 30 days ahead").default(7),
+  })
+  .strict();
+
 /** Written by `bloom rollback`, so `rollback --undo` knows where to return. */
 const rollback = z
   .object({
@@ -309,9 +322,16 @@ export const platformConfigSchema = z
     compliance: compliance.optional(),
     observability: observability.optional(),
     edge: edge.optional(),
+    stagingCopy: stagingCopy.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.stagingCopy && cfg.environment === "prod") {
+      ctx.addIssue({ code: "custom", path: ["stagingCopy"], message: "is set on prod: prod is never the target of a copy; set it on the staging stack" });
+    }
+    if (cfg.stagingCopy?.sample && cfg.stagingCopy.tenants) {
+      ctx.addIssue({ code: "custom", path: ["stagingCopy", "sample"], message: "and stagingCopy.tenants exclude each other: name the tenants, or sample them" });
+    }
     const seen = new Map<string, number>();
     cfg.tenants.forEach((t, i) => {
       const first = seen.get(t.id);
@@ -364,6 +384,6 @@ export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 export type TenantConfig = PlatformConfig["tenants"][number];
 export type DatabaseConfig = PlatformConfig["database"];
 /** The config keys the schema reads, in the order operators see them in Pulumi.<stack>.yaml. */
-export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback", "kv", "compliance", "observability", "edge"] as const;
+export const CONFIG_KEYS = ["environment", "database", "appBranch", "tenants", "flags", "limits", "migrations", "rollback", "kv", "compliance", "observability", "edge", "stagingCopy"] as const;
 /** Secret settings, read with requireSecret by the program rather than validated as plain values. */
 export const SECRET_KEYS = ["neonApiKey", "upstashApiKey", "cloudflareApiToken"] as const;

@@ -3,12 +3,11 @@ import type { BranchRef, DatabaseBackend } from "../database/backend";
 import type { NeonBackend } from "../database/neon/neonBackend";
 import { maskedColumns } from "../compliance/columnAnnotations";
 import { quoteIdent } from "../naming";
-import { hoursFromNow } from "../time";
-import { ANONYMIZED_STATES } from "../vendorRules/neon";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { checkCopyable, copyTenantsMasked, type Annotations } from "./maskedCopy";
 import { Masker } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
+import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
 import { selectTenants, type TenantSelection } from "./tenantSample";
 import { verifyStagingCopy, type VerificationReport } from "./verifyCopy";
 
@@ -81,27 +80,6 @@ async function describePlan(source: Client, spec: StagingRefreshSpec, tenants: s
   }
 }
 
-/** Neon: a fixed point of prod and an anonymized child of it, both in prod's project; returns the two branches. */
-async function anonymizeInProd(spec: StagingRefreshSpec): Promise<{ point: BranchRef; anonymized: BranchRef }> {
-  const neon = spec.source.backend as NeonBackend;
-  const { projectId } = spec.source;
-  const point = await neon.ensureBranch({ projectId, name: `staging-point-${spec.stamp}`, parentBranchId: spec.source.branchId });
-  spec.log(`prod: pinned ${point.name}; anonymizing a child of it (${neonMaskingRules(spec.source.database).length} masking rules)`);
-  const anonymized = await neon.ensureAnonymizedBranch({
-    projectId, name: `staging-anon-${spec.stamp}`, parentBranchId: point.branchId, expiresAt: hoursFromNow(24), maskingRules: neonMaskingRules(spec.source.database),
-  });
-  for (let last = "";;) {
-    const status = await neon.anonymizationStatus(projectId, anonymized.branchId);
-    if (status.state !== last) spec.log(`  anonymization: ${status.state}${status.message ? ` (${status.message})` : ""}`);
-    last = status.state;
-    if (status.state === ANONYMIZED_STATES.done) return { point, anonymized };
-    if ((ANONYMIZED_STATES.failed as readonly string[]).includes(status.state)) {
-      throw new Error(`Neon's anonymization of ${anonymized.name} ended "${status.state}": ${status.message ?? "no message"}; nothing reached staging`);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
 export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<StagingRefreshResult> {
   const tenants = selectTenants(spec.source.tenants, spec.selection, spec.runKey);
   spec.log(`tenants: ${tenants.join(", ")} (${tenants.length} of ${spec.source.tenants.length}, whole)`);
@@ -126,7 +104,7 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
       return { tenants, rows: 0 };
     }
     if (onNeon) {
-      const { point, anonymized } = await anonymizeInProd(spec);
+      const { point, anonymized } = await prepareAnonymizedSource(spec.source.backend as NeonBackend, { projectId: spec.source.projectId, parentBranchId: spec.source.branchId, database: spec.source.database, stamp: spec.stamp, log: spec.log });
       prodBranches.push(anonymized, point);
       await verifyFrom.end();
       verifyFrom = await connect(await urlOf(spec.source, point.branchId), "bloom-staging-verify");
@@ -165,7 +143,6 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     await target?.end().catch(() => undefined);
     if (copyFrom !== verifyFrom) await copyFrom.end().catch(() => undefined);
     await verifyFrom.end().catch(() => undefined);
-    // Prod's temporary branches go, children first; an anonymized branch left by a crash expires within a day.
-    for (const b of prodBranches) await spec.source.backend.deleteBranch(spec.source.projectId, b.branchId).catch((e) => spec.log(`could not delete ${b.name} in prod's project: ${(e as Error).message}; delete it by hand`));
+    if (prodBranches.length) await removeAnonymizedSource(spec.source.backend, spec.source.projectId, prodBranches, spec.log);
   }
 }

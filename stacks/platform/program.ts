@@ -14,6 +14,7 @@ import { effectiveBudgets } from "../../infra/kv/budgetStore";
 import { flagOverridesOf } from "../../infra/kv/flagStore";
 import * as aws from "@pulumi/aws";
 import * as cloudflare from "@pulumi/cloudflare";
+import { StagingCopy } from "../../components/staging/stagingCopy";
 import { Observability } from "../../components/observability/observability";
 import { Edge } from "../../components/edge/edge";
 import { hasTenantSlo } from "../../infra/observability/slo";
@@ -103,6 +104,18 @@ export function platformProgram(config: PlatformConfig, secrets: PlatformSecrets
   }));
   // The zone's rate-limit phase is rendered from every tenant's budget (a zone ruleset owns its whole phase).
   const edge = edgeSettings && new Edge("edge", { zoneId: edgeSettings.zoneId, zone: edgeSettings.zone, plan: edgeSettings.plan, adoptedRulesets: edgeSettings.adoptedRulesets, budgets: budgets.tenants, provider: edgeSettings.provider });
+
+  // A masked copy of another stack's data (bloom staging refresh makes it; the pack checks how it is anonymised).
+  const copy = config.stagingCopy;
+  if (copy) {
+    new StagingCopy("staging-copy", {
+      environment: env,
+      sourceStack: copy.from,
+      via: config.database.backend === "neon" ? "anonymized-branch" : "masked-copy",
+      region: poolRegion,
+      keepPreviousDays: copy.keepPreviousDays,
+    });
+  }
 
   return {
     environment: env,

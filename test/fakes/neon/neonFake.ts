@@ -278,7 +278,7 @@ export class NeonFake {
   private startAnonymizing(a: FakeAnonymization): void {
     a.state = "anonymizing";
     a.updated_at = now();
-    a.finishAt = Date.now() + this.operationMs;
+    a.finishAt = Date.now() + 3 * this.operationMs; // masking the data outlasts making the branch
     // The anonymizer runs each rule's function: one it does not know fails the run.
     const unknown = a.rules.map((r: NeonMaskingRule) => maskingRuleProblem(r)).find(Boolean);
     a.failWith = this.anonymizationFailure ?? unknown;
