@@ -10,6 +10,7 @@ import { ropaFor } from "./compliance/ropaCommand";
 import { statusCommand } from "./runbook/statusCommand";
 import { offboardCommand, verifyExportCommand } from "./runbook/offboardCommand";
 import { migrateAll, syncTenantStacks } from "./runbook/tenantSync";
+import { stagingRefresh } from "./runbook/stagingCommands";
 import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
@@ -35,6 +36,10 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
   tenants abort <id>                 (undo a move that has not cut over)
   tenants offboard <id> --export <dir>  (export encrypted with BLOOM_EXPORT_KEY, verify, erase everywhere, evidence)
   tenants verify-export <dir>        (an export against its manifest, with BLOOM_EXPORT_KEY)
+  staging refresh [--from prod] [--tenants a,b | --sample 10%] [--from-config <file>]
+                                     (a masked copy of the source's pooled tenants in a new branch, verified against
+                                      the source by keyed hashes, then the app repointed; BLOOM_STAGING_RUN_KEY repeats
+                                      a run's masked values; --dry-run prints the masking and the row counts)
   ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)
   status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)`;
 
@@ -72,6 +77,9 @@ async function main(argv: string[]) {
       export: { type: "string" },
       all: { type: "boolean", default: false },
       concurrency: { type: "string" },
+      "from-config": { type: "string" },
+      tenants: { type: "string" },
+      sample: { type: "string" },
     },
   });
   const [command, sub, arg] = positionals;
@@ -86,7 +94,9 @@ async function main(argv: string[]) {
   if (command === "tenants" && sub === "verify-export" && arg) return verifyExportCommand(arg, say);
   const ctx = await openStackContext({ stackName: values.stack!, configFile: values.config, root: values.root });
 
-  if (command === "status") {
+  if (command === "staging" && sub === "refresh") {
+    await stagingRefresh(ctx, { ...common, from: values.from, fromConfig: values["from-config"], tenants: values.tenants, sample: values.sample });
+  } else if (command === "status") {
     await statusCommand(ctx, { json: values.json!, watch: values.watch!, say });
   } else if (command === "tenants" && sub === "status") {
     await tenantsStatus(ctx, say);

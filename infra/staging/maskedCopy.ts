@@ -31,14 +31,17 @@ export async function schemaColumns(c: Client): Promise<{ table: string; column:
   return out;
 }
 
-/** Refuses (before anything is written) a schema with an unannotated column, or a target on other migrations. */
-export async function checkCopyable(source: Client, target: Client, annotations: Annotations = COLUMN_ANNOTATIONS): Promise<void> {
-  const sourceColumns = await schemaColumns(source);
-  const problems = annotationProblems(sourceColumns, annotations);
+/** Refuses (before anything is created) a source schema with a column the annotations do not know, or one gone. */
+export async function checkAnnotated(source: Client, annotations: Annotations = COLUMN_ANNOTATIONS): Promise<void> {
+  const problems = annotationProblems(await schemaColumns(source), annotations);
   if (problems.length) throw new Error(`the source's schema and the column annotations disagree; nothing was copied:\n  ${problems.join("\n  ")}`);
+}
+
+/** Refuses a target whose tenant tables differ from the source's (another set of migrations). */
+export async function checkSameColumns(source: Client, target: Client): Promise<void> {
   const key = (cols: { table: string; column: string }[]) => cols.map((c) => `${c.table}.${c.column}`).join(",");
-  if (key(sourceColumns) !== key(await schemaColumns(target))) {
-    throw new Error("the staging database's tenant tables differ from the source's: deploy the same migrations to staging (`bloom migrate deploy --stack <staging>`) and retry; nothing was copied");
+  if (key(await schemaColumns(source)) !== key(await schemaColumns(target))) {
+    throw new Error("staging's migrations build other tenant tables than the source's: deploy the same migrations to both (`bloom migrate deploy`) and retry; nothing was copied");
   }
 }
 

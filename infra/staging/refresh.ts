@@ -4,7 +4,7 @@ import type { NeonBackend } from "../database/neon/neonBackend";
 import { maskedColumns } from "../compliance/columnAnnotations";
 import { quoteIdent } from "../naming";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
-import { checkCopyable, copyTenantsMasked, type Annotations } from "./maskedCopy";
+import { checkAnnotated, checkSameColumns, copyTenantsMasked, type Annotations } from "./maskedCopy";
 import { Masker } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
 import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
@@ -36,7 +36,12 @@ export interface DatabaseAt {
 
 export interface StagingRefreshSpec {
   source: DatabaseAt & { tenants: string[] };
-  target: DatabaseAt;
+  /**
+   * Staging's pool at its root branch (main): a copy branches from there, never from the copy in use, so the old
+   * copy has no child and can expire. `prepareBranch` brings the new branch to staging's migrations (main is not
+   * migrated while the app uses a copy) before anything is loaded.
+   */
+  target: DatabaseAt & { prepareBranch?: (url: string) => Promise<void> };
   selection: TenantSelection;
   runKey: Buffer;
   /** Names the new staging branch and, on Neon, prod's two temporary branches. */
@@ -92,12 +97,7 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
   let branch: BranchRef | undefined;
   try {
     await verifyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const staging = await connect(await urlOf(spec.target, spec.target.branchId), "bloom-staging-refresh");
-    try {
-      await checkCopyable(verifyFrom, staging);
-    } finally {
-      await staging.end();
-    }
+    await checkAnnotated(verifyFrom);
     if (spec.dryRun) {
       await describePlan(verifyFrom, spec, tenants);
       spec.log("dry run: nothing was created or copied");
@@ -112,32 +112,33 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
       copyFrom = await connect(await urlOf(spec.source, anonymized.branchId), "bloom-staging-refresh");
       await copyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     }
-    branch = await spec.target.backend.ensureBranch({ projectId: spec.target.projectId, name: `copy-${spec.stamp}`, parentBranchId: spec.target.branchId });
-    spec.log(`staging: new branch ${branch.name}`);
-    target = await connect(await urlOf(spec.target, branch.branchId), "bloom-staging-refresh");
+    const name = `copy-${spec.stamp}`;
+    // A copy never lands on a branch that exists: that one may be what staging's app uses.
+    if ((await spec.target.backend.listBranches(spec.target.projectId)).some((b) => b.name === name)) throw new Error(`staging already has a branch ${name}: rerun in a second (the name carries the time)`);
+    branch = await spec.target.backend.ensureBranch({ projectId: spec.target.projectId, name, parentBranchId: spec.target.branchId });
+    spec.log(`staging: new branch ${branch.name} of ${spec.target.branchId}`);
+    const targetUrl = await urlOf(spec.target, branch.branchId);
+    await spec.target.prepareBranch?.(targetUrl);
+    target = await connect(targetUrl, "bloom-staging-refresh");
+    await checkSameColumns(verifyFrom, target);
     await target.query("BEGIN");
     // Neon has masked the rows already: they cross as they are. Locally the stream masks them.
     const masker = new Masker(spec.runKey);
     const copy = await copyTenantsMasked(copyFrom, target, { tenants, masker, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`) });
     spec.log(`verifying against prod (keyed hashes; ${copy.rows} rows)`);
     const report = await verifyStagingCopy(verifyFrom, target, { tenants });
-    if (!report.ok) {
-      await target.query("ROLLBACK");
-      await target.end();
-      target = undefined;
-      await spec.target.backend.deleteBranch(spec.target.projectId, branch.branchId);
-      throw new StagingVerificationError(report);
-    }
+    if (!report.ok) throw new StagingVerificationError(report);
     await target.query("COMMIT");
     spec.log(`verified: ${report.checkedValues} masked values, none equal to its original; none of ${report.originalContactValues} original emails and phones appears; counts and constraints match`);
     return { tenants, branch, rows: copy.rows, report };
   } catch (err) {
+    // Anything short of a verified commit: the half-made branch goes, staging's app never saw it.
     if (target) {
       await target.query("ROLLBACK").catch(() => undefined);
       await target.end().catch(() => undefined);
       target = undefined;
-      if (branch) await spec.target.backend.deleteBranch(spec.target.projectId, branch.branchId).catch(() => undefined);
     }
+    if (branch) await spec.target.backend.deleteBranch(spec.target.projectId, branch.branchId);
     throw err;
   } finally {
     await target?.end().catch(() => undefined);

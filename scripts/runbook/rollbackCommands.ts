@@ -74,7 +74,7 @@ export async function undoRollback(ctx: StackContext, opts: RollbackOptions): Pr
  * Shows what `up` would change with the new values, asks, then writes the stack file and runs `up`; `beforeUp`
  * runs once confirmed, before anything else changes.
  */
-async function repoint(ctx: StackContext, values: Record<string, unknown>, question: string, opts: RollbackOptions, beforeUp?: () => Promise<void>): Promise<UpResult | undefined> {
+export async function repoint(ctx: StackContext, values: Record<string, unknown>, question: string, opts: RollbackOptions, beforeUp?: () => Promise<void>): Promise<UpResult | undefined> {
   const before = { "bloom:appBranch": ctx.config.appBranch, "bloom:rollback": ctx.config.rollback };
   writeStackConfigValues(ctx.configFile, values);
   let confirmed = false;
@@ -110,7 +110,7 @@ async function revert(ctx: StackContext, before: Record<string, unknown>): Promi
   await ctx.reload();
 }
 
-async function withBackend<T>(ctx: StackContext, work: (b: Awaited<ReturnType<StackContext["backend"]>>) => Promise<T>): Promise<T> {
+export async function withBackend<T>(ctx: StackContext, work: (b: Awaited<ReturnType<StackContext["backend"]>>) => Promise<T>): Promise<T> {
   const backend = await ctx.backend();
   try {
     return await work(backend);
