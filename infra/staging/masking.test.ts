@@ -1,4 +1,5 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { FastHmac } from "./fastHmac";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { annotationProblems, annotatedColumns, clinicDataCategories, COLUMN_ANNOTATIONS } from "../compliance/columnAnnotations";
@@ -10,6 +11,17 @@ import { parseSample, selectTenants } from "./tenantSample";
 
 const key = Buffer.alloc(32, 7);
 const m = new Masker(key);
+
+describe("FastHmac", () => {
+  it("is HMAC-SHA-256: equal to node:crypto's for keys of 16 to 64 bytes and messages of every length class, UTF-8 included", () => {
+    const messages = ["", "a", "x".repeat(55), "x".repeat(56), "y".repeat(64), "z".repeat(119), "Ñúñez Ana 🙂 ", "€".repeat(200), randomBytes(300).toString("latin1")];
+    for (const len of [16, 32, 64]) {
+      const k = randomBytes(len);
+      const fast = new FastHmac(k);
+      for (const msg of messages) expect(fast.digest(msg).toString("hex"), `${len}:${msg.length}`).toBe(createHmac("sha256", k).update(msg).digest("hex"));
+    }
+  });
+});
 
 describe("masking functions", () => {
   it("are deterministic per run key and differ across keys", () => {
@@ -37,8 +49,9 @@ describe("masking functions", () => {
     expect(m.mask("email", null, "r")).toBeNull();
   });
 
-  it("refuse a run key shorter than 16 bytes", () => {
-    expect(() => new Masker(randomBytes(8))).toThrow(/at least 16 bytes/);
+  it("refuse a run key shorter than 16 bytes or longer than 64", () => {
+    expect(() => new Masker(randomBytes(8))).toThrow(/16 to 64 bytes/);
+    expect(() => new Masker(randomBytes(65))).toThrow(/16 to 64 bytes/);
   });
 });
 

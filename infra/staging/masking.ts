@@ -1,5 +1,5 @@
-import { createHmac } from "node:crypto";
 import type { MaskStrategy } from "../compliance/columnAnnotations";
+import { FastHmac } from "./fastHmac";
 
 /**
  * The masking functions of a staging copy, keyed by the run key: the same key gives the same output for the same
@@ -16,12 +16,16 @@ export const MASKED_SECRET = "!masked-no-password-matches";
 const REDACTED = "[masked]";
 
 export class Masker {
-  constructor(private readonly runKey: Buffer) {
-    if (runKey.length < 16) throw new Error("the staging run key must be at least 16 bytes");
+  private readonly hmac: FastHmac;
+
+  constructor(runKey: Buffer) {
+    if (runKey.length < 16 || runKey.length > 64) throw new Error("the staging run key must be 16 to 64 bytes");
+    this.hmac = new FastHmac(runKey);
   }
 
+  /** HMAC-SHA-256(run key, domain NUL value); the buffer is reused by the next call, so read it at once. */
   private digest(domain: string, value: string): Buffer {
-    return createHmac("sha256", this.runKey).update(domain).update("\0").update(value).digest();
+    return this.hmac.digest(`${domain}\0${value}`);
   }
 
   /** `rowKey` identifies the row (table and primary key): date shifts are per row, the rest per value. */
@@ -29,7 +33,7 @@ export class Masker {
     if (value === null || strategy === "keep") return value;
     switch (strategy) {
       case "email":
-        return `${this.digest("email", value).toString("hex").slice(0, 16)}@${MASKED_EMAIL_DOMAIN}`;
+        return `${this.digest("email", value).toString("hex", 0, 8)}@${MASKED_EMAIL_DOMAIN}`;
       case "phone":
         return this.phone(value);
       case "person-name":
@@ -39,10 +43,10 @@ export class Masker {
       case "token": {
         const cut = value.indexOf("_");
         const prefix = cut > 0 && cut <= 8 ? value.slice(0, cut + 1) : "";
-        return `${prefix}masked${this.digest("token", value).toString("hex").slice(0, 24)}`;
+        return `${prefix}masked${this.digest("token", value).toString("hex", 0, 12)}`;
       }
       case "date-shift":
-        return shiftDate(value, 1 + (this.digest("row", rowKey).readUInt32BE(0) % 60));
+        return this.shift(value, rowKey);
       case "redact":
         return REDACTED;
     }
@@ -67,6 +71,27 @@ export class Masker {
       seen++;
     }
     return seen >= 3 ? out : "000";
+  }
+
+  // A row's shifted columns share one offset: the last row's is kept, so its second date costs no digest.
+  private lastRow = "";
+  private lastOffset = 0;
+  private readonly shifted = new Map<string, string>();
+
+  private shift(value: string, rowKey: string): string {
+    if (rowKey !== this.lastRow) {
+      this.lastRow = rowKey;
+      this.lastOffset = 1 + (this.digest("row", rowKey).readUInt32BE(0) % 60);
+    }
+    // Dates repeat (a year of days times 60 offsets): each distinct day and offset is computed once.
+    const day = value.slice(0, 10);
+    const key = `${day}+${this.lastOffset}`;
+    let moved = this.shifted.get(key);
+    if (moved === undefined) {
+      moved = shiftDate(day, this.lastOffset);
+      if (this.shifted.size < 100_000) this.shifted.set(key, moved);
+    }
+    return moved + value.slice(10);
   }
 
   private personName(value: string): string {

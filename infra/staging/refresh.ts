@@ -9,7 +9,7 @@ import { Masker } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
 import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
 import { selectTenants, type TenantSelection } from "./tenantSample";
-import { verifyStagingCopy, type VerificationReport } from "./verifyCopy";
+import { readSourceSide, verifyAgainstSource, type SourceSide, type VerificationReport } from "./verifyCopy";
 
 /**
  * `bloom staging refresh`: the chosen prod tenants, masked, into a new branch of staging's pool, verified before
@@ -124,9 +124,17 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     await target.query("BEGIN");
     // Neon has masked the rows already: they cross as they are. Locally the stream masks them.
     const masker = new Masker(spec.runKey);
-    const copy = await copyTenantsMasked(copyFrom, target, { tenants, masker, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`) });
-    spec.log(`verifying against prod (keyed hashes; ${copy.rows} rows)`);
-    const report = await verifyStagingCopy(verifyFrom, target, { tenants });
+    // The source's half of the verification starts once the rows are in (the source is idle while staging rebuilds).
+    let sourceSide: Promise<SourceSide> | undefined;
+    let verifyStarted = 0;
+    const startVerification = () => {
+      verifyStarted = Date.now();
+      sourceSide = readSourceSide(verifyFrom, { tenants });
+      sourceSide.catch(() => undefined); // awaited below; a failure is reported there
+    };
+    const copy = await copyTenantsMasked(copyFrom, target, { tenants, masker, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`), onLoaded: startVerification });
+    const report = await verifyAgainstSource(target, await sourceSide!);
+    spec.log(`verified against prod by keyed hashes (${copy.rows} rows): ${((Date.now() - verifyStarted) / 1000).toFixed(1)} s, with the rebuild`);
     if (!report.ok) throw new StagingVerificationError(report);
     await target.query("COMMIT");
     spec.log(`verified: ${report.checkedValues} masked values, none equal to its original; none of ${report.originalContactValues} original emails and phones appears; counts and constraints match`);

@@ -133,15 +133,16 @@ describe("bloom staging refresh (local: masked in the COPY stream)", () => {
     expect(await sig(branchUrl(staging, other.branch!.name))).not.toBe(await sig(copyUrl));
   });
 
-  it("a column left unmasked is caught by the scan: the copy is rolled back and its branch deleted, staging keeps its old copy", async () => {
+  it("a column left unmasked (a contact column, and a name) is caught by the scan: the copy is rolled back and its branch deleted, staging keeps its old copy", async () => {
     const leaky = structuredClone(COLUMN_ANNOTATIONS);
     leaky.patient!.email = { category: "contact", mask: "keep", reason: "deliberately unmasked" };
+    leaky.user!.name = { category: "name", mask: "keep", reason: "deliberately unmasked" };
     const before = await branches();
     const s = spec({ selection: { tenants: ["west"] }, masksOverride: leaky });
     const err = await refreshStagingCopy(s).catch((e) => e);
     expect(err).toBeInstanceOf(StagingVerificationError);
     expect((err as StagingVerificationError).report.problems).toEqual([
-      "patient.email: 9000 row(s) keep their original value (the column is annotated \"email\" but was not masked)",
+      "user.name: 300 row(s) keep their original value (the column is annotated \"person-name\" but was not masked)",
       "patient.email: 9000 masked value(s) equal an original contact value in the source",
     ]);
     expect(await branches()).toEqual(before);

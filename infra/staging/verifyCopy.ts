@@ -1,14 +1,17 @@
 import { randomBytes } from "node:crypto";
 import type { Client } from "pg";
-import { COLUMN_ANNOTATIONS, maskedColumns } from "../compliance/columnAnnotations";
+import { to as copyTo } from "pg-copy-streams";
+import { StringDecoder } from "node:string_decoder";
+import { COLUMN_ANNOTATIONS, maskedColumns, type AnnotatedColumn } from "../compliance/columnAnnotations";
 import { quoteIdent, quoteLiteral } from "../naming";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import type { Annotations } from "./maskedCopy";
 
 /**
  * Proof that a staging copy gives nothing away, before staging sees it. Each database hashes its own values with
- * a key made for this verification alone (HMAC-SHA-256 computed in SQL), so only keyed hashes leave prod and the
- * verifier never holds an original. Checked, for every column the annotations say is masked:
+ * a key made for this verification alone (keyedHash), so only keyed hashes leave prod and the verifier never
+ * holds an original. Both sides run in transactions (the caller's), which the key lives and dies with.
+ * Checked, for every column the annotations say is masked:
  *  - no row's value equals that row's original (same table, same primary key);
  *  - no masked contact value (email, phone) equals any original contact value anywhere in the source, every tenant
  *    included, not only the copied ones;
@@ -23,26 +26,62 @@ export interface VerificationReport {
   originalContactValues: number;
 }
 
-const BLOCK = 64;
+/**
+ * A keyed hash computed in SQL with built-ins only (no extension to install on prod): SHA-256 of a 32-byte key
+ * made for this verification followed by the input, cut to 52 bits (a number JavaScript holds exactly: sets of
+ * numbers are what makes comparing millions of them cheap; 2^-52 per pair). It stays in the verifier's memory and
+ * is only compared for equality; the key is never stored.
+ */
+const keyedHash = (input: string) => `('x' || substr(encode(sha256(bloom_key.k || convert_to(${input}, 'UTF8')), 'hex'), 1, 13))::bit(52)::int8`;
+/** The key, decoded once per statement (a join with one row), not once per value. */
+const KEY_SOURCE = `(SELECT decode(current_setting('bloom.verify_key'), 'hex') AS k) bloom_key`;
 
-/** HMAC(key, value) in SQL over pgcrypto-free built-ins: sha256((k ^ opad) || sha256((k ^ ipad) || m)). */
-function hmacSql(column: string): string {
-  return `CASE WHEN ${column} IS NULL THEN NULL ELSE encode(substr(sha256($2::bytea || sha256($1::bytea || convert_to(${column}::text, 'UTF8'))), 1, 12), 'hex') END`;
+/**
+ * The key reaches each session as a bind parameter, for the caller's transaction only: never in a statement's
+ * text, where pg_stat_activity and statement logs would show it.
+ */
+async function shareKey(c: Client, key: string): Promise<void> {
+  await c.query("SELECT pg_catalog.set_config('bloom.verify_key', $1, true)", [key]);
 }
 
-function hmacPads(): [Buffer, Buffer] {
-  const key = randomBytes(BLOCK);
-  return [Buffer.from(key.map((b) => b ^ 0x36)), Buffer.from(key.map((b) => b ^ 0x5c))];
-}
+const tenantList = (ids: string[]) => `ARRAY[${ids.map(quoteLiteral).join(", ")}]::text[]`;
 
-async function hashedColumns(c: Client, table: string, columns: string[], pads: [Buffer, Buffer], tenants?: string[]): Promise<Map<string, (string | null)[]>> {
-  const where = tenants ? `WHERE "clinic_id" = ANY(ARRAY[${tenants.map(quoteLiteral).join(", ")}]::text[])` : "";
-  const { rows } = await c.query<(string | null)[]>({
-    text: `SELECT "id"::text, ${columns.map((col) => hmacSql(quoteIdent(col))).join(", ")} FROM "public".${quoteIdent(table)} ${where}`,
-    values: pads,
-    rowMode: "array",
+/**
+ * Per masked column, the keyed hashes of a table's values, read over COPY. A contact column hashes the value alone
+ * (compared with every original anywhere); any other masked column hashes the row's id with the value, so equal
+ * hashes mean "this row kept its own value". `chosen` limits the row-bound hashes (and, for a table without
+ * contact columns, the rows read) to the copied tenants.
+ */
+async function columnHashes(c: Client, table: string, cols: AnnotatedColumn[], chosen: string[]): Promise<number[][]> {
+  const inChosen = `"clinic_id" = ANY(${tenantList(chosen)})`;
+  const anyContact = cols.some((col) => col.category === "contact");
+  const exprs = cols.map((col) => {
+    const value = `${quoteIdent(col.column)}::text`;
+    return col.category === "contact" ? keyedHash(value) : `CASE WHEN ${inChosen} THEN ${keyedHash(`"id"::text || E'\\x01' || ${value}`)} END`;
   });
-  return new Map(rows.map((r) => [r[0]!, r.slice(1)]));
+  const sql = `COPY (SELECT ${exprs.join(", ")} FROM "public".${quoteIdent(table)}, ${KEY_SOURCE}${anyContact ? "" : ` WHERE ${inChosen}`}) TO STDOUT`;
+  const out: number[][] = cols.map(() => []);
+  const decoder = new StringDecoder("utf8");
+  let pending = "";
+  const take = (text: string) => {
+    const lines = text.split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (!line) continue;
+      const f = line.split("\t");
+      for (let i = 0; i < f.length; i++) if (f[i] !== "\\N") out[i]!.push(Number(f[i]));
+    }
+  };
+  for await (const chunk of c.query(copyTo(sql)) as AsyncIterable<Buffer>) take(pending + decoder.write(chunk));
+  take(`${pending}${decoder.end()}\n`);
+  return out;
+}
+
+/** Each side's tables one after the other (one connection runs one statement), both sides at once. */
+async function hashesOf(c: Client, tables: { table: string; cols: AnnotatedColumn[] }[], chosen: string[]): Promise<number[][][]> {
+  const all: number[][][] = [];
+  for (const t of tables) all.push(await columnHashes(c, t.table, t.cols, chosen));
+  return all;
 }
 
 async function countsByTenant(c: Client, table: string, tenants: string[]): Promise<Map<string, number>> {
@@ -51,59 +90,80 @@ async function countsByTenant(c: Client, table: string, tenants: string[]): Prom
   return new Map(rows.map((r) => [r.id, Number(r.n)]));
 }
 
-export async function verifyStagingCopy(source: Client, target: Client, opts: { tenants: string[]; annotations?: Annotations }): Promise<VerificationReport> {
-  const annotations = opts.annotations ?? COLUMN_ANNOTATIONS;
-  const pads = hmacPads();
-  const problems: string[] = [];
-  let checkedValues = 0;
-  const masked = maskedColumns(annotations);
-  const tables = [...new Set(masked.map((c) => c.table))];
-
-  // Every original contact value of the source, as keyed hashes.
-  const originalContacts = new Set<string>();
-  const contactColumns = masked.filter((c) => c.category === "contact");
-  for (const table of new Set(contactColumns.map((c) => c.table))) {
-    const cols = contactColumns.filter((c) => c.table === table).map((c) => c.column);
-    for (const values of (await hashedColumns(source, table, cols, pads)).values()) for (const h of values) if (h) originalContacts.add(h);
-  }
-
+/** Per table (clinic first), each tenant's row count. */
+async function tableCounts(c: Client, tables: string[], tenants: string[]): Promise<Map<string, Map<string, number>>> {
+  const out = new Map<string, Map<string, number>>();
   for (const table of tables) {
-    const cols = masked.filter((c) => c.table === table);
-    const names = cols.map((c) => c.column);
-    const before = await hashedColumns(source, table, names, pads, opts.tenants);
-    const after = await hashedColumns(target, table, names, pads, opts.tenants);
-    const same = new Map<string, number>();
-    const leaked = new Map<string, number>();
-    for (const [id, values] of after) {
-      const original = before.get(id);
-      values.forEach((h, i) => {
-        if (h === null) return;
-        checkedValues++;
-        if (original && original[i] === h) same.set(names[i]!, (same.get(names[i]!) ?? 0) + 1);
-        if (cols[i]!.category === "contact" && originalContacts.has(h)) leaked.set(names[i]!, (leaked.get(names[i]!) ?? 0) + 1);
-      });
-    }
-    for (const [col, n] of same) problems.push(`${table}.${col}: ${n} row(s) keep their original value (the column is annotated "${annotations[table]![col]!.mask}" but was not masked)`);
-    for (const [col, n] of leaked) problems.push(`${table}.${col}: ${n} masked value(s) equal an original contact value in the source`);
+    out.set(table, table === "clinic"
+      ? new Map((await c.query<{ id: string }>(`SELECT "id" FROM "public"."clinic" WHERE "id" = ANY($1)`, [tenants])).rows.map((r) => [r.id, 1]))
+      : await countsByTenant(c, table, tenants));
   }
-
-  for (const table of ["clinic", ...(await tenantDataTables(source))]) {
-    const key = table === "clinic" ? "id" : "clinic_id";
-    const count = async (c: Client) => table === "clinic"
-      ? new Map((await c.query<{ id: string }>(`SELECT "id" FROM "public"."clinic" WHERE "id" = ANY($1)`, [opts.tenants])).rows.map((r) => [r.id, 1]))
-      : countsByTenant(c, table, opts.tenants);
-    const [want, got] = [await count(source), await count(target)];
-    for (const id of opts.tenants) {
-      if ((want.get(id) ?? 0) !== (got.get(id) ?? 0)) problems.push(`${table}: tenant ${id} has ${got.get(id) ?? 0} row(s) in staging, ${want.get(id) ?? 0} in the source (by ${key})`);
-    }
-  }
-
-  const constraints = async (c: Client) => (await c.query<{ name: string; valid: boolean }>(
-    `SELECT conname AS name, convalidated AS valid FROM pg_catalog.pg_constraint WHERE connamespace = 'public'::regnamespace AND contype IN ('p', 'u', 'f', 'c')`)).rows;
-  const targetConstraints = await constraints(target);
-  for (const k of targetConstraints) if (!k.valid) problems.push(`constraint ${k.name} is not valid in staging`);
-  const present = new Set(targetConstraints.map((k) => k.name));
-  for (const k of await constraints(source)) if (!present.has(k.name)) problems.push(`constraint ${k.name} is missing in staging`);
-  return { ok: problems.length === 0, problems, checkedValues, originalContactValues: originalContacts.size };
+  return out;
 }
 
+async function constraintsOf(c: Client): Promise<{ name: string; valid: boolean }[]> {
+  return (await c.query<{ name: string; valid: boolean }>(
+    `SELECT conname AS name, convalidated AS valid FROM pg_catalog.pg_constraint WHERE connamespace = 'public'::regnamespace AND contype IN ('p', 'u', 'f', 'c')`)).rows;
+}
+
+/** What the source contributes: its keyed hashes, counts and constraints, read in the caller's snapshot. */
+export interface SourceSide {
+  key: string;
+  tenants: string[];
+  annotations: Annotations;
+  tables: { table: string; cols: AnnotatedColumn[] }[];
+  hashes: number[][][];
+  counts: Map<string, Map<string, number>>;
+  constraints: { name: string; valid: boolean }[];
+}
+
+/**
+ * The source's half of the verification. It needs only the source, so a refresh starts it as soon as the rows
+ * are loaded, while the target rebuilds its keys (two servers' cores at work, not one after the other).
+ */
+export async function readSourceSide(source: Client, opts: { tenants: string[]; annotations?: Annotations }): Promise<SourceSide> {
+  const annotations = opts.annotations ?? COLUMN_ANNOTATIONS;
+  const key = randomBytes(32).toString("hex");
+  const masked = maskedColumns(annotations);
+  const tables = [...new Set(masked.map((c) => c.table))].map((table) => ({ table, cols: masked.filter((c) => c.table === table) }));
+  await shareKey(source, key);
+  const hashes = await hashesOf(source, tables, opts.tenants);
+  const counts = await tableCounts(source, ["clinic", ...(await tenantDataTables(source))], opts.tenants);
+  return { key, tenants: opts.tenants, annotations, tables, hashes, counts, constraints: await constraintsOf(source) };
+}
+
+/** The target against the source's half: every check listed above. */
+export async function verifyAgainstSource(target: Client, side: SourceSide): Promise<VerificationReport> {
+  const problems: string[] = [];
+  let checkedValues = 0;
+  await shareKey(target, side.key);
+  const after = await hashesOf(target, side.tables, side.tenants);
+  const originalContacts = new Set<number>();
+  side.tables.forEach(({ cols }, t) => cols.forEach((c, i) => { if (c.category === "contact") for (const h of side.hashes[t]![i]!) originalContacts.add(h); }));
+  side.tables.forEach(({ table, cols }, t) => {
+    cols.forEach((c, i) => {
+      const found = after[t]![i]!;
+      checkedValues += found.length;
+      if (c.category === "contact") {
+        const n = found.filter((h) => originalContacts.has(h)).length;
+        if (n) problems.push(`${table}.${c.column}: ${n} masked value(s) equal an original contact value in the source`);
+      } else {
+        const own = new Set(side.hashes[t]![i]!);
+        const n = found.filter((h) => own.has(h)).length;
+        if (n) problems.push(`${table}.${c.column}: ${n} row(s) keep their original value (the column is annotated "${c.mask}" but was not masked)`);
+      }
+    });
+  });
+  const counts = await tableCounts(target, [...side.counts.keys()], side.tenants);
+  for (const [table, want] of side.counts) {
+    const got = counts.get(table)!;
+    for (const id of side.tenants) {
+      if ((want.get(id) ?? 0) !== (got.get(id) ?? 0)) problems.push(`${table}: tenant ${id} has ${got.get(id) ?? 0} row(s) in staging, ${want.get(id) ?? 0} in the source (by ${table === "clinic" ? "id" : "clinic_id"})`);
+    }
+  }
+  const targetConstraints = await constraintsOf(target);
+  for (const k of targetConstraints) if (!k.valid) problems.push(`constraint ${k.name} is not valid in staging`);
+  const present = new Set(targetConstraints.map((k) => k.name));
+  for (const k of side.constraints) if (!present.has(k.name)) problems.push(`constraint ${k.name} is missing in staging`);
+  return { ok: problems.length === 0, problems, checkedValues, originalContactValues: originalContacts.size };
+}

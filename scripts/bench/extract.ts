@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { withClient } from "../../infra/database/sql/withClient";
@@ -9,6 +8,7 @@ import { runTenantMove } from "../../infra/tenancy/move/tenantMove";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "../../infra/tenancy/move/bulkLoad";
 import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
 import { ensureTestPostgres } from "../services/ensurePostgres";
+import { pgDumpRestore } from "./pgDump";
 import { runOnlineBench } from "./extractOnline";
 import { BIG, benchSql, buildBenchPool, freshDatabase, resetCatalog, seconds } from "./extractPool";
 
@@ -43,23 +43,6 @@ async function rawCopy(sourceUrl: string, targetUrl: string, relaxed: boolean): 
     if (plan) await restoreAfterBulkLoad(d, plan);
     return rows;
   }));
-}
-
-function pgDumpRestore(sourceUrl: string, targetUrl: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // Connection strings through the environment (PG* variables), never on a command line.
-    const env = (u: string) => { const x = new URL(u); return { ...process.env, PGHOST: x.hostname, PGPORT: x.port || "5432", PGUSER: decodeURIComponent(x.username), PGPASSWORD: decodeURIComponent(x.password), PGDATABASE: x.pathname.slice(1) }; };
-    const dump = spawn("pg_dump", ["-Fc", "--no-owner", "--no-privileges"], { env: env(sourceUrl), stdio: ["ignore", "pipe", "inherit"] });
-    const restore = spawn("pg_restore", ["--no-owner", "--no-privileges", "-d", new URL(targetUrl).pathname.slice(1)], { env: env(targetUrl), stdio: ["pipe", "inherit", "inherit"] });
-    dump.stdout.pipe(restore.stdin);
-    let done = 0;
-    const finish = (what: string) => (code: number | null) => {
-      if (code !== 0) return reject(new Error(`${what} exited ${code}`));
-      if (++done === 2) resolve();
-    };
-    dump.on("exit", finish("pg_dump"));
-    restore.on("exit", finish("pg_restore"));
-  });
 }
 
 async function main() {

@@ -33,7 +33,7 @@ export interface StagingRefreshOptions {
 export function runKeyFromEnvironment(env = process.env): Buffer {
   const given = env.BLOOM_STAGING_RUN_KEY;
   if (given === undefined) return randomBytes(32);
-  if (!/^(?:[0-9a-f]{2}){16,}$/i.test(given)) throw new Error("BLOOM_STAGING_RUN_KEY must be hex, at least 32 characters (16 bytes), e.g. from `openssl rand -hex 32`");
+  if (!/^(?:[0-9a-f]{2}){16,64}$/i.test(given)) throw new Error("BLOOM_STAGING_RUN_KEY must be hex, 32 to 128 characters (16 to 64 bytes), e.g. from `openssl rand -hex 32`");
   return Buffer.from(given, "hex");
 }
 
