@@ -27,14 +27,15 @@ export interface VerificationReport {
 }
 
 /**
- * A keyed hash computed in SQL with built-ins only (no extension to install on prod): SHA-256 of a 32-byte key
- * made for this verification followed by the input, cut to 52 bits (a number JavaScript holds exactly: sets of
- * numbers are what makes comparing millions of them cheap; 2^-52 per pair). It stays in the verifier's memory and
- * is only compared for equality; the key is never stored.
+ * A keyed hash computed in SQL with built-ins only (no extension to install on prod): Postgres's 64-bit
+ * hashtextextended, seeded with a random key made for this verification, cut to 52 bits (a number JavaScript holds
+ * exactly; sets of numbers are what makes comparing millions cheap). Neither the seed nor a hash leaves the
+ * verifier's memory, and a collision can only make the verification fail, never pass (equal values always hash
+ * equal): a cryptographic hash would cost ten times as much here and protect nothing more.
  */
-const keyedHash = (input: string) => `('x' || substr(encode(sha256(bloom_key.k || convert_to(${input}, 'UTF8')), 'hex'), 1, 13))::bit(52)::int8`;
-/** The key, decoded once per statement (a join with one row), not once per value. */
-const KEY_SOURCE = `(SELECT decode(current_setting('bloom.verify_key'), 'hex') AS k) bloom_key`;
+const keyedHash = (input: string) => `(pg_catalog.hashtextextended(${input}, bloom_key.seed) & 4503599627370495)`;
+/** The seed, read once per statement (a join with one row), not once per value. */
+const KEY_SOURCE = `(SELECT current_setting('bloom.verify_key')::int8 AS seed) bloom_key`;
 
 /**
  * The key reaches each session as a bind parameter, for the caller's transaction only: never in a statement's
@@ -123,7 +124,7 @@ export interface SourceSide {
  */
 export async function readSourceSide(source: Client, opts: { tenants: string[]; annotations?: Annotations }): Promise<SourceSide> {
   const annotations = opts.annotations ?? COLUMN_ANNOTATIONS;
-  const key = randomBytes(32).toString("hex");
+  const key = randomBytes(8).readBigInt64BE().toString();
   const masked = maskedColumns(annotations);
   const tables = [...new Set(masked.map((c) => c.table))].map((table) => ({ table, cols: masked.filter((c) => c.table === table) }));
   await shareKey(source, key);
