@@ -15,6 +15,7 @@ async function main() {
     name: `Clinic ${i}`,
     tier: i % 10 === 0 ? "enterprise" : "standard",
     isolation: i % 10 === 0 ? "dedicated" : "pooled",
+    residency: "eu",
     region: "aws-eu-central-1",
   }));
   const flags = { tenancy_enabled: { type: "boolean", default: false, tenants: Object.fromEntries(tenants.filter((_, i) => i % 7 === 0).map((t) => [t.id, true])) } };
