@@ -3,6 +3,7 @@ import type { BranchRef, DatabaseBackend } from "../database/backend";
 import type { NeonBackend } from "../database/neon/neonBackend";
 import { maskedColumns } from "../compliance/columnAnnotations";
 import { quoteIdent } from "../naming";
+import { hoursFromNow } from "../time";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { checkAnnotated, checkSameColumns, copyTenantsMasked, type Annotations } from "./maskedCopy";
 import { Masker } from "./masking";
@@ -58,6 +59,9 @@ export interface StagingRefreshResult {
   rows: number;
   report?: VerificationReport;
 }
+
+/** How long an unverified copy branch may outlive the run that made it. */
+export const UNVERIFIED_COPY_TTL_HOURS = 24;
 
 export class StagingVerificationError extends Error {
   constructor(readonly report: VerificationReport) {
@@ -115,7 +119,8 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     const name = `copy-${spec.stamp}`;
     // A copy never lands on a branch that exists: that one may be what staging's app uses.
     if ((await spec.target.backend.listBranches(spec.target.projectId)).some((b) => b.name === name)) throw new Error(`staging already has a branch ${name}: rerun in a second (the name carries the time)`);
-    branch = await spec.target.backend.ensureBranch({ projectId: spec.target.projectId, name, parentBranchId: spec.target.branchId });
+    // Until it verifies the branch expires by itself: one a crash leaves behind (unverified, unused) goes within a day.
+    branch = await spec.target.backend.ensureBranch({ projectId: spec.target.projectId, name, parentBranchId: spec.target.branchId, expiresAt: hoursFromNow(UNVERIFIED_COPY_TTL_HOURS) });
     spec.log(`staging: new branch ${branch.name} of ${spec.target.branchId}`);
     const targetUrl = await urlOf(spec.target, branch.branchId);
     await spec.target.prepareBranch?.(targetUrl);
@@ -137,6 +142,7 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     spec.log(`verified against prod by keyed hashes (${copy.rows} rows): ${((Date.now() - verifyStarted) / 1000).toFixed(1)} s, with the rebuild`);
     if (!report.ok) throw new StagingVerificationError(report);
     await target.query("COMMIT");
+    branch = await spec.target.backend.setBranchExpiry(spec.target.projectId, branch.branchId, null);
     spec.log(`verified: ${report.checkedValues} masked values, none equal to its original; none of ${report.originalContactValues} original emails and phones appears; counts and constraints match`);
     return { tenants, branch, rows: copy.rows, report };
   } catch (err) {

@@ -48,8 +48,19 @@ describe("bloom staging refresh (local: masked in the COPY stream)", () => {
   const chosen = ["east", "north", "south"];
 
   it("copies 3 whole tenants (108 k rows) into a new branch, verified: nothing masked equals an original, counts equal, every constraint valid", async () => {
+    // While it loads, the new branch carries an expiry (a crash leaves nothing that lasts); once verified, none.
+    let duringLoad: Promise<string | undefined> | undefined;
     const s = spec({ runKey, selection: { tenants: ["south", "north", "east"] } });
+    const log = s.log;
+    s.log = (l) => {
+      log(l);
+      if (l.startsWith("  copied patient")) duringLoad = staging.backend.listBranches(staging.projectId).then((bs) => bs.find((b) => b.name === "copy-t1")?.expiresAt);
+    };
     const result = await refreshStagingCopy(s);
+    const expiry = await duringLoad;
+    expect(Date.parse(expiry!) - Date.now()).toBeGreaterThan(23 * 3_600_000);
+    expect(result.branch!.expiresAt).toBeUndefined();
+    expect((await staging.backend.listBranches(staging.projectId)).find((b) => b.name === "copy-t1")!.expiresAt).toBeUndefined();
     expect(result.tenants).toEqual(chosen);
     expect(result.rows).toBe(3 * ROWS_PER_TENANT);
     expect(result.report!.ok).toBe(true);
