@@ -50,7 +50,7 @@ export async function checkSameColumns(source: Client, target: Client): Promise<
  * `masks` says which columns are replaced: the annotations' strategies (tests pass a wrong plan on purpose to
  * show the verification catches it).
  */
-export async function copyTenantsMasked(source: Client, target: Client, opts: { tenants: string[]; masker: Masker; masks?: Annotations; log?: (line: string) => void; onLoaded?: () => void }): Promise<MaskedCopyResult> {
+export async function copyTenantsMasked(source: Client, target: Client, opts: { tenants: string[]; masker: Masker; masks?: Annotations; log?: (line: string) => void; onLoaded?: () => Promise<void> | void }): Promise<MaskedCopyResult> {
   const masks = opts.masks ?? COLUMN_ANNOTATIONS;
   const dataTables = await tenantDataTables(source);
   await target.query(`TRUNCATE ${dataTables.map((t) => `"public".${quoteIdent(t)}`).join(", ")}`);
@@ -78,7 +78,7 @@ export async function copyTenantsMasked(source: Client, target: Client, opts: { 
       opts.log?.(`copied ${table}: ${stream.rows} rows, ${columnMasks.length} column(s) masked, ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
   }
-  opts.onLoaded?.();
+  await opts.onLoaded?.();
   if (plan) {
     const started = Date.now();
     await restoreAfterBulkLoad(target, plan);

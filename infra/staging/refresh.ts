@@ -10,7 +10,7 @@ import { Masker } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
 import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
 import { selectTenants, type TenantSelection } from "./tenantSample";
-import { readSourceSide, verifyAgainstSource, type SourceSide, type VerificationReport } from "./verifyCopy";
+import { newVerificationKey, readSourceSide, readTargetHashes, verifyAgainstSource, type SourceSide, type VerificationReport } from "./verifyCopy";
 
 /**
  * `bloom staging refresh`: the chosen prod tenants, masked, into a new branch of staging's pool, verified before
@@ -19,9 +19,9 @@ import { readSourceSide, verifyAgainstSource, type SourceSide, type Verification
  *  - Neon: prod's project pins a point (a plain branch of prod's app branch) and makes an anonymized child of it
  *    with the masking rules from the same annotations (neonMaskingRules.ts); Neon masks it; the rows are then
  *    copied out of the anonymized branch only. Both branches stay in prod's project and are deleted at the end.
- * Either way the new staging branch is loaded and verified in one transaction against the same point of prod
- * (verifyCopy.ts): a failed verification rolls the load back and deletes the branch, and staging stays on its old
- * copy. The caller then points staging's app at the new branch (bloom:appBranch, the repoint path); the old branch
+ * Either way the new staging branch is loaded in one transaction, then verified against the same point of prod
+ * (verifyCopy.ts) while its keys are rebuilt; until it has verified it carries an expiry and nothing points at it.
+ * A failed verification deletes the branch, and staging stays on its old copy. The caller then points staging's app at the new branch (bloom:appBranch, the repoint path); the old branch
  * is kept as the way back.
  */
 export interface DatabaseAt {
@@ -74,6 +74,8 @@ const urlOf = (at: DatabaseAt, branchId: string) => at.backend.connectionUri({ p
 
 async function connect(url: string, name: string): Promise<Client> {
   const c = new Client({ connectionString: url, application_name: name });
+  // A server-side end (a branch dropped under it) surfaces through the query that hits it, not as a crash.
+  c.on("error", () => undefined);
   await c.connect();
   return c;
 }
@@ -98,6 +100,7 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
   let verifyFrom = await connect(await urlOf(spec.source, spec.source.branchId), "bloom-staging-refresh");
   let copyFrom = verifyFrom;
   let target: Client | undefined;
+  let hashReader: Client | undefined;
   let branch: BranchRef | undefined;
   try {
     await verifyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -129,24 +132,31 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     await target.query("BEGIN");
     // Neon has masked the rows already: they cross as they are. Locally the stream masks them.
     const masker = new Masker(spec.runKey);
-    // The source's half of the verification starts once the rows are in (the source is idle while staging rebuilds).
-    let sourceSide: Promise<SourceSide> | undefined;
+    // Once the rows are in they are committed (the branch still expires and nothing points at it), and both halves
+    // of the verification start while staging rebuilds its keys: the source's on the idle source connection, the
+    // target's keyed hashes on a second connection to the new branch.
+    const key = newVerificationKey();
+    let halves: Promise<[SourceSide, number[][][]]> | undefined;
     let verifyStarted = 0;
-    const startVerification = () => {
+    const startVerification = async () => {
+      await target!.query("COMMIT");
       verifyStarted = Date.now();
-      sourceSide = readSourceSide(verifyFrom, { tenants });
-      sourceSide.catch(() => undefined); // awaited below; a failure is reported there
+      hashReader = await connect(targetUrl, "bloom-staging-verify");
+      halves = Promise.all([readSourceSide(verifyFrom, { tenants, key }), readTargetHashes(hashReader, { tenants, key })]);
+      halves.catch(() => undefined); // awaited below; a failure is reported there
     };
     const copy = await copyTenantsMasked(copyFrom, target, { tenants, masker, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`), onLoaded: startVerification });
-    const report = await verifyAgainstSource(target, await sourceSide!);
+    const [side, after] = await halves!;
+    const report = await verifyAgainstSource(target, side, after);
     spec.log(`verified against prod by keyed hashes (${copy.rows} rows): ${((Date.now() - verifyStarted) / 1000).toFixed(1)} s, with the rebuild`);
     if (!report.ok) throw new StagingVerificationError(report);
-    await target.query("COMMIT");
     branch = await spec.target.backend.setBranchExpiry(spec.target.projectId, branch.branchId, null);
     spec.log(`verified: ${report.checkedValues} masked values, none equal to its original; none of ${report.originalContactValues} original emails and phones appears; counts and constraints match`);
     return { tenants, branch, rows: copy.rows, report };
   } catch (err) {
-    // Anything short of a verified commit: the half-made branch goes, staging's app never saw it.
+    // Anything short of a verified copy: the half-made branch goes (its connections first), staging's app never saw it.
+    await hashReader?.end().catch(() => undefined);
+    hashReader = undefined;
     if (target) {
       await target.query("ROLLBACK").catch(() => undefined);
       await target.end().catch(() => undefined);
@@ -155,6 +165,7 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     if (branch) await spec.target.backend.deleteBranch(spec.target.projectId, branch.branchId);
     throw err;
   } finally {
+    await hashReader?.end().catch(() => undefined);
     await target?.end().catch(() => undefined);
     if (copyFrom !== verifyFrom) await copyFrom.end().catch(() => undefined);
     await verifyFrom.end().catch(() => undefined);

@@ -146,7 +146,7 @@ describe("bloom staging refresh (local: masked in the COPY stream)", () => {
     expect(await sig(branchUrl(staging, other.branch!.name))).not.toBe(await sig(copyUrl));
   });
 
-  it("a column left unmasked (a contact column, and a name) is caught by the scan: the copy is rolled back and its branch deleted, staging keeps its old copy", async () => {
+  it("a column left unmasked (a contact column, and a name) is caught by the scan: the copy's branch is deleted, staging keeps its old copy", async () => {
     const leaky = structuredClone(COLUMN_ANNOTATIONS);
     leaky.patient!.email = { category: "contact", mask: "keep", reason: "deliberately unmasked" };
     leaky.user!.name = { category: "name", mask: "keep", reason: "deliberately unmasked" };

@@ -38,11 +38,24 @@ const keyedHash = (input: string) => `(pg_catalog.hashtextextended(${input}, blo
 const KEY_SOURCE = `(SELECT current_setting('bloom.verify_key')::int8 AS seed) bloom_key`;
 
 /**
- * The key reaches each session as a bind parameter, for the caller's transaction only: never in a statement's
- * text, where pg_stat_activity and statement logs would show it.
+ * The key reaches each session as a bind parameter, never in a statement's text, where pg_stat_activity and
+ * statement logs would show it: for the caller's transaction, or (`session`) until `forgetKey`.
  */
-async function shareKey(c: Client, key: string): Promise<void> {
-  await c.query("SELECT pg_catalog.set_config('bloom.verify_key', $1, true)", [key]);
+async function shareKey(c: Client, key: string, session = false): Promise<void> {
+  await c.query("SELECT pg_catalog.set_config('bloom.verify_key', $1, $2)", [key, !session]);
+}
+
+async function forgetKey(c: Client): Promise<void> {
+  await c.query("RESET bloom.verify_key");
+}
+
+/** A key for one verification: a random 64-bit seed, never stored. */
+export const newVerificationKey = (): string => randomBytes(8).readBigInt64BE().toString();
+
+/** The tables with masked columns, and those columns. */
+export function maskedTables(annotations: Annotations = COLUMN_ANNOTATIONS): { table: string; cols: AnnotatedColumn[] }[] {
+  const masked = maskedColumns(annotations);
+  return [...new Set(masked.map((c) => c.table))].map((table) => ({ table, cols: masked.filter((c) => c.table === table) }));
 }
 
 const tenantList = (ids: string[]) => `ARRAY[${ids.map(quoteLiteral).join(", ")}]::text[]`;
@@ -111,7 +124,6 @@ async function constraintsOf(c: Client): Promise<{ name: string; valid: boolean 
 export interface SourceSide {
   key: string;
   tenants: string[];
-  annotations: Annotations;
   tables: { table: string; cols: AnnotatedColumn[] }[];
   hashes: number[][][];
   counts: Map<string, Map<string, number>>;
@@ -122,28 +134,41 @@ export interface SourceSide {
  * The source's half of the verification. It needs only the source, so a refresh starts it as soon as the rows
  * are loaded, while the target rebuilds its keys (two servers' cores at work, not one after the other).
  */
-export async function readSourceSide(source: Client, opts: { tenants: string[]; annotations?: Annotations }): Promise<SourceSide> {
-  const annotations = opts.annotations ?? COLUMN_ANNOTATIONS;
-  const key = randomBytes(8).readBigInt64BE().toString();
-  const masked = maskedColumns(annotations);
-  const tables = [...new Set(masked.map((c) => c.table))].map((table) => ({ table, cols: masked.filter((c) => c.table === table) }));
-  await shareKey(source, key);
+export async function readSourceSide(source: Client, opts: { tenants: string[]; key: string; annotations?: Annotations }): Promise<SourceSide> {
+  const tables = maskedTables(opts.annotations);
+  await shareKey(source, opts.key);
   const hashes = await hashesOf(source, tables, opts.tenants);
   const counts = await tableCounts(source, ["clinic", ...(await tenantDataTables(source))], opts.tenants);
-  return { key, tenants: opts.tenants, annotations, tables, hashes, counts, constraints: await constraintsOf(source) };
+  return { key: opts.key, tenants: opts.tenants, tables, hashes, counts, constraints: await constraintsOf(source) };
 }
 
-/** The target against the source's half: every check listed above. */
-export async function verifyAgainstSource(target: Client, side: SourceSide): Promise<VerificationReport> {
+/**
+ * The target's keyed hashes, on a connection of their own over committed rows, one statement per table outside
+ * any transaction: each table's read lock is let go at once, so the rebuild's ALTER TABLEs on the same branch wait
+ * at most one table's scan.
+ */
+export async function readTargetHashes(target: Client, opts: { tenants: string[]; key: string; annotations?: Annotations }): Promise<number[][][]> {
+  await shareKey(target, opts.key, true);
+  try {
+    return await hashesOf(target, maskedTables(opts.annotations), opts.tenants);
+  } finally {
+    await forgetKey(target);
+  }
+}
+
+/** The target against the source's half: every check listed above. `after`: the target's hashes, read already. */
+export async function verifyAgainstSource(target: Client, side: SourceSide, after?: number[][][]): Promise<VerificationReport> {
   const problems: string[] = [];
   let checkedValues = 0;
-  await shareKey(target, side.key);
-  const after = await hashesOf(target, side.tables, side.tenants);
+  if (!after) {
+    await shareKey(target, side.key);
+    after = await hashesOf(target, side.tables, side.tenants);
+  }
   const originalContacts = new Set<number>();
   side.tables.forEach(({ cols }, t) => cols.forEach((c, i) => { if (c.category === "contact") for (const h of side.hashes[t]![i]!) originalContacts.add(h); }));
   side.tables.forEach(({ table, cols }, t) => {
     cols.forEach((c, i) => {
-      const found = after[t]![i]!;
+      const found = after![t]![i]!;
       checkedValues += found.length;
       if (c.category === "contact") {
         const n = found.filter((h) => originalContacts.has(h)).length;
