@@ -64,6 +64,17 @@ describe("attack 3: the app holds Prisma's migration key (72707369)", () => {
   });
 });
 
+describe("a deploy takes no advisory lock: nothing of its own that an app session could contend for", () => {
+  it("a migration that looks for advisory locks held by its own session finds none", async () => {
+    const dir = writeMigrationsDir({ "004_no_advisory": `DO $$ BEGIN
+      IF EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid()) THEN
+        RAISE EXCEPTION 'the deploy session holds an advisory lock';
+      END IF; END $$;` });
+    const res = await applyPendingMigrations(db.url, loadMigrations(dir), { database: db.database });
+    expect(res.applied).toEqual(["004_no_advisory"]);
+  });
+});
+
 describe("attack 5 at a deploy: an app transaction with its timeouts lifted holds a lock a migration needs", () => {
   it("the deploy ends that session after its bound (logged, naming the pid) and applies the migration", async () => {
     const before = othersOf(await fingerprint(db.url), null);

@@ -142,10 +142,11 @@ async function endStaleAppTransactions(client: Client, opts: DeployOptions): Pro
 /**
  * Who may deploy: the migration lease (a committed row, infra/coordination/lease.ts) excludes the platform's own
  * deploys, with Prisma's patience — a second one waits up to 10 s, then fails with P1002. That lease is the only
- * thing waited for. Prisma's advisory key (72707369) is then tried once, never waited on (any role can take any
- * advisory key and sit on it): free, it is held as the interlock with a real `prisma migrate deploy`; held by a
- * session that could be running Prisma (this role, a member of it, or a superuser), the deploy stops at once with
- * P1002; held only by sessions that cannot migrate (the app), it is reported and passed over (issue 22).
+ * thing waited for, and the platform takes no advisory lock at all: any role can take any advisory key and sit on
+ * it (issue 22). Prisma's key (72707369) is only looked at in pg_locks, once: held by a session that could be
+ * running `prisma migrate` (this role, a member of it, or a superuser), the deploy stops at once with P1002; held
+ * only by sessions that cannot migrate (the app), it is reported and passed over. A `prisma migrate` started
+ * during a deploy is not held off: the platform's runner is the one way migrations reach its databases.
  */
 async function acquireMigrationLock(client: Client, database: string, timeoutMs = PRISMA_ADVISORY_LOCK_TIMEOUT_MS, log: (line: string) => void = () => undefined): Promise<{ release(): Promise<void> }> {
   const start = Date.now();
@@ -156,31 +157,27 @@ async function acquireMigrationLock(client: Client, database: string, timeoutMs 
     if (err instanceof LeaseHeldError) throw new MigrationLockHeldError(database, Date.now() - start, { lease: err.heldBy?.holder });
     throw err;
   }
-  let holdsKey = false;
   try {
-    holdsKey = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1) AS ok", [PRISMA_ADVISORY_LOCK_KEY])).rows[0]!.ok;
-    if (!holdsKey) {
-      const holders = (await client.query<{ pid: number; role: string; can_migrate: boolean }>(
-        `SELECT l.pid, r.rolname AS role, (r.rolsuper OR pg_catalog.pg_has_role(r.oid, current_user, 'MEMBER')) AS can_migrate
-         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
-         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
-           AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`, [PRISMA_ADVISORY_LOCK_KEY])).rows;
-      const named = (hs: typeof holders) => hs.map((h) => `role ${h.role} (pid ${h.pid})`).join(", ");
-      const migrating = holders.filter((h) => h.can_migrate);
-      if (migrating.length) throw new MigrationLockHeldError(database, Date.now() - start, { prismaKeyHolders: named(migrating) });
-      // Held by sessions that cannot migrate, or released since the try: the lease alone excludes the platform's deploys.
-      log(`warning: ${database}: Prisma's migration key is held by ${named(holders) || "a session that has since released it"}, which cannot run migrations: deploying under the migration lease without it`);
-    }
+    await refuseWhilePrismaMigrates(client, database, start, log);
   } catch (err) {
     await lease.release().catch(() => undefined);
     throw err;
   }
-  return {
-    async release() {
-      if (holdsKey) await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_ADVISORY_LOCK_KEY]).catch(() => undefined);
-      await lease.release().catch(() => undefined);
-    },
-  };
+  return { release: () => lease.release().catch(() => undefined) };
+}
+
+/** Who holds Prisma's key in this database, read from pg_locks (no lock taken, nothing waited on). */
+async function refuseWhilePrismaMigrates(client: Client, database: string, start: number, log: (line: string) => void): Promise<void> {
+  const holders = (await client.query<{ pid: number; role: string; can_migrate: boolean }>(
+    `SELECT l.pid, r.rolname AS role, (r.rolsuper OR pg_catalog.pg_has_role(r.oid, current_user, 'MEMBER')) AS can_migrate
+     FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
+     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
+       AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`, [PRISMA_ADVISORY_LOCK_KEY])).rows;
+  if (!holders.length) return;
+  const named = (hs: typeof holders) => hs.map((h) => `role ${h.role} (pid ${h.pid})`).join(", ");
+  const migrating = holders.filter((h) => h.can_migrate);
+  if (migrating.length) throw new MigrationLockHeldError(database, Date.now() - start, { prismaKeyHolders: named(migrating) });
+  log(`warning: ${database}: Prisma's migration key is held by ${named(holders)}, which cannot run migrations: deploying under the migration lease without it`);
 }
 
 /** `prisma migrate resolve --rolled-back <name>` / `--applied <name>`. */

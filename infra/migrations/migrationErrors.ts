@@ -32,7 +32,7 @@ function firstLine(text: string): string {
 
 /**
  * Prisma's P1002: another deploy holds the migration lease past Prisma's patience (10 s), or a session that can run
- * migrations holds Prisma's key (a real `prisma migrate`; refused at once: the platform waits on no advisory key).
+ * migrations holds Prisma's key (a real `prisma migrate`, seen in pg_locks; refused at once: the platform takes and waits on no advisory key).
  */
 export class MigrationLockHeldError extends Error {
   readonly code = "P1002";

@@ -1,8 +1,8 @@
 import type { ClientBase } from "pg";
 
 /**
- * Prisma's bookkeeping, byte for byte: the table `prisma migrate deploy` creates on Postgres and the advisory lock
- * key it takes, so this runner and the real Prisma CLI can take turns on the same database.
+ * Prisma's bookkeeping, byte for byte: the table `prisma migrate deploy` creates on Postgres, and the advisory lock
+ * key it takes (which the platform only looks for in pg_locks: it takes no advisory lock itself).
  */
 export const PRISMA_ADVISORY_LOCK_KEY = 72707369;
 /** How long Prisma waits for that lock before failing with P1002: the patience the platform's migration lease copies. */
