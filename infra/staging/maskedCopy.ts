@@ -2,6 +2,7 @@ import type { Client } from "pg";
 import { from as copyFrom, to as copyTo } from "pg-copy-streams";
 import { pipeline } from "node:stream/promises";
 import { annotationProblems, COLUMN_ANNOTATIONS, type ColumnAnnotation } from "../compliance/columnAnnotations";
+import { inTransaction } from "../database/sql/withClient";
 import { quoteIdent, quoteLiteral } from "../naming";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "../tenancy/move/bulkLoad";
 import { foreignKeyLevels } from "../tenancy/move/tableOrder";
@@ -31,53 +32,61 @@ export async function schemaColumns(c: Client): Promise<{ table: string; column:
   return out;
 }
 
-/** Refuses (before anything is created) a source schema with a column the annotations do not know, or one gone. */
-export async function checkAnnotated(source: Client, annotations: Annotations = COLUMN_ANNOTATIONS): Promise<void> {
-  const problems = annotationProblems(await schemaColumns(source), annotations);
+/**
+ * Refuses (before anything is created) a source schema with a column the annotations do not know, or one gone.
+ * Returns the source's columns, for checkSameColumns.
+ */
+export async function checkAnnotated(source: Client, annotations: Annotations = COLUMN_ANNOTATIONS): Promise<{ table: string; column: string }[]> {
+  const columns = await schemaColumns(source);
+  const problems = annotationProblems(columns, annotations);
   if (problems.length) throw new Error(`the source's schema and the column annotations disagree; nothing was copied:\n  ${problems.join("\n  ")}`);
+  return columns;
 }
 
 /** Refuses a target whose tenant tables differ from the source's (another set of migrations). */
-export async function checkSameColumns(source: Client, target: Client): Promise<void> {
+export async function checkSameColumns(sourceColumns: { table: string; column: string }[], target: Client): Promise<void> {
   const key = (cols: { table: string; column: string }[]) => cols.map((c) => `${c.table}.${c.column}`).join(",");
-  if (key(await schemaColumns(source)) !== key(await schemaColumns(target))) {
+  if (key(sourceColumns) !== key(await schemaColumns(target))) {
     throw new Error("staging's migrations build other tenant tables than the source's: deploy the same migrations to both (`bloom migrate deploy`) and retry; nothing was copied");
   }
 }
 
 /**
- * Copies `tenants` from `source` (which the caller holds in a REPEATABLE READ transaction) into `target`.
- * `masks` says which columns are replaced: the annotations' strategies (tests pass a wrong plan on purpose to
- * show the verification catches it).
+ * Copies `tenants` from `source` (which the caller holds in a REPEATABLE READ transaction) into `target`, in one
+ * transaction of the target's, committed before `onLoaded` and the rebuild. `masks` says which columns are
+ * replaced: the annotations' strategies (tests pass a wrong plan on purpose to show the verification catches it).
  */
 export async function copyTenantsMasked(source: Client, target: Client, opts: { tenants: string[]; masker: Masker; masks?: Annotations; log?: (line: string) => void; onLoaded?: () => Promise<void> | void }): Promise<MaskedCopyResult> {
   const masks = opts.masks ?? COLUMN_ANNOTATIONS;
-  const dataTables = await tenantDataTables(source);
-  await target.query(`TRUNCATE ${dataTables.map((t) => `"public".${quoteIdent(t)}`).join(", ")}`);
-  for (const id of opts.tenants) await copyClinicRow(source, target, id);
   if (Object.values(masks.clinic ?? {}).some((a) => a.mask !== "keep")) throw new Error("clinic rows are copied as they are: a masked clinic column needs the masked COPY path");
-  const plan = await bulkLoadPlan(target, dataTables);
-  if (plan) await relaxForBulkLoad(target, plan);
+  const dataTables = await tenantDataTables(source);
   const tenantList = `ARRAY[${opts.tenants.map(quoteLiteral).join(", ")}]::text[]`;
   const tables: MaskedCopyResult["tables"] = [];
-  for (const level of await foreignKeyLevels(source, dataTables)) {
-    for (const table of level) {
-      const started = Date.now();
-      const columns = await copyableColumns(source, table);
-      const columnMasks: ColumnMask[] = columns.flatMap((c, index) => {
-        const strategy = masks[table]?.[c]?.mask ?? "keep";
-        return strategy === "keep" ? [] : [{ index, strategy }];
-      });
-      const list = columns.map(quoteIdent).join(", ");
-      const t = `"public".${quoteIdent(table)}`;
-      const stream = new MaskingStream(table, columnMasks, columns.indexOf("id"), opts.masker);
-      const out = source.query(copyTo(`COPY (SELECT ${list} FROM ${t} WHERE "clinic_id" = ANY(${tenantList})) TO STDOUT`));
-      const into = target.query(copyFrom(`COPY ${t} (${list}) FROM STDIN`));
-      await pipeline(out, stream, into);
-      tables.push({ table, rows: stream.rows });
-      opts.log?.(`copied ${table}: ${stream.rows} rows, ${columnMasks.length} column(s) masked, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const plan = await inTransaction(target, async () => {
+    await target.query(`TRUNCATE ${dataTables.map((t) => `"public".${quoteIdent(t)}`).join(", ")}`);
+    for (const id of opts.tenants) await copyClinicRow(source, target, id);
+    const plan = await bulkLoadPlan(target, dataTables);
+    if (plan) await relaxForBulkLoad(target, plan);
+    for (const level of await foreignKeyLevels(source, dataTables)) {
+      for (const table of level) {
+        const started = Date.now();
+        const columns = await copyableColumns(source, table);
+        const columnMasks: ColumnMask[] = columns.flatMap((c, index) => {
+          const strategy = masks[table]?.[c]?.mask ?? "keep";
+          return strategy === "keep" ? [] : [{ index, strategy }];
+        });
+        const list = columns.map(quoteIdent).join(", ");
+        const t = `"public".${quoteIdent(table)}`;
+        const stream = new MaskingStream(table, columnMasks, columns.indexOf("id"), opts.masker);
+        const out = source.query(copyTo(`COPY (SELECT ${list} FROM ${t} WHERE "clinic_id" = ANY(${tenantList})) TO STDOUT`));
+        const into = target.query(copyFrom(`COPY ${t} (${list}) FROM STDIN`));
+        await pipeline(out, stream, into);
+        tables.push({ table, rows: stream.rows });
+        opts.log?.(`copied ${table}: ${stream.rows} rows, ${columnMasks.length} column(s) masked, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      }
     }
-  }
+    return plan;
+  });
   await opts.onLoaded?.();
   if (plan) {
     const started = Date.now();

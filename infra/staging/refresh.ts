@@ -2,7 +2,6 @@ import { Client } from "pg";
 import type { BranchRef, DatabaseBackend } from "../database/backend";
 import type { NeonBackend } from "../database/neon/neonBackend";
 import { maskedColumns } from "../compliance/columnAnnotations";
-import { quoteIdent } from "../naming";
 import { hoursFromNow } from "../time";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { checkAnnotated, checkSameColumns, copyTenantsMasked, type Annotations } from "./maskedCopy";
@@ -10,7 +9,7 @@ import { Masker } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
 import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
 import { selectTenants, type TenantSelection } from "./tenantSample";
-import { newVerificationKey, readSourceSide, readTargetHashes, verifyAgainstSource, type SourceSide, type VerificationReport } from "./verifyCopy";
+import { newVerificationKey, readSourceSide, readTargetHashes, tableCounts, verifyAgainstSource, type SourceSide, type VerificationReport } from "./verifyCopy";
 
 /**
  * `bloom staging refresh`: the chosen prod tenants, masked, into a new branch of staging's pool, verified before
@@ -21,13 +20,13 @@ import { newVerificationKey, readSourceSide, readTargetHashes, verifyAgainstSour
  *    copied out of the anonymized branch only. Both branches stay in prod's project and are deleted at the end.
  * Either way the new staging branch is loaded in one transaction, then verified against the same point of prod
  * (verifyCopy.ts) while its keys are rebuilt; until it has verified it carries an expiry and nothing points at it.
- * A failed verification deletes the branch, and staging stays on its old copy. The caller then points staging's app at the new branch (bloom:appBranch, the repoint path); the old branch
- * is kept as the way back.
+ * A failed verification deletes the branch, and staging stays on its old copy. The caller then points staging's
+ * app at the new branch (bloom:appBranch, the repoint path); the old branch is kept as the way back.
  */
 export interface DatabaseAt {
   backend: DatabaseBackend;
   projectId: string;
-  /** The branch to start from: prod's app branch (the source) or staging's (the target's schema and roles). */
+  /** The branch to start from: prod's app branch (the source), or staging's main (where a copy branches off). */
   branchId: string;
   database: string;
   /** A role that may read every tenant row (the migrator: it has BYPASSRLS) and its password. */
@@ -85,9 +84,8 @@ async function describePlan(source: Client, spec: StagingRefreshSpec, tenants: s
   spec.log(neon ? "masking rules (Neon anonymized branch):" : "masking (in the COPY stream):");
   if (neon) for (const r of neonMaskingRules(spec.source.database)) spec.log(`  ${r.table_name}.${r.column_name}: ${r.masking_function ?? `value ${JSON.stringify(r.masking_value)}`}`);
   else for (const c of maskedColumns()) spec.log(`  ${c.table}.${c.column}: ${c.mask} (${c.category})`);
-  for (const table of await tenantDataTables(source)) {
-    const { rows } = await source.query<{ id: string; n: string }>(`SELECT "clinic_id" AS id, count(*) AS n FROM "public".${quoteIdent(table)} WHERE "clinic_id" = ANY($1) GROUP BY 1 ORDER BY 1`, [tenants]);
-    spec.log(`  rows in ${table}: ${tenants.map((t) => `${t} ${rows.find((r) => r.id === t)?.n ?? 0}`).join(", ")}`);
+  for (const [table, counts] of await tableCounts(source, await tenantDataTables(source), tenants)) {
+    spec.log(`  rows in ${table}: ${tenants.map((t) => `${t} ${counts.get(t) ?? 0}`).join(", ")}`);
   }
 }
 
@@ -102,9 +100,13 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
   let target: Client | undefined;
   let hashReader: Client | undefined;
   let branch: BranchRef | undefined;
+  const closeTargets = async () => {
+    for (const c of [hashReader, target]) await c?.end().catch(() => undefined);
+    hashReader = target = undefined;
+  };
   try {
     await verifyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    await checkAnnotated(verifyFrom);
+    const sourceColumns = await checkAnnotated(verifyFrom);
     if (spec.dryRun) {
       await describePlan(verifyFrom, spec, tenants);
       spec.log("dry run: nothing was created or copied");
@@ -128,18 +130,16 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     const targetUrl = await urlOf(spec.target, branch.branchId);
     await spec.target.prepareBranch?.(targetUrl);
     target = await connect(targetUrl, "bloom-staging-refresh");
-    await checkSameColumns(verifyFrom, target);
-    await target.query("BEGIN");
+    await checkSameColumns(sourceColumns, target);
     // Neon has masked the rows already: they cross as they are. Locally the stream masks them.
     const masker = new Masker(spec.runKey);
-    // Once the rows are in they are committed (the branch still expires and nothing points at it), and both halves
-    // of the verification start while staging rebuilds its keys: the source's on the idle source connection, the
-    // target's keyed hashes on a second connection to the new branch.
+    // Once the rows are in and committed (the branch still expires and nothing points at it), both halves of the
+    // verification start while staging rebuilds its keys: the source's on the idle source connection, the target's
+    // keyed hashes on a second connection to the new branch.
     const key = newVerificationKey();
     let halves: Promise<[SourceSide, number[][][]]> | undefined;
     let verifyStarted = 0;
     const startVerification = async () => {
-      await target!.query("COMMIT");
       verifyStarted = Date.now();
       hashReader = await connect(targetUrl, "bloom-staging-verify");
       halves = Promise.all([readSourceSide(verifyFrom, { tenants, key }), readTargetHashes(hashReader, { tenants, key })]);
@@ -155,18 +155,11 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     return { tenants, branch, rows: copy.rows, report };
   } catch (err) {
     // Anything short of a verified copy: the half-made branch goes (its connections first), staging's app never saw it.
-    await hashReader?.end().catch(() => undefined);
-    hashReader = undefined;
-    if (target) {
-      await target.query("ROLLBACK").catch(() => undefined);
-      await target.end().catch(() => undefined);
-      target = undefined;
-    }
+    await closeTargets();
     if (branch) await spec.target.backend.deleteBranch(spec.target.projectId, branch.branchId);
     throw err;
   } finally {
-    await hashReader?.end().catch(() => undefined);
-    await target?.end().catch(() => undefined);
+    await closeTargets();
     if (copyFrom !== verifyFrom) await copyFrom.end().catch(() => undefined);
     await verifyFrom.end().catch(() => undefined);
     if (prodBranches.length) await removeAnonymizedSource(spec.source.backend, spec.source.projectId, prodBranches, spec.log);

@@ -105,7 +105,7 @@ async function countsByTenant(c: Client, table: string, tenants: string[]): Prom
 }
 
 /** Per table (clinic first), each tenant's row count. */
-async function tableCounts(c: Client, tables: string[], tenants: string[]): Promise<Map<string, Map<string, number>>> {
+export async function tableCounts(c: Client, tables: string[], tenants: string[]): Promise<Map<string, Map<string, number>>> {
   const out = new Map<string, Map<string, number>>();
   for (const table of tables) {
     out.set(table, table === "clinic"
@@ -156,19 +156,15 @@ export async function readTargetHashes(target: Client, opts: { tenants: string[]
   }
 }
 
-/** The target against the source's half: every check listed above. `after`: the target's hashes, read already. */
-export async function verifyAgainstSource(target: Client, side: SourceSide, after?: number[][][]): Promise<VerificationReport> {
+/** The target against the source's half: every check listed above. `after`: the target's hashes (readTargetHashes). */
+export async function verifyAgainstSource(target: Client, side: SourceSide, after: number[][][]): Promise<VerificationReport> {
   const problems: string[] = [];
   let checkedValues = 0;
-  if (!after) {
-    await shareKey(target, side.key);
-    after = await hashesOf(target, side.tables, side.tenants);
-  }
   const originalContacts = new Set<number>();
   side.tables.forEach(({ cols }, t) => cols.forEach((c, i) => { if (c.category === "contact") for (const h of side.hashes[t]![i]!) originalContacts.add(h); }));
   side.tables.forEach(({ table, cols }, t) => {
     cols.forEach((c, i) => {
-      const found = after![t]![i]!;
+      const found = after[t]![i]!;
       checkedValues += found.length;
       if (c.category === "contact") {
         const n = found.filter((h) => originalContacts.has(h)).length;

@@ -1,14 +1,12 @@
 import { randomBytes } from "node:crypto";
-import path from "node:path";
-import { REPO_ROOT } from "../../infra/config/stackFile";
 import { withClient } from "../../infra/database/sql/withClient";
 import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";
-import { loadMigrations } from "../../infra/migrations/migrationSource";
 import { ensureFenceTriggers } from "../../infra/tenancy/tenantFence";
 import type { UpResult } from "@pulumi/pulumi/automation";
 import { refreshStagingCopy, type DatabaseAt } from "../../infra/staging/refresh";
 import { isoSeconds } from "../../infra/time";
 import { confirm } from "./confirm";
+import { stackMigrations } from "./migrateCommands";
 import { repoint, withBackend } from "./rollbackCommands";
 import type { Say } from "./snapshotCommands";
 import { openStackContext, type StackContext } from "./stackContext";
@@ -46,7 +44,7 @@ async function poolAt(ctx: StackContext, branch: "appBranchId" | "poolMainBranch
 /** What a deploy leaves on a branch, for a new copy made from staging's main: its migrations and the fence triggers. */
 function migrateBranch(ctx: StackContext): (url: string) => Promise<void> {
   return async (url) => {
-    await applyPendingMigrations(url, loadMigrations(path.resolve(REPO_ROOT, ctx.config.migrations.dir)), { database: "staging copy" });
+    await applyPendingMigrations(url, await stackMigrations(ctx), { database: "staging copy" });
     await withClient(url, ensureFenceTriggers);
   };
 }
@@ -89,14 +87,13 @@ export async function stagingRefresh(ctx: StackContext, opts: StagingRefreshOpti
     await targetBackend.close();
   }
   const up = await repoint(ctx, { "bloom:appBranch": branch }, `Point ${ctx.stackName}'s app at ${branch} (from ${previous})?`, { yes: true, say: opts.say });
-  if (up && previous !== "main" && previous.startsWith("copy-")) {
+  if (up && previous.startsWith("copy-")) {
     const expiresAt = isoSeconds(new Date(Date.now() + declared.keepPreviousDays * 86_400_000));
-    const { projectId, branches } = await withBackend(ctx, async (b) => {
-      const projectId = await ctx.output<string>("poolProjectId");
-      return { projectId, branches: await b.listBranches(projectId) };
+    const projectId = await ctx.output<string>("poolProjectId");
+    await withBackend(ctx, async (b) => {
+      const old = (await b.listBranches(projectId)).find((x) => x.name === previous);
+      if (old) await b.setBranchExpiry(projectId, old.branchId, expiresAt);
     });
-    const old = branches.find((b) => b.name === previous);
-    if (old) await withBackend(ctx, (b) => b.setBranchExpiry(projectId, old.branchId, expiresAt));
     opts.say(`the previous copy ${previous} is kept until ${expiresAt} (bloom:stagingCopy.keepPreviousDays); to go back before then: set bloom:appBranch ${previous} and \`up\``);
   } else if (up) {
     opts.say(`staging's own data stays on branch ${previous}; to go back: set bloom:appBranch ${previous} and \`up\``);

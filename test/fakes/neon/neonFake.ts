@@ -37,6 +37,8 @@ let clockOffsetMs = 0;
 const clock = () => Date.now() + clockOffsetMs;
 const now = () => new Date(clock()).toISOString().replace(/\.\d{3}Z$/, "Z");
 const uniform = ([min, max]: [number, number]) => min + Math.random() * (max - min);
+/** A role as Neon lists it: never with its password. */
+const stripRole = (r: Json) => { const { password: _pw, ...rest } = r; return rest; };
 const shortId = (prefix: string) => `${prefix}-${randomBytes(4).toString("hex")}`;
 
 export class NeonFake {
@@ -257,7 +259,7 @@ export class NeonFake {
     const b = this.newBranch(p, name, parent, extra);
     const endpoints = (body?.endpoints ?? []).map(() => this.newEndpoint(p, b.id));
     const operations = [this.operation(p, "create_branch", b.id), ...endpoints.map((e: Json) => this.operation(p, "start_compute", b.id, e.id))];
-    return { branch: b, endpoints, operations, roles: [...p.roles.get(b.id)!.values()].map(({ password: _pw, ...rest }: Json) => rest), databases: [...p.databases.get(b.id)!.values()] };
+    return { branch: b, endpoints, operations, roles: [...p.roles.get(b.id)!.values()].map(stripRole), databases: [...p.databases.get(b.id)!.values()] };
   }
 
   // ---- anonymized branches: static masking that runs for a while, then ends anonymized or in error -------------
@@ -335,7 +337,6 @@ export class NeonFake {
   private route(op: MatchedOperation, q: URLSearchParams, body: Json): [number, Json] {
     const { project_id: pid, branch_id: bid, role_name: roleName, database_name: dbName, operation_id: opId } = op.pathParams;
     const key = `${op.method} ${op.template}`;
-    const stripRole = (r: Json) => { const { password: _pw, ...rest } = r; return rest; };
     switch (key) {
       case "get /projects": {
         const search = q.get("search") ?? "";
