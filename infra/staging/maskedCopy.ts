@@ -8,13 +8,12 @@ import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "../tenancy
 import { foreignKeyLevels } from "../tenancy/move/tableOrder";
 import { copyableColumns, copyClinicRow } from "../tenancy/move/tableCopy";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
-import type { Masker } from "./masking";
-import { MaskingStream, type ColumnMask } from "./maskingStream";
+import { maskedSelect, shareMaskingKey, type MaskedColumn } from "./masking";
 
 /**
  * The local staging copy's data plane: the chosen tenants' rows, whole, from the source (read in one
- * REPEATABLE READ snapshot) into a target whose tenant tables are emptied first, every masked column replaced in
- * the COPY stream. The target is loaded relaxed (keys, indexes and foreign keys rebuilt after: the rebuild is
+ * REPEATABLE READ snapshot) into a target whose tenant tables are emptied first, every masked column replaced by
+ * the source's own SELECT (masking.ts), so the COPY stream between them carries masked values only. The target is loaded relaxed (keys, indexes and foreign keys rebuilt after: the rebuild is
  * what proves the masked data keeps every unique and reference) and only ever sees masked values.
  */
 export type Annotations = Record<string, Record<string, ColumnAnnotation>>;
@@ -51,47 +50,89 @@ export async function checkSameColumns(sourceColumns: { table: string; column: s
   }
 }
 
+/** A table's columns in order, with their types and masking strategies. */
+async function columnsWithMasks(c: Client, table: string, masks: Annotations): Promise<MaskedColumn[]> {
+  const { rows } = await c.query<{ column: string; type: string }>(
+    `SELECT a.attname AS column, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = ('"public".' || $1)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`, [quoteIdent(table)]);
+  return rows.map((r) => ({ ...r, strategy: masks[table]?.[r.column]?.mask ?? "keep" }));
+}
+
+/** One source connection and one target connection, copying tables side by side with the other lanes. */
+export interface CopyLane {
+  /** In a REPEATABLE READ transaction; every lane's in the same snapshot (joinSnapshot). */
+  source: Client;
+  target: Client;
+}
+
+/** Puts `other` (a fresh connection) in `source`'s snapshot: what every lane reads is one point of the source. */
+export async function joinSnapshot(source: Client, other: Client): Promise<void> {
+  const { rows } = await source.query<{ id: string }>("SELECT pg_catalog.pg_export_snapshot() AS id");
+  await other.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  await other.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(rows[0]!.id)}`);
+}
+
 /**
- * Copies `tenants` from `source` (which the caller holds in a REPEATABLE READ transaction) into `target`, in one
- * transaction of the target's, committed before `onLoaded` and the rebuild. `masks` says which columns are
- * replaced: the annotations' strategies (tests pass a wrong plan on purpose to show the verification catches it).
+ * Copies `tenants` from the source (every lane's source connection in one snapshot) into the target: first, in one
+ * transaction, the tenant tables emptied, the clinic rows written and the keys dropped for a relaxed load; then the
+ * tables, the largest first, each taken by the next free lane (the masking runs in the source's backends, so two
+ * lanes use two cores), one transaction per lane; all committed before `onLoaded` and the rebuild. The target is a
+ * branch nothing reads until it has verified, so a half-loaded one is never seen: a failure drops it. `masks` says
+ * which columns are replaced: the annotations' strategies (tests pass a wrong plan on purpose to show the
+ * verification catches it). `runKey` keys the masking; it reaches the source as a bind parameter, for the source's
+ * transaction only.
  */
-export async function copyTenantsMasked(source: Client, target: Client, opts: { tenants: string[]; masker: Masker; masks?: Annotations; log?: (line: string) => void; onLoaded?: () => Promise<void> | void }): Promise<MaskedCopyResult> {
+export async function copyTenantsMasked(lanes: CopyLane[], opts: { tenants: string[]; runKey: Buffer; masks?: Annotations; log?: (line: string) => void; onLoaded?: () => Promise<void> | void; rebuildAlongside?: Client[] }): Promise<MaskedCopyResult> {
+  const { source, target } = lanes[0]!;
   const masks = opts.masks ?? COLUMN_ANNOTATIONS;
   if (Object.values(masks.clinic ?? {}).some((a) => a.mask !== "keep")) throw new Error("clinic rows are copied as they are: a masked clinic column needs the masked COPY path");
   const dataTables = await tenantDataTables(source);
-  const tenantList = `ARRAY[${opts.tenants.map(quoteLiteral).join(", ")}]::text[]`;
-  const tables: MaskedCopyResult["tables"] = [];
+  for (const lane of lanes) await shareMaskingKey(lane.source, opts.runKey);
   const plan = await inTransaction(target, async () => {
     await target.query(`TRUNCATE ${dataTables.map((t) => `"public".${quoteIdent(t)}`).join(", ")}`);
     for (const id of opts.tenants) await copyClinicRow(source, target, id);
     const plan = await bulkLoadPlan(target, dataTables);
     if (plan) await relaxForBulkLoad(target, plan);
-    for (const level of await foreignKeyLevels(source, dataTables)) {
-      for (const table of level) {
-        const started = Date.now();
-        const columns = await copyableColumns(source, table);
-        const columnMasks: ColumnMask[] = columns.flatMap((c, index) => {
-          const strategy = masks[table]?.[c]?.mask ?? "keep";
-          return strategy === "keep" ? [] : [{ index, strategy }];
-        });
-        const list = columns.map(quoteIdent).join(", ");
-        const t = `"public".${quoteIdent(table)}`;
-        const stream = new MaskingStream(table, columnMasks, columns.indexOf("id"), opts.masker);
-        const out = source.query(copyTo(`COPY (SELECT ${list} FROM ${t} WHERE "clinic_id" = ANY(${tenantList})) TO STDOUT`));
-        const into = target.query(copyFrom(`COPY ${t} (${list}) FROM STDIN`));
-        await pipeline(out, stream, into);
-        tables.push({ table, rows: stream.rows });
-        opts.log?.(`copied ${table}: ${stream.rows} rows, ${columnMasks.length} column(s) masked, ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      }
-    }
     return plan;
   });
+  const tables: MaskedCopyResult["tables"] = [];
+  const copyTable = async (lane: CopyLane, table: string) => {
+    const started = Date.now();
+    const columns = await columnsWithMasks(lane.source, table, masks);
+    const list = columns.map((c) => quoteIdent(c.column)).join(", ");
+    // Binary: no value is printed by one server to be parsed by the other (timestamps cost most in text).
+    const out = lane.source.query(copyTo(`COPY (${maskedSelect(table, columns, opts.tenants)}) TO STDOUT (FORMAT binary)`));
+    const into = lane.target.query(copyFrom(`COPY "public".${quoteIdent(table)} (${list}) FROM STDIN (FORMAT binary)`));
+    await pipeline(out, into);
+    const rows = Number(into.rowCount);
+    tables.push({ table, rows });
+    opts.log?.(`copied ${table}: ${rows} rows, ${columns.filter((c) => c.strategy !== "keep").length} column(s) masked, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+  if (plan) {
+    // No key or foreign key is checked until the rebuild: any order, any lane.
+    const queue = await largestFirst(source, dataTables);
+    await Promise.all(lanes.map((lane) => inTransaction(lane.target, async () => {
+      for (let table = queue.shift(); table; table = queue.shift()) await copyTable(lane, table);
+    })));
+  } else {
+    // A target that was not empty after all keeps its checks: one lane, parents before children.
+    await inTransaction(target, async () => {
+      for (const level of await foreignKeyLevels(source, dataTables)) for (const table of level) await copyTable(lanes[0]!, table);
+    });
+  }
   await opts.onLoaded?.();
   if (plan) {
     const started = Date.now();
-    await restoreAfterBulkLoad(target, plan);
+    await restoreAfterBulkLoad(target, plan, opts.rebuildAlongside);
     opts.log?.(`rebuilt keys, indexes and foreign keys (every unique and reference checked against the masked rows): ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   return { tables, rows: tables.reduce((n, t) => n + t.rows, 0) };
+}
+
+/** The tables by the planner's row estimate, largest first: the long copies start first and the lanes end together. */
+async function largestFirst(c: Client, tables: string[]): Promise<string[]> {
+  const { rows } = await c.query<{ table: string }>(
+    `SELECT c.relname AS table FROM pg_catalog.pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
+     ORDER BY c.reltuples DESC, c.relname`, [tables]);
+  return rows.map((r) => r.table);
 }

@@ -1,113 +1,142 @@
+import type { Client } from "pg";
 import type { MaskStrategy } from "../compliance/columnAnnotations";
-import { FastHmac } from "./fastHmac";
+import { quoteIdent, quoteLiteral } from "../naming";
 
 /**
- * The masking functions of a staging copy, keyed by the run key: the same key gives the same output for the same
- * input in every table (joins and composite uniques hold; two distinct inputs collide with odds of 2^-64), a
- * different key gives unrelated outputs, and without the key an output says nothing about its input (HMAC-SHA-256).
- * Values arrive and leave as strings (the text form COPY uses); null stays null (absence is not personal).
+ * The local staging copy's masking, as SQL the source evaluates in the SELECT its COPY reads: the original values
+ * never leave prod's server, not even into this process. Every function is keyed by the run key with
+ * HMAC-SHA-256, written with Postgres's built-in sha256 (no extension on prod): the same key gives the same output
+ * for the same input in every table (joins and composite uniques hold; two distinct inputs collide with odds of
+ * 2^-64), a different key gives unrelated outputs, and without the key an output says nothing about its input.
+ * Null stays null (absence is not personal).
  */
-const FIRST = ["Alba", "Bruno", "Carla", "Dario", "Elena", "Fabio", "Gala", "Hugo", "Irene", "Jon", "Lara", "Mateo", "Nora", "Oscar", "Paula", "Quim", "Rosa", "Sergi", "Tania", "Unai", "Vera", "Xavi", "Yara", "Zoe"];
-const LAST = ["Arenas", "Bosch", "Cano", "Duran", "Esteve", "Ferrer", "Gil", "Herrero", "Ibarra", "Jover", "Llobet", "Mas", "Navas", "Ortiz", "Prat", "Quintana", "Roca", "Soler", "Tena", "Vidal"];
+/** The names a masked person gets: a first name and a surname drawn by the digest. */
+export const MASKED_NAMES = {
+  first: ["Alba", "Bruno", "Carla", "Dario", "Elena", "Fabio", "Gala", "Hugo", "Irene", "Jon", "Lara", "Mateo", "Nora", "Oscar", "Paula", "Quim", "Rosa", "Sergi", "Tania", "Unai", "Vera", "Xavi", "Yara", "Zoe"],
+  last: ["Arenas", "Bosch", "Cano", "Duran", "Esteve", "Ferrer", "Gil", "Herrero", "Ibarra", "Jover", "Llobet", "Mas", "Navas", "Ortiz", "Prat", "Quintana", "Roca", "Soler", "Tena", "Vidal"],
+};
+const FIRST = MASKED_NAMES.first.join(" ");
+const LAST = MASKED_NAMES.last.join(" ");
 /** Where a staging copy's emails live: `.invalid` is reserved (RFC 2606), so none is ever a real inbox. */
 export const MASKED_EMAIL_DOMAIN = "staging.invalid";
 /** What every staff password hash becomes: no password verifies against it, so prod's passwords open nothing. */
 export const MASKED_SECRET = "!masked-no-password-matches";
 const REDACTED = "[masked]";
+/** The most days a row's dates move forward (at least one: a date never stays). */
+export const MAX_SHIFT_DAYS = 60;
 
-export class Masker {
-  private readonly hmac: FastHmac;
+const BLOCK = 64;
 
-  constructor(runKey: Buffer) {
-    if (runKey.length < 16 || runKey.length > 64) throw new Error("the staging run key must be 16 to 64 bytes");
-    this.hmac = new FastHmac(runKey);
+/**
+ * HMAC's two padded keys (RFC 2104: the key zero-padded to SHA-256's 64-byte block, XOR 0x36 and 0x5c), which is
+ * all the SQL needs: HMAC(k, m) = sha256(outer ‖ sha256(inner ‖ m)).
+ */
+export function hmacPads(runKey: Buffer): { inner: Buffer; outer: Buffer } {
+  if (runKey.length < 16 || runKey.length > BLOCK) throw new Error("the staging run key must be 16 to 64 bytes");
+  const inner = Buffer.alloc(BLOCK, 0x36), outer = Buffer.alloc(BLOCK, 0x5c);
+  for (let i = 0; i < runKey.length; i++) {
+    inner[i]! ^= runKey[i]!;
+    outer[i]! ^= runKey[i]!;
   }
+  return { inner, outer };
+}
 
-  /** HMAC-SHA-256(run key, domain NUL value); the buffer is reused by the next call, so read it at once. */
-  private digest(domain: string, value: string): Buffer {
-    return this.hmac.digest(`${domain}\0${value}`);
-  }
+/**
+ * Gives the session (for the caller's transaction only) the padded keys, as bind parameters: never in a statement's
+ * text, where pg_stat_activity and statement logs would show them.
+ */
+export async function shareMaskingKey(c: Client, runKey: Buffer): Promise<void> {
+  const { inner, outer } = hmacPads(runKey);
+  await c.query("SELECT pg_catalog.set_config('bloom.mask_inner', $1, true), pg_catalog.set_config('bloom.mask_outer', $2, true)", [inner.toString("hex"), outer.toString("hex")]);
+}
 
-  /** `rowKey` identifies the row (table and primary key): date shifts are per row, the rest per value. */
-  mask(strategy: MaskStrategy, value: string | null, rowKey: string): string | null {
-    if (value === null || strategy === "keep") return value;
+/** The padded keys, decoded once per statement (a join with one row), not once per value. */
+const KEY_SOURCE = `(SELECT pg_catalog.decode(current_setting('bloom.mask_inner'), 'hex') AS i, pg_catalog.decode(current_setting('bloom.mask_outer'), 'hex') AS o OFFSET 0) AS bloom_mask`;
+
+/** HMAC(run key, domain NUL text): domains keep one strategy's outputs unrelated to another's. */
+function hmac(domain: string, text: string): string {
+  const prefix = Buffer.concat([Buffer.from(domain), Buffer.from([0])]).toString("hex");
+  return `pg_catalog.sha256(bloom_mask.o || pg_catalog.sha256(bloom_mask.i || pg_catalog.decode('${prefix}', 'hex') || pg_catalog.convert_to(${text}, 'UTF8')))`;
+}
+
+/** The `n`-th 16-bit number of a digest, for picking from a list (the bias of a modulo this small is immaterial). */
+const word = (digest: string, n: number) => `(pg_catalog.get_byte(${digest}, ${2 * n}) * 256 + pg_catalog.get_byte(${digest}, ${2 * n + 1}))`;
+const pick = (list: string, digest: string, n: number) => `pg_catalog.split_part('${list}', ' ', 1 + ${word(digest, n)} % ${list.split(" ").length})`;
+
+export interface MaskedColumn {
+  column: string;
+  /** As format_type gives it: date shifts need a date or timestamp. */
+  type: string;
+  strategy: MaskStrategy;
+}
+
+/**
+ * The SELECT that reads `table`'s rows of `tenants` with every masked column replaced by its masked value, in the
+ * table's column order; run where shareMaskingKey gave the key. A digest used more than once per row is computed
+ * once, in a LATERAL subquery kept apart by OFFSET 0 (inlined, Postgres would evaluate it at every use).
+ */
+export function maskedSelect(table: string, columns: MaskedColumn[], tenants: string[]): string {
+  const laterals: string[] = [];
+  const row = (col: string) => `r.${quoteIdent(col)}`;
+  const once = (name: string, expr: string) => {
+    laterals.push(`CROSS JOIN LATERAL (SELECT ${expr} AS d OFFSET 0) AS ${name}`);
+    return `${name}.d`;
+  };
+  let shiftDays: string | undefined;
+  const exprs = columns.map((col, n) => (col.strategy === "keep" ? row(col.column) : `CAST(${maskOne(col, n)} AS ${col.type})`));
+  const list = `ARRAY[${tenants.map(quoteLiteral).join(", ")}]::text[]`;
+  return `SELECT ${exprs.join(", ")} FROM ${KEY_SOURCE} CROSS JOIN "public".${quoteIdent(table)} AS r ${laterals.join(" ")} WHERE r."clinic_id" = ANY(${list})`;
+
+  function maskOne({ column, type, strategy }: MaskedColumn, n: number): string {
+    const v = row(column);
     switch (strategy) {
+      case "keep":
+        return v;
       case "email":
-        return `${this.digest("email", value).toString("hex", 0, 8)}@${MASKED_EMAIL_DOMAIN}`;
-      case "phone":
-        return this.phone(value);
-      case "person-name":
-        return this.personName(value);
+        return `pg_catalog.encode(pg_catalog.substr(${hmac("email", v)}, 1, 8), 'hex') || '@${MASKED_EMAIL_DOMAIN}'`;
       case "secret":
-        return MASKED_SECRET;
-      case "token": {
-        const cut = value.indexOf("_");
-        const prefix = cut > 0 && cut <= 8 ? value.slice(0, cut + 1) : "";
-        return `${prefix}masked${this.digest("token", value).toString("hex", 0, 12)}`;
-      }
-      case "date-shift":
-        return this.shift(value, rowKey);
+        return `CASE WHEN ${v} IS NOT NULL THEN ${quoteLiteral(MASKED_SECRET)} END`;
       case "redact":
-        return REDACTED;
-    }
-  }
-
-  /**
-   * Digits replaced, everything else kept. "+34 6…" keeps its country code's two digits and the next becomes 0; a
-   * national number starts 00 (the international access prefix): neither is ever a dialable number.
-   */
-  private phone(value: string): string {
-    const d = this.digest("phone", value);
-    const international = value.startsWith("+");
-    let seen = 0;
-    let out = "";
-    for (const ch of value) {
-      if (ch < "0" || ch > "9") {
-        out += ch;
-        continue;
+        return `CASE WHEN ${v} IS NOT NULL THEN ${quoteLiteral(REDACTED)} END`;
+      case "token":
+        // A provider's type prefix ("pi_") stays: the value still reads as what it is.
+        return `CASE WHEN pg_catalog.strpos(${v}, '_') BETWEEN 2 AND 9 THEN pg_catalog.left(${v}, pg_catalog.strpos(${v}, '_')) ELSE '' END || 'masked' || pg_catalog.encode(pg_catalog.substr(${hmac("token", v)}, 1, 12), 'hex')`;
+      case "phone":
+        return maskPhone(v, once, n);
+      case "person-name": {
+        const d = once(`bloom_name_${n}`, hmac("name", v));
+        const name = `${pick(FIRST, d, 0)} || ' ' || ${pick(LAST, d, 1)}`;
+        // Two words never equal three: a name that drew itself gets a second surname.
+        return `CASE WHEN ${name} = ${v} THEN ${name} || ' ' || ${pick(LAST, d, 2)} ELSE ${name} END`;
       }
-      if (international) out += seen < 2 ? ch : seen === 2 ? "0" : String(d[seen % d.length]! % 10);
-      else out += seen < 2 ? "0" : String(d[seen % d.length]! % 10);
-      seen++;
-    }
-    return seen >= 3 ? out : "000";
-  }
-
-  // A row's shifted columns share one offset: the last row's is kept, so its second date costs no digest.
-  private lastRow = "";
-  private lastOffset = 0;
-  private readonly shifted = new Map<string, string>();
-
-  private shift(value: string, rowKey: string): string {
-    if (rowKey !== this.lastRow) {
-      this.lastRow = rowKey;
-      this.lastOffset = 1 + (this.digest("row", rowKey).readUInt32BE(0) % 60);
-    }
-    // Dates repeat (a year of days times 60 offsets): each distinct day and offset is computed once.
-    const day = value.slice(0, 10);
-    const key = `${day}+${this.lastOffset}`;
-    let moved = this.shifted.get(key);
-    if (moved === undefined) {
-      moved = shiftDate(day, this.lastOffset);
-      if (this.shifted.size < 100_000) this.shifted.set(key, moved);
-    }
-    return moved + value.slice(10);
-  }
-
-  private personName(value: string): string {
-    for (let attempt = 0; ; attempt++) {
-      const d = this.digest("name", `${attempt}:${value}`);
-      const name = `${FIRST[d.readUInt16BE(0) % FIRST.length]} ${LAST[d.readUInt16BE(2) % LAST.length]}`;
-      if (name !== value) return name;
+      case "date-shift": {
+        // A row's dates move together (a booking keeps its own order), by 1 to MAX_SHIFT_DAYS days keyed by the row.
+        shiftDays ??= `${once("bloom_shift", hmac("row", `${quoteLiteral(`${table}:`)} || r."id"::text`))}`;
+        const days = `(1 + ${word(shiftDays, 0)} % ${MAX_SHIFT_DAYS})`;
+        if (type === "date") return `${v} + ${days}`;
+        if (/^timestamp\b/.test(type)) return `${v} + pg_catalog.make_interval(days => ${days})`;
+        throw new Error(`${table}.${column} is ${type}: date-shift masks dates and timestamps only; annotate it with another strategy`);
+      }
     }
   }
 }
 
-/** A date (YYYY-MM-DD) or timestamp moved forward by whole days, in the same text form. */
-function shiftDate(value: string, days: number): string {
-  const m = /^(\d{4}-\d{2}-\d{2})(.*)$/.exec(value);
-  if (!m) return value;
-  const d = new Date(`${m[1]}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10) + m[2];
+/**
+ * Digits replaced, everything else kept, in one pass: the value's punctuation becomes a format() template with a
+ * %s per digit (computed once per row), filled with the masked digits. "+34 6…" keeps its country code's two
+ * digits and the next becomes 0; a national number starts 00 (the international access prefix): neither is ever a
+ * dialable number. Fewer than three digits become "000".
+ */
+function maskPhone(v: string, once: (name: string, expr: string) => string, n: number): string {
+  const slot = "E'\\x01'";
+  const template = once(`bloom_phone_${n}`, `pg_catalog.translate(pg_catalog.replace(${v}, '%', '%%'), '0123456789', E'${"\\x01".repeat(10)}')`);
+  const digitCount = `pg_catalog.length(${template}) - pg_catalog.length(pg_catalog.replace(${template}, ${slot}, ''))`;
+  // The first two digits: the value without its non-digits (a regexp costs several times as much here).
+  const digits = `pg_catalog.translate(${v}, pg_catalog.translate(${v}, '0123456789', ''), '')`;
+  const prefix = `CASE WHEN pg_catalog.left(${v}, 1) = '+' THEN pg_catalog.left(${digits}, 2) || '0' ELSE '00' END`;
+  const hex = `pg_catalog.left(pg_catalog.repeat(pg_catalog.encode(${hmac("phone", v)}, 'hex'), 1 + pg_catalog.length(${v}) / 64), pg_catalog.length(${v}))`;
+  const fill = `${prefix} || pg_catalog.translate(${hex}, 'abcdef', '012345')`;
+  // A null value has a null count: it takes the ELSE branch, and format() of a null template is null. format()
+  // ignores the arguments left over.
+  return `CASE WHEN ${digitCount} < 3 THEN '000' ELSE pg_catalog.format(pg_catalog.replace(${template}, ${slot}, '%s'), VARIADIC pg_catalog.string_to_array(${fill}, NULL)) END`;
 }

@@ -4,8 +4,8 @@ import type { NeonBackend } from "../database/neon/neonBackend";
 import { maskedColumns } from "../compliance/columnAnnotations";
 import { hoursFromNow } from "../time";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
-import { checkAnnotated, checkSameColumns, copyTenantsMasked, type Annotations } from "./maskedCopy";
-import { Masker } from "./masking";
+import { checkAnnotated, checkSameColumns, copyTenantsMasked, joinSnapshot, type Annotations } from "./maskedCopy";
+import { hmacPads } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
 import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
 import { selectTenants, type TenantSelection } from "./tenantSample";
@@ -90,6 +90,7 @@ async function describePlan(source: Client, spec: StagingRefreshSpec, tenants: s
 }
 
 export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<StagingRefreshResult> {
+  hmacPads(spec.runKey); // a run key of the wrong size is refused before anything is read
   const tenants = selectTenants(spec.source.tenants, spec.selection, spec.runKey);
   spec.log(`tenants: ${tenants.join(", ")} (${tenants.length} of ${spec.source.tenants.length}, whole)`);
   const onNeon = spec.source.backend.kind === "neon";
@@ -97,12 +98,16 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
   // The source point: the live app branch locally (read in one snapshot), a pinned branch of it on Neon.
   let verifyFrom = await connect(await urlOf(spec.source, spec.source.branchId), "bloom-staging-refresh");
   let copyFrom = verifyFrom;
+  let copyBranchId = spec.source.branchId;
+  let laneSource: Client | undefined;
   let target: Client | undefined;
-  let hashReader: Client | undefined;
+  // The second lane's target connection, then the reader of the target's keyed hashes.
+  let second: Client | undefined;
+  let third: Client | undefined;
   let branch: BranchRef | undefined;
   const closeTargets = async () => {
-    for (const c of [hashReader, target]) await c?.end().catch(() => undefined);
-    hashReader = target = undefined;
+    for (const c of [third, second, target]) await c?.end().catch(() => undefined);
+    third = second = target = undefined;
   };
   try {
     await verifyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -118,7 +123,8 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
       await verifyFrom.end();
       verifyFrom = await connect(await urlOf(spec.source, point.branchId), "bloom-staging-verify");
       await verifyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      copyFrom = await connect(await urlOf(spec.source, anonymized.branchId), "bloom-staging-refresh");
+      copyBranchId = anonymized.branchId;
+      copyFrom = await connect(await urlOf(spec.source, copyBranchId), "bloom-staging-refresh");
       await copyFrom.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     }
     const name = `copy-${spec.stamp}`;
@@ -131,21 +137,24 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     await spec.target.prepareBranch?.(targetUrl);
     target = await connect(targetUrl, "bloom-staging-refresh");
     await checkSameColumns(sourceColumns, target);
-    // Neon has masked the rows already: they cross as they are. Locally the stream masks them.
-    const masker = new Masker(spec.runKey);
+    // Two lanes: the masking runs in the source's backends, one per lane (2 cores here; more compete for them).
+    second = await connect(targetUrl, "bloom-staging-refresh");
+    third = await connect(targetUrl, "bloom-staging-refresh");
+    laneSource = await connect(await urlOf(spec.source, copyBranchId), "bloom-staging-refresh");
+    await joinSnapshot(copyFrom, laneSource);
+    // Neon has masked the rows already: they cross as they are. Locally the source's SELECT masks them.
     // Once the rows are in and committed (the branch still expires and nothing points at it), both halves of the
     // verification start while staging rebuilds its keys: the source's on the idle source connection, the target's
-    // keyed hashes on a second connection to the new branch.
+    // keyed hashes on the second lane's connection to the new branch.
     const key = newVerificationKey();
     let halves: Promise<[SourceSide, number[][][]]> | undefined;
     let verifyStarted = 0;
     const startVerification = async () => {
       verifyStarted = Date.now();
-      hashReader = await connect(targetUrl, "bloom-staging-verify");
-      halves = Promise.all([readSourceSide(verifyFrom, { tenants, key }), readTargetHashes(hashReader, { tenants, key })]);
+      halves = Promise.all([readSourceSide(verifyFrom, { tenants, key }), readTargetHashes(second!, { tenants, key })]);
       halves.catch(() => undefined); // awaited below; a failure is reported there
     };
-    const copy = await copyTenantsMasked(copyFrom, target, { tenants, masker, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`), onLoaded: startVerification });
+    const copy = await copyTenantsMasked([{ source: copyFrom, target }, { source: laneSource, target: second }], { tenants, runKey: spec.runKey, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`), onLoaded: startVerification, rebuildAlongside: [third] });
     const [side, after] = await halves!;
     const report = await verifyAgainstSource(target, side, after);
     spec.log(`verified against prod by keyed hashes (${copy.rows} rows): ${((Date.now() - verifyStarted) / 1000).toFixed(1)} s, with the rebuild`);
@@ -160,6 +169,7 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     throw err;
   } finally {
     await closeTargets();
+    await laneSource?.end().catch(() => undefined);
     if (copyFrom !== verifyFrom) await copyFrom.end().catch(() => undefined);
     await verifyFrom.end().catch(() => undefined);
     if (prodBranches.length) await removeAnonymizedSource(spec.source.backend, spec.source.projectId, prodBranches, spec.log);

@@ -54,19 +54,30 @@ export async function relaxForBulkLoad(target: Client, plan: BulkLoadPlan): Prom
   for (const t of plan.tables) await target.query(`ALTER TABLE "public".${quoteIdent(t)} DISABLE TRIGGER ${FENCE_TRIGGER}`);
 }
 
-/** Puts every recorded key, index and foreign key back (validated) and re-enables the fence trigger. */
-export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan): Promise<void> {
+/**
+ * Puts every recorded key, index and foreign key back (validated) and re-enables the fence trigger. `alongside`:
+ * more connections to the same database, which take the key, index and validation statements from the same queue
+ * (statements on different tables, or only reading the parent, do not wait on each other); foreign keys are added
+ * (NOT VALID: no scan) one at a time on `target` once every key exists, since adding one locks its parent.
+ */
+export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan, alongside: Client[] = []): Promise<void> {
   const constraints = async () => new Map((await target.query<{ name: string; validated: boolean }>(
     `SELECT conname AS name, convalidated AS validated FROM pg_catalog.pg_constraint WHERE contype IN ('f', 'p', 'u') AND connamespace = 'public'::regnamespace`)).rows.map((r) => [r.name, r.validated]));
+  const lanes = [target, ...alongside];
+  const inLanes = (statements: string[]) => Promise.all(lanes.map(async (c) => {
+    for (let sql = statements.shift(); sql; sql = statements.shift()) await c.query(sql);
+  }));
   const keys = await constraints();
-  for (const k of plan.keys ?? []) if (!keys.has(k.name)) await target.query(`ALTER TABLE "public".${quoteIdent(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`);
-  for (const ix of plan.indexes ?? []) await target.query(ix.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS "));
+  await inLanes([
+    ...(plan.keys ?? []).filter((k) => !keys.has(k.name)).map((k) => `ALTER TABLE "public".${quoteIdent(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`),
+    ...(plan.indexes ?? []).map((ix) => ix.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS ")),
+  ]);
   for (const r of plan.replicaIdentities ?? []) await target.query(`ALTER TABLE "public".${quoteIdent(r.table)} REPLICA IDENTITY USING INDEX ${quoteIdent(r.index)}`);
   const present = await constraints();
+  const t = (table: string) => `"public".${quoteIdent(table)}`;
   for (const fk of plan.foreignKeys) {
-    const t = `"public".${quoteIdent(fk.table)}`;
-    if (!present.has(fk.name)) await target.query(`ALTER TABLE ${t} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition.replace(/\s+NOT VALID$/, "")} NOT VALID`);
-    if (!present.get(fk.name)) await target.query(`ALTER TABLE ${t} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`);
+    if (!present.has(fk.name)) await target.query(`ALTER TABLE ${t(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition.replace(/\s+NOT VALID$/, "")} NOT VALID`);
   }
-  for (const t of plan.tables) await target.query(`ALTER TABLE "public".${quoteIdent(t)} ENABLE TRIGGER ${FENCE_TRIGGER}`);
+  await inLanes(plan.foreignKeys.filter((fk) => !present.get(fk.name)).map((fk) => `ALTER TABLE ${t(fk.table)} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`));
+  for (const table of plan.tables) await target.query(`ALTER TABLE ${t(table)} ENABLE TRIGGER ${FENCE_TRIGGER}`);
 }
