@@ -50,7 +50,7 @@ export async function shareMaskingKey(c: Client, runKey: Buffer): Promise<void> 
   await c.query("SELECT pg_catalog.set_config('bloom.mask_inner', $1, true), pg_catalog.set_config('bloom.mask_outer', $2, true)", [inner.toString("hex"), outer.toString("hex")]);
 }
 
-/** The padded keys, decoded once per statement (a join with one row), not once per value. */
+/** The padded keys, decoded once per statement (a join with one row kept apart by OFFSET 0: inlined, they are decoded per value). */
 const KEY_SOURCE = `(SELECT pg_catalog.decode(current_setting('bloom.mask_inner'), 'hex') AS i, pg_catalog.decode(current_setting('bloom.mask_outer'), 'hex') AS o OFFSET 0) AS bloom_mask`;
 
 /** HMAC(run key, domain NUL text): domains keep one strategy's outputs unrelated to another's. */

@@ -35,8 +35,8 @@ export interface VerificationReport {
  * equal): a cryptographic hash would cost ten times as much here and protect nothing more.
  */
 const keyedHash = (input: string) => `(pg_catalog.hashtextextended(${input}, bloom_key.seed) & 4503599627370495)`;
-/** The seed, read once per statement (a join with one row), not once per value. */
-const KEY_SOURCE = `(SELECT current_setting('bloom.verify_key')::int8 AS seed) bloom_key`;
+/** The seed, read once per statement (a join with one row kept apart by OFFSET 0: inlined, it is read per value). */
+const KEY_SOURCE = `(SELECT current_setting('bloom.verify_key')::int8 AS seed OFFSET 0) bloom_key`;
 
 /**
  * The key reaches each session as a bind parameter, never in a statement's text, where pg_stat_activity and
@@ -215,34 +215,59 @@ export async function readTargetHashes(target: Client, opts: { tenants: string[]
 
 /** The target against the source's half: every check listed above. `after`: the target's hashes (readTargetHashes). */
 export async function verifyAgainstSource(target: Client, side: SourceSide, after: number[][][]): Promise<VerificationReport> {
+  // The counts and constraints are the target's to compute: asked for first, they run while the hashes are compared.
+  const targetCounts = tableCounts(target, [...side.counts.keys()], side.tenants).then((counts) => ({ counts, constraints: constraintsOf(target) }));
+  targetCounts.catch(() => undefined); // awaited below
   const problems: string[] = [];
   let checkedValues = 0;
-  const originalContacts = new Set<number>();
-  side.tables.forEach(({ cols }, t) => cols.forEach((c, i) => { if (c.category === "contact") for (const h of side.hashes[t]![i]!) originalContacts.add(h); }));
+  // Sorted arrays, not sets: millions of numbers sort in a fraction of the time a Set takes to fill.
+  const originalContacts = sortedOf(side.tables.flatMap(({ cols }, t) => cols.flatMap((c, i) => (c.category === "contact" ? [side.hashes[t]![i]!] : []))));
   side.tables.forEach(({ table, cols }, t) => {
     cols.forEach((c, i) => {
-      const found = after[t]![i]!;
+      const found = sortedOf([after[t]![i]!]);
       checkedValues += found.length;
       if (c.category === "contact") {
-        const n = found.filter((h) => originalContacts.has(h)).length;
+        const n = sharedCount(found, originalContacts);
         if (n) problems.push(`${table}.${c.column}: ${n} masked value(s) equal an original contact value in the source`);
       } else {
-        const own = new Set(side.hashes[t]![i]!);
-        const n = found.filter((h) => own.has(h)).length;
+        const n = sharedCount(found, sortedOf([side.hashes[t]![i]!]));
         if (n) problems.push(`${table}.${c.column}: ${n} row(s) keep their original value (the column is annotated "${c.mask}" but was not masked)`);
       }
     });
   });
-  const counts = await tableCounts(target, [...side.counts.keys()], side.tenants);
+  const { counts, constraints } = await targetCounts;
   for (const [table, want] of side.counts) {
     const got = counts.get(table)!;
     for (const id of side.tenants) {
       if ((want.get(id) ?? 0) !== (got.get(id) ?? 0)) problems.push(`${table}: tenant ${id} has ${got.get(id) ?? 0} row(s) in staging, ${want.get(id) ?? 0} in the source (by ${table === "clinic" ? "id" : "clinic_id"})`);
     }
   }
-  const targetConstraints = await constraintsOf(target);
+  const targetConstraints = await constraints;
   for (const k of targetConstraints) if (!k.valid) problems.push(`constraint ${k.name} is not valid in staging`);
   const present = new Set(targetConstraints.map((k) => k.name));
   for (const k of side.constraints) if (!present.has(k.name)) problems.push(`constraint ${k.name} is missing in staging`);
-  return { ok: problems.length === 0, problems, checkedValues, originalContactValues: originalContacts.size };
+  return { ok: problems.length === 0, problems, checkedValues, originalContactValues: distinctCount(originalContacts) };
+}
+
+function sortedOf(parts: number[][]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) for (const v of p) out[at++] = v;
+  return out.sort();
+}
+
+/** How many of `found` (duplicates each counted) occur in `among`; both sorted. */
+function sharedCount(found: Float64Array, among: Float64Array): number {
+  let n = 0;
+  for (let i = 0, j = 0; i < found.length; i++) {
+    while (j < among.length && among[j]! < found[i]!) j++;
+    if (j < among.length && among[j] === found[i]) n++;
+  }
+  return n;
+}
+
+function distinctCount(sorted: Float64Array): number {
+  let n = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) n++;
+  return n;
 }
