@@ -9,7 +9,7 @@ import { hmacPads } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
 import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
 import { selectTenants, type TenantSelection } from "./tenantSample";
-import { newVerificationKey, readSourceSide, readTargetHashes, tableCounts, verifyAgainstSource, type SourceSide, type VerificationReport } from "./verifyCopy";
+import { compareHashes, newVerificationKey, readSourceSide, readTargetHashes, tableCounts, verifyAgainstSource, type HashComparison, type SourceSide, type VerificationReport } from "./verifyCopy";
 
 /**
  * `bloom staging refresh`: the chosen prod tenants, masked, into a new branch of staging's pool, verified before
@@ -137,7 +137,8 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     await spec.target.prepareBranch?.(targetUrl);
     target = await connect(targetUrl, "bloom-staging-refresh");
     await checkSameColumns(sourceColumns, target);
-    // Two lanes: the masking runs in the source's backends, one per lane (2 cores here; more compete for them).
+    // Two lanes: the masking runs in the source's backends, one per lane (2 cores here; more compete for them). The
+    // second lane's target connection then reads the keyed hashes; a third helps rebuild the keys.
     second = await connect(targetUrl, "bloom-staging-refresh");
     third = await connect(targetUrl, "bloom-staging-refresh");
     laneSource = await connect(await urlOf(spec.source, copyBranchId), "bloom-staging-refresh");
@@ -147,16 +148,18 @@ export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<Stag
     // verification start while staging rebuilds its keys: the source's on the idle source connection, the target's
     // keyed hashes on the second lane's connection to the new branch.
     const key = newVerificationKey();
-    let halves: Promise<[SourceSide, number[][][]]> | undefined;
+    let compared: Promise<{ side: SourceSide; comparison: HashComparison }> | undefined;
     let verifyStarted = 0;
     const startVerification = async () => {
       verifyStarted = Date.now();
-      halves = Promise.all([readSourceSide(verifyFrom, { tenants, key }), readTargetHashes(second!, { tenants, key })]);
-      halves.catch(() => undefined); // awaited below; a failure is reported there
+      const halves = Promise.all([readSourceSide(verifyFrom, { tenants, key }), readTargetHashes(second!, { tenants, key })]);
+      // The hashes are compared as soon as both halves are in, while the keys are still being rebuilt.
+      compared = halves.then(async ([side, after]) => ({ side, comparison: await compareHashes(side, after) }));
+      compared.catch(() => undefined); // awaited below; a failure is reported there
     };
     const copy = await copyTenantsMasked([{ source: copyFrom, target }, { source: laneSource, target: second }], { tenants, runKey: spec.runKey, masks: onNeon ? {} : spec.masksOverride, log: (l) => spec.log(`  ${l}`), onLoaded: startVerification, rebuildAlongside: [third] });
-    const [side, after] = await halves!;
-    const report = await verifyAgainstSource(target, side, after);
+    const { side, comparison } = await compared!;
+    const report = await verifyAgainstSource(target, side, comparison);
     spec.log(`verified against prod by keyed hashes (${copy.rows} rows): ${((Date.now() - verifyStarted) / 1000).toFixed(1)} s, with the rebuild`);
     if (!report.ok) throw new StagingVerificationError(report);
     branch = await spec.target.backend.setBranchExpiry(spec.target.projectId, branch.branchId, null);

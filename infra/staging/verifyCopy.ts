@@ -213,17 +213,25 @@ export async function readTargetHashes(target: Client, opts: { tenants: string[]
   }
 }
 
-/** The target against the source's half: every check listed above. `after`: the target's hashes (readTargetHashes). */
-export async function verifyAgainstSource(target: Client, side: SourceSide, after: number[][][]): Promise<VerificationReport> {
-  // The counts and constraints are the target's to compute: asked for first, they run while the hashes are compared.
-  const targetCounts = tableCounts(target, [...side.counts.keys()], side.tenants).then((counts) => ({ counts, constraints: constraintsOf(target) }));
-  targetCounts.catch(() => undefined); // awaited below
+/** The keyed hashes compared: what needs no database (and runs while the target rebuilds its keys). */
+export interface HashComparison {
+  problems: string[];
+  checkedValues: number;
+  originalContactValues: number;
+}
+
+/**
+ * The target's keyed hashes (readTargetHashes) against the source's. It yields between columns, so the rebuild
+ * going on meanwhile on the same process keeps being sent its statements.
+ */
+export async function compareHashes(side: SourceSide, after: number[][][]): Promise<HashComparison> {
   const problems: string[] = [];
   let checkedValues = 0;
   // Sorted arrays, not sets: millions of numbers sort in a fraction of the time a Set takes to fill.
   const originalContacts = sortedOf(side.tables.flatMap(({ cols }, t) => cols.flatMap((c, i) => (c.category === "contact" ? [side.hashes[t]![i]!] : []))));
-  side.tables.forEach(({ table, cols }, t) => {
-    cols.forEach((c, i) => {
+  for (const [t, { table, cols }] of side.tables.entries()) {
+    for (const [i, c] of cols.entries()) {
+      await new Promise((next) => setImmediate(next));
       const found = sortedOf([after[t]![i]!]);
       checkedValues += found.length;
       if (c.category === "contact") {
@@ -233,20 +241,26 @@ export async function verifyAgainstSource(target: Client, side: SourceSide, afte
         const n = sharedCount(found, sortedOf([side.hashes[t]![i]!]));
         if (n) problems.push(`${table}.${c.column}: ${n} row(s) keep their original value (the column is annotated "${c.mask}" but was not masked)`);
       }
-    });
-  });
-  const { counts, constraints } = await targetCounts;
+    }
+  }
+  return { problems, checkedValues, originalContactValues: distinctCount(originalContacts) };
+}
+
+/** The whole verification: the hashes compared (compareHashes), and the target's counts and constraints. */
+export async function verifyAgainstSource(target: Client, side: SourceSide, compared: HashComparison): Promise<VerificationReport> {
+  const problems = [...compared.problems];
+  const counts = await tableCounts(target, [...side.counts.keys()], side.tenants);
   for (const [table, want] of side.counts) {
     const got = counts.get(table)!;
     for (const id of side.tenants) {
       if ((want.get(id) ?? 0) !== (got.get(id) ?? 0)) problems.push(`${table}: tenant ${id} has ${got.get(id) ?? 0} row(s) in staging, ${want.get(id) ?? 0} in the source (by ${table === "clinic" ? "id" : "clinic_id"})`);
     }
   }
-  const targetConstraints = await constraints;
+  const targetConstraints = await constraintsOf(target);
   for (const k of targetConstraints) if (!k.valid) problems.push(`constraint ${k.name} is not valid in staging`);
   const present = new Set(targetConstraints.map((k) => k.name));
   for (const k of side.constraints) if (!present.has(k.name)) problems.push(`constraint ${k.name} is missing in staging`);
-  return { ok: problems.length === 0, problems, checkedValues, originalContactValues: distinctCount(originalContacts) };
+  return { ok: problems.length === 0, problems, checkedValues: compared.checkedValues, originalContactValues: compared.originalContactValues };
 }
 
 function sortedOf(parts: number[][]): Float64Array {
