@@ -15,8 +15,10 @@ export const MASKED_NAMES = {
   first: ["Alba", "Bruno", "Carla", "Dario", "Elena", "Fabio", "Gala", "Hugo", "Irene", "Jon", "Lara", "Mateo", "Nora", "Oscar", "Paula", "Quim", "Rosa", "Sergi", "Tania", "Unai", "Vera", "Xavi", "Yara", "Zoe"],
   last: ["Arenas", "Bosch", "Cano", "Duran", "Esteve", "Ferrer", "Gil", "Herrero", "Ibarra", "Jover", "Llobet", "Mas", "Navas", "Ortiz", "Prat", "Quintana", "Roca", "Soler", "Tena", "Vidal"],
 };
-const FIRST = MASKED_NAMES.first.join(" ");
-const LAST = MASKED_NAMES.last.join(" ");
+/** The lists as constant arrays (folded when the statement is planned; a subscript is cheaper than split_part). */
+const asArray = (names: string[]) => ({ sql: `'{${names.join(",")}}'::text[]`, length: names.length });
+const FIRST = asArray(MASKED_NAMES.first);
+const LAST = asArray(MASKED_NAMES.last);
 /** Where a staging copy's emails live: `.invalid` is reserved (RFC 2606), so none is ever a real inbox. */
 export const MASKED_EMAIL_DOMAIN = "staging.invalid";
 /** What every staff password hash becomes: no password verifies against it, so prod's passwords open nothing. */
@@ -61,7 +63,7 @@ function hmac(domain: string, text: string): string {
 
 /** The `n`-th 16-bit number of a digest, for picking from a list (the bias of a modulo this small is immaterial). */
 const word = (digest: string, n: number) => `(pg_catalog.get_byte(${digest}, ${2 * n}) * 256 + pg_catalog.get_byte(${digest}, ${2 * n + 1}))`;
-const pick = (list: string, digest: string, n: number) => `pg_catalog.split_part('${list}', ' ', 1 + ${word(digest, n)} % ${list.split(" ").length})`;
+const pick = (list: { sql: string; length: number }, digest: string, n: number) => `(${list.sql})[1 + ${word(digest, n)} % ${list.length}]`;
 
 export interface MaskedColumn {
   column: string;
@@ -72,20 +74,22 @@ export interface MaskedColumn {
 
 /**
  * The SELECT that reads `table`'s rows of `tenants` with every masked column replaced by its masked value, in the
- * table's column order; run where shareMaskingKey gave the key. A digest used more than once per row is computed
- * once, in a LATERAL subquery kept apart by OFFSET 0 (inlined, Postgres would evaluate it at every use).
+ * table's column order; run where shareMaskingKey gave the key. A value used more than once per row (a digest, a
+ * phone's template) is computed once, in an inner SELECT kept apart by OFFSET 0 (inlined, Postgres would evaluate
+ * it at every use; a LATERAL subquery per row costs more than the value).
  */
 export function maskedSelect(table: string, columns: MaskedColumn[], tenants: string[]): string {
-  const laterals: string[] = [];
+  const helpers: string[] = [];
   const row = (col: string) => `r.${quoteIdent(col)}`;
   const once = (name: string, expr: string) => {
-    laterals.push(`CROSS JOIN LATERAL (SELECT ${expr} AS d OFFSET 0) AS ${name}`);
-    return `${name}.d`;
+    helpers.push(`${expr} AS ${name}`);
+    return `r.${name}`;
   };
   let shiftDays: string | undefined;
   const exprs = columns.map((col, n) => (col.strategy === "keep" ? row(col.column) : `CAST(${maskOne(col, n)} AS ${col.type})`));
   const list = `ARRAY[${tenants.map(quoteLiteral).join(", ")}]::text[]`;
-  return `SELECT ${exprs.join(", ")} FROM ${KEY_SOURCE} CROSS JOIN "public".${quoteIdent(table)} AS r ${laterals.join(" ")} WHERE r."clinic_id" = ANY(${list})`;
+  const rows = `SELECT r.*${helpers.map((h) => `, ${h}`).join("")} FROM ${KEY_SOURCE} CROSS JOIN "public".${quoteIdent(table)} AS r WHERE r."clinic_id" = ANY(${list})${helpers.length ? " OFFSET 0" : ""}`;
+  return `SELECT ${exprs.join(", ")} FROM ${KEY_SOURCE} CROSS JOIN (${rows}) AS r`;
 
   function maskOne({ column, type, strategy }: MaskedColumn, n: number): string {
     const v = row(column);
@@ -106,8 +110,8 @@ export function maskedSelect(table: string, columns: MaskedColumn[], tenants: st
       case "person-name": {
         const d = once(`bloom_name_${n}`, hmac("name", v));
         const name = `${pick(FIRST, d, 0)} || ' ' || ${pick(LAST, d, 1)}`;
-        // Two words never equal three: a name that drew itself gets a second surname.
-        return `CASE WHEN ${name} = ${v} THEN ${name} || ' ' || ${pick(LAST, d, 2)} ELSE ${name} END`;
+        // Two words never equal three: a name that drew itself gets a second surname (COALESCE evaluates that only then).
+        return `COALESCE(NULLIF(${name}, ${v}), ${name} || ' ' || ${pick(LAST, d, 2)})`;
       }
       case "date-shift": {
         // A row's dates move together (a booking keeps its own order), by 1 to MAX_SHIFT_DAYS days keyed by the row.
