@@ -64,13 +64,17 @@ export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan, a
   const constraints = async () => new Map((await target.query<{ name: string; validated: boolean }>(
     `SELECT conname AS name, convalidated AS validated FROM pg_catalog.pg_constraint WHERE contype IN ('f', 'p', 'u') AND connamespace = 'public'::regnamespace`)).rows.map((r) => [r.name, r.validated]));
   const lanes = [target, ...alongside];
-  const inLanes = (statements: string[]) => Promise.all(lanes.map(async (c) => {
-    for (let sql = statements.shift(); sql; sql = statements.shift()) await c.query(sql);
-  }));
+  const bySize = await tablesBySize(target, plan.tables);
+  const inLanes = (statements: { table: string; sql: string }[]) => {
+    const queue = interleaveByTable(statements, bySize);
+    return Promise.all(lanes.map(async (c) => {
+      for (let sql = queue.shift(); sql; sql = queue.shift()) await c.query(sql);
+    }));
+  };
   const keys = await constraints();
   await inLanes([
-    ...(plan.keys ?? []).filter((k) => !keys.has(k.name)).map((k) => `ALTER TABLE "public".${quoteIdent(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}`),
-    ...(plan.indexes ?? []).map((ix) => ix.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS ")),
+    ...(plan.keys ?? []).filter((k) => !keys.has(k.name)).map((k) => ({ table: k.table, sql: `ALTER TABLE "public".${quoteIdent(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}` })),
+    ...(plan.indexes ?? []).map((ix) => ({ table: indexTable(ix.definition), sql: ix.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS ") })),
   ]);
   for (const r of plan.replicaIdentities ?? []) await target.query(`ALTER TABLE "public".${quoteIdent(r.table)} REPLICA IDENTITY USING INDEX ${quoteIdent(r.index)}`);
   const present = await constraints();
@@ -78,6 +82,32 @@ export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan, a
   for (const fk of plan.foreignKeys) {
     if (!present.has(fk.name)) await target.query(`ALTER TABLE ${t(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition.replace(/\s+NOT VALID$/, "")} NOT VALID`);
   }
-  await inLanes(plan.foreignKeys.filter((fk) => !present.get(fk.name)).map((fk) => `ALTER TABLE ${t(fk.table)} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}`));
+  await inLanes(plan.foreignKeys.filter((fk) => !present.get(fk.name)).map((fk) => ({ table: fk.table, sql: `ALTER TABLE ${t(fk.table)} VALIDATE CONSTRAINT ${quoteIdent(fk.name)}` })));
   for (const table of plan.tables) await target.query(`ALTER TABLE ${t(table)} ENABLE TRIGGER ${FENCE_TRIGGER}`);
+}
+
+/** The tables, largest on disk first (after a load the planner's estimates are not there yet; the sizes are). */
+async function tablesBySize(c: Client, tables: string[]): Promise<string[]> {
+  const { rows } = await c.query<{ table: string }>(
+    `SELECT c.relname AS table FROM pg_catalog.pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
+     ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, c.relname`, [tables]);
+  return rows.map((r) => r.table);
+}
+
+/**
+ * Statements in an order where neighbours touch different tables, the largest tables' first: a key, an index or a
+ * validation locks its table against the next one on the same table, so two lanes on one table take turns.
+ */
+function interleaveByTable(statements: { table: string; sql: string }[], bySize: string[]): string[] {
+  const rank = (table: string) => (bySize.includes(table) ? bySize.indexOf(table) : bySize.length);
+  const groups = [...new Set(statements.map((s) => s.table))].sort((a, b) => rank(a) - rank(b)).map((table) => statements.filter((s) => s.table === table).map((s) => s.sql));
+  const out: string[] = [];
+  for (let i = 0; groups.some((g) => i < g.length); i++) for (const g of groups) if (i < g.length) out.push(g[i]!);
+  return out;
+}
+
+/** The table a `pg_get_indexdef` definition is on ("… ON public.appointment USING …"). */
+function indexTable(definition: string): string {
+  const m = / ON (?:ONLY )?(?:public|"public")\.("(?:[^"]|"")+"|[^\s(]+) /.exec(definition);
+  return m ? m[1]!.replace(/^"|"$/g, "").replace(/""/g, '"') : definition;
 }
