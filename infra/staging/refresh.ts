@@ -14,11 +14,11 @@ import { compareHashes, newVerificationKey, readSourceSide, readTargetHashes, ta
 /**
  * `bloom staging refresh`: the chosen prod tenants, masked, into a new branch of staging's pool, verified before
  * anything points at it. Two ways in, one way out:
- *  - local: prod's rows are read in one snapshot and masked in the COPY stream (maskedCopy.ts);
+ *  - local: prod's rows are read in one snapshot and masked by prod's own SELECT (masking.ts, maskedCopy.ts);
  *  - Neon: prod's project pins a point (a plain branch of prod's app branch) and makes an anonymized child of it
  *    with the masking rules from the same annotations (neonMaskingRules.ts); Neon masks it; the rows are then
  *    copied out of the anonymized branch only. Both branches stay in prod's project and are deleted at the end.
- * Either way the new staging branch is loaded in one transaction, then verified against the same point of prod
+ * Either way the new staging branch is loaded from one snapshot, then verified against the same point of prod
  * (verifyCopy.ts) while its keys are rebuilt; until it has verified it carries an expiry and nothing points at it.
  * A failed verification deletes the branch, and staging stays on its old copy. The caller then points staging's
  * app at the new branch (bloom:appBranch, the repoint path); the old branch is kept as the way back.

@@ -101,8 +101,8 @@ export class BinaryInt8Rows {
     const b = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
     let at = 0;
     if (!this.headerRead) {
-      if (b.length < 19) return void (this.rest = b);
-      if (!b.subarray(0, 11).equals(SIGNATURE)) throw new Error("not a binary COPY stream");
+      if (b.length >= 11 && !b.subarray(0, 11).equals(SIGNATURE)) throw new Error("not a binary COPY stream");
+      if (b.length < 19 || b.length < 19 + b.readUInt32BE(15)) return void (this.rest = b);
       at = 19 + b.readUInt32BE(15);
       this.headerRead = true;
     }

@@ -20,10 +20,10 @@ import { seconds } from "./extractPool";
  * across the 7 tenant tables), masked in the COPY stream, keys and foreign keys rebuilt, verified by keyed hashes
  * against the source, against the baseline measured in the same run: pg_dump | pg_restore of the same source
  * database into an empty one (no masking, no verification). Headline:
- * `staging-refresh-1M / pg_dump|pg_restore = <x> (target <= 1.5)`, the median of `--runs` (3) interleaved pairs. The
+ * `staging-refresh-1M / pg_dump|pg_restore = <x> (target <= 1.5)`, the median of `--runs` (5) interleaved pairs. The
  * source is built once and kept (`--rebuild`).
  */
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "4" }, runs: { type: "string", default: "3" }, rebuild: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "4" }, runs: { type: "string", default: "5" }, rebuild: { type: "boolean", default: false } } });
 const ROWS = Number(values.rows);
 const TENANTS = Number(values.tenants);
 const RUNS = Number(values.runs);
