@@ -12,9 +12,9 @@ import { percentile } from "./stats";
  * bench:extract -- --online: the same tenant (1 M rows in a pool of 5 M) moved online while an app-like writer
  * keeps writing for it (60 writes/s: insert/update/delete) and two other tenants write as well, on a server the
  * harness runs with wal_level = logical. In the same run: the copy mode's move of the same tenant (no writer), for
- * its total time and freeze. Lines: both totals (goal: online ≤ 2× copy), the copy mode's freeze, the other
- * tenants' write p95 during the online move vs before it (goal ≤ 1.2×); headline
- * `online-extract freeze = <s> s (target <= 2 s)`. `--copy-rate <MB/s>` throttles the online move's initial copy.
+ * its total time and freeze. Lines: both totals (goal: online ≤ 3× copy), the copy mode's freeze, the other
+ * tenants' write p95 during the online move vs before it (goal ≤ 1.5×); headline
+ * `online-extract freeze = <s> s (target <= 0.25 s)`. `--copy-rate <MB/s>` throttles the online move's initial copy.
  */
 const APP_ROLE = "bench_extract_app";
 const PHASE_MS = 10_000;
@@ -59,9 +59,9 @@ export async function runOnlineBench(size: PoolSize, copyRateMBps?: number): Pro
   const extra = [...rows.keys()].filter((id) => !writers[0]!.model.has(id)).length;
   console.log(`online${copyRateMBps ? ` (initial copy at <= ${copyRateMBps} MB/s)` : ""}: ${online.rows.toLocaleString("en")} rows in ${seconds(onlineMs)} s (streaming ${seconds(online.streamMs)} s while writing; confirm ${seconds(online.confirmMs)} s, verify ${seconds(online.verifyMs)} s under the fence)`);
   console.log(`writer of ${BIG}: ${stats[0]!.acknowledged} writes acknowledged (${stats[0]!.rate.toFixed(0)}/s), ${stats[0]!.refused} refused during the freeze and retried; at the new home: ${lost} missing or different, ${extra} extra`);
-  console.log(`other tenants' write p95: before ${percentile(before, 95).toFixed(1)} ms, during the move ${percentile(during, 95).toFixed(1)} ms = ${(percentile(during, 95) / Math.max(percentile(before, 95), 0.001)).toFixed(2)}x (goal <= 1.2)`);
-  console.log(`online total / copy-mode total = ${(onlineMs / copyMs).toFixed(2)} (goal <= 2); copy-mode freeze = ${seconds(copy.freezeMs)} s`);
-  console.log(`online-extract freeze = ${seconds(online.freezeMs)} s (target <= 2 s)`);
+  console.log(`other tenants' write p95: before ${percentile(before, 95).toFixed(1)} ms, during the move ${percentile(during, 95).toFixed(1)} ms = ${(percentile(during, 95) / Math.max(percentile(before, 95), 0.001)).toFixed(2)}x (goal <= 1.5)`);
+  console.log(`online total / copy-mode total = ${(onlineMs / copyMs).toFixed(2)} (goal <= 3); copy-mode freeze = ${seconds(copy.freezeMs)} s`);
+  console.log(`online-extract freeze = ${seconds(online.freezeMs)} s (target <= 0.25 s)`);
   await resetCatalog(poolUrl, [BIG, ...others]);
   await sql(poolUrl, `DELETE FROM "user" WHERE id LIKE 'w-%'`);
   await sql(serverUrl, `DROP DATABASE IF EXISTS bench_extract_online WITH (FORCE)`);
