@@ -2,7 +2,8 @@ import { parseArgs } from "node:util";
 import { median } from "./stats";
 import { performance } from "node:perf_hooks";
 import { Client } from "pg";
-import { withCredentials } from "../../infra/database/sql/appRole";
+import { serverAdminUrl } from "../../infra/database/local/localPostgresBackend";
+import { quoteIdent } from "../../infra/naming";
 import { withBenchDatabase } from "./benchDatabase";
 import { setTenancyMode } from "../../infra/tenancy/rlsModes";
 import { runWithTenant } from "@bloom/tenant-runtime";
@@ -11,7 +12,10 @@ import { runWithTenant } from "@bloom/tenant-runtime";
  * bench:rls — a tenant-scoped indexed query (one clinic's appointments on one day) over N appointments (default
  * 1 M, 100 clinics) on the app's real path: each query is a runWithTenant unit of work (BEGIN, set_config,
  * the parameterized query over the extended protocol, COMMIT). Both arms pay the same wrapper; only RLS differs:
- * the RLS-bound app role in enforce mode vs the migrator (BYPASSRLS). Interleaved in one run.
+ * the RLS-bound app role in enforce mode vs the migrator (BYPASSRLS). Interleaved in one run, on ONE connection
+ * (the server's admin, which takes the arm's role for the transaction with SET LOCAL ROLE, in both arms): two
+ * connections' backends are woken with different latencies on a small VM (measured here: 3x apart, and which one
+ * is slow flips between runs), which swamped the difference RLS makes.
  * Headline: rls-overhead-app-path (target <= 1.10); the bare query-only ratio on the line before.
  */
 const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, queries: { type: "string", default: "3000" } } });
@@ -19,7 +23,7 @@ const rows = Number(values.rows);
 const queries = Number(values.queries);
 
 async function main() {
-  await withBenchDatabase("rls", async ({ url, app }) => {
+  await withBenchDatabase("rls", async ({ url, app, serverUrl }) => {
     await setTenancyMode(url, "enforce");
     const seed = new Client({ connectionString: url });
     await seed.connect();
@@ -37,17 +41,18 @@ async function main() {
     await seed.query("ANALYZE");
     await seed.end();
 
-    const bypass = new Client({ connectionString: url });
-    const bound = new Client({ connectionString: withCredentials(url, app.name, app.password) });
-    await bypass.connect();
-    await bound.connect();
+    const admin = new Client({ connectionString: serverAdminUrl(serverUrl, url) });
+    await admin.connect();
+    const bound = quoteIdent(app.name);
+    const bypass = quoteIdent(decodeURIComponent(new URL(url).username));
     const q = `SELECT id, hour FROM appointment WHERE clinic_id = $1 AND date = $2`;
     const arms = { rls: { total: [] as number[], query: [] as number[] }, plain: { total: [] as number[], query: [] as number[] } };
     // One unit of work as the app runs it; returns the row count, and times the whole unit and the query alone.
-    async function unit(client: Client, clinic: string, day: string, into: { total: number[]; query: number[] }, keep: boolean): Promise<number> {
+    async function unit(role: string, clinic: string, day: string, into: { total: number[]; query: number[] }, keep: boolean): Promise<number> {
       const start = performance.now();
       let queryMs = 0;
-      const rowCount = await runWithTenant(client, clinic, async (c) => {
+      const rowCount = await runWithTenant(admin, clinic, async (c) => {
+        await c.query(`SET LOCAL ROLE ${role}`);
         const t = performance.now();
         const res = await c.query(q, [clinic, day]);
         queryMs = performance.now() - t;
@@ -69,12 +74,14 @@ async function main() {
       const b = await unit(second[0], clinic, day, second[1], keep);
       if (a !== b) throw new Error(`RLS changed the answer for ${clinic} on ${day}: ${a} vs ${b}`);
     }
-    const plan = await bound.query(`EXPLAIN ${q.replace("$1", "'c1'").replace("$2", "'2026-01-02'")}`);
-    await bypass.end();
-    await bound.end();
+    const plan = await runWithTenant(admin, "c1", async (c) => {
+      await c.query(`SET LOCAL ROLE ${bound}`);
+      return c.query(`EXPLAIN ${q.replace("$1", "'c1'").replace("$2", "'2026-01-02'")}`);
+    });
+    await admin.end();
     console.log(`plan with RLS: ${plan.rows.map((r) => r["QUERY PLAN"]).join(" / ")}`);
     const ratio = (k: "total" | "query") => median(arms.rls[k]) / median(arms.plain[k]);
-    console.log(`app path (BEGIN, set_config, query, COMMIT): with RLS median ${median(arms.rls.total).toFixed(3)} ms; without ${median(arms.plain.total).toFixed(3)} ms (${queries} units each, interleaved)`);
+    console.log(`app path (BEGIN, set_config, SET LOCAL ROLE, query, COMMIT): with RLS median ${median(arms.rls.total).toFixed(3)} ms; without ${median(arms.plain.total).toFixed(3)} ms (${queries} units each, interleaved)`);
     console.log(`rls-overhead-query-only = ${ratio("query").toFixed(2)} (the query statement alone: ${median(arms.rls.query).toFixed(3)} vs ${median(arms.plain.query).toFixed(3)} ms)`);
     console.log(`rls-overhead-app-path = ${ratio("total").toFixed(2)} (target <= 1.10)`);
   });
