@@ -19,6 +19,8 @@ export const toIdentifier = (slug: string): string => slug.replace(/-/g, "_");
 export const poolProjectName = (environment: string): string => `bloom-${environment}`;
 /** The Neon project of a dedicated tenant. */
 export const tenantProjectName = (environment: string, tenantId: string): string => `bloom-${environment}-${tenantId}`;
+/** A dedicated tenant's Pulumi stack, beside its platform environment's. */
+export const tenantStackName = (environment: string, tenantId: string): string => `${environment}-${tenantId}`;
 
 /** The app's database name inside a project. */
 export const APP_DATABASE = "bloom";

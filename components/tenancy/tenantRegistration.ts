@@ -5,7 +5,7 @@ import type { BackendSettings, Budget } from "../../infra";
 import { TenantSettingsResource } from "../kv/kvResources";
 import { TenantRecordResource } from "./tenantRecord";
 import type { TenantConfig } from "../../infra/config/schema";
-import { tenantProjectName } from "../../infra/naming";
+import { tenantProjectName, tenantStackName } from "../../infra/naming";
 
 export interface TenantRegistrationArgs {
   environment: string;
@@ -40,7 +40,7 @@ export interface TenantCatalogEntry {
 export function catalogEntry(environment: string, t: TenantConfig): TenantCatalogEntry {
   const base = { id: t.id, name: t.name, tier: t.tier, isolation: t.isolation, region: t.region, ...(t.residency ? { residency: t.residency } : {}) };
   return t.isolation === "dedicated"
-    ? { ...base, stack: `${environment}-${t.id}`, projectName: tenantProjectName(environment, t.id) }
+    ? { ...base, stack: tenantStackName(environment, t.id), projectName: tenantProjectName(environment, t.id) }
     : base;
 }
 

@@ -7,7 +7,7 @@ import { isApplied, readMigrationRecords } from "../migrations/prismaMigrationsT
 import { analyticsKey, totalAnalyticsKey } from "@bloom/tenant-runtime/limiter";
 import { readTenancyMode, readTenantlessAccess, type TenancyMode } from "../tenancy/rlsModes";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
-import { quoteIdent } from "../naming";
+import { quoteIdent, tenantStackName } from "../naming";
 import { appRoleDrift, type AppRoleDrift } from "../database/sql/appRole";
 
 /**
@@ -74,7 +74,7 @@ export async function collectStatus(src: StatusSources): Promise<EnvironmentStat
     name: t.name,
     tier: t.tier,
     isolation: t.isolation,
-    location: t.isolation === "dedicated" ? `own project (stack ${src.config.environment}-${t.id})` : `pool (${src.projectId})`,
+    location: t.isolation === "dedicated" ? `own project (stack ${tenantStackName(src.config.environment, t.id)})` : `pool (${src.projectId})`,
     rows: rowsByTenant.get(t.id) ?? 0,
     rejectedThisHour: rejected[i] ?? 0,
   }));

@@ -39,7 +39,7 @@ export async function upsertTenantRecord(migratorUrl: string, t: TenantRecord): 
     }
     // A pooled tenant's clinic row lives in the pool; a dedicated tenant's lives in its own database.
     if (t.isolation === "pooled") {
-      await c.query(`INSERT INTO "public"."clinic" ("id", "name", "tier") VALUES ($1, $2, $3) ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "tier" = EXCLUDED."tier"`, [t.id, t.name, t.tier]);
+      await writeClinicRow(c, t);
     }
     await c.query(
       `INSERT INTO "bloom_platform"."tenants" ("id", "isolation", "location") VALUES ($1, $2, $3)
@@ -47,6 +47,11 @@ export async function upsertTenantRecord(migratorUrl: string, t: TenantRecord): 
       [t.id, t.isolation, JSON.stringify(t.location)],
     );
   }, APPLICATION);
+}
+
+/** The tenant's clinic row, written here for both homes (the pool, or its own database): name and tier kept current. */
+async function writeClinicRow(c: Client, t: Pick<TenantRecord, "id" | "name" | "tier">): Promise<void> {
+  await c.query(`INSERT INTO "public"."clinic" ("id", "name", "tier") VALUES ($1, $2, $3) ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "tier" = EXCLUDED."tier"`, [t.id, t.name, t.tier]);
 }
 
 /** Rows the tenant holds in this database's tenant tables (its clinic row not counted). */
@@ -80,7 +85,7 @@ export async function removeTenantRecord(migratorUrl: string, tenantId: string, 
  */
 export async function provisionDedicatedClinic(migratorUrl: string, t: Pick<TenantRecord, "id" | "name" | "tier">): Promise<void> {
   await withTransaction(migratorUrl, async (c) => {
-    await c.query(`INSERT INTO "public"."clinic" ("id", "name", "tier") VALUES ($1, $2, $3) ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", "tier" = EXCLUDED."tier"`, [t.id, t.name, t.tier]);
+    await writeClinicRow(c, t);
     if (t.id !== "legacy" && (await tenantRowCount(c, "legacy")) === 0) await c.query(`DELETE FROM "public"."clinic" WHERE "id" = 'legacy'`);
   }, APPLICATION);
 }

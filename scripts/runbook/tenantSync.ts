@@ -1,3 +1,4 @@
+import { tenantStackName } from "../../infra/naming";
 import path from "node:path";
 import { mapSettledWithLimit } from "../../infra/concurrency";
 import { REPO_ROOT } from "../../infra/config/stackFile";
@@ -25,7 +26,7 @@ export async function syncTenantStacks(ctx: StackContext, opts: { concurrency?: 
   for (const t of ctx.config.tenants.filter((t) => t.isolation === "dedicated" && !dedicated.some((r) => r.id === t.id))) {
     opts.say(`${t.id}: declared dedicated, but its data is in the pool — \`bloom tenants extract ${t.id}\` moves it (sync does not move data)`);
   }
-  const wanted = new Map(dedicated.map((r) => [`${ctx.config.environment}-${r.id}`, r.id]));
+  const wanted = new Map(dedicated.map((r) => [tenantStackName(ctx.config.environment, r.id), r.id]));
   const existing = await listTenantStacks(ctx.root);
   const stale = existing.filter((s) => s.startsWith(`${ctx.config.environment}-`) && !wanted.has(s));
   opts.say(`plan: up ${[...wanted.keys()].join(", ") || "nothing"}; destroy ${stale.join(", ") || "nothing"} (if it holds no tenant rows)`);
