@@ -11,7 +11,7 @@ import {
   confirmedPast, currentLsn, dropReplication, ensurePublication, ensureSubscription, replicationNames,
   replicationReadiness, streamLag, subscriptionExists, tablesWithoutTenantIdentity, type ReplicationNames,
 } from "./replication";
-import { byteRate, copyAtSnapshot, createSlotExportingSnapshot } from "./snapshotCopy";
+import { byteRate, copyTenantTables, createSlotExportingSnapshot } from "./snapshotCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 import { deleteTenantRows } from "./purgeCopy";
 import { foreignKeyLevels } from "./tableOrder";
@@ -173,8 +173,8 @@ async function initialCopy(c: {
     await saveJournal(c.pool, tenantId, (journal = { ...journal, bulkLoad }));
     if (bulkLoad) await relaxForBulkLoad(c.target, bulkLoad);
     const levels = bulkLoad ? [c.tables] : await foreignKeyLevels(c.source, c.tables);
-    await copyAtSnapshot({
-      sourceAdminUrl: c.sourceAdminUrl, targetUrl: c.targetUrl, tenantId, snapshot: slot.snapshot, levels,
+    await copyTenantTables({
+      sourceUrl: c.sourceAdminUrl, targetUrl: c.targetUrl, tenantId, snapshot: slot.snapshot, levels,
       concurrency: c.opts.concurrency ?? 3, pace: c.opts.copyRateMBps ? byteRate(c.opts.copyRateMBps) : undefined, log: c.log,
     });
     if (bulkLoad) await restoreAfterBulkLoad(c.target, bulkLoad);

@@ -40,19 +40,29 @@ export function byteRate(mbPerSecond: number): (bytes: number) => Promise<void> 
   };
 }
 
-/** Copies the tenant's rows of each table as of `snapshot`, levels in order, a level's tables `concurrency` at a time. */
-export async function copyAtSnapshot(opts: {
-  sourceAdminUrl: string; targetUrl: string; tenantId: string; snapshot: string; levels: string[][]; concurrency: number;
-  pace?: (bytes: number) => Promise<void>; log: (l: string) => void;
+/**
+ * The tenant's rows of every table, levels in order (parents first), a level's tables `concurrency` at a time,
+ * each on its own pair of connections: both moves' copy. `snapshot`: read as of an exported snapshot (the online
+ * move, whose stream then starts where the copy ends); `skip`: tables a resumed move has copied already;
+ * `onCopied`: after each table (the copy mode's journal).
+ */
+export async function copyTenantTables(opts: {
+  sourceUrl: string; targetUrl: string; tenantId: string; levels: string[][]; concurrency: number;
+  snapshot?: string; skip?: (table: string) => boolean; pace?: (bytes: number) => Promise<void>;
+  onCopied?: (r: TableCopyResult) => Promise<void>; log: (l: string) => void;
 }): Promise<TableCopyResult[]> {
   const results: TableCopyResult[] = [];
   for (const level of opts.levels) {
-    results.push(...await mapAllWithLimit(level, opts.concurrency, (table) =>
-      withClient(opts.sourceAdminUrl, (s) => withClient(opts.targetUrl, async (d) => {
-        await s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        await s.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/[^0-9A-Fa-f-]/g, "")}'`);
+    const todo = opts.skip ? level.filter((t) => !opts.skip!(t)) : level;
+    results.push(...await mapAllWithLimit(todo, opts.concurrency, (table) =>
+      withClient(opts.sourceUrl, (s) => withClient(opts.targetUrl, async (d) => {
+        if (opts.snapshot) {
+          await s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+          await s.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/[^0-9A-Fa-f-]/g, "")}'`);
+        }
         const r = await copyTenantTable(s, d, table, opts.tenantId, { pace: opts.pace });
-        await s.query("COMMIT");
+        if (opts.snapshot) await s.query("COMMIT");
+        await opts.onCopied?.(r);
         opts.log(describeCopy(r));
         return r;
       }, "bloom-move-copy"), "bloom-move-copy")));

@@ -1,5 +1,5 @@
 import type { Client } from "pg";
-import { mapAllWithLimit, mapSettledWithLimit } from "../../concurrency";
+import { mapSettledWithLimit } from "../../concurrency";
 import { withClient } from "../../database/sql/withClient";
 import { isoSeconds } from "../../time";
 import { fenceTenant, unfenceTenant } from "../tenantFence";
@@ -7,7 +7,8 @@ import { tenantDataTables } from "../tenantPolicies";
 import { tenantRowCount } from "../tenantCatalog";
 import { holdMoveLock, readCatalogRow, recordTableCopied, saveJournal, settleCatalogRow, type CatalogRow, type DedicatedLocation, type MoveDirection, type MoveJournal } from "./moveJournal";
 import { foreignKeyLevels } from "./tableOrder";
-import { copyClinicRow, copyTenantTable, describeCopy, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+import { copyClinicRow, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+import { copyTenantTables } from "./snapshotCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 
 /**
@@ -130,7 +131,12 @@ export async function runTenantMove(opts: TenantMoveOptions): Promise<MoveSummar
         if (journal.bulkLoad) await relaxForBulkLoad(target, journal.bulkLoad);
         // Without the target's foreign keys, no table waits for another: all copy at once (bounded).
         const levels = journal.bulkLoad ? [tables] : await foreignKeyLevels(source, tables);
-        copied = await copyAll(pool, source, sourceUrl, targetUrl, target, tenantId, levels, journal, opts.concurrency ?? 3, log);
+        await copyClinicRow(source, target, tenantId);
+        copied = await copyTenantTables({
+          sourceUrl, targetUrl, tenantId, levels, concurrency: opts.concurrency ?? 3, log,
+          skip: (table) => Boolean(journal.copied[table]),
+          onCopied: (r) => recordTableCopied(pool, tenantId, r.table, { rows: r.rows, bytes: r.bytes }),
+        });
         if (journal.bulkLoad) await restoreAfterBulkLoad(target, journal.bulkLoad);
       }
       const copyMs = Date.now() - copyStarted;
@@ -196,21 +202,6 @@ export async function preflight(source: Client, target: Client, tenantId: string
   if (held > 0) throw new MoveRefused(`the target database already holds ${held} rows of tenant "${tenantId}"'s tables: nothing was changed; find out where they came from, and purge them (\`bloom tenants purge\`) before moving`);
 }
 
-async function copyAll(pool: Client, source: Client, sourceUrl: string, targetUrl: string, target: Client, tenantId: string, levels: string[][], journal: MoveJournal, concurrency: number, log: (l: string) => void): Promise<TableCopyResult[]> {
-  await copyClinicRow(source, target, tenantId);
-  const results: TableCopyResult[] = [];
-  for (const level of levels) {
-    const todo = level.filter((t) => !journal.copied[t]);
-    results.push(...await mapAllWithLimit(todo, concurrency, (table) =>
-      withClient(sourceUrl, (s) => withClient(targetUrl, async (d) => {
-        const r = await copyTenantTable(s, d, table, tenantId);
-        await recordTableCopied(pool, tenantId, table, { rows: r.rows, bytes: r.bytes });
-        log(describeCopy(r));
-        return r;
-      }, "bloom-move-copy"), "bloom-move-copy")));
-  }
-  return results;
-}
 
 /** Counts and checksums of every table on both sides (tables in parallel, each on its own pair of connections). */
 export async function verify(sourceUrl: string, targetUrl: string, tenantId: string, tables: string[], concurrency: number): Promise<Record<string, TableFingerprint>> {
