@@ -25,6 +25,12 @@ const tenantId = z
   .regex(TENANT_ID_PATTERN, "must be a slug: lowercase letters, digits and single hyphens, starting with a letter (e.g. \"acme-dental\")")
   .refine((id) => !RESERVED_TENANT_IDS.has(id), { message: "is reserved by the platform; choose another id" });
 
+/** What is wrong with a tenant id, as the stack file's check says it (the tenant stack holds its id to the same rule). */
+export function tenantIdProblem(id: string): string | undefined {
+  const parsed = tenantId.safeParse(id);
+  return parsed.success ? undefined : parsed.error.issues[0]!.message;
+}
+
 export const TIERS = ["standard", "professional", "enterprise"] as const;
 export const ISOLATIONS = ["pooled", "dedicated"] as const;
 

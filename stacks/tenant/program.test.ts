@@ -47,9 +47,11 @@ describe("dedicated tenant stack (mocks)", () => {
     expect(() => dedicatedEntry(catalog, "ghost", platform)).toThrow(/"ghost" is not in bloom\/bloom-platform\/prod's bloom:tenants/);
   });
 
-  it("rejects a tenant id that is not a slug before anything registers", async () => {
-    const { failure, registered } = await run("Acme Dental");
-    expect(String(failure)).toMatch(/bloom-tenant:tenantId "Acme Dental" is not a tenant slug/);
-    expect(registered).toEqual([]);
+  it("rejects a tenant id the config schema rejects (not a slug, reserved, too long) before anything registers", async () => {
+    for (const [id, why] of [["Acme Dental", /must be a slug/], ["main", /is reserved by the platform/], ["a".repeat(31), /must be at most 30 characters/]] as const) {
+      const { failure, registered } = await run(id);
+      expect(String(failure), id).toMatch(new RegExp(`bloom-tenant:tenantId "${id}" ${why.source}`));
+      expect(registered).toEqual([]);
+    }
   });
 });

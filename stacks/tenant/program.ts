@@ -4,7 +4,7 @@ import { PoolDatabase } from "../../components/database/poolDatabase";
 import { MigrationHook } from "../../components/migrations/migrationHook";
 import { TenantBoundary } from "../../components/tenancy/tenantBoundary";
 import { REPO_ROOT } from "../../infra/config/stackFile";
-import { TENANT_ID_PATTERN } from "../../infra/config/schema";
+import { tenantIdProblem } from "../../infra/config/schema";
 import { tenantProjectName } from "../../infra/naming";
 import type { TenantCatalogEntry } from "../../components/tenancy/tenantRegistration";
 import type { BackendSettings } from "../../infra";
@@ -26,7 +26,8 @@ export interface TenantStackConfig {
 }
 
 export function tenantProgram(cfg: TenantStackConfig, neonApiKey: () => pulumi.Output<string>) {
-  if (!TENANT_ID_PATTERN.test(cfg.tenantId)) throw new Error(`bloom-tenant:tenantId "${cfg.tenantId}" is not a tenant slug (e.g. "acme-dental")`);
+  const idProblem = tenantIdProblem(cfg.tenantId);
+  if (idProblem) throw new Error(`bloom-tenant:tenantId "${cfg.tenantId}" ${idProblem}`);
   if (!["local", "staging", "prod"].includes(cfg.environment)) throw new Error(`bloom-tenant:environment must be local, staging or prod (got "${cfg.environment}")`);
   const platform = new pulumi.StackReference(cfg.platformStack);
   // A wrong tenant fails the deployment when the catalog arrives, before any resource is created.
