@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { go, haveGo, writeWrapperModule } from "./goBuild";
 import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -7,8 +8,8 @@ import { ENGINE_BIN, ENGINE_DIR, findEngine, sdkVersion } from "./engineLocation
 /**
  * setup:pulumi — make a Pulumi CLI compatible with the installed @pulumi/pulumi available.
  * The npm `pulumi` package downloads the CLI at run time, which this network forbids; the CLI is a Go program on
- * the Go module proxy, so we build it. Go ignores a dependency's replace directives, hence the small wrapper module
- * that requires the CLI's module and the SDK module at the same version.
+ * the Go module proxy, so we build it (goBuild.ts), from a wrapper module that requires the CLI's module and the SDK
+ * module at the same version.
  */
 const CLI_MODULE = "github.com/pulumi/pulumi/pkg/v3";
 const SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3";
@@ -26,15 +27,6 @@ function log(message: string) {
   process.stdout.write(`[setup:pulumi] ${message}\n`);
 }
 
-function haveGo(): boolean {
-  return spawnSync("go", ["version"], { encoding: "utf8" }).status === 0;
-}
-
-function go(args: string[], cwd: string) {
-  const res = spawnSync("go", args, { cwd, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, GOFLAGS: "-mod=mod", GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? "local" } });
-  if (res.status !== 0) throw new Error(`\`go ${args.join(" ")}\` failed in ${cwd} (exit ${res.status}); see the output above`);
-}
-
 /** The dynamic-provider plugin ships inside @pulumi/pulumi; the engine looks for it beside the CLI and on PATH. */
 function installDynamicProviderPlugin() {
   const shim = path.join(path.dirname(require.resolve("@pulumi/pulumi/package.json")), "pulumi-resource-pulumi-nodejs");
@@ -45,18 +37,8 @@ function installDynamicProviderPlugin() {
 
 function build(version: string) {
   const src = path.join(ENGINE_DIR, "src");
-  mkdirSync(src, { recursive: true });
   mkdirSync(ENGINE_BIN, { recursive: true });
-  writeFileSync(path.join(src, "go.mod"), ["module bloom.local/pulumi-engine", "", "go 1.24", "", "require (", `\t${CLI_MODULE} v${version}`, `\t${SDK_MODULE} v${version}`, ")", ""].join("\n"));
-  writeFileSync(path.join(src, "tools.go"), [
-    "//go:build tools",
-    "",
-    "// Package tools pins the Pulumi CLI so `go build` resolves it from this module.",
-    "package tools",
-    "",
-    `import _ "${CLI_MODULE}/cmd/pulumi"`,
-    "",
-  ].join("\n"));
+  writeWrapperModule(src, { module: "bloom.local/pulumi-engine", goVersion: "1.24", requires: [`${CLI_MODULE} v${version}`, `${SDK_MODULE} v${version}`], pkg: `${CLI_MODULE}/cmd/pulumi` });
   log(`building the Pulumi CLI v${version} from the Go module proxy (first time: several minutes on 2 cores)`);
   go(["mod", "tidy"], src);
   go(["build", "-ldflags", `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${version}`, "-o", path.join(ENGINE_BIN, "pulumi"), `${CLI_MODULE}/cmd/pulumi`], src);
@@ -74,20 +56,11 @@ function ensureLanguageHost(engine: { source: "path" | "built"; binDir: string }
   }
   if (!haveGo()) throw new Error(`the plain CLI needs the Node language host (${LANGUAGE_HOST_PACKAGE}) and there is no Go toolchain to build it: install Go`);
   const src = path.join(ENGINE_DIR, "language-host");
-  mkdirSync(src, { recursive: true });
   mkdirSync(ENGINE_BIN, { recursive: true });
-  writeFileSync(path.join(src, "go.mod"), [
-    "module bloom.local/pulumi-language-host",
-    "",
-    "go 1.21",
-    "",
-    `require ${SDK_MODULE} v${LANGUAGE_HOST_SDK_VERSION}`,
-    "",
-    "// The SDK module's own replace, which Go does not apply to a dependency.",
-    "replace golang.org/x/text => golang.org/x/text v0.3.6",
-    "",
-  ].join("\n"));
-  writeFileSync(path.join(src, "tools.go"), ["//go:build tools", "", "package tools", "", `import _ "${LANGUAGE_HOST_PACKAGE}"`, ""].join("\n"));
+  writeWrapperModule(src, {
+    module: "bloom.local/pulumi-language-host", goVersion: "1.21", requires: [`${SDK_MODULE} v${LANGUAGE_HOST_SDK_VERSION}`], pkg: LANGUAGE_HOST_PACKAGE,
+    extra: ["// The SDK module's own replace, which Go does not apply to a dependency.", "replace golang.org/x/text => golang.org/x/text v0.3.6", ""],
+  });
   log(`building the Node language host from ${SDK_MODULE}@v${LANGUAGE_HOST_SDK_VERSION} (about a minute)`);
   try {
     go(["mod", "tidy"], src);

@@ -7,10 +7,12 @@ import { stopEmbeddedServer } from "../../infra/database/local/embeddedPostgres"
 import { DEFAULT_POOLER_PORT, poolerStateDir, stopPooler } from "../../infra/database/local/pgbouncer";
 import { DEFAULT_LOCAL_KV_PORT, endpointStateFile, stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 import { DEFAULT_STORE_REDIS_PORT, stopStoreRedis } from "../../infra/kv/localRedis";
+import { DEFAULT_TEMPORAL_PORT, stopTemporalDevServer, temporalDevServerRunning } from "../../infra/controlPlane/temporalDevServer";
 
 /**
  * The long-lived processes a local stack starts on demand and leaves running for the next short-lived command:
- * the embedded Postgres (when no serverUrl is set), the Upstash-compatible endpoint and its redis-server, and PgBouncer. `destroy`
+ * the embedded Postgres (when no serverUrl is set), the Upstash-compatible endpoint and its redis-server, PgBouncer,
+ * and the Temporal dev server (when one was started: `npm run setup:temporal` builds its CLI). `destroy`
  * removes the stack's databases and keys, not these; `npm run local -- stop` ends them.
  */
 export interface LocalService {
@@ -52,5 +54,7 @@ export function localServicesOf(config: PlatformConfig): LocalService[] {
       services.push({ name: `the store's redis-server on 127.0.0.1:${redisPort}`, running: () => alive(pidIn(pidFile)), stop: () => void stopStoreRedis({ port: redisPort }) });
     }
   }
+  const temporalPort = Number(process.env.BLOOM_TEMPORAL_PORT ?? DEFAULT_TEMPORAL_PORT);
+  services.push({ name: `Temporal dev server on 127.0.0.1:${temporalPort}`, running: () => temporalDevServerRunning({ port: temporalPort }), stop: () => void stopTemporalDevServer({ port: temporalPort }) });
   return services;
 }
