@@ -60,3 +60,6 @@ export function quoteIdent(name: string): string {
 export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+/** A text[] literal, for statements that take no bind parameters (COPY's query). */
+export const textArrayLiteral = (values: string[]): string => `ARRAY[${values.map(quoteLiteral).join(", ")}]::text[]`;

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { connect } from "node:net";
 import path from "node:path";
 import { REPO_ROOT } from "../config/stackFile";
+import { processAlive } from "../processes";
 
 /**
  * The local stack's Temporal: the Temporal CLI's dev server (one process, SQLite persistence) on a loopback port,
@@ -27,9 +28,19 @@ export interface TemporalDevServer {
   started: boolean;
 }
 
+/** The dev server's port: BLOOM_TEMPORAL_PORT, or 7233. */
+export const temporalPort = (): number => Number(process.env.BLOOM_TEMPORAL_PORT ?? DEFAULT_TEMPORAL_PORT);
+
+/** The CLI `setup:temporal` built, when it is there at the pinned version. */
+export function builtTemporalCli(): string | undefined {
+  const built = existsSync(TEMPORAL_CLI) && existsSync(TEMPORAL_CLI_STAMP) && readFileSync(TEMPORAL_CLI_STAMP, "utf8").trim() === TEMPORAL_CLI_VERSION;
+  return built ? TEMPORAL_CLI : undefined;
+}
+
 /** The built CLI, or a clear error saying how to get it. */
 export function temporalCli(): string {
-  if (existsSync(TEMPORAL_CLI) && existsSync(TEMPORAL_CLI_STAMP) && readFileSync(TEMPORAL_CLI_STAMP, "utf8").trim() === TEMPORAL_CLI_VERSION) return TEMPORAL_CLI;
+  const cli = builtTemporalCli();
+  if (cli) return cli;
   throw new Error(`no Temporal CLI v${TEMPORAL_CLI_VERSION} at ${path.relative(REPO_ROOT, TEMPORAL_CLI)}: run \`npm run setup:temporal\` (it builds ${TEMPORAL_CLI_MODULE} from the Go module proxy, a few minutes once)`);
 }
 
@@ -41,8 +52,8 @@ const portOpen = (port: number): Promise<boolean> => new Promise((resolve) => {
 });
 
 /** The frontend answers a health check (not only accepts connections). */
-function healthy(port: number): boolean {
-  const res = spawnSync(temporalCli(), ["operator", "cluster", "health", "--address", `127.0.0.1:${port}`], { encoding: "utf8", timeout: 10_000 });
+function healthy(cli: string, port: number): boolean {
+  const res = spawnSync(cli, ["operator", "cluster", "health", "--address", `127.0.0.1:${port}`], { encoding: "utf8", timeout: 10_000 });
   return res.status === 0 && /SERVING/.test(res.stdout);
 }
 
@@ -54,14 +65,14 @@ const pidFile = (port: number, stateDir: string) => path.join(stateDir, `server-
  * services do; `stopTemporalDevServer` (and `npm run local -- stop`) end it.
  */
 export async function ensureTemporalDevServer(opts: { port?: number; dbFile?: string; stateDir?: string; log?: (m: string) => void } = {}): Promise<TemporalDevServer> {
-  const port = opts.port ?? Number(process.env.BLOOM_TEMPORAL_PORT ?? DEFAULT_TEMPORAL_PORT);
+  const port = opts.port ?? temporalPort();
   const stateDir = opts.stateDir ?? STATE_DIR;
   const dbFile = opts.dbFile ?? path.join(stateDir, `temporal-${port}.db`);
   const cli = temporalCli();
   mkdirSync(stateDir, { recursive: true });
   const known = existsSync(pidFile(port, stateDir)) ? Number(readFileSync(pidFile(port, stateDir), "utf8")) : 0;
   if (await portOpen(port)) {
-    if (known && alive(known) && healthy(port)) return { address: `127.0.0.1:${port}`, port, dbFile, pid: known, started: false };
+    if (known && processAlive(known) && healthy(cli, port)) return { address: `127.0.0.1:${port}`, port, dbFile, pid: known, started: false };
     throw new Error(`127.0.0.1:${port} is taken by something other than this checkout's Temporal dev server: stop it, or set BLOOM_TEMPORAL_PORT to a free port`);
   }
   const logFd = openSync(path.join(stateDir, `server-${port}.log`), "a");
@@ -70,8 +81,8 @@ export async function ensureTemporalDevServer(opts: { port?: number; dbFile?: st
   child.unref();
   writeFileSync(pidFile(port, stateDir), String(child.pid));
   for (let i = 0; i < 120; i++) {
-    if (!alive(child.pid!)) break;
-    if ((await portOpen(port)) && healthy(port)) {
+    if (!processAlive(child.pid!)) break;
+    if ((await portOpen(port)) && healthy(cli, port)) {
       opts.log?.(`started the Temporal dev server on 127.0.0.1:${port} (history in ${path.relative(REPO_ROOT, dbFile)})`);
       return { address: `127.0.0.1:${port}`, port, dbFile, pid: child.pid!, started: true };
     }
@@ -82,28 +93,18 @@ export async function ensureTemporalDevServer(opts: { port?: number; dbFile?: st
 
 /** Ends this checkout's dev server on `port` (SIGTERM; `kill: true` for SIGKILL, as a crash would). */
 export function stopTemporalDevServer(opts: { port?: number; stateDir?: string; kill?: boolean } = {}): boolean {
-  const port = opts.port ?? Number(process.env.BLOOM_TEMPORAL_PORT ?? DEFAULT_TEMPORAL_PORT);
+  const port = opts.port ?? temporalPort();
   const file = pidFile(port, opts.stateDir ?? STATE_DIR);
   if (!existsSync(file)) return false;
   const pid = Number(readFileSync(file, "utf8"));
   rmSync(file, { force: true });
-  if (!alive(pid)) return false;
+  if (!processAlive(pid)) return false;
   process.kill(pid, opts.kill ? "SIGKILL" : "SIGTERM");
   return true;
 }
 
 /** Whether this checkout's dev server on `port` is running (for `npm run local -- stop`). */
 export function temporalDevServerRunning(opts: { port?: number; stateDir?: string } = {}): boolean {
-  const file = pidFile(opts.port ?? Number(process.env.BLOOM_TEMPORAL_PORT ?? DEFAULT_TEMPORAL_PORT), opts.stateDir ?? STATE_DIR);
-  return existsSync(file) && alive(Number(readFileSync(file, "utf8")));
-}
-
-function alive(pid: number): boolean {
-  if (!(pid > 0)) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const file = pidFile(opts.port ?? temporalPort(), opts.stateDir ?? STATE_DIR);
+  return existsSync(file) && processAlive(Number(readFileSync(file, "utf8")));
 }

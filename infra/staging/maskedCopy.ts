@@ -4,17 +4,18 @@ import { pipeline } from "node:stream/promises";
 import { annotationProblems, COLUMN_ANNOTATIONS, type ColumnAnnotation } from "../compliance/columnAnnotations";
 import { inTransaction } from "../database/sql/withClient";
 import { quoteIdent, quoteLiteral } from "../naming";
-import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "../tenancy/move/bulkLoad";
+import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad, tablesBySize } from "../tenancy/move/bulkLoad";
 import { foreignKeyLevels } from "../tenancy/move/tableOrder";
-import { copyableColumns, copyClinicRow } from "../tenancy/move/tableCopy";
+import { copyableColumns, copyableColumnTypes, copyClinicRow } from "../tenancy/move/tableCopy";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { maskedSelect, shareMaskingKey, type MaskedColumn } from "./masking";
 
 /**
  * The local staging copy's data plane: the chosen tenants' rows, whole, from the source (read in one
  * REPEATABLE READ snapshot) into a target whose tenant tables are emptied first, every masked column replaced by
- * the source's own SELECT (masking.ts), so the COPY stream between them carries masked values only. The target is loaded relaxed (keys, indexes and foreign keys rebuilt after: the rebuild is
- * what proves the masked data keeps every unique and reference) and only ever sees masked values.
+ * the source's own SELECT (masking.ts), so the COPY stream between them carries masked values only. The target is
+ * loaded relaxed (keys, indexes and foreign keys rebuilt after: the rebuild is what proves the masked data keeps
+ * every unique and reference).
  */
 export type Annotations = Record<string, Record<string, ColumnAnnotation>>;
 
@@ -52,10 +53,7 @@ export async function checkSameColumns(sourceColumns: { table: string; column: s
 
 /** A table's columns in order, with their types and masking strategies. */
 async function columnsWithMasks(c: Client, table: string, masks: Annotations): Promise<MaskedColumn[]> {
-  const { rows } = await c.query<{ column: string; type: string }>(
-    `SELECT a.attname AS column, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = ('"public".' || $1)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`, [quoteIdent(table)]);
-  return rows.map((r) => ({ ...r, strategy: masks[table]?.[r.column]?.mask ?? "keep" }));
+  return (await copyableColumnTypes(c, table)).map((r) => ({ ...r, strategy: masks[table]?.[r.column]?.mask ?? "keep" }));
 }
 
 /** One source connection and one target connection, copying tables side by side with the other lanes. */
@@ -75,7 +73,7 @@ export async function joinSnapshot(source: Client, other: Client): Promise<void>
 /**
  * Copies `tenants` from the source (every lane's source connection in one snapshot) into the target: first, in one
  * transaction, the tenant tables emptied, the clinic rows written and the keys dropped for a relaxed load; then the
- * tables, the largest first, each taken by the next free lane (the masking runs in the source's backends, so two
+ * tables, the largest on disk first, each taken by the next free lane (the masking runs in the source's backends, so two
  * lanes use two cores), one transaction per lane; all committed before `onLoaded` and the rebuild. The target is a
  * branch nothing reads until it has verified, so a half-loaded one is never seen: a failure drops it. `masks` says
  * which columns are replaced: the annotations' strategies (tests pass a wrong plan on purpose to show the
@@ -110,7 +108,7 @@ export async function copyTenantsMasked(lanes: CopyLane[], opts: { tenants: stri
   };
   if (plan) {
     // No key or foreign key is checked until the rebuild: any order, any lane.
-    const queue = await largestFirst(source, dataTables);
+    const queue = await tablesBySize(source, dataTables);
     await Promise.all(lanes.map((lane) => inTransaction(lane.target, async () => {
       for (let table = queue.shift(); table; table = queue.shift()) await copyTable(lane, table);
     })));
@@ -127,12 +125,4 @@ export async function copyTenantsMasked(lanes: CopyLane[], opts: { tenants: stri
     opts.log?.(`rebuilt keys, indexes and foreign keys (every unique and reference checked against the masked rows): ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
   return { tables, rows: tables.reduce((n, t) => n + t.rows, 0) };
-}
-
-/** The tables by the planner's row estimate, largest first: the long copies start first and the lanes end together. */
-async function largestFirst(c: Client, tables: string[]): Promise<string[]> {
-  const { rows } = await c.query<{ table: string }>(
-    `SELECT c.relname AS table FROM pg_catalog.pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
-     ORDER BY c.reltuples DESC, c.relname`, [tables]);
-  return rows.map((r) => r.table);
 }

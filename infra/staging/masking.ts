@@ -1,6 +1,6 @@
 import type { Client } from "pg";
 import type { MaskStrategy } from "../compliance/columnAnnotations";
-import { quoteIdent, quoteLiteral } from "../naming";
+import { quoteIdent, quoteLiteral, textArrayLiteral } from "../naming";
 
 /**
  * The local staging copy's masking, as SQL the source evaluates in the SELECT its COPY reads: the original values
@@ -29,12 +29,17 @@ export const MAX_SHIFT_DAYS = 60;
 
 const BLOCK = 64;
 
+/** A run key HMAC takes as it is: 16 bytes at least, at most SHA-256's 64-byte block (longer keys are hashed first). */
+export function checkRunKey(runKey: Buffer): void {
+  if (runKey.length < 16 || runKey.length > BLOCK) throw new Error("the staging run key must be 16 to 64 bytes");
+}
+
 /**
  * HMAC's two padded keys (RFC 2104: the key zero-padded to SHA-256's 64-byte block, XOR 0x36 and 0x5c), which is
  * all the SQL needs: HMAC(k, m) = sha256(outer ‖ sha256(inner ‖ m)).
  */
 export function hmacPads(runKey: Buffer): { inner: Buffer; outer: Buffer } {
-  if (runKey.length < 16 || runKey.length > BLOCK) throw new Error("the staging run key must be 16 to 64 bytes");
+  checkRunKey(runKey);
   const inner = Buffer.alloc(BLOCK, 0x36), outer = Buffer.alloc(BLOCK, 0x5c);
   for (let i = 0; i < runKey.length; i++) {
     inner[i]! ^= runKey[i]!;
@@ -86,16 +91,13 @@ export function maskedSelect(table: string, columns: MaskedColumn[], tenants: st
     return `r.${name}`;
   };
   let shiftDays: string | undefined;
-  const exprs = columns.map((col, n) => (col.strategy === "keep" ? row(col.column) : `CAST(${maskOne(col, n)} AS ${col.type})`));
-  const list = `ARRAY[${tenants.map(quoteLiteral).join(", ")}]::text[]`;
-  const rows = `SELECT r.*${helpers.map((h) => `, ${h}`).join("")} FROM ${KEY_SOURCE} CROSS JOIN "public".${quoteIdent(table)} AS r WHERE r."clinic_id" = ANY(${list})${helpers.length ? " OFFSET 0" : ""}`;
+  const exprs = columns.map((col, n) => (col.strategy === "keep" ? row(col.column) : `CAST(${maskOne(col, col.strategy, n)} AS ${col.type})`));
+  const rows = `SELECT r.*${helpers.map((h) => `, ${h}`).join("")} FROM ${KEY_SOURCE} CROSS JOIN "public".${quoteIdent(table)} AS r WHERE r."clinic_id" = ANY(${textArrayLiteral(tenants)})${helpers.length ? " OFFSET 0" : ""}`;
   return `SELECT ${exprs.join(", ")} FROM ${KEY_SOURCE} CROSS JOIN (${rows}) AS r`;
 
-  function maskOne({ column, type, strategy }: MaskedColumn, n: number): string {
+  function maskOne({ column, type }: MaskedColumn, strategy: Exclude<MaskStrategy, "keep">, n: number): string {
     const v = row(column);
     switch (strategy) {
-      case "keep":
-        return v;
       case "email":
         return `pg_catalog.encode(pg_catalog.substr(${hmac("email", v)}, 1, 8), 'hex') || '@${MASKED_EMAIL_DOMAIN}'`;
       case "secret":
@@ -115,7 +117,7 @@ export function maskedSelect(table: string, columns: MaskedColumn[], tenants: st
       }
       case "date-shift": {
         // A row's dates move together (a booking keeps its own order), by 1 to MAX_SHIFT_DAYS days keyed by the row.
-        shiftDays ??= `${once("bloom_shift", hmac("row", `${quoteLiteral(`${table}:`)} || r."id"::text`))}`;
+        shiftDays ??= once("bloom_shift", hmac("row", `${quoteLiteral(`${table}:`)} || r."id"::text`));
         const days = `(1 + ${word(shiftDays, 0)} % ${MAX_SHIFT_DAYS})`;
         if (type === "date") return `${v} + ${days}`;
         if (/^timestamp\b/.test(type)) return `${v} + pg_catalog.make_interval(days => ${days})`;

@@ -5,7 +5,7 @@ import { maskedColumns } from "../compliance/columnAnnotations";
 import { hoursFromNow } from "../time";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import { checkAnnotated, checkSameColumns, copyTenantsMasked, joinSnapshot, type Annotations } from "./maskedCopy";
-import { hmacPads } from "./masking";
+import { checkRunKey } from "./masking";
 import { neonMaskingRules } from "./neonMaskingRules";
 import { prepareAnonymizedSource, removeAnonymizedSource } from "./neonAnonymizedSource";
 import { selectTenants, type TenantSelection } from "./tenantSample";
@@ -90,7 +90,7 @@ async function describePlan(source: Client, spec: StagingRefreshSpec, tenants: s
 }
 
 export async function refreshStagingCopy(spec: StagingRefreshSpec): Promise<StagingRefreshResult> {
-  hmacPads(spec.runKey); // a run key of the wrong size is refused before anything is read
+  checkRunKey(spec.runKey); // before anything is read
   const tenants = selectTenants(spec.source.tenants, spec.selection, spec.runKey);
   spec.log(`tenants: ${tenants.join(", ")} (${tenants.length} of ${spec.source.tenants.length}, whole)`);
   const onNeon = spec.source.backend.kind === "neon";

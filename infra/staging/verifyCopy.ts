@@ -4,7 +4,7 @@ import { to as copyTo } from "pg-copy-streams";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { COLUMN_ANNOTATIONS, maskedColumns, type AnnotatedColumn } from "../compliance/columnAnnotations";
-import { quoteIdent, quoteLiteral } from "../naming";
+import { quoteIdent, textArrayLiteral } from "../naming";
 import { tenantDataTables } from "../tenancy/tenantPolicies";
 import type { Annotations } from "./maskedCopy";
 
@@ -59,8 +59,6 @@ export function maskedTables(annotations: Annotations = COLUMN_ANNOTATIONS): { t
   return [...new Set(masked.map((c) => c.table))].map((table) => ({ table, cols: masked.filter((c) => c.table === table) }));
 }
 
-const tenantList = (ids: string[]) => `ARRAY[${ids.map(quoteLiteral).join(", ")}]::text[]`;
-
 /**
  * Per masked column, the keyed hashes of a table's values, read over COPY. A contact column hashes the value alone
  * (compared with every original anywhere); any other masked column hashes the row's id with the value, so equal
@@ -68,7 +66,7 @@ const tenantList = (ids: string[]) => `ARRAY[${ids.map(quoteLiteral).join(", ")}
  * contact columns, the rows read) to the copied tenants.
  */
 async function columnHashes(c: Client, table: string, cols: AnnotatedColumn[], chosen: string[]): Promise<number[][]> {
-  const inChosen = `"clinic_id" = ANY(${tenantList(chosen)})`;
+  const inChosen = `"clinic_id" = ANY(${textArrayLiteral(chosen)})`;
   const anyContact = cols.some((col) => col.category === "contact");
   const exprs = cols.map((col) => {
     const value = `${quoteIdent(col.column)}::text`;

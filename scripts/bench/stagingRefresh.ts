@@ -14,6 +14,7 @@ import { prodLikeTenantSql } from "../../test/stagingFixtures";
 import { ensureTestPostgres } from "../services/ensurePostgres";
 import { pgDumpRestore } from "./pgDump";
 import { seconds } from "./extractPool";
+import { median } from "./stats";
 
 /**
  * bench:staging-refresh — the local staging refresh of `--rows` rows (default 1 M: `--tenants` 4 clinics of 250 k
@@ -27,7 +28,6 @@ const { values } = parseArgs({ options: { rows: { type: "string", default: "1000
 const ROWS = Number(values.rows);
 const TENANTS = Number(values.tenants);
 const RUNS = Number(values.runs);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function pool(backend: LocalPostgresBackend, project: string, keep = false): Promise<DatabaseAt & { url: string; kept: boolean }> {
   const marker = `${TENANTS}x${ROWS}`;

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { REPO_ROOT } from "../../infra/config/stackFile";
-import { TEMPORAL_CLI, TEMPORAL_CLI_DIR, TEMPORAL_CLI_MODULE, TEMPORAL_CLI_STAMP, TEMPORAL_CLI_VERSION, temporalCli } from "../../infra/controlPlane/temporalDevServer";
+import { TEMPORAL_CLI, TEMPORAL_CLI_DIR, TEMPORAL_CLI_MODULE, TEMPORAL_CLI_STAMP, TEMPORAL_CLI_VERSION, builtTemporalCli } from "../../infra/controlPlane/temporalDevServer";
 import { go, haveGo, writeWrapperModule } from "./goBuild";
 
 /**
@@ -14,12 +14,8 @@ const log = (m: string) => process.stdout.write(`[setup:temporal] ${m}\n`);
 
 function main() {
   const started = performance.now();
-  try {
-    log(`using the built CLI v${TEMPORAL_CLI_VERSION}: ${path.relative(REPO_ROOT, temporalCli())} (cached)`);
-    return;
-  } catch {
-    // not built yet: build it
-  }
+  const built = builtTemporalCli();
+  if (built) return log(`using the built CLI v${TEMPORAL_CLI_VERSION}: ${path.relative(REPO_ROOT, built)} (cached)`);
   if (!haveGo()) throw new Error(`no Go toolchain to build the Temporal CLI (${TEMPORAL_CLI_MODULE}): install Go (https://go.dev/dl, or the machine image's /usr/local/go)`);
   const src = path.join(TEMPORAL_CLI_DIR, "src");
   writeWrapperModule(src, { module: "bloom.local/temporal-cli", goVersion: "1.24", requires: [`${TEMPORAL_CLI_MODULE} v${TEMPORAL_CLI_VERSION}`], pkg: `${TEMPORAL_CLI_MODULE}/cmd/temporal` });

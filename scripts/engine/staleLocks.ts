@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT } from "../../infra/config/stackFile";
+import { processAlive } from "../../infra/processes";
 
 /**
  * A `pulumi up` killed with -9 on the file backend leaves its lock (`.pulumi/locks/<org>/<project>/<stack>/*.json`,
@@ -28,19 +29,10 @@ export async function recoverStaleLocks(stack: Stack): Promise<string[]> {
   if (!existsSync(dir)) return [];
   const holders = readdirSync(dir).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(path.join(dir, f), "utf8")) as LockHolder);
   if (!holders.length) return [];
-  const live = holders.filter((h) => h.hostname !== os.hostname() || isAlive(h.pid));
+  const live = holders.filter((h) => h.hostname !== os.hostname() || processAlive(h.pid));
   if (live.length) return holders.map((h) => `stack ${stack.name} is locked by pid ${h.pid} on ${h.hostname} since ${h.timestamp}${live.includes(h) ? " (still running or on another host: left alone)" : ""}`);
   await stack.cancel();
   return holders.map((h) => `stack ${stack.name}: removed the lock of pid ${h.pid} (started ${h.timestamp}), a run killed on this host whose process is gone`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

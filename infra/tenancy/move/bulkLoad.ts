@@ -15,8 +15,8 @@ export interface BulkLoadPlan {
   foreignKeys: { table: string; name: string; definition: string }[];
   /** Primary keys and unique constraints: rebuilt by one sort each after the load instead of row by row. */
   keys?: { table: string; name: string; definition: string }[];
-  /** Other indexes, as pg_get_indexdef gives them. */
-  indexes?: { name: string; definition: string }[];
+  /** Other indexes, as pg_get_indexdef gives them, with their table (journals written before it was recorded lack it). */
+  indexes?: { name: string; definition: string; table?: string }[];
   /** Tables whose replica identity is one of those indexes: dropping it loses the setting, so it is set again. */
   replicaIdentities?: { table: string; index: string }[];
   tables: string[];
@@ -35,8 +35,8 @@ export async function bulkLoadPlan(target: Client, tables: string[]): Promise<Bu
     `SELECT c.relname AS table, k.conname AS name, pg_catalog.pg_get_constraintdef(k.oid) AS definition
      FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
      WHERE k.contype IN ('p', 'u') AND c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1) ORDER BY 1, 2`, [tables])).rows;
-  const indexes = (await target.query<{ name: string; definition: string }>(
-    `SELECT i.relname AS name, pg_catalog.pg_get_indexdef(x.indexrelid) AS definition FROM pg_catalog.pg_index x
+  const indexes = (await target.query<{ name: string; definition: string; table: string }>(
+    `SELECT i.relname AS name, pg_catalog.pg_get_indexdef(x.indexrelid) AS definition, c.relname AS table FROM pg_catalog.pg_index x
      JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_class c ON c.oid = x.indrelid
      WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = x.indexrelid) ORDER BY 1`, [tables])).rows;
@@ -63,6 +63,7 @@ export async function relaxForBulkLoad(target: Client, plan: BulkLoadPlan): Prom
 export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan, alongside: Client[] = []): Promise<void> {
   const constraints = async () => new Map((await target.query<{ name: string; validated: boolean }>(
     `SELECT conname AS name, convalidated AS validated FROM pg_catalog.pg_constraint WHERE contype IN ('f', 'p', 'u') AND connamespace = 'public'::regnamespace`)).rows.map((r) => [r.name, r.validated]));
+  const t = (table: string) => `"public".${quoteIdent(table)}`;
   const lanes = [target, ...alongside];
   const bySize = await tablesBySize(target, plan.tables);
   const inLanes = (statements: { table: string; sql: string }[]) => {
@@ -73,12 +74,11 @@ export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan, a
   };
   const keys = await constraints();
   await inLanes([
-    ...(plan.keys ?? []).filter((k) => !keys.has(k.name)).map((k) => ({ table: k.table, sql: `ALTER TABLE "public".${quoteIdent(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}` })),
-    ...(plan.indexes ?? []).map((ix) => ({ table: indexTable(ix.definition), sql: ix.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS ") })),
+    ...(plan.keys ?? []).filter((k) => !keys.has(k.name)).map((k) => ({ table: k.table, sql: `ALTER TABLE ${t(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.definition}` })),
+    ...(plan.indexes ?? []).map((ix) => ({ table: ix.table ?? ix.name, sql: ix.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS ") })),
   ]);
-  for (const r of plan.replicaIdentities ?? []) await target.query(`ALTER TABLE "public".${quoteIdent(r.table)} REPLICA IDENTITY USING INDEX ${quoteIdent(r.index)}`);
+  for (const r of plan.replicaIdentities ?? []) await target.query(`ALTER TABLE ${t(r.table)} REPLICA IDENTITY USING INDEX ${quoteIdent(r.index)}`);
   const present = await constraints();
-  const t = (table: string) => `"public".${quoteIdent(table)}`;
   for (const fk of plan.foreignKeys) {
     if (!present.has(fk.name)) await target.query(`ALTER TABLE ${t(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.definition.replace(/\s+NOT VALID$/, "")} NOT VALID`);
   }
@@ -86,8 +86,8 @@ export async function restoreAfterBulkLoad(target: Client, plan: BulkLoadPlan, a
   for (const table of plan.tables) await target.query(`ALTER TABLE ${t(table)} ENABLE TRIGGER ${FENCE_TRIGGER}`);
 }
 
-/** The tables, largest on disk first (after a load the planner's estimates are not there yet; the sizes are). */
-async function tablesBySize(c: Client, tables: string[]): Promise<string[]> {
+/** The tables, largest on disk first (right after a load too, when the planner has no estimates yet). */
+export async function tablesBySize(c: Client, tables: string[]): Promise<string[]> {
   const { rows } = await c.query<{ table: string }>(
     `SELECT c.relname AS table FROM pg_catalog.pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)
      ORDER BY pg_catalog.pg_relation_size(c.oid) DESC, c.relname`, [tables]);
@@ -99,15 +99,9 @@ async function tablesBySize(c: Client, tables: string[]): Promise<string[]> {
  * validation locks its table against the next one on the same table, so two lanes on one table take turns.
  */
 function interleaveByTable(statements: { table: string; sql: string }[], bySize: string[]): string[] {
-  const rank = (table: string) => (bySize.includes(table) ? bySize.indexOf(table) : bySize.length);
+  const rank = (table: string) => { const i = bySize.indexOf(table); return i < 0 ? bySize.length : i; };
   const groups = [...new Set(statements.map((s) => s.table))].sort((a, b) => rank(a) - rank(b)).map((table) => statements.filter((s) => s.table === table).map((s) => s.sql));
   const out: string[] = [];
   for (let i = 0; groups.some((g) => i < g.length); i++) for (const g of groups) if (i < g.length) out.push(g[i]!);
   return out;
-}
-
-/** The table a `pg_get_indexdef` definition is on ("… ON public.appointment USING …"). */
-function indexTable(definition: string): string {
-  const m = / ON (?:ONLY )?(?:public|"public")\.("(?:[^"]|"")+"|[^\s(]+) /.exec(definition);
-  return m ? m[1]!.replace(/^"|"$/g, "").replace(/""/g, '"') : definition;
 }

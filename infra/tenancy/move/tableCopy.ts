@@ -16,12 +16,17 @@ export interface TableCopyResult {
   ms: number;
 }
 
-/** The columns COPY can write (generated columns are computed by the target), in table order. */
+/** The columns COPY can write (generated columns are computed by the target), in table order, with their types. */
+export async function copyableColumnTypes(c: Client, table: string): Promise<{ column: string; type: string }[]> {
+  const { rows } = await c.query<{ column: string; type: string }>(
+    `SELECT a.attname AS column, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = ('"public".' || $1)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`, [quoteIdent(table)]);
+  return rows;
+}
+
+/** The columns COPY can write, in table order. */
 export async function copyableColumns(c: Client, table: string): Promise<string[]> {
-  const { rows } = await c.query<{ attname: string }>(
-    `SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = ('"public".' || $1)::regclass
-     AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`, [quoteIdent(table)]);
-  return rows.map((r) => r.attname);
+  return (await copyableColumnTypes(c, table)).map((r) => r.column);
 }
 
 /** The tenant's clinic row, which every tenant table references, into the target (kept if already there). */
