@@ -11,6 +11,8 @@ import { statusCommand } from "./runbook/statusCommand";
 import { offboardCommand, verifyExportCommand } from "./runbook/offboardCommand";
 import { migrateAll, syncTenantStacks } from "./runbook/tenantSync";
 import { stagingRefresh } from "./runbook/stagingCommands";
+import { durablePurges } from "./controlPlane/purgeSchedule";
+import { workerCommand } from "./controlPlane/workerCommand";
 import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
@@ -32,7 +34,8 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
       … [--online [--copy-rate 20]]  (either way while the tenant keeps writing: row-filtered logical replication,
                                       a freeze of seconds; --copy-rate caps the initial copy in MB/s; Neon: add
                                       --enable-logical-replication to allow it)
-  tenants purge <id> [--now]         (the old copy a move left, after the grace period)
+  tenants purge <id> [--now]         (the old copy a move left, after the grace period; a move with a grace period
+                                     schedules it on the control plane, which runs it then with no command)
   tenants abort <id>                 (undo a move that has not cut over)
   tenants offboard <id> --export <dir>  (export encrypted with BLOOM_EXPORT_KEY, verify, erase everywhere, evidence)
   tenants verify-export <dir>        (an export against its manifest, with BLOOM_EXPORT_KEY)
@@ -41,7 +44,9 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
                                       the source by keyed hashes, then the app repointed; BLOOM_STAGING_RUN_KEY repeats
                                       a run's masked values; --dry-run prints the masking and the row counts)
   ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)
-  status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)`;
+  status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)
+  worker [--address h:p] [--namespace n] [--max-activities 4]
+                                     (a control-plane worker until Ctrl-C; default: this machine's dev server)`;
 
 async function main(argv: string[]) {
   const { positionals, values } = parseArgs({
@@ -80,6 +85,9 @@ async function main(argv: string[]) {
       "from-config": { type: "string" },
       tenants: { type: "string" },
       sample: { type: "string" },
+      address: { type: "string" },
+      namespace: { type: "string" },
+      "max-activities": { type: "string" },
     },
   });
   const [command, sub, arg] = positionals;
@@ -92,6 +100,7 @@ async function main(argv: string[]) {
     return;
   }
   if (command === "tenants" && sub === "verify-export" && arg) return verifyExportCommand(arg, say);
+  if (command === "worker") return workerCommand({ address: values.address, namespace: values.namespace, maxActivities: values["max-activities"] }, say);
   const ctx = await openStackContext({ stackName: values.stack!, configFile: values.config, root: values.root });
 
   if (command === "staging" && sub === "refresh") {
@@ -101,7 +110,7 @@ async function main(argv: string[]) {
   } else if (command === "tenants" && sub === "status") {
     await tenantsStatus(ctx, say);
   } else if (command === "tenants" && (sub === "extract" || sub === "return") && arg) {
-    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), online: values.online, enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]) });
+    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), schedulePurge: durablePurges(ctx, say), online: values.online, enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]) });
   } else if (command === "tenants" && sub === "purge" && arg) {
     await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
   } else if (command === "tenants" && sub === "sync") {

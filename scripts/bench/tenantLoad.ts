@@ -5,6 +5,8 @@ import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { percentile } from "./stats";
+import { count, poissonLoad as poissonLoadIn, type PoissonLoadOptions, type Run } from "./poissonLoad";
+import { poissonLoadOnThread } from "./floodThread";
 import { buildExampleApp, exampleAppEnv, startExampleApp, type RunningExampleApp } from "../exampleApp";
 import { findEngine } from "../engine/engineLocation";
 import { evenRefill, TENANT_BURST_DIVISOR } from "@bloom/tenant-runtime/limiter";
@@ -22,7 +24,8 @@ import { evenRefill, TENANT_BURST_DIVISOR } from "@bloom/tenant-runtime/limiter"
  *      connection in phase (one connection per identifier) — over `--windows` of the aggressor's budget window
  *      (`--window`, 20 s), aligned to epoch multiples of it; the aggressor's tenant-wide budget is `--budget-share` of
  *      saturation (0.1) per window, paced (a token bucket of a 25th of it). The victim's p95 is also given per window,
- *      alone and under the flood; `--warmup <s>` floods that long, unmeasured, before the measured windows.
+ *      alone and under the flood; `--warmup <s>` floods that long, unmeasured, before the measured windows. The Poisson
+ *      flood's client runs on its own thread (`--flood-client in-process`: on the victim client's event loop).
  * Headline: `noisy-neighbour victim p95 ratio = <x> (target <= 1.2)`. Not run by CI (timings are noise there).
  */
 const { values } = parseArgs({
@@ -39,6 +42,9 @@ const { values } = parseArgs({
     "budget-share": { type: "string", default: "0.1" },
     "flood-shape": { type: "string", default: "poisson" },
     warmup: { type: "string", default: "0" },
+    // Where the Poisson flood's client runs: its own thread (default; the aggressor's clients are other machines),
+    // or the victim's event loop (`in-process`, as before: the flood's answers then delay the victim's client).
+    "flood-client": { type: "string", default: "thread" },
     profile: { type: "string" },
   },
 });
@@ -51,21 +57,13 @@ const VICTIM_SHARE = Number(values["victim-rate"]);
 const BUDGET_SHARE = Number(values["budget-share"]);
 const FLOOD_SHAPE = values["flood-shape"];
 const WARMUP_S = Number(values.warmup);
+const FLOOD_CLIENT = values["flood-client"];
+if (FLOOD_CLIENT !== "thread" && FLOOD_CLIENT !== "in-process") throw new Error(`--flood-client: "thread" or "in-process", not "${FLOOD_CLIENT}"`);
 if (FLOOD_SHAPE !== "poisson" && FLOOD_SHAPE !== "bursts") throw new Error(`--flood-shape: "poisson" or "bursts", not "${FLOOD_SHAPE}"`);
+const poissonLoad = (o: Omit<PoissonLoadOptions, "windowS">) => poissonLoadIn({ ...o, windowS: WINDOW_S });
 const log = (m: string) => console.log(`[tenant-load] ${m}`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-interface Run {
-  latencies: number[];
-  statuses: Map<number, number>;
-  /** 2xx answers per limiter window (epoch-aligned, as @upstash/ratelimit's windows are). */
-  acceptedPerWindow: Map<number, number>;
-  /** Latencies per limiter window, by send time (the Poisson victim only). */
-  latenciesPerWindow?: Map<number, number[]>;
-  seconds: number;
-}
-
-const count = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 1);
 const ok = (r: Run) => [...r.statuses].filter(([s]) => s >= 200 && s < 300).reduce((n, [, c]) => n + c, 0);
 const total = (r: Run) => [...r.statuses.values()].reduce((a, b) => a + b, 0);
 const summary = (r: Run) => `p50 ${ms(percentile(r.latencies, 50))}, p95 ${ms(percentile(r.latencies, 95))}, p99 ${ms(percentile(r.latencies, 99))}, ${(total(r) / r.seconds).toFixed(0)} req/s, statuses ${JSON.stringify(Object.fromEntries(r.statuses))}`;
@@ -126,38 +124,6 @@ function cpuShare(before: Map<number, { label: string; ticks: number }>, after: 
   const byLabel = new Map<string, number>();
   for (const [pid, a] of after) byLabel.set(a.label, (byLabel.get(a.label) ?? 0) + a.ticks - (before.get(pid)?.ticks ?? 0));
   return [...byLabel].sort(([, x], [, y]) => y - x).map(([label, ticks]) => `${label} ${((ticks / 100 / seconds) * 100).toFixed(0)} %`).join(", ");
-}
-
-/**
- * The victim as an open loop: requests at Poisson arrivals (`rate` per second), each on its own, its latency counted
- * from when it was due. autocannon's `overallRate` sends each second's quota back to back at the second's start on
- * every connection, so two autocannon runs collide at every second by construction; real clinics do not.
- */
-async function poissonLoad(opts: { url: string; path: string; cookies: string[]; clinic: string; rate: number; seconds: number }): Promise<Run> {
-  const run: Run = { latencies: [], statuses: new Map(), acceptedPerWindow: new Map(), latenciesPerWindow: new Map(), seconds: opts.seconds };
-  const start = performance.now();
-  const end = start + opts.seconds * 1000;
-  const inFlight: Promise<void>[] = [];
-  let sent = 0;
-  for (let due = start - Math.log(1 - Math.random()) * (1000 / opts.rate); due < end; due += -Math.log(1 - Math.random()) * (1000 / opts.rate)) {
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const scheduled = due;
-    const windowOf = Math.floor((Date.now() + scheduled - performance.now()) / (WINDOW_S * 1000));
-    const cookie = opts.cookies[sent++ % opts.cookies.length]!; // round robin over the identifiers
-    inFlight.push(fetch(opts.url + opts.path, { headers: { "x-clinic-id": opts.clinic, cookie } }).then(async (res) => {
-      await res.arrayBuffer();
-      const latency = performance.now() - scheduled;
-      run.latencies.push(latency);
-      const perWindow = run.latenciesPerWindow!.get(windowOf) ?? [];
-      run.latenciesPerWindow!.set(windowOf, perWindow);
-      perWindow.push(latency);
-      count(run.statuses, res.status);
-      if (res.status >= 200 && res.status < 300) count(run.acceptedPerWindow, windowOf);
-    }, () => void count(run.statuses, 0)));
-  }
-  await Promise.all(inFlight);
-  return run;
 }
 
 async function signIn(url: string, clinicId: string, patientId: string): Promise<string> {
@@ -287,7 +253,7 @@ async function main() {
     })();
     const [flood, underFlood, probe] = await Promise.all([
       FLOOD_SHAPE === "poisson"
-        ? poissonLoad({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", seconds: floodSeconds, rate: floodRate })
+        ? (FLOOD_CLIENT === "thread" ? (o: Omit<PoissonLoadOptions, "windowS">) => poissonLoadOnThread({ ...o, windowS: WINDOW_S }) : poissonLoad)({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", seconds: floodSeconds, rate: floodRate })
         // One connection per identifier: a request waiting its clinic's turn holds its connection, and the offered rate holds.
         : load({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", connections: IDENTIFIERS, seconds: floodSeconds, rate: floodRate }),
       poissonLoad({ url, path: "/api/appointments", cookies: victim, clinic: "alpha", seconds: floodSeconds, rate: victimRate }),
@@ -297,7 +263,7 @@ async function main() {
     // by the window the request was sent in.
     const answered = [...flood.acceptedPerWindow].sort(([a], [b]) => a - b).map(([, n]) => n).slice(0, WINDOWS);
     const within = answered.length === WINDOWS && answered.every((n) => Math.abs(n - budget) <= budget * 0.05);
-    log(`aggressor (beta list from ${IDENTIFIERS} identifiers, ${FLOOD_SHAPE === "poisson" ? "Poisson arrivals" : `autocannon over ${IDENTIFIERS} connections (each second's quota sent at its start)`}, offered ${floodRate} req/s = ${FLOOD} × saturation): ${summary(flood)}`);
+    log(`aggressor (beta list from ${IDENTIFIERS} identifiers, ${FLOOD_SHAPE === "poisson" ? `Poisson arrivals from ${FLOOD_CLIENT === "thread" ? "its own thread" : "the victim's event loop"}` : `autocannon over ${IDENTIFIERS} connections (each second's quota sent at its start)`}, offered ${floodRate} req/s = ${FLOOD} × saturation): ${summary(flood)}`);
     const refill = evenRefill(budget, WINDOW_S * 1000);
     log(`aggressor budget ${budget} per ${WINDOW_S} s (${BUDGET_SHARE} × saturation, paced: a bucket of ${burst}, refilled ${refill.tokens} every ${refill.everyMs} ms); admitted (2xx) per window by send time ${JSON.stringify(answered)} — ${within ? "within" : "NOT within"} ±5 %; 429 share ${(((flood.statuses.get(429) ?? 0) / Math.max(1, total(flood))) * 100).toFixed(1)} %`);
     log(`victim under the flood (alpha list, Poisson arrivals at ${victimRate} req/s): ${summary(underFlood)}; 429s ${underFlood.statuses.get(429) ?? 0}, non-2xx ${total(underFlood) - ok(underFlood)}`);

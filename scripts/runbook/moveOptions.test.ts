@@ -2,10 +2,10 @@ import { describe, expect, it } from "vitest";
 import { parseCopyRate, parseGrace } from "./tenantCommands";
 
 describe("move options on the command line", () => {
-  it("--grace: days by default, h and m suffixes, 0; anything else named with the fix", () => {
+  it("--grace: days by default, h, m and s suffixes, 0; anything else named with the fix", () => {
     expect(parseGrace(undefined)).toBe(7 * 86_400_000);
-    expect([parseGrace("2d"), parseGrace("12h"), parseGrace("30m"), parseGrace("0"), parseGrace("3")]).toEqual([2 * 86_400_000, 12 * 3_600_000, 30 * 60_000, 0, 3 * 86_400_000]);
-    expect(() => parseGrace("a week")).toThrow(/--grace "a week": give a duration like 7d, 12h, 30m or 0/);
+    expect([parseGrace("2d"), parseGrace("12h"), parseGrace("30m"), parseGrace("0"), parseGrace("3"), parseGrace("45s")]).toEqual([2 * 86_400_000, 12 * 3_600_000, 30 * 60_000, 0, 3 * 86_400_000, 45_000]);
+    expect(() => parseGrace("a week")).toThrow(/--grace "a week": give a duration like 7d, 12h, 30m, 45s or 0/);
   });
   it("--copy-rate: a positive number of MB/s, or no cap", () => {
     expect(parseCopyRate(undefined)).toBeUndefined();

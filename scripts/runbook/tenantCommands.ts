@@ -10,6 +10,7 @@ import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
+import type { PurgeScheduling, SchedulePurge } from "../controlPlane/purgeSchedule";
 import { declareIsolation, tenantHandle, tenantStackUrl, upRecovering, upTenantStack } from "./tenantStackAccess";
 
 /**
@@ -28,6 +29,9 @@ export interface MoveCommandOptions {
   enableLogicalReplication?: boolean;
   /** Kept before the old copy may be purged; 0 purges right after the cutover. */
   graceMs: number;
+  /** Hands the purge due after the grace period to the control plane (the CLI's durable timer); without it, the
+   *  operator runs `bloom tenants purge` then. */
+  schedulePurge?: SchedulePurge;
   say: Say;
 }
 
@@ -84,8 +88,21 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
     opts.say(`done: ${summary.rows} rows, ${(summary.bytes / 1e6).toFixed(1)} MB moved${summary.resumed ? " (resumed)" : ""}`);
   }
   if (opts.graceMs === 0) await purgeCommand(ctx, tenantId, { now: true, say: opts.say });
-  else opts.say(`the old copy is fenced and kept until ${summary.purgeAfter}: \`bloom tenants purge ${tenantId}\` then`);
+  else await handOverPurge(poolUrl, tenantId, summary.purgeAfter, opts);
   return summary;
+}
+
+/** After a move with a grace period: its purge scheduled on the control plane, or the command to run when due. */
+async function handOverPurge(poolUrl: string, tenantId: string, after: string, opts: MoveCommandOptions): Promise<void> {
+  const pending = (await withClient(poolUrl, (c) => readCatalogRow(c, tenantId)))?.pendingPurge;
+  const scheduling: PurgeScheduling = !pending ? { scheduled: false, why: "no old copy is pending" }
+    : !opts.schedulePurge ? { scheduled: false, why: "this command has no control plane" }
+    : await opts.schedulePurge({ tenantId, movedAt: pending.movedAt, after: pending.after }).catch((err: Error) => ({ scheduled: false as const, why: err.message }));
+  if (scheduling.scheduled) {
+    opts.say(`the old copy is fenced and kept until ${after}, then purged by the control plane with no command (workflow ${scheduling.workflowId}); \`bloom tenants purge ${tenantId} --now\` purges it earlier`);
+  } else {
+    opts.say(`the old copy is fenced and kept until ${after}: \`bloom tenants purge ${tenantId}\` then (not scheduled: ${scheduling.why})`);
+  }
 }
 
 export async function purgeCommand(ctx: StackContext, tenantId: string, opts: { now?: boolean; dryRun?: boolean; say: Say }): Promise<void> {
@@ -137,12 +154,12 @@ export async function tenantRowPlan(url: string, tenantId: string): Promise<{ ta
   }, "bloom-move-plan");
 }
 
-/** `--grace 7d | 12h | 30m | 0` in milliseconds. */
+/** `--grace 7d | 12h | 30m | 45s | 0` in milliseconds. */
 export function parseGrace(value: string | undefined): number {
   if (value === undefined) return 7 * 86_400_000;
-  const m = /^(\d+)([dhm]?)$/.exec(value.trim());
-  if (!m) throw new Error(`--grace "${value}": give a duration like 7d, 12h, 30m or 0`);
-  return Number(m[1]) * ({ d: 86_400_000, h: 3_600_000, m: 60_000, "": 86_400_000 } as Record<string, number>)[m[2]!]!;
+  const m = /^(\d+)([dhms]?)$/.exec(value.trim());
+  if (!m) throw new Error(`--grace "${value}": give a duration like 7d, 12h, 30m, 45s or 0`);
+  return Number(m[1]) * ({ d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, "": 86_400_000 } as Record<string, number>)[m[2]!]!;
 }
 
 /** `--copy-rate 20` (MB/s, > 0) or undefined. */

@@ -7,6 +7,7 @@ import { stopEmbeddedServer } from "../../infra/database/local/embeddedPostgres"
 import { DEFAULT_POOLER_PORT, poolerStateDir, stopPooler } from "../../infra/database/local/pgbouncer";
 import { DEFAULT_LOCAL_KV_PORT, endpointStateFile, stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 import { DEFAULT_STORE_REDIS_PORT, stopStoreRedis } from "../../infra/kv/localRedis";
+import { localWorkerRunning, stopLocalWorker } from "../controlPlane/localWorker";
 import { stopTemporalDevServer, temporalDevServerRunning, temporalPort } from "../../infra/controlPlane/temporalDevServer";
 import { processAlive } from "../../infra/processes";
 
@@ -47,6 +48,8 @@ export function localServicesOf(config: PlatformConfig): LocalService[] {
     }
   }
   const port = temporalPort();
+  // The worker before its server: it finishes what it holds while the server still answers.
+  services.push({ name: `control-plane worker of 127.0.0.1:${port}`, running: () => localWorkerRunning(port), stop: () => void stopLocalWorker(port) });
   services.push({ name: `Temporal dev server on 127.0.0.1:${port}`, running: () => temporalDevServerRunning({ port }), stop: () => void stopTemporalDevServer({ port }) });
   return services;
 }

@@ -46,14 +46,21 @@ export interface PurgeResult {
 /**
  * Purges the copy a finished move left at the tenant's old location, once its grace period is over (or `now`).
  * The clinic row there goes too; the fence stays, so a stale app instance still gets the retryable error.
+ * Undefined when there is nothing (of that move) to purge.
  */
-export async function purgeMovedCopy(poolUrl: string, tenantId: string, opts: { dedicatedUrl: () => Promise<string>; now?: boolean; log?: (l: string) => void }): Promise<PurgeResult | undefined> {
+export async function purgeMovedCopy(poolUrl: string, tenantId: string, opts: {
+  dedicatedUrl: () => Promise<string>;
+  now?: boolean;
+  /** Only the copy of this move (its `movedAt`): a scheduled purge leaves a later move's copy alone. */
+  movedAt?: string;
+  log?: (l: string) => void;
+}): Promise<PurgeResult | undefined> {
   return withClient(poolUrl, async (pool) => {
     await holdMoveLock(pool, tenantId);
     const row = await readCatalogRow(pool, tenantId);
     if (!row) throw new Error(`unknown tenant "${tenantId}": it is not in the pool's catalog`);
     const pending = row.pendingPurge;
-    if (!pending) return undefined;
+    if (!pending || (opts.movedAt !== undefined && pending.movedAt !== opts.movedAt)) return undefined;
     if (!opts.now && Date.parse(pending.after) > Date.now()) {
       throw new Error(`tenant "${tenantId}"'s old copy is kept until ${pending.after} (the grace period): purge it then, or now with --now`);
     }

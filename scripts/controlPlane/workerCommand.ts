@@ -1,0 +1,21 @@
+import { ensureTemporalDevServer } from "../../infra/controlPlane/temporalDevServer";
+import type { ControlPlaneEndpoint } from "../../infra/controlPlane/endpoint";
+import type { Say } from "../runbook/snapshotCommands";
+import { runControlPlaneWorker } from "./worker";
+
+/**
+ * `bloom worker [--address host:port --namespace ns] [--max-activities 4]`: a control-plane worker until Ctrl-C
+ * (or SIGTERM), which lets it finish the activities it holds. Without --address, this machine's dev server (started
+ * if it is down).
+ */
+export async function workerCommand(opts: { address?: string; namespace?: string; maxActivities?: string }, say: Say): Promise<void> {
+  const max = opts.maxActivities === undefined ? undefined : Number(opts.maxActivities);
+  if (max !== undefined && !(Number.isInteger(max) && max > 0)) throw new Error(`--max-activities "${opts.maxActivities}": give a whole number above 0 (activities at once on this worker)`);
+  if (opts.address !== undefined && !/^[\w.-]+:\d+$/.test(opts.address)) throw new Error(`--address "${opts.address}": give the Temporal frontend as host:port (e.g. 127.0.0.1:7233)`);
+  const endpoint: ControlPlaneEndpoint = opts.address
+    ? { address: opts.address, namespace: opts.namespace ?? "default", local: /^(127\.0\.0\.1|localhost):/.test(opts.address) }
+    : { address: (await ensureTemporalDevServer({ log: say })).address, namespace: opts.namespace ?? "default", local: true };
+  const stop = new AbortController();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { say(`${signal}: finishing the activities in hand, then stopping`); stop.abort(); });
+  await runControlPlaneWorker({ endpoint, maxConcurrentActivities: max, signal: stop.signal, log: say });
+}
