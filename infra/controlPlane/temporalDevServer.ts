@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import path from "node:path";
 import { REPO_ROOT } from "../config/stackFile";
-import { processAlive } from "../processes";
+import { processAlive, runningByPidFile, stopByPidFile } from "../processes";
 
 /**
  * The local stack's Temporal: the Temporal CLI's dev server (one process, SQLite persistence) on a loopback port,
@@ -93,18 +93,10 @@ export async function ensureTemporalDevServer(opts: { port?: number; dbFile?: st
 
 /** Ends this checkout's dev server on `port` (SIGTERM; `kill: true` for SIGKILL, as a crash would). */
 export function stopTemporalDevServer(opts: { port?: number; stateDir?: string; kill?: boolean } = {}): boolean {
-  const port = opts.port ?? temporalPort();
-  const file = pidFile(port, opts.stateDir ?? STATE_DIR);
-  if (!existsSync(file)) return false;
-  const pid = Number(readFileSync(file, "utf8"));
-  rmSync(file, { force: true });
-  if (!processAlive(pid)) return false;
-  process.kill(pid, opts.kill ? "SIGKILL" : "SIGTERM");
-  return true;
+  return stopByPidFile(pidFile(opts.port ?? temporalPort(), opts.stateDir ?? STATE_DIR), opts);
 }
 
 /** Whether this checkout's dev server on `port` is running (for `npm run local -- stop`). */
 export function temporalDevServerRunning(opts: { port?: number; stateDir?: string } = {}): boolean {
-  const file = pidFile(opts.port ?? temporalPort(), opts.stateDir ?? STATE_DIR);
-  return existsSync(file) && processAlive(Number(readFileSync(file, "utf8")));
+  return runningByPidFile(pidFile(opts.port ?? temporalPort(), opts.stateDir ?? STATE_DIR));
 }

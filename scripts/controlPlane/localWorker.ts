@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import type { ControlPlaneEndpoint } from "../../infra/controlPlane/endpoint";
-import { processAlive } from "../../infra/processes";
+import { pidInFile, processAlive, runningByPidFile, stopByPidFile } from "../../infra/processes";
 
 /**
  * The local stack's worker: one `bloom worker` process per dev server, detached like the other local services, so
@@ -19,8 +19,8 @@ export async function ensureLocalWorker(endpoint: ControlPlaneEndpoint, log: (li
   if (!endpoint.local) throw new Error("a local worker serves this machine's dev server only");
   mkdirSync(STATE_DIR, { recursive: true });
   const file = pidFile(portOf(endpoint));
-  const known = existsSync(file) ? Number(readFileSync(file, "utf8")) : 0;
-  if (known && processAlive(known)) return { pid: known, started: false };
+  const known = pidInFile(file);
+  if (processAlive(known)) return { pid: known, started: false };
   const logFile = localWorkerLog(endpoint);
   const before = existsSync(logFile) ? readFileSync(logFile, "utf8").length : 0;
   const fd = openSync(logFile, "a");
@@ -40,17 +40,6 @@ export async function ensureLocalWorker(endpoint: ControlPlaneEndpoint, log: (li
 }
 
 /** Ends the local worker of the dev server on `port` (SIGTERM: it finishes its activities first; `kill` for -9). */
-export function stopLocalWorker(port: number, opts: { kill?: boolean } = {}): boolean {
-  const file = pidFile(String(port));
-  if (!existsSync(file)) return false;
-  const pid = Number(readFileSync(file, "utf8"));
-  rmSync(file, { force: true });
-  if (!processAlive(pid)) return false;
-  process.kill(pid, opts.kill ? "SIGKILL" : "SIGTERM");
-  return true;
-}
+export const stopLocalWorker = (port: number, opts: { kill?: boolean } = {}): boolean => stopByPidFile(pidFile(String(port)), opts);
 
-export const localWorkerRunning = (port: number): boolean => {
-  const file = pidFile(String(port));
-  return existsSync(file) && processAlive(Number(readFileSync(file, "utf8")));
-};
+export const localWorkerRunning = (port: number): boolean => runningByPidFile(pidFile(String(port)));

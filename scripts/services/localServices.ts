@@ -9,7 +9,7 @@ import { DEFAULT_LOCAL_KV_PORT, endpointStateFile, stopLocalRestEndpoint } from 
 import { DEFAULT_STORE_REDIS_PORT, stopStoreRedis } from "../../infra/kv/localRedis";
 import { localWorkerRunning, stopLocalWorker } from "../controlPlane/localWorker";
 import { stopTemporalDevServer, temporalDevServerRunning, temporalPort } from "../../infra/controlPlane/temporalDevServer";
-import { processAlive } from "../../infra/processes";
+import { pidInFile, processAlive } from "../../infra/processes";
 
 /**
  * The long-lived processes a local stack starts on demand and leaves running for the next short-lived command:
@@ -23,18 +23,17 @@ export interface LocalService {
   stop(): void;
 }
 
-const pidIn = (file: string, line = 0) => (existsSync(file) ? Number(readFileSync(file, "utf8").split("\n")[line]) : 0);
 
 export function localServicesOf(config: PlatformConfig): LocalService[] {
   const services: LocalService[] = [];
   if (config.database.backend === "local" && !config.database.local?.serverUrl) {
     const pidFile = path.join(DEFAULT_EMBEDDED_DATA_DIR, "postmaster.pid");
-    services.push({ name: `embedded Postgres (${path.relative(REPO_ROOT, DEFAULT_EMBEDDED_DATA_DIR)})`, running: () => processAlive(pidIn(pidFile)), stop: () => stopEmbeddedServer(DEFAULT_EMBEDDED_DATA_DIR) });
+    services.push({ name: `embedded Postgres (${path.relative(REPO_ROOT, DEFAULT_EMBEDDED_DATA_DIR)})`, running: () => processAlive(pidInFile(pidFile)), stop: () => stopEmbeddedServer(DEFAULT_EMBEDDED_DATA_DIR) });
   }
   if (config.database.backend === "local") {
     const port = config.database.local?.poolerPort ?? DEFAULT_POOLER_PORT;
     const dir = poolerStateDir(path.join(REPO_ROOT, ".bloom"), port);
-    services.push({ name: `PgBouncer on 127.0.0.1:${port}`, running: () => processAlive(pidIn(path.join(dir, "pgbouncer.pid"))), stop: () => void stopPooler(dir) });
+    services.push({ name: `PgBouncer on 127.0.0.1:${port}`, running: () => processAlive(pidInFile(path.join(dir, "pgbouncer.pid"))), stop: () => void stopPooler(dir) });
   }
   if (config.kv.backend === "local") {
     const port = config.kv.local?.port ?? DEFAULT_LOCAL_KV_PORT;
@@ -44,7 +43,7 @@ export function localServicesOf(config: PlatformConfig): LocalService[] {
     if (!config.kv.local?.redisUrl) {
       const redisPort = Number(process.env.BLOOM_STORE_REDIS_PORT ?? DEFAULT_STORE_REDIS_PORT);
       const pidFile = path.join(REPO_ROOT, ".bloom", `redis-${redisPort}`, "redis.pid");
-      services.push({ name: `the store's redis-server on 127.0.0.1:${redisPort}`, running: () => processAlive(pidIn(pidFile)), stop: () => void stopStoreRedis({ port: redisPort }) });
+      services.push({ name: `the store's redis-server on 127.0.0.1:${redisPort}`, running: () => processAlive(pidInFile(pidFile)), stop: () => void stopStoreRedis({ port: redisPort }) });
     }
   }
   const port = temporalPort();
