@@ -29,11 +29,3 @@ export async function purgeProgressOf(client: Client, workflowId: string): Promi
   if (status.name !== "RUNNING") return status.name === "COMPLETED" ? { step: "done", outcome: await handle.result() } : { step: status.name.toLowerCase() };
   return handle.query<PurgeProgress>("progress");
 }
-
-/** Workers polling the control plane's task queue now (the server keeps a poller for about a minute after it left). */
-export async function pollingWorkers(client: Client): Promise<number> {
-  const res = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace, taskQueue: { name: CONTROL_PLANE_TASK_QUEUE, kind: 1 /* NORMAL */ }, taskQueueType: 1 /* WORKFLOW */,
-  });
-  return res.pollers?.length ?? 0;
-}

@@ -15,7 +15,9 @@ const { purgeDueCopy } = proxyActivities<ControlPlaneActivities>({
   // Deleting a big copy in batches takes a while; a dead worker is noticed by its missed heartbeats, not the timeout.
   startToCloseTimeout: "2 hours",
   heartbeatTimeout: "30 seconds",
-  retry: { initialInterval: "2 seconds", backoffCoefficient: 2, maximumInterval: "1 minute", nonRetryableErrorTypes: ["PurgeRefused"] },
+  // Retried whatever failed: the grace not yet over (clocks a second apart), a lock, the network. No failure is
+  // final yet: a tenant gone from the catalog retries until the workflow is ended (the step runner will split them).
+  retry: { initialInterval: "2 seconds", backoffCoefficient: 2, maximumInterval: "1 minute" },
 });
 
 /**

@@ -5,12 +5,10 @@ import { poissonLoad, type PoissonLoadOptions, type Run } from "./poissonLoad";
  * The aggressor's flood on its own thread: its clients are other clinics' machines, so handling its thousands of
  * answers must not delay the victim's own client (whose lateness would count as the app's latency).
  */
-type WireRun = Omit<Run, "statuses" | "acceptedPerWindow" | "latenciesPerWindow"> & { statuses: [number, number][]; acceptedPerWindow: [number, number][]; latenciesPerWindow: [number, number[]][] };
-
 export function poissonLoadOnThread(opts: PoissonLoadOptions): Promise<Run> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(`require("tsx/cjs"); require(${JSON.stringify(__filename)});`, { eval: true, workerData: opts });
-    worker.once("message", (w: WireRun) => resolve({ ...w, statuses: new Map(w.statuses), acceptedPerWindow: new Map(w.acceptedPerWindow), latenciesPerWindow: new Map(w.latenciesPerWindow) }));
+    worker.once("message", (run: Run) => resolve(run)); // Maps cross postMessage as they are (structured clone)
     worker.once("error", reject);
     worker.once("exit", (code) => code !== 0 && reject(new Error(`the flood's thread exited with ${code}`)));
   });
@@ -18,8 +16,5 @@ export function poissonLoadOnThread(opts: PoissonLoadOptions): Promise<Run> {
 
 if (!isMainThread && parentPort) {
   const port = parentPort;
-  void poissonLoad(workerData as PoissonLoadOptions).then((run) => {
-    const wire: WireRun = { ...run, statuses: [...run.statuses], acceptedPerWindow: [...run.acceptedPerWindow], latenciesPerWindow: [...run.latenciesPerWindow!] };
-    port.postMessage(wire);
-  });
+  void poissonLoad(workerData as PoissonLoadOptions).then((run) => port.postMessage(run));
 }

@@ -61,6 +61,7 @@ const FLOOD_CLIENT = values["flood-client"];
 if (FLOOD_CLIENT !== "thread" && FLOOD_CLIENT !== "in-process") throw new Error(`--flood-client: "thread" or "in-process", not "${FLOOD_CLIENT}"`);
 if (FLOOD_SHAPE !== "poisson" && FLOOD_SHAPE !== "bursts") throw new Error(`--flood-shape: "poisson" or "bursts", not "${FLOOD_SHAPE}"`);
 const poissonLoad = (o: Omit<PoissonLoadOptions, "windowS">) => poissonLoadIn({ ...o, windowS: WINDOW_S });
+const floodLoad = FLOOD_CLIENT === "thread" ? (o: Omit<PoissonLoadOptions, "windowS">) => poissonLoadOnThread({ ...o, windowS: WINDOW_S }) : poissonLoad;
 const log = (m: string) => console.log(`[tenant-load] ${m}`);
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
@@ -253,7 +254,7 @@ async function main() {
     })();
     const [flood, underFlood, probe] = await Promise.all([
       FLOOD_SHAPE === "poisson"
-        ? (FLOOD_CLIENT === "thread" ? (o: Omit<PoissonLoadOptions, "windowS">) => poissonLoadOnThread({ ...o, windowS: WINDOW_S }) : poissonLoad)({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", seconds: floodSeconds, rate: floodRate })
+        ? floodLoad({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", seconds: floodSeconds, rate: floodRate })
         // One connection per identifier: a request waiting its clinic's turn holds its connection, and the offered rate holds.
         : load({ url, path: "/api/appointments", cookies: aggressors, clinic: "beta", connections: IDENTIFIERS, seconds: floodSeconds, rate: floodRate }),
       poissonLoad({ url, path: "/api/appointments", cookies: victim, clinic: "alpha", seconds: floodSeconds, rate: victimRate }),

@@ -1,4 +1,4 @@
-import { NativeConnection, Runtime, Worker } from "@temporalio/worker";
+import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import { CONTROL_PLANE_TASK_QUEUE } from "../../infra/controlPlane/contract";
 import type { ControlPlaneEndpoint } from "../../infra/controlPlane/endpoint";
 import { controlPlaneActivities } from "./activities";
@@ -20,13 +20,14 @@ export interface WorkerOptions {
 
 let runtimeInstalled = false;
 
+/** The SDK's WARN and ERROR lines, through `log`. */
+export const sdkLogger = (log: (line: string) => void) => new DefaultLogger("WARN", (entry) => log(`temporal ${entry.level}: ${entry.message}`));
+
 export async function runControlPlaneWorker(opts: WorkerOptions): Promise<void> {
   const log = opts.log ?? (() => undefined);
   if (!runtimeInstalled) {
     // The SDK's own lines at WARN and above, through our log (its default is everything to stderr).
-    const forward = (level: string) => (message: string) => log(`temporal ${level}: ${message}`);
-    const skip = () => undefined;
-    Runtime.install({ logger: { log: (level, m) => (level === "WARN" || level === "ERROR" ? log(`temporal ${level}: ${m}`) : undefined), trace: skip, debug: skip, info: skip, warn: forward("WARN"), error: forward("ERROR") } });
+    Runtime.install({ logger: sdkLogger(log) });
     runtimeInstalled = true;
   }
   const connection = await NativeConnection.connect({ address: opts.endpoint.address });

@@ -19,8 +19,8 @@ export async function workflowBundle(log: (line: string) => void = () => undefin
   if (existsSync(codePath)) return { codePath };
   const started = Date.now();
   const { bundleWorkflowCode } = await import("@temporalio/worker");
-  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: (m: string) => log(`bundler: ${m}`), error: (m: string) => log(`bundler: ${m}`) };
-  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, SOURCES[0]!), logger: quiet });
+  const { sdkLogger } = await import("./worker");
+  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, SOURCES[0]!), logger: sdkLogger(log) });
   mkdirSync(CACHE_DIR, { recursive: true });
   writeFileSync(`${codePath}.tmp`, code);
   renameSync(`${codePath}.tmp`, codePath); // whole or absent: a killed build leaves no half bundle
