@@ -12,8 +12,9 @@ export default defineConfig({
       { test: { name: "contract", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.contract.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000 } },
       // The app's side (issue 17): the runtime package with the real clients (pg, Prisma 7, @upstash/ratelimit) on the local stack's services.
       { test: { name: "runtime", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.runtime.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
-      { test: { name: "gates", globalSetup: ["./test/globalSetup.ts"], include: ["examples/bloom-app/gates/**/*.gates.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 600_000, hookTimeout: 900_000, fileParallelism: false } },
-      { test: { name: "e2e", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.e2e.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
+      // The suites that run real stacks start from a test server without an earlier run's projects (test/stackLeftovers.ts).
+      { test: { name: "gates", globalSetup: ["./test/globalSetup.ts", "./test/stackLeftovers.ts"], include: ["examples/bloom-app/gates/**/*.gates.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 600_000, hookTimeout: 900_000, fileParallelism: false } },
+      { test: { name: "e2e", globalSetup: ["./test/globalSetup.ts", "./test/stackLeftovers.ts"], include: ["**/*.e2e.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 600_000, hookTimeout: 600_000, fileParallelism: false } },
     ],
   },
 });

@@ -50,17 +50,23 @@ describe.skipIf(!engine && !mustRun)("bloom staging refresh on the real engine (
 
   afterAll(async () => {
     delete process.env.BLOOM_STAGING_RUN_KEY;
+    // A teardown that cannot clean up fails the suite: left behind, the source's tenants and rows would be the next
+    // run's (every local stack's pool is bloom_local__main on the test server).
+    const failures: string[] = [];
     for (const [ctx, e] of [[stagingCtx, staging], [sourceCtx, source]] as const) {
-      // The platform refuses to drop a tenant that still holds rows: the suite's rows go first.
-      const migrator = await ctx?.output<string>("migratorDatabaseUrl").catch(() => undefined);
-      if (migrator) await query(migrator, `TRUNCATE "user", "branch", "therapist", "patient", "paquete", "appointment", "payment"`).catch((err) => console.error(`${ctx.stackName}: ${(err as Error).message}`));
-      await ctx?.stack.destroy().catch((e) => console.error(`destroy ${ctx.stackName}: ${(e as Error).message.slice(-2000)}`));
-      await ctx?.stack.workspace.removeStack(ctx.stackName).catch(() => undefined);
+      if (ctx) {
+        // The platform refuses to drop a tenant that still holds rows: the suite's rows go first.
+        const migrator = await ctx.output<string>("migratorDatabaseUrl").catch((err: Error) => void failures.push(`${ctx.stackName}: no migrator URL (${err.message})`));
+        if (migrator) await query(migrator, `TRUNCATE "user", "branch", "therapist", "patient", "paquete", "appointment", "payment"`).catch((err: Error) => failures.push(`${ctx.stackName}: truncate: ${err.message}`));
+        await ctx.stack.destroy().catch((err: Error) => failures.push(`destroy ${ctx.stackName}: ${err.message.slice(-2000)}`));
+        await ctx.stack.workspace.removeStack(ctx.stackName).catch(() => undefined);
+      }
       if (e) {
         rmSync(e.dir, { recursive: true, force: true });
         stopLocalRestEndpoint(e.kvPort, undefined, { forget: true });
       }
     }
+    if (failures.length) throw new Error(`the staging refresh suite could not clean up:\n${failures.join("\n")}`);
   });
 
   it("--dry-run prints the masking and the row counts, changes nothing, and never prints the run key or a connection string", async () => {
