@@ -11,7 +11,7 @@ import { statusCommand } from "./runbook/statusCommand";
 import { offboardCommand, verifyExportCommand } from "./runbook/offboardCommand";
 import { migrateAll, syncTenantStacks } from "./runbook/tenantSync";
 import { stagingRefresh } from "./runbook/stagingCommands";
-import { durablePurges } from "./controlPlane/purgeSchedule";
+import { durablePurges, purgeScheduleStatus } from "./controlPlane/purgeSchedule";
 import { workerCommand } from "./controlPlane/workerCommand";
 import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
@@ -108,7 +108,7 @@ async function main(argv: string[]) {
   } else if (command === "status") {
     await statusCommand(ctx, { json: values.json!, watch: values.watch!, say });
   } else if (command === "tenants" && sub === "status") {
-    await tenantsStatus(ctx, say);
+    await tenantsStatus(ctx, say, purgeScheduleStatus(ctx));
   } else if (command === "tenants" && (sub === "extract" || sub === "return") && arg) {
     await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), schedulePurge: durablePurges(ctx, say), online: values.online, enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]) });
   } else if (command === "tenants" && sub === "purge" && arg) {

@@ -15,7 +15,7 @@ process.stdin.on("end", async () => {
   const move = {
     tenantId, direction, poolUrl,
     dedicated: { kind: "dedicated" as const, stack: `test-${tenantId}`, project: `test-${tenantId}` },
-    hooks: { declare: async () => undefined, dedicatedUrl: async () => dedicatedUrl },
+    hooks: { declare: async () => undefined, provisionDedicated: async () => dedicatedUrl, dedicatedUrl: async () => dedicatedUrl },
     graceMs: 0,
   };
   if (onlineServerUrl) await runOnlineTenantMove({ ...move, adminUrl: async (db) => serverAdminUrl(onlineServerUrl, db) });

@@ -65,7 +65,7 @@ async function main() {
   const summary = await runTenantMove({
     tenantId: BIG, direction: "extract", poolUrl, graceMs: 7 * 86_400_000,
     dedicated: { kind: "dedicated", stack: "bench", project: "bench" },
-    hooks: { declare: async () => undefined, dedicatedUrl: async () => moveTarget },
+    hooks: { declare: async () => undefined, provisionDedicated: async () => moveTarget, dedicatedUrl: async () => moveTarget },
     log: (l) => console.log(`  ${l}`),
   });
   const extractMs = performance.now() - t0;

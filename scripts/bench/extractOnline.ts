@@ -31,7 +31,7 @@ export async function runOnlineBench(size: PoolSize, copyRateMBps?: number): Pro
   const copyTarget = await freshDatabase(serverUrl, "bench_extract_copy");
   let t0 = performance.now();
   const copy = await runTenantMove({ tenantId: BIG, direction: "extract", poolUrl, graceMs: 0, dedicated: { kind: "dedicated", stack: "bench", project: "bench" },
-    hooks: { declare: async () => undefined, dedicatedUrl: async () => copyTarget } });
+    hooks: { declare: async () => undefined, provisionDedicated: async () => copyTarget, dedicatedUrl: async () => copyTarget } });
   const copyMs = performance.now() - t0;
   console.log(`copy mode: ${copy.rows.toLocaleString("en")} rows in ${seconds(copyMs)} s, freeze ${seconds(copy.freezeMs)} s`);
   await sql(serverUrl, `DROP DATABASE IF EXISTS bench_extract_copy WITH (FORCE)`);
@@ -46,7 +46,7 @@ export async function runOnlineBench(size: PoolSize, copyRateMBps?: number): Pro
   t0 = performance.now();
   const online = await runOnlineTenantMove({
     tenantId: BIG, direction: "extract", poolUrl, graceMs: 0, dedicated: { kind: "dedicated", stack: "bench", project: "bench" },
-    hooks: { declare: async () => undefined, dedicatedUrl: async () => target },
+    hooks: { declare: async () => undefined, provisionDedicated: async () => target, dedicatedUrl: async () => target },
     adminUrl: async (db) => serverAdminUrl(serverUrl, db),
     copyRateMBps,
     log: (l) => console.log(`  ${l}`),

@@ -60,8 +60,10 @@ describe.skipIf((!engine || !builtTemporalCli()) && !mustRun)("a move's purge on
     expect(workflowId, extract.output).toBeDefined();
     expect(extract.output).toMatch(/started the local control-plane worker/);
     const pending = (await query<{ after: string }>(pool, `SELECT pending_purge->>'after' AS after FROM bloom_platform.tenants WHERE id = $1`, [tenant]))[0]!.after;
-    // Still within the grace period: the copy is there.
+    // Still within the grace period: the copy is there, and the status says who will purge it.
     expect(ofTenant(await fingerprint(pool), tenant)).toEqual(before);
+    const statusLine = async () => (await runBloom({ stackName, configFile, root }, ["tenants", "status"])).output.split("\n").find((l) => l.startsWith(tenant)) ?? "";
+    expect(await statusLine()).toContain(`purge due ${pending}, scheduled on the control plane (workflow ${workflowId})`);
 
     // Both die mid-timer; the history is in the server's file.
     expect(localWorkerRunning(port)).toBe(true);
@@ -69,6 +71,7 @@ describe.skipIf((!engine || !builtTemporalCli()) && !mustRun)("a move's purge on
     expect(stopTemporalDevServer({ port, kill: true })).toBe(true);
     for (let i = 0; i < 40 && temporalDevServerRunning({ port }); i++) await new Promise((r) => setTimeout(r, 250));
     await new Promise((r) => setTimeout(r, 500));
+    expect(await statusLine()).toContain("the control plane is stopped here: a scheduled purge waits until a move or `bloom worker` starts it again");
     const server = await ensureTemporalDevServer({ port });
     expect(server.started).toBe(true);
     const endpoint = { address: server.address, namespace: "default", local: true };

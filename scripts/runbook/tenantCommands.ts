@@ -10,7 +10,7 @@ import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
 import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
-import type { PurgeScheduling, SchedulePurge } from "../controlPlane/purgeSchedule";
+import type { DescribePurges, PurgeScheduling, SchedulePurge } from "../controlPlane/purgeSchedule";
 import { declareIsolation, tenantHandle, tenantStackUrl, upRecovering, upTenantStack } from "./tenantStackAccess";
 
 /**
@@ -70,12 +70,12 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
       declare: async (isolation) => {
         if (await declareIsolation(ctx, tenantId, isolation)) opts.say(`${ctx.configFile}: ${tenantId} isolation: ${isolation}`);
       },
-      dedicatedUrl: async () => {
-        if (direction === "return") return tenantStackUrl(handle);
+      provisionDedicated: async () => {
         opts.say(`platform stack ${ctx.stackName}: up (publishes ${tenantId} as dedicated; the catalog moves only at the cutover)`);
         await upRecovering(ctx.stack, opts.say);
         return upTenantStack(handle, opts.say);
       },
+      dedicatedUrl: () => tenantStackUrl(handle).catch(() => undefined),
     },
   };
   const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl, copyRateMBps: opts.copyRateMBps }) : await runTenantMove(move);
@@ -130,14 +130,17 @@ export async function abortCommand(ctx: StackContext, tenantId: string, opts: { 
   }, opts.say);
 }
 
-export async function tenantsStatus(ctx: StackContext, say: Say): Promise<void> {
+export async function tenantsStatus(ctx: StackContext, say: Say, describePurges?: DescribePurges): Promise<void> {
   const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
-  for (const r of await withClient(poolUrl, listCatalog)) {
+  const catalog = await withClient(poolUrl, listCatalog);
+  const pending = catalog.flatMap((r) => (r.pendingPurge ? [{ tenantId: r.id, movedAt: r.pendingPurge.movedAt }] : []));
+  const purges = describePurges ? await describePurges(pending).catch((err: Error) => new Map(pending.map((p) => [p.tenantId, `the control plane could not be asked (${err.message})`]))) : new Map<string, string>();
+  for (const r of catalog) {
     const where = r.location.kind === "pool" ? "pool" : `${r.location.stack} (${r.location.project})`;
     const move = !r.move ? "" : r.move.online
       ? ` — online ${r.move.direction} in progress since ${r.move.startedAt}, step ${r.move.step}${await replicationLag(ctx, r.move.online.slot, poolUrl, r.move.direction, tenantHandle(ctx, r.id, { declared: false }))}`
       : ` — ${r.move.direction} in progress since ${r.move.startedAt}, step ${r.move.step}, ${Object.keys(r.move.copied).length} tables copied`;
-    const purge = r.pendingPurge ? ` — old copy in ${r.pendingPurge.location.kind === "pool" ? "the pool" : "its dedicated database"}, purge due ${r.pendingPurge.after}` : "";
+    const purge = r.pendingPurge ? ` — old copy in ${r.pendingPurge.location.kind === "pool" ? "the pool" : "its dedicated database"}, purge due ${r.pendingPurge.after}${purges.has(r.id) ? `, ${purges.get(r.id)}` : ""}` : "";
     say(`${r.id.padEnd(24)} ${r.isolation.padEnd(10)} ${where}${move}${purge}`);
   }
 }

@@ -17,8 +17,10 @@ export interface MoveJournal {
   from: TenantLocation;
   to: TenantLocation;
   startedAt: string;
-  /** The last step completed. Online moves pass `replicating` (streaming while the tenant writes) before the fence. */
-  step: "begun" | "replicating" | "fenced" | "verified";
+  /** The last step completed (`begun`: none yet); the steps are the plan's (moveSteps.ts, onlineMove.ts). */
+  step: string;
+  /** A step with an undo that has started and not completed: an abort undoes it too. */
+  running?: string;
   /** Online moves (row-filtered logical replication): the names of what it made on each side. */
   online?: { publication: string; slot: string; subscription: string };
   fencedAt?: string;
@@ -49,7 +51,17 @@ export interface CatalogRow {
 
 const CATALOG_COLUMNS = `"id", "isolation", "location", "move_state", "move", "pending_purge"`;
 interface CatalogDbRow { id: string; isolation: CatalogRow["isolation"]; location: TenantLocation; move_state: CatalogRow["moveState"]; move: MoveJournal | null; pending_purge: PendingPurge | null }
-const toCatalogRow = (r: CatalogDbRow): CatalogRow => ({ id: r.id, isolation: r.isolation, location: r.location, moveState: r.move_state, move: r.move, pendingPurge: r.pending_purge });
+const toCatalogRow = (r: CatalogDbRow): CatalogRow => ({ id: r.id, isolation: r.isolation, location: r.location, moveState: r.move_state, move: r.move && fromEarlierJournal(r.move), pendingPurge: r.pending_purge });
+
+/** A journal written before moves were step lists named its state, not its last step: the same point, renamed. */
+function fromEarlierJournal(move: MoveJournal): MoveJournal {
+  switch (move.step) {
+    case "replicating": return { ...move, step: "preflight", running: "replicate" }; // anything may have streamed in
+    case "fenced": return { ...move, step: "fence" };
+    case "verified": return { ...move, step: "verify" };
+    default: return move;
+  }
+}
 
 export async function readCatalogRow(pool: Client, tenantId: string): Promise<CatalogRow | undefined> {
   const { rows } = await pool.query<CatalogDbRow>(`SELECT ${CATALOG_COLUMNS} FROM "bloom_platform"."tenants" WHERE "id" = $1`, [tenantId]);
@@ -78,6 +90,11 @@ export async function settleCatalogRow(pool: Client, tenantId: string, location:
     `UPDATE "bloom_platform"."tenants" SET "isolation" = $2, "location" = $3, "move" = NULL, "move_state" = 'settled', "move_started_at" = NULL,
        "pending_purge" = $4, "updated_at" = now() WHERE "id" = $1`,
     [tenantId, location.kind === "pool" ? "pooled" : "dedicated", JSON.stringify(location), pendingPurge && JSON.stringify(pendingPurge)]);
+}
+
+/** The old copy a move left is gone (purged, or erased with the tenant): nothing pending any more. */
+export async function clearPendingPurge(pool: Client, tenantId: string): Promise<void> {
+  await pool.query(`UPDATE "bloom_platform"."tenants" SET "pending_purge" = NULL, "updated_at" = now() WHERE "id" = $1`, [tenantId]);
 }
 
 /**

@@ -32,7 +32,7 @@ describe("online tenant moves (row-filtered logical replication, real Postgres)"
   let serverUrl: string;
   let pool: TenantDatabase;
   let dedicated: TenantDatabase;
-  const hooks = () => ({ declare: async () => undefined, dedicatedUrl: async () => dedicated.url });
+  const hooks = () => ({ declare: async () => undefined, provisionDedicated: async () => dedicated.url, dedicatedUrl: async () => dedicated.url });
   const adminUrl = async (db: string) => serverAdminUrl(serverUrl, db);
   const move = (tenantId: string, direction: "extract" | "return", extra: { log?: (l: string) => void } = {}) => runOnlineTenantMove({
     tenantId, direction, poolUrl: pool.url, dedicated: { kind: "dedicated", stack: `test-${tenantId}`, project: `bloom-test-${tenantId}` },
@@ -63,19 +63,21 @@ describe("online tenant moves (row-filtered logical replication, real Postgres)"
       const walLevel = (await query<{ wal_level: string }>(TEST_PG_URL, "SHOW wal_level"))[0]!.wal_level;
       if (walLevel !== "logical") {
         await expect(runOnlineTenantMove({ tenantId: "alpha", direction: "extract", poolUrl: plain.url, dedicated: { kind: "dedicated", stack: "s", project: "p" },
-          hooks: { declare: async () => undefined, dedicatedUrl: async () => dedicated.url }, graceMs: 0, adminUrl: async (db) => serverAdminUrl(TEST_PG_URL, db) }))
+          hooks: { declare: async () => undefined, provisionDedicated: async () => dedicated.url, dedicatedUrl: async () => dedicated.url }, graceMs: 0, adminUrl: async (db) => serverAdminUrl(TEST_PG_URL, db) }))
           .rejects.toThrow(new RegExp(`wal_level is ${walLevel}: set wal_level = logical and restart`));
         expect((await withClient(plain.url, (c) => readCatalogRow(c, "alpha")))?.move).toBeNull();
       }
     } finally {
       await plain.drop();
     }
-    // A copy-mode journal (a move that began and was refused at its preflight) is not resumed online.
-    await query(dedicated.url, `INSERT INTO "clinic" (id, name) VALUES ('gamma', 'gamma') ON CONFLICT DO NOTHING; INSERT INTO "branch" (id, name, clinic_id) VALUES ('stray', 'x', 'gamma')`);
-    await expect(runTenantMove({ tenantId: "gamma", direction: "extract", poolUrl: pool.url, dedicated: { kind: "dedicated", stack: "s", project: "p" }, hooks: hooks(), graceMs: 0 })).rejects.toThrow(/already holds/);
+    // A copy-mode move stopped by a retryable failure (here: its provisioning) keeps its journal for a rerun, and is
+    // not resumed online.
+    const unreachable = { ...hooks(), provisionDedicated: async () => { throw new Error("tenant stack up: connection reset"); } };
+    await expect(runTenantMove({ tenantId: "gamma", direction: "extract", poolUrl: pool.url, dedicated: { kind: "dedicated", stack: "s", project: "p" }, hooks: unreachable, graceMs: 0 })).rejects.toThrow(/connection reset/);
+    expect((await withClient(pool.url, (c) => readCatalogRow(c, "gamma")))?.move).toMatchObject({ step: "declare" });
     await expect(move("gamma", "extract")).rejects.toThrow(/a copy-mode extract of tenant "gamma" is in progress .*resume it with `bloom tenants extract gamma`/);
     await abortTenantMove(pool.url, "gamma", { ...hooks(), adminUrl });
-    await query(dedicated.url, `DELETE FROM "branch" WHERE id = 'stray'; DELETE FROM "clinic" WHERE id = 'gamma'`);
+    expect((await withClient(pool.url, (c) => readCatalogRow(c, "gamma")))?.move).toBeNull();
   });
 
   it(`extract and return while the tenant writes ${WRITES_PER_SECOND}/s and two others write too: every acknowledged write at the new home, row by row; the freeze refuses with BL503`, async () => {

@@ -1,12 +1,11 @@
-import type { Client } from "pg";
-import { withClient } from "../../database/sql/withClient";
-import { isoSeconds } from "../../time";
 import { fenceTenant } from "../tenantFence";
 import { tenantDataTables } from "../tenantPolicies";
-import { saveJournal, type MoveJournal } from "./moveJournal";
-import { abortHoldingLock } from "./abortMove";
-import { copyClinicRow, type TableFingerprint } from "./tableCopy";
-import { cutover, lockForMove, MoveRefused, newJournal, preflight, verify, type MoveSummary, type TenantMoveOptions } from "./tenantMove";
+import type { Client } from "pg";
+import { withClient } from "../../database/sql/withClient";
+import { MoveRefused, type MoveStep } from "./moveRunner";
+import { executeMove, type MovePlan, type MoveRun, type TenantMoveOptions } from "./moveRun";
+import { clearTarget, cutover, declare, liftFence, preflight, provision, verify } from "./moveSteps";
+import { refusal, type MoveSummary } from "./tenantMove";
 import {
   confirmedPast, currentLsn, dropReplication, ensurePublication, ensureSubscription, replicationNames,
   replicationReadiness, streamLag, subscriptionExists, tablesWithoutTenantIdentity, type ReplicationNames,
@@ -14,27 +13,25 @@ import {
 import { byteRate, copyTenantTables, createSlotExportingSnapshot } from "./snapshotCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 import { deleteTenantRows } from "./purgeCopy";
+import { copyClinicRow, type TableFingerprint } from "./tableCopy";
 import { foreignKeyLevels } from "./tableOrder";
 import { moveSequences } from "./sequences";
 
 /**
  * An online move (`--online`): the tenant keeps writing while its rows stream to the target through row-filtered
- * logical replication; the write freeze is only the last stretch:
- *   begin → declare → provision → publication + slot + subscription (initial copy, then the stream) → catch up →
- *   fence at the source → wait until the subscriber confirmed the source's LSN at the fence → sequences → verify →
- *   drop subscription, slot and publication → cutover (as in copy mode).
- * Journaled like the copy mode; a rerun resumes, `bloom tenants abort` drops the replication and undoes.
+ * logical replication; the write freeze is only the last stretch. Its plan, over the steps it shares with the copy
+ * mode (moveSteps.ts):
+ *   declare → provision → preflight → replicate (publication + slot + initial copy + subscription) → catch up →
+ *   fence → confirm (the subscriber has the source's LSN at the fence) → sequences → verify → drop replication →
+ *   cutover.
+ * Any failure undoes it (a kept slot would retain WAL at the source until someone came back); a killed move is
+ * resumed by a rerun, or undone by `bloom tenants abort`.
  */
 export interface OnlineMoveOptions extends TenantMoveOptions {
-  /**
-   * A connection string, on the given database, of a role that may create publications, replication slots and
-   * subscriptions (local: the server's superuser; Neon: the project owner, a neon_superuser). The target's
-   * subscription reaches the source with the source's.
-   */
   adminUrl(databaseUrl: string): Promise<string>;
   /** Catch-up is done when the subscriber is this close to the source (bytes of WAL); then the fence. */
   maxLagBytes?: number;
-  /** How long to wait for the subscriber to confirm the fence's LSN before giving up (the tenant stays fenced). */
+  /** How long to wait for the subscriber to confirm the fence's LSN before giving up. */
   confirmTimeoutMs?: number;
   /** Progress line cadence while catching up. */
   progressEveryMs?: number;
@@ -50,160 +47,146 @@ export interface OnlineMoveSummary extends Omit<MoveSummary, "tables" | "bytes">
   confirmMs: number;
 }
 
-export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<OnlineMoveSummary> {
-  const { tenantId, direction } = opts;
-  const log = opts.log ?? (() => undefined);
-  return withClient(opts.poolUrl, async (pool) => {
-    const row = await lockForMove(pool, opts, true);
-    const resumed = Boolean(row.move);
-    // The source is known before anything changes (return: the tenant's existing database): check it first.
-    const earlySourceUrl = direction === "extract" ? opts.poolUrl : await opts.hooks.dedicatedUrl();
-    if (!resumed) await checkSource(await opts.adminUrl(earlySourceUrl), earlySourceUrl, tenantId);
-    const startedAt = isoSeconds();
-    let journal: MoveJournal = row.move ?? { ...newJournal(row, opts, startedAt), online: replicationNames(tenantId, startedAt) };
-    if (!resumed) await saveJournal(pool, tenantId, journal);
-    const names = journal.online!;
-    log(`${resumed ? "resuming" : "starting"} online ${direction} of ${tenantId}, last step: ${journal.step} (replication ${names.subscription})`);
-
-    await opts.hooks.declare(direction === "extract" ? "dedicated" : "pooled");
-    // Extract: this provisions the target. Return: the tenant's database, already looked up above.
-    const dedicatedUrl = direction === "extract" ? await opts.hooks.dedicatedUrl() : earlySourceUrl;
-    const [sourceUrl, targetUrl] = direction === "extract" ? [opts.poolUrl, dedicatedUrl] : [dedicatedUrl, opts.poolUrl];
-    const [sourceAdminUrl, targetAdminUrl] = await Promise.all([opts.adminUrl(sourceUrl), opts.adminUrl(targetUrl)]);
-
-    const within = <T>(work: (c: { source: Client; target: Client; sourceAdmin: Client; targetAdmin: Client }) => Promise<T>) =>
-      withClient(sourceUrl, (source) => withClient(targetUrl, (target) => withClient(sourceAdminUrl, (sourceAdmin) =>
-        withClient(targetAdminUrl, (targetAdmin) => work({ source, target, sourceAdmin, targetAdmin }), "bloom-move-admin"), "bloom-move-admin"), "bloom-move-target"), "bloom-move-source");
-
-    const moving = within(async ({ source, target, sourceAdmin, targetAdmin }) => {
-      const tables = await tenantDataTables(source);
-      const streamStarted = Date.now();
-      if (journal.step === "begun") {
-        await preflight(source, target, tenantId);
-        // Journaled before anything reaches the target, so an abort from here on clears what streamed in.
-        await saveJournal(pool, tenantId, (journal = { ...journal, step: "replicating" }));
-      }
-      if (journal.step === "replicating") {
-        if (!(await subscriptionExists(targetAdmin, names.subscription))) {
-          journal = await initialCopy({ pool, source, target, sourceAdmin, sourceAdminUrl, targetUrl, tables, journal, opts, log });
-          await ensureSubscription(targetAdmin, names, sourceAdminUrl);
-          log(`streaming ${tables.length} tables of ${tenantId} from the copy's snapshot on, while it keeps writing`);
-        }
-        await catchUp(sourceAdmin, names, opts.maxLagBytes ?? 1_000_000, opts.progressEveryMs ?? 2_000, log);
-        await fenceTenant(source, tenantId, "moving");
-        const fenceLsn = await currentLsn(sourceAdmin); // after the fence committed: no write of the tenant can follow it
-        await saveJournal(pool, tenantId, (journal = { ...journal, step: "fenced", fencedAt: new Date().toISOString(), fenceLsn }));
-        log(`fenced ${tenantId} at ${fenceLsn}: waiting for the subscriber to confirm it`);
-      } else {
-        await fenceTenant(source, tenantId, "moving");
-      }
-      const streamMs = resumed ? 0 : Date.parse(journal.fencedAt!) - streamStarted;
-      let confirmMs = 0;
-      let verifyMs = 0;
-      let verified = journal.verified;
-      if (journal.step === "fenced") {
-        const confirmStarted = Date.now();
-        await waitConfirmed(sourceAdmin, names, journal.fenceLsn!, opts.confirmTimeoutMs ?? 60_000);
-        confirmMs = Date.now() - confirmStarted;
-        const moved = await moveSequences(source, target, tables);
-        if (moved.length) log(`sequences set in the target: ${moved.join(", ")}`);
-        const verifyStarted = Date.now();
-        verified = await verify(sourceUrl, targetUrl, tenantId, tables, opts.concurrency ?? 3);
-        verifyMs = Date.now() - verifyStarted;
-        await saveJournal(pool, tenantId, (journal = { ...journal, step: "verified", verified }));
-        log(`verified ${tables.length} tables: row counts and checksums equal in source and target`);
-      }
-      await dropReplication(sourceAdmin, targetAdmin, names);
-      const purgeAfter = await cutover(pool, source, target, tenantId, journal, opts.graceMs);
-      const freezeMs = Date.now() - Date.parse(journal.fencedAt!);
-      log(`cutover: ${tenantId} now lives in its new home; replication dropped (no slot left); the old copy is fenced and purged after ${purgeAfter}`);
-      const summary = tables.map((t) => ({ table: t, ...verified![t]! }));
-      return {
-        tenantId, direction, resumed, tables: summary, rows: summary.reduce((n, t) => n + t.rows, 0),
-        freezeMs, copyMs: streamMs, verifyMs, purgeAfter, streamMs, confirmMs,
-      };
-    });
-    // A move that fails (as opposed to one killed, which a rerun resumes) undoes itself: its slot would otherwise
-    // retain WAL at the source until someone came back to it. The error still surfaces; a rerun starts afresh.
-    return moving.catch(async (err: unknown) => {
-      if (err instanceof MoveRefused) throw err;
-      log(`the online ${direction} of ${tenantId} failed (${(err as Error).message}); undoing it: dropping its replication, deleting what streamed into the target, lifting the fence`);
-      await abortHoldingLock(pool, opts.poolUrl, tenantId, { declare: opts.hooks.declare, dedicatedUrl: opts.hooks.dedicatedUrl, adminUrl: opts.adminUrl }, log)
-        .catch((undo: unknown) => log(`undoing failed too (${(undo as Error).message}): run \`bloom tenants abort ${tenantId}\``));
-      throw err;
-    });
-  }, "bloom-move");
-}
-
-/** Refuses, before anything changes, a source that cannot publish the tenant's changes, naming what to set. */
-async function checkSource(sourceAdminUrl: string, sourceUrl: string, tenantId: string): Promise<void> {
-  await withClient(sourceUrl, async (source) => {
-    const tables = await tenantDataTables(source);
-    const problems = (await withClient(sourceAdminUrl, (admin) => replicationReadiness(admin), "bloom-move-check")).problems;
-    const missing = await tablesWithoutTenantIdentity(source, tables);
-    if (missing.length) problems.push(`tables without a replica identity on (clinic_id, …): ${missing.join(", ")}: deploy the migrations (20261204000000_tenant_replica_identity), or set one on a table added since`);
-    if (problems.length) throw new MoveRefused(`cannot move tenant "${tenantId}" online; nothing was changed:\n  - ${problems.join("\n  - ")}\nor move it without --online (copy mode: its writes pause for the whole copy)`);
-  }, "bloom-move-check");
-}
+type Step = MoveStep<MoveRun>;
+const settings = (m: MoveRun) => m.opts as OnlineMoveOptions;
+const names = (m: MoveRun): ReplicationNames => m.journal.online!;
 
 /**
  * The initial copy, from scratch (a copy a crash interrupted cannot be resumed: its snapshot died with the
  * connection that exported it): whatever the last attempt left is removed — slot, publication, rows in the target,
  * a relaxed schema put back — then publication, a slot exporting its snapshot, and the copy as of that snapshot;
- * into an empty target in bulk (keys, indexes and foreign keys rebuilt after), else row by row in FK order.
+ * into an empty target in bulk (keys, indexes and foreign keys rebuilt after), else row by row in FK order; then
+ * the subscription, which streams from the slot's position on. Done once the subscription exists.
  */
-async function initialCopy(c: {
-  pool: Client; source: Client; target: Client; sourceAdmin: Client; sourceAdminUrl: string; targetUrl: string; tables: string[];
-  journal: MoveJournal; opts: OnlineMoveOptions; log: (l: string) => void;
-}): Promise<MoveJournal> {
-  const { tenantId } = c.opts;
-  const names = c.journal.online!;
-  let journal = c.journal;
-  await dropReplication(c.sourceAdmin, undefined, names);
-  // Rows first, then the schema: a half-copied relaxed target would fail its foreign keys' validation.
-  const left = Object.values(await deleteTenantRows(c.target, tenantId)).reduce((a, b) => a + b, 0);
-  if (left) c.log(`removed ${left} rows an interrupted copy left in the target`);
-  if (journal.bulkLoad) await restoreAfterBulkLoad(c.target, journal.bulkLoad);
-  await copyClinicRow(c.source, c.target, tenantId);
-  await ensurePublication(c.sourceAdmin, names.publication, c.tables, tenantId);
-  const slot = await createSlotExportingSnapshot(c.sourceAdminUrl, names.slot);
-  try {
-    c.log(`slot ${names.slot} at ${slot.consistentPoint}; copying ${c.tables.length} tables as of its snapshot${c.opts.copyRateMBps ? ` at ≤ ${c.opts.copyRateMBps} MB/s` : ""}`);
-    const bulkLoad = await bulkLoadPlan(c.target, c.tables);
-    await saveJournal(c.pool, tenantId, (journal = { ...journal, bulkLoad }));
-    if (bulkLoad) await relaxForBulkLoad(c.target, bulkLoad);
-    const levels = bulkLoad ? [c.tables] : await foreignKeyLevels(c.source, c.tables);
-    await copyTenantTables({
-      sourceUrl: c.sourceAdminUrl, targetUrl: c.targetUrl, tenantId, snapshot: slot.snapshot, levels,
-      concurrency: c.opts.concurrency ?? 3, pace: c.opts.copyRateMBps ? byteRate(c.opts.copyRateMBps) : undefined, log: c.log,
-    });
-    if (bulkLoad) await restoreAfterBulkLoad(c.target, bulkLoad);
-  } finally {
-    await slot.close();
-  }
-  return journal;
-}
+const replicate: Step = {
+  name: "replicate",
+  async run(m) {
+    m.streamStartedAt = Date.now();
+    const [source, target, sourceAdmin, targetAdmin, tables] = [await m.client("source"), await m.client("target"), await m.client("sourceAdmin"), await m.client("targetAdmin"), await m.tables()];
+    if (await subscriptionExists(targetAdmin, names(m).subscription)) return;
+    const sourceAdminUrl = await m.adminUrl("source");
+    await dropReplication(sourceAdmin, undefined, names(m));
+    // Rows first, then the schema: a half-copied relaxed target would fail its foreign keys' validation.
+    const left = Object.values(await deleteTenantRows(target, m.tenantId)).reduce((a, b) => a + b, 0);
+    if (left) m.log(`removed ${left} rows an interrupted copy left in the target`);
+    if (m.journal.bulkLoad) await restoreAfterBulkLoad(target, m.journal.bulkLoad);
+    await copyClinicRow(source, target, m.tenantId);
+    await ensurePublication(sourceAdmin, names(m).publication, tables, m.tenantId);
+    const slot = await createSlotExportingSnapshot(sourceAdminUrl, names(m).slot);
+    try {
+      const rate = settings(m).copyRateMBps;
+      m.log(`slot ${names(m).slot} at ${slot.consistentPoint}; copying ${tables.length} tables as of its snapshot${rate ? ` at ≤ ${rate} MB/s` : ""}`);
+      const bulkLoad = await bulkLoadPlan(target, tables);
+      await m.note({ bulkLoad }); // durable before the schema is relaxed: the undo puts it back
+      if (bulkLoad) await relaxForBulkLoad(target, bulkLoad);
+      const levels = bulkLoad ? [tables] : await foreignKeyLevels(source, tables);
+      await copyTenantTables({
+        sourceUrl: sourceAdminUrl, targetUrl: await m.requiredUrl("target"), tenantId: m.tenantId, snapshot: slot.snapshot, levels,
+        concurrency: m.opts.concurrency ?? 3, pace: rate ? byteRate(rate) : undefined, log: m.log,
+      });
+      if (bulkLoad) await restoreAfterBulkLoad(target, bulkLoad);
+    } finally {
+      await slot.close();
+    }
+    await ensureSubscription(targetAdmin, names(m), sourceAdminUrl);
+    m.log(`streaming ${tables.length} tables of ${m.tenantId} from the copy's snapshot on, while it keeps writing`);
+  },
+  async undo(m) {
+    // The stream stops first: nothing streams into rows being deleted, and no WAL stays retained.
+    const [sourceAdmin, targetAdmin] = await Promise.all([m.optionalClient("sourceAdmin"), m.optionalClient("targetAdmin")]);
+    await dropReplication(sourceAdmin, targetAdmin, names(m));
+    m.log(`dropped the replication of the online ${m.direction} (subscription, slot, publication)`);
+    await clearTarget(m);
+  },
+};
 
 /** Until the stream is within `maxLagBytes` of the source; the lag printed on the way. */
-async function catchUp(sourceAdmin: Client, names: ReplicationNames, maxLagBytes: number, everyMs: number, log: (l: string) => void): Promise<void> {
-  let lastLog = 0;
-  for (;;) {
-    const lag = await streamLag(sourceAdmin, names);
-    if (lag.bytes <= maxLagBytes) return;
-    if (Date.now() - lastLog >= everyMs) {
-      lastLog = Date.now();
-      log(`catching up: lag ${(lag.bytes / 1e6).toFixed(2)} MB${lag.seconds === null ? "" : `, ${lag.seconds.toFixed(2)} s`}`);
+const catchUp: Step = {
+  name: "catch-up",
+  async run(m) {
+    const sourceAdmin = await m.client("sourceAdmin");
+    const [maxLag, every] = [settings(m).maxLagBytes ?? 1_000_000, settings(m).progressEveryMs ?? 2_000];
+    for (let lastLog = 0; ;) {
+      const lag = await streamLag(sourceAdmin, names(m));
+      if (lag.bytes <= maxLag) return;
+      if (Date.now() - lastLog >= every) {
+        lastLog = Date.now();
+        m.log(`catching up: lag ${(lag.bytes / 1e6).toFixed(2)} MB${lag.seconds === null ? "" : `, ${lag.seconds.toFixed(2)} s`}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  },
+};
+
+/** The source refuses the tenant's writes from here; the WAL position right after is what the subscriber must confirm. */
+const fenceForStream: Step = {
+  name: "fence",
+  async run(m) {
+    await fenceTenant(await m.client("source"), m.tenantId, "moving");
+    const fenceLsn = await currentLsn(await m.client("sourceAdmin")); // after the fence committed: no write of the tenant can follow it
+    m.log(`fenced ${m.tenantId} at ${fenceLsn}: waiting for the subscriber to confirm it`);
+    return { fencedAt: new Date().toISOString(), fenceLsn };
+  },
+  undo: liftFence,
+};
+
+const confirm: Step = {
+  name: "confirm",
+  async run(m) {
+    const sourceAdmin = await m.client("sourceAdmin");
+    const timeoutMs = settings(m).confirmTimeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    while (!(await confirmedPast(sourceAdmin, names(m).slot, m.journal.fenceLsn!))) {
+      if (Date.now() > deadline) throw new Error(`the subscriber has not confirmed the source's LSN ${m.journal.fenceLsn} after ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  },
+};
+
+/** Replication carries rows, not sequence positions: the target's sequences set past the source's. */
+const sequences: Step = {
+  name: "sequences",
+  async run(m) {
+    const moved = await moveSequences(await m.client("source"), await m.client("target"), await m.tables());
+    if (moved.length) m.log(`sequences set in the target: ${moved.join(", ")}`);
+  },
+};
+
+const dropStream: Step = {
+  name: "drop-replication",
+  run: async (m) => dropReplication(await m.client("sourceAdmin"), await m.client("targetAdmin"), names(m)),
+};
+
+export const onlinePlan: MovePlan = {
+  online: true,
+  steps: [declare, provision, preflight, replicate, catchUp, fenceForStream, confirm, sequences, verify, dropStream, cutover],
+  undoOn: "any",
+  begin: (journal, tenantId) => ({ ...journal, online: replicationNames(tenantId, journal.startedAt) }),
+  check: (m) => checkSource(m),
+};
+
+export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<OnlineMoveSummary> {
+  const run = await executeMove(onlinePlan, opts, (row) => refusal(row, opts.tenantId, opts.direction, true));
+  const { journal } = run;
+  const tables = Object.keys(journal.verified!).map((t) => ({ table: t, ...journal.verified![t]! }));
+  const streamMs = run.resumed || !run.streamStartedAt ? 0 : Date.parse(journal.fencedAt!) - run.streamStartedAt;
+  run.log(`cutover: ${opts.tenantId} now lives in its new home; replication dropped (no slot left); the old copy is fenced and purged after ${run.purgeAfter}`);
+  return {
+    tenantId: opts.tenantId, direction: opts.direction, resumed: run.resumed, tables, rows: tables.reduce((n, t) => n + t.rows, 0),
+    freezeMs: run.cutoverAt - Date.parse(journal.fencedAt!), copyMs: streamMs, verifyMs: run.durations.verify ?? 0,
+    purgeAfter: run.purgeAfter, streamMs, confirmMs: run.durations.confirm ?? 0,
+  };
 }
 
-async function waitConfirmed(sourceAdmin: Client, names: ReplicationNames, lsn: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await confirmedPast(sourceAdmin, names.slot, lsn))) {
-    if (Date.now() > deadline) {
-      throw new Error(`the subscriber has not confirmed the source's LSN ${lsn} after ${timeoutMs / 1000} s; the tenant stays fenced: rerun to keep waiting, or \`bloom tenants abort\``);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Refuses, before anything changes, a source that cannot publish the tenant's changes, naming what to set. */
+async function checkSource(m: MoveRun): Promise<void> {
+  const sourceUrl = await m.requiredUrl("source");
+  const sourceAdminUrl = await m.adminUrl("source");
+  await withClient(sourceUrl, async (source: Client) => {
+    const tables = await tenantDataTables(source);
+    const problems = (await withClient(sourceAdminUrl, (admin) => replicationReadiness(admin), "bloom-move-check")).problems;
+    const missing = await tablesWithoutTenantIdentity(source, tables);
+    if (missing.length) problems.push(`tables without a replica identity on (clinic_id, …): ${missing.join(", ")}: deploy the migrations (20261204000000_tenant_replica_identity), or set one on a table added since`);
+    if (problems.length) throw new MoveRefused(`cannot move tenant "${m.tenantId}" online; nothing was changed:\n  - ${problems.join("\n  - ")}\nor move it without --online (copy mode: its writes pause for the whole copy)`);
+  }, "bloom-move-check");
 }

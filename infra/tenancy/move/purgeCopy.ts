@@ -3,7 +3,7 @@ import { withClient } from "../../database/sql/withClient";
 import { quoteIdent } from "../../naming";
 import { isoSeconds } from "../../time";
 import { tenantDataTables } from "../tenantPolicies";
-import { holdMoveLock, readCatalogRow, type TenantLocation } from "./moveJournal";
+import { clearPendingPurge, holdMoveLock, readCatalogRow, type TenantLocation } from "./moveJournal";
 import { foreignKeyLevels } from "./tableOrder";
 
 /**
@@ -70,7 +70,7 @@ export async function purgeMovedCopy(poolUrl: string, tenantId: string, opts: {
       await c.query(`DELETE FROM "public"."clinic" WHERE "id" = $1`, [tenantId]);
       return out;
     }, "bloom-purge");
-    await pool.query(`UPDATE "bloom_platform"."tenants" SET "pending_purge" = NULL, "updated_at" = now() WHERE "id" = $1`, [tenantId]);
+    await clearPendingPurge(pool, tenantId);
     return { tenantId, location: pending.location, deleted, at: isoSeconds() };
   }, "bloom-purge");
 }

@@ -39,7 +39,7 @@ describe("tenant moves between the pool and a dedicated database (real Postgres)
   let pool: TenantDatabase;
   let dedicated: TenantDatabase;
   const declared: string[] = [];
-  const hooks = (): MoveHooks => ({ declare: async (i) => void declared.push(i), dedicatedUrl: async () => dedicated.url });
+  const hooks = (): MoveHooks => ({ declare: async (i) => void declared.push(i), provisionDedicated: async () => dedicated.url, dedicatedUrl: async () => dedicated.url });
   const move = (tenantId: string, direction: "extract" | "return", graceMs = 7 * 86_400_000) =>
     runTenantMove({ tenantId, direction, poolUrl: pool.url, dedicated: { kind: "dedicated", stack: `test-${tenantId}`, project: `bloom-test-${tenantId}` }, hooks: hooks(), graceMs });
 
@@ -108,9 +108,14 @@ describe("tenant moves between the pool and a dedicated database (real Postgres)
     await expect(move("nobody", "extract")).rejects.toThrow(/unknown tenant "nobody".*bloom:tenants/);
     await expect(move("beta", "return")).rejects.toThrow(/already in the pool/);
     await query(dedicated.url, `INSERT INTO "clinic" (id, name) VALUES ('beta', 'beta') ON CONFLICT DO NOTHING; INSERT INTO "branch" (id, name, clinic_id) VALUES ('stray', 'x', 'beta')`);
+    declared.length = 0;
     await expect(move("beta", "extract")).rejects.toThrow(/target database already holds 1 rows of tenant "beta"/);
-    await abortTenantMove(pool.url, "beta", { declare: async () => undefined, dedicatedUrl: async () => dedicated.url }); // the journal the refused run began
-    expect(await query(dedicated.url, `SELECT id FROM "branch" WHERE clinic_id = 'beta'`)).toEqual([{ id: "stray" }]); // aborting a move that never fenced leaves the target alone
+    // A refusal is final: the runner undid the steps before it (the config declared dedicated, then pooled again)
+    // and ended the journal; the target's rows, which no step of this move wrote, are left alone.
+    expect(declared).toEqual(["dedicated", "pooled"]);
+    expect((await catalogRow(pool.url, "beta"))?.move).toBeNull();
+    await expect(abortTenantMove(pool.url, "beta", { declare: async () => undefined, dedicatedUrl: async () => dedicated.url })).rejects.toThrow(/no move of tenant "beta" is in progress/);
+    expect(await query(dedicated.url, `SELECT id FROM "branch" WHERE clinic_id = 'beta'`)).toEqual([{ id: "stray" }]);
     await query(dedicated.url, `DELETE FROM "branch" WHERE id = 'stray'; DELETE FROM "clinic" WHERE id = 'beta'`);
     expect(await fingerprint(pool.url)).toEqual(before);
     expect((await catalogRow(pool.url, "beta"))?.move).toBeNull();

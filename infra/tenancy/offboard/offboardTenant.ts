@@ -3,7 +3,7 @@ import path from "node:path";
 import { withClient } from "../../database/sql/withClient";
 import { fenceTenant, unfenceTenant } from "../tenantFence";
 import { tenantRowCount } from "../tenantCatalog";
-import { holdMoveLock, readCatalogRow, type TenantLocation } from "../move/moveJournal";
+import { clearPendingPurge, holdMoveLock, readCatalogRow, type TenantLocation } from "../move/moveJournal";
 import { deleteTenantRows } from "../move/purgeCopy";
 import { exportTenant, verifyExport, type ExportManifest } from "./tenantExport";
 
@@ -87,7 +87,7 @@ export async function offboardTenant(opts: OffboardOptions): Promise<ErasureEvid
       copiesRemaining: await opts.copiesRemaining(),
     };
     await pool.query(`INSERT INTO "bloom_platform"."erasure_log" ("tenant_id", "erased_by", "evidence") VALUES ($1, $2, $3)`, [tenantId, opts.actor, JSON.stringify(evidence)]);
-    await pool.query(`UPDATE "bloom_platform"."tenants" SET "pending_purge" = NULL, "updated_at" = now() WHERE "id" = $1`, [tenantId]);
+    await clearPendingPurge(pool, tenantId);
     writeFileSync(path.join(opts.exportDir, "erasure-evidence.json"), `${JSON.stringify(evidence, null, 2)}\n`);
     return evidence;
   }, "bloom-offboard");
