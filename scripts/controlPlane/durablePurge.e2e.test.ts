@@ -14,7 +14,7 @@ import { fingerprint } from "../../test/tenantFixtures";
 import { ensureLocalWorker, localWorkerRunning, stopLocalWorker } from "./localWorker";
 
 /**
- * The durable purge (issue 19): `bloom tenants extract --grace 20s` hands the old copy's purge to the control plane
+ * The durable purge (issue 19): `bloom tenants extract --grace 45s` hands the old copy's purge to the control plane
  * (a `purgeMovedCopy` workflow with a durable timer on the local Temporal dev server, run by the local worker the
  * CLI starts) and exits. Mid-timer, the dev server and the worker are both killed with -9; the server restarts on
  * its file and a new worker process starts. The pool's copy is purged when the grace ends, with no command run —
@@ -55,7 +55,7 @@ describe.skipIf((!engine || !builtTemporalCli()) && !mustRun)("a move's purge on
   it("purges the pool's copy when the grace ends, across a kill -9 of the server and the worker, with no command run", async () => {
     const before = ofTenant(await fingerprint(pool), tenant);
     expect(Object.keys(before).length).toBeGreaterThan(0);
-    const extract = await runBloom({ stackName, configFile, root }, ["tenants", "extract", tenant, "--grace", "20s", "--yes"]);
+    const extract = await runBloom({ stackName, configFile, root }, ["tenants", "extract", tenant, "--grace", "45s", "--yes"]);
     const workflowId = /purged by the control plane with no command \(workflow (\S+)\)/.exec(extract.output)?.[1];
     expect(workflowId, extract.output).toBeDefined();
     expect(extract.output).toMatch(/started the local control-plane worker/);
