@@ -12,6 +12,7 @@ import { offboardCommand, verifyExportCommand } from "./runbook/offboardCommand"
 import { migrateAll, syncTenantStacks } from "./runbook/tenantSync";
 import { stagingRefresh } from "./runbook/stagingCommands";
 import { durablePurges, purgeScheduleStatus } from "./controlPlane/purgeSchedule";
+import { moveOnControlPlane } from "./controlPlane/moveWorkflow";
 import { workerCommand } from "./controlPlane/workerCommand";
 import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
@@ -34,6 +35,8 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
       … [--online [--copy-rate 20]]  (either way while the tenant keeps writing: row-filtered logical replication,
                                       a freeze of seconds; --copy-rate caps the initial copy in MB/s; Neon: add
                                       --enable-logical-replication to allow it)
+      … [--workflow [--detach]]      (either way on the control plane: a worker runs the move, which outlives
+                                      this command; Ctrl-C or --detach leaves it running, the same command follows it)
   tenants purge <id> [--now]         (the old copy a move left, after the grace period; a move with a grace period
                                      schedules it on the control plane, which runs it then with no command)
   tenants abort <id>                 (undo a move that has not cut over)
@@ -76,6 +79,8 @@ async function main(argv: string[]) {
       watch: { type: "boolean", default: false },
       grace: { type: "string" },
       online: { type: "boolean", default: false },
+      workflow: { type: "boolean", default: false },
+      detach: { type: "boolean", default: false },
       "copy-rate": { type: "string" },
       "enable-logical-replication": { type: "boolean", default: false },
       now: { type: "boolean", default: false },
@@ -110,7 +115,8 @@ async function main(argv: string[]) {
   } else if (command === "tenants" && sub === "status") {
     await tenantsStatus(ctx, say, purgeScheduleStatus(ctx));
   } else if (command === "tenants" && (sub === "extract" || sub === "return") && arg) {
-    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), schedulePurge: durablePurges(ctx, say), online: values.online, enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]) });
+    await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), schedulePurge: durablePurges(ctx, say), online: values.online,
+      ...(values.workflow ? { workflow: { run: moveOnControlPlane(ctx, say), detach: values.detach! } } : {}), enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]) });
   } else if (command === "tenants" && sub === "purge" && arg) {
     await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
   } else if (command === "tenants" && sub === "sync") {

@@ -24,8 +24,42 @@ export type PurgeOutcome =
   | { purged: true; rows: number; at: string }
   | { purged: false; reason: string };
 
+/** A tenant's move (extract or return, copy mode or online) run by the control plane. */
+export interface MoveTenantInput {
+  stack: StackRef;
+  tenantId: string;
+  direction: "extract" | "return";
+  online: boolean;
+  /** Kept before the old copy is purged; its purge is a `purgeMovedCopy` child workflow. */
+  graceMs: number;
+  copyRateMBps?: number;
+  /** How long a silent activity may go before another worker retries it (default 30 s). */
+  heartbeatTimeoutSeconds?: number;
+}
+
+/**
+ * A move runs as a few activities, each the plan's steps up to the one named (infra/tenancy/move): the slow,
+ * engine-bound provisioning; an online move's copy and stream; and the fence through the cutover as one activity,
+ * so the freeze holds no round trip to the control plane. Checked against the plans by a unit test.
+ */
+export const MOVE_ACTIVITY_STEPS = { copy: ["provision", "cutover"], online: ["provision", "catch-up", "cutover"] } as const;
+
+export interface MoveStepsInput extends MoveTenantInput {
+  through: string;
+  /** When the workflow began (ISO, seconds): a cutover at or after it is this move's. */
+  since: string;
+}
+
+export interface MoveStepsOutcome {
+  /** The last step completed. */
+  step: string;
+  /** Set once the move has cut over. */
+  moved?: { rows: number; freezeMs: number; movedAt: string; purgeAfter: string; resumed: boolean };
+}
+
 export interface ControlPlaneActivities {
   purgeDueCopy(input: PurgeDueCopyInput): Promise<PurgeOutcome>;
+  runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome>;
 }
 
 /**
@@ -34,3 +68,6 @@ export interface ControlPlaneActivities {
  * database-side move lease is what keeps two machines' control planes off the same tenant's data.
  */
 export const purgeWorkflowId = (stackName: string, tenantId: string, movedAt: string) => `bloom/${stackName}/purge/${tenantId}/${movedAt}`;
+
+/** One move of a tenant at a time per namespace (the move lease holds across namespaces). */
+export const moveWorkflowId = (stackName: string, tenantId: string) => `bloom/${stackName}/move/${tenantId}`;

@@ -1,5 +1,5 @@
-import { defineQuery, proxyActivities, setHandler, sleep } from "@temporalio/workflow";
-import type { ControlPlaneActivities, PurgeDueCopyInput, PurgeOutcome } from "./contract";
+import { defineQuery, ParentClosePolicy, proxyActivities, setHandler, sleep, startChild } from "@temporalio/workflow";
+import { MOVE_ACTIVITY_STEPS, purgeWorkflowId, type ControlPlaneActivities, type MoveStepsOutcome, type MoveTenantInput, type PurgeDueCopyInput, type PurgeOutcome } from "./contract";
 
 /**
  * The control plane's workflows (Temporal). Deterministic code only: no I/O, no imports beyond the workflow SDK and
@@ -35,4 +35,37 @@ export async function purgeMovedCopy(input: PurgeDueCopyInput): Promise<PurgeOut
   const outcome = await purgeDueCopy(input);
   progress = { step: "done", outcome };
   return outcome;
+}
+
+/** Where a move stands: the activity in hand (named by the last step it runs), or its outcome. */
+export type MoveProgress = { step: "running"; through: string } | { step: "done"; outcome: NonNullable<MoveStepsOutcome["moved"]>; purgeWorkflowId?: string };
+export const moveProgress = defineQuery<MoveProgress>("progress");
+
+/**
+ * A tenant's move: its plan's steps as a few activities (MOVE_ACTIVITY_STEPS), each resuming from the journal in the
+ * catalog, so a worker that dies mid-activity is noticed by its missed heartbeats and the activity goes on from
+ * its last durable step on another worker. A final failure (a refusal, a verification mismatch) is not retried: the
+ * runner has undone the move by then. After the cutover, the old copy's purge is a child workflow that outlives
+ * this one.
+ */
+export async function moveTenant(input: MoveTenantInput): Promise<MoveProgress> {
+  let progress: MoveProgress = { step: "running", through: "" };
+  setHandler(moveProgress, () => progress);
+  const { runMoveSteps } = proxyActivities<ControlPlaneActivities>({
+    startToCloseTimeout: "12 hours",
+    heartbeatTimeout: `${input.heartbeatTimeoutSeconds ?? 30} seconds`,
+    retry: { initialInterval: "2 seconds", backoffCoefficient: 2, maximumInterval: "1 minute", nonRetryableErrorTypes: ["MoveRefused", "VerificationFailed"] },
+  });
+  let outcome: MoveStepsOutcome = { step: "begun" };
+  const since = `${new Date().toISOString().slice(0, 19)}Z`; // the history's clock, to the second like the catalog's`
+  for (const through of MOVE_ACTIVITY_STEPS[input.online ? "online" : "copy"]) {
+    progress = { step: "running", through };
+    outcome = await runMoveSteps({ ...input, through, since });
+  }
+  const moved = outcome.moved!;
+  const purge = { stack: input.stack, tenantId: input.tenantId, movedAt: moved.movedAt, after: moved.purgeAfter };
+  const childId = purgeWorkflowId(input.stack.stackName, input.tenantId, moved.movedAt);
+  await startChild(purgeMovedCopy, { workflowId: childId, args: [purge], parentClosePolicy: ParentClosePolicy.ABANDON });
+  progress = { step: "done", outcome: moved, purgeWorkflowId: childId };
+  return progress;
 }

@@ -1,6 +1,14 @@
 import { heartbeat } from "@temporalio/activity";
-import type { ControlPlaneActivities, PurgeDueCopyInput, PurgeOutcome } from "../../infra/controlPlane/contract";
+import { MOVE_ACTIVITY_STEPS, type ControlPlaneActivities, type MoveStepsInput, type MoveStepsOutcome, type PurgeDueCopyInput, type PurgeOutcome } from "../../infra/controlPlane/contract";
+import { withClient } from "../../infra/database/sql/withClient";
+import { readCatalogRow } from "../../infra/tenancy/move/moveJournal";
+import { executeMove } from "../../infra/tenancy/move/moveRun";
+import { copyModePlan } from "../../infra/tenancy/move/moveSteps";
+import { onlinePlan } from "../../infra/tenancy/move/onlineMove";
 import { purgeMovedCopy } from "../../infra/tenancy/move/purgeCopy";
+import { refusal } from "../../infra/tenancy/move/tenantMove";
+import { moveHooks } from "../runbook/tenantCommands";
+import { replicationAdminUrl } from "../runbook/replicationAdmin";
 import { openStackContext } from "../runbook/stackContext";
 import { tenantHandle, tenantStackUrl } from "../runbook/tenantStackAccess";
 
@@ -29,6 +37,53 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
       const rows = Object.values(res.deleted).reduce((a, b) => a + b, 0);
       say(`purged ${rows} rows of ${input.tenantId} at ${res.at}`);
       return { purged: true, rows, at: res.at };
+    },
+
+    /**
+     * A move's steps up to `through`, by the same runner as the CLI's (resuming from the catalog's journal, under
+     * the tenant's move lease, which a second worker waits for while a first still holds it). A retry of the last
+     * activity after a cutover whose completion never reached the server finds the move done, and says so.
+     */
+    async runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome> {
+      const ctx = await openStackContext(input.stack);
+      const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+      let last = `${input.direction} of ${input.tenantId}: through ${input.through}`;
+      const say = (line: string) => {
+        last = line;
+        heartbeat(line);
+        log(`[${input.stack.stackName}] ${line}`);
+      };
+      const beat = setInterval(() => heartbeat(last), 2_000); // an engine `up` can be quiet for longer than the timeout
+      try {
+        const plan = input.online ? onlinePlan : copyModePlan;
+        const finalStep = plan.steps.at(-1)!.name;
+        const before = await withClient(poolUrl, (c) => readCatalogRow(c, input.tenantId));
+        const target = input.direction === "extract" ? "dedicated" : "pool";
+        if (input.through === finalStep && before && !before.move && before.location.kind === target && before.pendingPurge && before.pendingPurge.movedAt >= input.since) {
+          say(`the ${input.direction} of ${input.tenantId} had cut over already (${before.pendingPurge.movedAt}): nothing to run again`);
+          return { step: finalStep, moved: { rows: 0, freezeMs: 0, movedAt: before.pendingPurge.movedAt, purgeAfter: before.pendingPurge.after, resumed: true } };
+        }
+        const handle = tenantHandle(ctx, input.tenantId);
+        const run = await executeMove(plan, {
+          tenantId: input.tenantId, direction: input.direction, poolUrl, dedicated: handle.dedicated, graceMs: input.graceMs, log: say,
+          hooks: moveHooks(ctx, input.tenantId, say), adminUrl: (db) => replicationAdminUrl(ctx, db), through: input.through,
+          ...(input.copyRateMBps ? { copyRateMBps: input.copyRateMBps } : {}),
+        }, (row) => {
+          // Only the first activity begins a move; a later one whose journal is gone (aborted meanwhile) must not
+          // begin it again.
+          if (input.through !== MOVE_ACTIVITY_STEPS[input.online ? "online" : "copy"][0] && row && !row.move) {
+            return `no ${input.direction} of ${input.tenantId} is in progress any more (aborted, or ended elsewhere): the workflow stops here`;
+          }
+          return refusal(row, input.tenantId, input.direction, input.online);
+        });
+        if (run.journal.step !== finalStep) return { step: run.journal.step };
+        const after = await withClient(poolUrl, (c) => readCatalogRow(c, input.tenantId));
+        const rows = Object.values(run.journal.verified ?? {}).reduce((n, t) => n + t.rows, 0);
+        say(`cutover: ${input.tenantId} now lives in its new home (${rows} rows); its old copy is purged after ${run.purgeAfter}`);
+        return { step: finalStep, moved: { rows, freezeMs: run.cutoverAt - Date.parse(run.journal.fencedAt!), movedAt: after!.pendingPurge!.movedAt, purgeAfter: run.purgeAfter, resumed: run.resumed } };
+      } finally {
+        clearInterval(beat);
+      }
     },
   };
 }

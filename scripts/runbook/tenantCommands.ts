@@ -3,7 +3,7 @@ import { quoteIdent } from "../../infra/naming";
 import { abortTenantMove } from "../../infra/tenancy/move/abortMove";
 import { listCatalog, readCatalogRow, type MoveDirection } from "../../infra/tenancy/move/moveJournal";
 import { purgeMovedCopy } from "../../infra/tenancy/move/purgeCopy";
-import { refusal, runTenantMove, MoveRefused, type MoveSummary, type TenantMoveOptions } from "../../infra/tenancy/move/tenantMove";
+import { refusal, runTenantMove, MoveRefused, type MoveHooks, type MoveSummary, type TenantMoveOptions } from "../../infra/tenancy/move/tenantMove";
 import { runOnlineTenantMove, type OnlineMoveSummary } from "../../infra/tenancy/move/onlineMove";
 import { replicationAdmin, replicationAdminUrl, replicationLag } from "./replicationAdmin";
 import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
@@ -11,6 +11,7 @@ import { confirm } from "./confirm";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
 import type { DescribePurges, PurgeScheduling, SchedulePurge } from "../controlPlane/purgeSchedule";
+import type { MoveOnControlPlane } from "../controlPlane/moveWorkflow";
 import { declareIsolation, tenantHandle, tenantStackUrl, upRecovering, upTenantStack } from "./tenantStackAccess";
 
 /**
@@ -32,6 +33,8 @@ export interface MoveCommandOptions {
   /** Hands the purge due after the grace period to the control plane (the CLI's durable timer); without it, the
    *  operator runs `bloom tenants purge` then. */
   schedulePurge?: SchedulePurge;
+  /** `--workflow`: the move runs on the control plane (a worker), followed here unless `detach`. */
+  workflow?: { run: MoveOnControlPlane; detach: boolean };
   say: Say;
 }
 
@@ -63,21 +66,13 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
   }
   if (opts.dryRun || !(await confirm(`${direction === "extract" ? "Extract" : "Return"} ${tenantId}${admin ? " online" : ""}?`, opts.yes ?? false))) return undefined;
   if (admin?.enable) await admin.enable();
+  if (opts.workflow) {
+    const { run, detach } = opts.workflow;
+    await run({ tenantId, direction, online: Boolean(admin), graceMs: opts.graceMs, ...(opts.copyRateMBps ? { copyRateMBps: opts.copyRateMBps } : {}) }, { detach });
+    return undefined;
+  }
 
-  const move: TenantMoveOptions = {
-    tenantId, direction, poolUrl, dedicated: handle.dedicated, graceMs: opts.graceMs, log: opts.say,
-    hooks: {
-      declare: async (isolation) => {
-        if (await declareIsolation(ctx, tenantId, isolation)) opts.say(`${ctx.configFile}: ${tenantId} isolation: ${isolation}`);
-      },
-      provisionDedicated: async () => {
-        opts.say(`platform stack ${ctx.stackName}: up (publishes ${tenantId} as dedicated; the catalog moves only at the cutover)`);
-        await upRecovering(ctx.stack, opts.say);
-        return upTenantStack(handle, opts.say);
-      },
-      dedicatedUrl: () => tenantStackUrl(handle).catch(() => undefined),
-    },
-  };
+  const move: TenantMoveOptions = { tenantId, direction, poolUrl, dedicated: handle.dedicated, graceMs: opts.graceMs, log: opts.say, hooks: moveHooks(ctx, tenantId, opts.say) };
   const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl, copyRateMBps: opts.copyRateMBps }) : await runTenantMove(move);
   for (const t of summary.tables) opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  checksum ${t.checksum}`);
   if ("streamMs" in summary) {
@@ -90,6 +85,22 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
   if (opts.graceMs === 0) await purgeCommand(ctx, tenantId, { now: true, say: opts.say });
   else await handOverPurge(poolUrl, tenantId, summary.purgeAfter, opts);
   return summary;
+}
+
+/** How a move changes the stack: its config file's isolation, and the platform's and the tenant stack's `up`. */
+export function moveHooks(ctx: StackContext, tenantId: string, say: Say): MoveHooks {
+  const handle = tenantHandle(ctx, tenantId);
+  return {
+    declare: async (isolation) => {
+      if (await declareIsolation(ctx, tenantId, isolation)) say(`${ctx.configFile}: ${tenantId} isolation: ${isolation}`);
+    },
+    provisionDedicated: async () => {
+      say(`platform stack ${ctx.stackName}: up (publishes ${tenantId} as dedicated; the catalog moves only at the cutover)`);
+      await upRecovering(ctx.stack, say);
+      return upTenantStack(handle, say);
+    },
+    dedicatedUrl: () => tenantStackUrl(handle).catch(() => undefined),
+  };
 }
 
 /** After a move with a grace period: its purge scheduled on the control plane, or the command to run when due. */

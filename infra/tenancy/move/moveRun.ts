@@ -37,6 +37,8 @@ export interface TenantMoveOptions {
    * slots and subscriptions (local: the server's superuser; Neon: the project owner, a neon_superuser).
    */
   adminUrl?(databaseUrl: string): Promise<string>;
+  /** Runs the steps only up to and including this one (a workflow runs a move as a few activities). */
+  through?: string;
 }
 
 export interface MovePlan {
@@ -167,7 +169,7 @@ export async function executeMove(plan: MovePlan, opts: TenantMoveOptions, refus
       }
       run.log(`${resumed ? "resuming" : "starting"} ${mode}${run.direction} of ${opts.tenantId} (${describeLocation(journal.from)} → ${describeLocation(journal.to)}), last step: ${journal.step}`);
       try {
-        await runSteps(plan.steps, run);
+        await runSteps(plan.steps, run, opts.through);
       } catch (err) {
         const at = run.journal.running ?? nextStep(plan, run.journal);
         if (!isFinal(err) && plan.undoOn === "final") {

@@ -55,6 +55,16 @@ describe("the move's step runner", () => {
     expect(calls).toEqual(["undo a"]);
   });
 
+  it("runs only up to a step when asked, and nothing when the move is past it", async () => {
+    const { run, calls } = state();
+    await runSteps(plan, run, "b");
+    expect(calls).toEqual(["run a", "run b"]);
+    await runSteps(plan, run, "a");
+    expect(calls).toEqual(["run a", "run b"]);
+    await runSteps(plan, run, "d");
+    expect(calls).toEqual(["run a", "run b", "run c", "run d"]);
+  });
+
   it("refuses a journal naming a step the plan does not have, naming both", async () => {
     const { run } = state("teleport");
     await expect(runSteps(plan, run)).rejects.toThrow(/names a step this version does not know \("teleport"\); its steps are a, b, c, d/);

@@ -59,8 +59,11 @@ export function remainingSteps<R>(steps: MoveStep<R>[], journal: MoveJournal): M
   return steps.slice(completedCount(steps, journal));
 }
 
-export async function runSteps<R extends RunnerState>(steps: MoveStep<R>[], run: R): Promise<void> {
-  for (const step of remainingSteps(steps, run.journal)) {
+/** Runs the remaining steps, or only those up to and including `through` (nothing when the move is past it). */
+export async function runSteps<R extends RunnerState>(steps: MoveStep<R>[], run: R, through?: string): Promise<void> {
+  const last = through === undefined ? steps.length - 1 : steps.findIndex((s) => s.name === through);
+  if (last < 0) throw new Error(`no step "${through}" in this move; its steps are ${steps.map((s) => s.name).join(", ")}`);
+  for (const step of steps.slice(completedCount(steps, run.journal), last + 1)) {
     if (step.undo) await record(run, { running: step.name });
     const started = Date.now();
     const patch = (await step.run(run)) ?? {};

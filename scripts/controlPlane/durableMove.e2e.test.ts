@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../../infra/config/stackFile";
+import { withControlPlane } from "../../infra/controlPlane/client";
+import { moveWorkflowId } from "../../infra/controlPlane/contract";
+import { builtTemporalCli, ensureTemporalDevServer, stopTemporalDevServer } from "../../infra/controlPlane/temporalDevServer";
+import { processAlive } from "../../infra/processes";
+import { findEngine } from "../engine/engineLocation";
+import { openStackContext, type StackContext } from "../runbook/stackContext";
+import { tenantHandle } from "../runbook/tenantStackAccess";
+import { e2eStackFile, tearDownTenantE2e } from "../../test/e2eStack";
+import { runBloom } from "../../test/bloomCli";
+import { query, requirePostgres, uniqueName } from "../../test/postgres";
+import { fingerprint } from "../../test/tenantFixtures";
+import { stopLocalWorker } from "./localWorker";
+
+/**
+ * A move on the control plane (issue 19): `bloom tenants extract --workflow` starts the `moveTenant` workflow and
+ * follows it. Two workers poll (the local one the CLI starts, and a second process). The worker running the move's
+ * first activity (the platform's and the tenant stack's `up`) is killed with -9, its process group with it; the
+ * other worker takes the activity over once the heartbeat timeout (5 s here) passes, resumes the move from the
+ * catalog's journal and finishes it. The CLI, which only follows, prints the outcome; the old copy's purge (grace 0)
+ * is the child workflow. Rows identical at the new home, none left in the pool, no command run by hand.
+ */
+const engine = findEngine();
+const mustRun = process.env.CI === "true";
+const ofTenant = (fp: Record<string, string>, t: string) => Object.fromEntries(Object.entries(fp).filter(([k]) => k.endsWith(`:${t}`) && !k.startsWith("clinic:")));
+
+describe.skipIf((!engine || !builtTemporalCli()) && !mustRun)("a move on the control plane: a worker killed mid-activity, another finishes it", () => {
+  const stackName = uniqueName("e2e-move");
+  const tenant = uniqueName("wfm").slice(0, 24);
+  const port = 20_000 + Math.floor(Math.random() * 300) * 3;
+  const saved = { port: process.env.BLOOM_TEMPORAL_PORT, heartbeat: process.env.BLOOM_MOVE_HEARTBEAT_TIMEOUT_S };
+  let root = "", dir = "", configFile = "", kvPort = 0, pool = "";
+  let ctx: StackContext;
+  let second: ChildProcess | undefined;
+  const secondLog = path.join(REPO_ROOT, ".bloom", "temporal", `second-worker-${port}.log`);
+
+  beforeAll(async () => {
+    if (!engine || !builtTemporalCli()) throw new Error("CI=true and no Pulumi CLI or Temporal CLI: `npm run setup:pulumi` and `npm run setup:temporal` must run before the e2e suite");
+    await requirePostgres();
+    process.env.BLOOM_TEMPORAL_PORT = String(port);
+    process.env.BLOOM_MOVE_HEARTBEAT_TIMEOUT_S = "5";
+    ({ root, dir, configFile, kvPort } = await e2eStackFile(stackName, (config) => {
+      config["bloom:tenants"] = [...(config["bloom:tenants"] as object[]), { id: tenant, name: "Workflow Clinic", tier: "enterprise", isolation: "pooled" }];
+    }));
+    ctx = await openStackContext({ stackName, configFile, root });
+    pool = (await ctx.stack.up()).outputs.migratorDatabaseUrl!.value as string;
+    await query(pool, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'p' || i, 'P' || i, $1 FROM generate_series(1, 300) i`, [tenant]);
+    const server = await ensureTemporalDevServer({ port });
+    second = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "scripts", "bloom.ts"), "worker", "--address", server.address],
+      { cwd: REPO_ROOT, detached: true, stdio: ["ignore", openSync(secondLog, "w"), openSync(secondLog, "a")] });
+    for (let i = 0; i < 240 && !/worker polling/.test(readFileSync(secondLog, "utf8")); i++) await new Promise((r) => setTimeout(r, 250));
+    expect(readFileSync(secondLog, "utf8")).toMatch(/worker polling/);
+  }, 300_000);
+  afterAll(async () => {
+    if (second?.pid && processAlive(second.pid)) process.kill(-second.pid, "SIGKILL");
+    stopLocalWorker(port, { kill: true });
+    stopTemporalDevServer({ port, kill: true });
+    rmSync(path.join(REPO_ROOT, ".bloom", "temporal", `temporal-${port}.db`), { force: true });
+    rmSync(secondLog, { force: true });
+    for (const [k, v] of [["BLOOM_TEMPORAL_PORT", saved.port], ["BLOOM_MOVE_HEARTBEAT_TIMEOUT_S", saved.heartbeat]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await tearDownTenantE2e(ctx, tenant, { dir, root, kvPort });
+  });
+
+  it("the worker running the move dies with -9 mid-activity; the other finishes it; the CLI follows to the outcome", async () => {
+    const before = ofTenant(await fingerprint(pool), tenant);
+    expect(Object.keys(before).length).toBeGreaterThan(0);
+    const endpoint = { address: `127.0.0.1:${port}`, namespace: "default", local: true };
+    const workflowId = moveWorkflowId(stackName, tenant);
+    const following = runBloom({ stackName, configFile, root }, ["tenants", "extract", tenant, "--workflow", "--grace", "0", "--yes"]);
+
+    // The worker that holds the first activity, by the identity the SDK gives it (pid@host): killed with its group.
+    let victim = 0;
+    for (let i = 0; i < 240 && !victim; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const pending = await withControlPlane(endpoint, (c) => c.workflow.getHandle(workflowId).describe()).then((d) => d.raw.pendingActivities ?? []).catch(() => []);
+      const identity = pending.find((a) => a.lastWorkerIdentity)?.lastWorkerIdentity;
+      if (identity) victim = Number(identity.split("@")[0]);
+    }
+    expect(victim).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 3_000)); // inside the engine's `up`
+    process.kill(-victim, "SIGKILL");
+
+    const { output } = await following;
+    expect(output).toContain(`control plane: the extract of ${tenant} runs as workflow ${workflowId}`);
+    expect(output).toMatch(/done: 300 rows moved on the control plane/);
+
+    const history = await withControlPlane(endpoint, (c) => c.workflow.getHandle(workflowId).fetchHistory());
+    // The history keeps an activity's last attempt: the first activity completed on its second attempt or later,
+    // on the other worker.
+    const started = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
+    expect(started.length).toBe(2); // through provision, then the fence through the cutover
+    expect(started[0]!.attempt).toBeGreaterThanOrEqual(2);
+    expect(started[0]!.identity).not.toMatch(new RegExp(`^${victim}@`));
+    expect(processAlive(victim)).toBe(false);
+    console.log(`[move on the control plane] killed worker pid ${victim} mid-activity; the first activity completed on attempt ${started[0]!.attempt} by ${started[0]!.identity}; the CLI printed:\n${output.split("\n").filter((l) => /control plane|write freeze|done:/.test(l)).join("\n")}`);
+
+    expect(await query(pool, `SELECT isolation, move FROM bloom_platform.tenants WHERE id = $1`, [tenant])).toEqual([{ isolation: "dedicated", move: null }]);
+    const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+    expect(ofTenant(await fingerprint(dedicated), tenant)).toEqual(before);
+    // Grace 0: the child workflow purges the pool's copy at once.
+    for (let i = 0; i < 120 && Object.keys(ofTenant(await fingerprint(pool), tenant)).length; i++) await new Promise((r) => setTimeout(r, 500));
+    expect(ofTenant(await fingerprint(pool), tenant)).toEqual({});
+  }, 420_000);
+});
