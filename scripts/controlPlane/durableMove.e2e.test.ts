@@ -22,7 +22,8 @@ import { stopLocalWorker } from "./localWorker";
  * first activity (the platform's and the tenant stack's `up`) is killed with -9, its process group with it; the
  * other worker takes the activity over once the heartbeat timeout (5 s here) passes, resumes the move from the
  * catalog's journal and finishes it. The CLI, which only follows, prints the outcome; the old copy's purge (grace 0)
- * is the child workflow. Rows identical at the new home, none left in the pool, no command run by hand.
+ * is the child workflow. Rows identical at the new home, none left in the pool, no command run by hand. Then the
+ * return, with the Temporal server killed mid-workflow and restarted on its file: the move completes.
  */
 const engine = findEngine();
 const mustRun = process.env.CI === "true";
@@ -107,5 +108,28 @@ describe.skipIf((!engine || !builtTemporalCli()) && !mustRun)("a move on the con
     // Grace 0: the child workflow purges the pool's copy at once.
     for (let i = 0; i < 120 && Object.keys(ofTenant(await fingerprint(pool), tenant)).length; i++) await new Promise((r) => setTimeout(r, 500));
     expect(ofTenant(await fingerprint(pool), tenant)).toEqual({});
+  }, 420_000);
+
+  it("the Temporal server killed with -9 mid-move and restarted on its file: the return completes, the CLI follows through", async () => {
+    const before = ofTenant(await fingerprint((await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string), tenant);
+    const endpoint = { address: `127.0.0.1:${port}`, namespace: "default", local: true };
+    const workflowId = moveWorkflowId(stackName, tenant);
+    const following = runBloom({ stackName, configFile, root }, ["tenants", "return", tenant, "--workflow", "--grace", "0", "--yes"]);
+    let running = false;
+    for (let i = 0; i < 240 && !running; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      running = await withControlPlane(endpoint, (c) => c.workflow.getHandle(workflowId).describe())
+        .then((d) => d.status.name === "RUNNING" && Date.parse(d.startTime.toISOString()) > Date.now() - 60_000, () => false);
+    }
+    expect(running).toBe(true);
+    expect(stopTemporalDevServer({ port, kill: true })).toBe(true);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await ensureTemporalDevServer({ port })).started).toBe(true);
+
+    const { output } = await following;
+    expect(output).toMatch(/done: 300 rows moved on the control plane/);
+    console.log(`[move on the control plane] server killed and restarted mid-return; the CLI printed:\n${output.split("\n").filter((l) => /control plane|write freeze|done:/.test(l)).join("\n")}`);
+    expect(await query(pool, `SELECT isolation, move FROM bloom_platform.tenants WHERE id = $1`, [tenant])).toEqual([{ isolation: "pooled", move: null }]);
+    expect(ofTenant(await fingerprint(pool), tenant)).toEqual(before);
   }, 420_000);
 });

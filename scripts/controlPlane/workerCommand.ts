@@ -17,5 +17,15 @@ export async function workerCommand(opts: { address?: string; namespace?: string
     : { address: (await ensureTemporalDevServer({ log: say })).address, namespace: opts.namespace ?? "default", local: true };
   const stop = new AbortController();
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => { say(`${signal}: finishing the activities in hand, then stopping`); stop.abort(); });
-  await runControlPlaneWorker({ endpoint, maxConcurrentActivities: max, signal: stop.signal, log: say });
+  // A worker outlives its server: if the server goes away long enough for the SDK to give up, it connects again.
+  for (let attempt = 1; !stop.signal.aborted; attempt++) {
+    try {
+      await runControlPlaneWorker({ endpoint, maxConcurrentActivities: max, signal: stop.signal, log: say });
+    } catch (err) {
+      if (stop.signal.aborted) break;
+      const waitS = Math.min(30, 2 * attempt);
+      say(`worker lost the control plane at ${endpoint.address} (${(err as Error).message.split("\n")[0]}); connecting again in ${waitS} s`);
+      await new Promise((r) => setTimeout(r, waitS * 1000));
+    }
+  }
 }
