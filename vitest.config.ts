@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     reporters: ["default", "./test/summaryReporter.ts"],
     projects: [
-      { test: { name: "unit", include: ["{infra,components,stacks,scripts,policies,prisma}/**/*.test.ts", "packages/*/test/**/*.test.ts"], exclude: ["**/*.{integration,contract,e2e,security,runtime}.test.ts", "**/node_modules/**"], testTimeout: 30_000 } },
+      { test: { name: "unit", include: ["{infra,components,stacks,scripts,policies,prisma}/**/*.test.ts", "packages/*/test/**/*.test.ts"], exclude: ["**/*.{integration,contract,e2e,security,runtime}.test.ts", "**/node_modules/**"], testTimeout: 30_000, hookTimeout: 60_000 } },
       { test: { name: "integration", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.integration.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },
       // The app role as the attacker (issue 9): real Postgres, every attack in its own transaction.
       { test: { name: "security", globalSetup: ["./test/globalSetup.ts"], include: ["**/*.security.test.ts"], exclude: ["**/node_modules/**"], testTimeout: 120_000, hookTimeout: 120_000, fileParallelism: false } },

@@ -45,10 +45,14 @@ async function awsFindings(registered: RegisteredResource[]): Promise<string[]> 
 }
 
 describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stack) => {
+  // One evaluation of the stack's program, read by the tests below (each evaluation takes seconds); the
+  // determinism test compares it with an evaluation of its own.
+  let evaluation: ReturnType<typeof runPlatformUnderMocks> | undefined;
+  const evaluated = () => (evaluation ??= runPlatformUnderMocks(stack, readStackConfig(stack)));
+
   it("registers the CloudFormation stacks, the five headers, one DNS record per tenant, rate limits mirroring the budgets", async () => {
-    const values = readStackConfig(stack);
-    const config = validatePlatformConfig(configReader(values), stack);
-    const { registered, failure, outputs } = await runPlatformUnderMocks(stack, values);
+    const config = validatePlatformConfig(configReader(readStackConfig(stack)), stack);
+    const { registered, failure, outputs } = await evaluated();
     expect(failure).toBeUndefined();
     const cfn = await Promise.all(registered.filter((r) => r.type === CFN).map(resolved));
     expect(cfn.map((c) => c.name)).toEqual([`bloom-${stack}-observability`, `bloom-${stack}-slo-1`]);
@@ -83,15 +87,14 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
   });
 
   it("everything sent to AWS keeps AWS's written rules: tag values per resource type (stack tags reach every resource), template limits (issue 23, defect 2)", async () => {
-    const { registered, failure } = await runPlatformUnderMocks(stack, readStackConfig(stack));
+    const { registered, failure } = await evaluated();
     expect(failure).toBeUndefined();
     expect(await awsFindings(registered)).toEqual([]);
   });
 
   it("everything sent to Cloudflare keeps its written rules for the zone's plan: counting characteristics, periods, rule counts, expression length, one entry point per phase (issue 23, defects 3-4)", async () => {
-    const values = readStackConfig(stack);
-    const config = validatePlatformConfig(configReader(values), stack);
-    const { registered, failure } = await runPlatformUnderMocks(stack, values);
+    const config = validatePlatformConfig(configReader(readStackConfig(stack)), stack);
+    const { registered, failure } = await evaluated();
     expect(failure).toBeUndefined();
     expect(await cloudflareFindings(registered, planOf(config))).toEqual([]);
   });
@@ -100,7 +103,7 @@ describe.each(["staging", "prod"])("observability and edge on %s (mocks)", (stac
     const values = readStackConfig(stack);
     const pick = async (run: Awaited<ReturnType<typeof runPlatformUnderMocks>>) =>
       Promise.all(run.registered.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("cloudflare:")).map(async (r) => ({ type: r.type, name: r.name, inputs: await resolved(r) })));
-    const first = await pick(await runPlatformUnderMocks(stack, values));
+    const first = await pick(await evaluated());
     expect(first.length).toBeGreaterThan(3);
     expect(JSON.stringify(await pick(await runPlatformUnderMocks(stack, values)))).toBe(JSON.stringify(first));
   });
