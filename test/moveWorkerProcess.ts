@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { REPO_ROOT } from "../infra/config/stackFile";
+import type { MoveLeaseSettings } from "../infra/tenancy/move/moveLease";
 
 export interface MoveWorkerSettings {
   tenantId: string;
@@ -9,6 +10,8 @@ export interface MoveWorkerSettings {
   dedicatedUrl: string;
   /** Online move: the local server whose superuser runs the replication. */
   onlineServerUrl?: string;
+  /** A workflow activity's move lease (bound to a time as well as the session), instead of the CLI's. */
+  lease?: MoveLeaseSettings;
 }
 
 export interface MoveWorkerProcess {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acquireLease, leaseHolder, LeaseHeldError, tryAcquireLease } from "./lease";
+import { acquireLease, leaseGuardSql, leaseHolder, LeaseHeldError, tryAcquireLease } from "./lease";
 import { freshMigratorDatabase } from "../../test/databases";
 import { openedClients, requirePostgres, query } from "../../test/postgres";
 
@@ -53,5 +53,32 @@ describe("leases", () => {
     expect(await lease.renew()).toBe(false); // its fencing token is stale
     await lease.release(); // a stale holder's release leaves the new holder's lease alone
     expect((await leaseHolder(b, "workflow:move-beta"))?.holder).toBe("workflow 2");
+  });
+
+  it("a lease bound to its session and a time: free at once when the session ends, taken over after it expires while the session lives; the acquiring statement tags the session; a guarded write commits only for the holding token", async () => {
+    const [a, b, c] = [await connect(), await connect(), await connect()];
+    const tagOf = async (x: typeof a) => (await x.query<{ name: string }>("SELECT current_setting('application_name') AS name")).rows[0]!.name;
+    const first = await acquireLease(a, "worker:beta", "attempt 1", { ttlMs: 60_000, sessionBound: true, sessionTag: "mover:beta:1" });
+    expect(await tagOf(a)).toBe("mover:beta:1");
+    expect(await tryAcquireLease(b, "worker:beta", "attempt 2", { ttlMs: 400, sessionBound: true, sessionTag: "mover:beta:2" })).toBeUndefined();
+    expect(await tagOf(b), "a waiter is not tagged").toBe("bloom-lease-test");
+    await a.end(); // killed: its session ends long before its time would
+    const second = await acquireLease(b, "worker:beta", "attempt 2", { ttlMs: 400, sessionBound: true, sessionTag: "mover:beta:2", waitMs: 5_000 });
+    expect(second.token).toBe(first.token + 1);
+    expect(await tagOf(b)).toBe("mover:beta:2");
+
+    // Frozen (its session alive, no renewal): taken over once its time is up; its writes are refused from then on.
+    await query(db.url, `CREATE TABLE IF NOT EXISTS guarded_probe (v int)`);
+    const guardedInsert = (x: typeof a, token: number) => x.query(`INSERT INTO guarded_probe SELECT $3 WHERE ${leaseGuardSql(1, 2)}`, ["worker:beta", token, token]);
+    expect((await guardedInsert(b, second.token)).rowCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await guardedInsert(b, second.token)).rowCount, "expired: not even its own writes until it renews").toBe(0);
+    const third = await acquireLease(c, "worker:beta", "attempt 3", { ttlMs: 60_000, sessionBound: true });
+    expect(third.token).toBe(second.token + 1);
+    expect(await second.held()).toBe(false);
+    expect(await second.renew()).toBe(false);
+    expect((await guardedInsert(b, second.token)).rowCount, "the stale token's write").toBe(0);
+    expect((await guardedInsert(c, third.token)).rowCount).toBe(1);
+    expect(await query(db.url, "SELECT array_agg(v ORDER BY v) AS v FROM guarded_probe")).toEqual([{ v: [second.token, third.token] }]);
   });
 });

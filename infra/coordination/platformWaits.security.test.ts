@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { holdMoveLock } from "../tenancy/move/moveJournal";
+import { MoveLease } from "../tenancy/move/moveLease";
 import { applyPendingMigrations } from "../migrations/applyPendingMigrations";
 import { loadMigrations } from "../migrations/migrationSource";
 import { writeMigrationsDir } from "../../test/migrationFixtures";
@@ -34,11 +34,11 @@ describe("attack 2: the app holds the move lock's advisory key", () => {
     expect((await app.query(`SELECT pg_advisory_lock(hashtext('bloom-tenant-move'), hashtext('beta')) IS NOT NULL AS held`)).rows[0].held).toBe(true);
 
     const mover = await connect(db.url, "bloom-mover");
-    await holdMoveLock(mover, "beta", 500);
+    await MoveLease.hold(mover, "beta", { waitMs: 500 });
     const rival = await connect(db.url, "bloom-mover-2");
-    await expect(holdMoveLock(rival, "beta", 500)).rejects.toThrow(/another process is moving or purging tenant "beta"/);
+    await expect(MoveLease.hold(rival, "beta", { waitMs: 500 })).rejects.toThrow(/another process is moving or purging tenant "beta"/);
     await mover.end();
-    await holdMoveLock(rival, "beta", 5_000); // the holder's session ended: the lease is free again
+    await MoveLease.hold(rival, "beta", { waitMs: 5_000 }); // the holder's session ended: the lease is free again
     expect(othersOf(await fingerprint(db.url), null)).toEqual(before);
   });
 });

@@ -1,4 +1,5 @@
-import { Client } from "pg";
+import type { Client } from "pg";
+import { quietClient } from "../database/sql/withClient";
 import type { BranchRef, DatabaseBackend } from "../database/backend";
 import type { NeonBackend } from "../database/neon/neonBackend";
 import { maskedColumns } from "../compliance/columnAnnotations";
@@ -72,9 +73,7 @@ export class StagingVerificationError extends Error {
 const urlOf = (at: DatabaseAt, branchId: string) => at.backend.connectionUri({ projectId: at.projectId, branchId, database: at.database, role: at.role, password: at.password, pooled: false });
 
 async function connect(url: string, name: string): Promise<Client> {
-  const c = new Client({ connectionString: url, application_name: name });
-  // A server-side end (a branch dropped under it) surfaces through the query that hits it, not as a crash.
-  c.on("error", () => undefined);
+  const c = quietClient({ connectionString: url, application_name: name }); // a branch dropped under it: the next query fails
   await c.connect();
   return c;
 }

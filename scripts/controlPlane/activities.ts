@@ -1,4 +1,4 @@
-import { heartbeat } from "@temporalio/activity";
+import { activityInfo, heartbeat } from "@temporalio/activity";
 import { MOVE_ACTIVITY_STEPS, type ControlPlaneActivities, type MoveStepsInput, type MoveStepsOutcome, type PurgeDueCopyInput, type PurgeOutcome } from "../../infra/controlPlane/contract";
 import { withClient } from "../../infra/database/sql/withClient";
 import { readCatalogRow } from "../../infra/tenancy/move/moveJournal";
@@ -41,8 +41,10 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
 
     /**
      * A move's steps up to `through`, by the same runner as the CLI's (resuming from the catalog's journal, under
-     * the tenant's move lease, which a second worker waits for while a first still holds it). A retry of the last
-     * activity after a cutover whose completion never reached the server finds the move done, and says so.
+     * the tenant's move lease). The lease is bound to the activity's heartbeat timeout as well as its session: a
+     * retry on another worker waits while this one lives and renews it, and takes it over (the next fencing token)
+     * from one frozen past the timeout, whose sessions it ends and whose later writes the token refuses. A retry of
+     * the last activity after a cutover whose completion never reached the server finds the move done, and says so.
      */
     async runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome> {
       const ctx = await openStackContext(input.stack);
@@ -64,9 +66,11 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
           return { step: finalStep, moved: { rows: 0, freezeMs: 0, movedAt: before.pendingPurge.movedAt, purgeAfter: before.pendingPurge.after, resumed: true } };
         }
         const handle = tenantHandle(ctx, input.tenantId);
+        const info = activityInfo();
+        const lease = { holder: `workflow ${info.workflowExecution?.workflowId ?? "?"} (activity ${info.activityId}, attempt ${info.attempt})`, ttlMs: info.heartbeatTimeoutMs ?? 30_000 };
         const run = await executeMove(plan, {
           tenantId: input.tenantId, direction: input.direction, poolUrl, dedicated: handle.dedicated, graceMs: input.graceMs, log: say,
-          hooks: moveHooks(ctx, input.tenantId, say), adminUrl: (db) => replicationAdminUrl(ctx, db), through: input.through,
+          hooks: moveHooks(ctx, input.tenantId, say), adminUrl: (db) => replicationAdminUrl(ctx, db), through: input.through, lease,
           ...(input.copyRateMBps ? { copyRateMBps: input.copyRateMBps } : {}),
         }, (row) => {
           // Only the first activity begins a move; a later one whose journal is gone (aborted meanwhile) must not

@@ -1,8 +1,18 @@
 import { Client } from "pg";
 
+/**
+ * A connection whose loss while idle (the server ended the session: a restart, or a newer mover ending an older
+ * one's sessions) does not crash the process: the next query on it fails instead, and the work sees that.
+ */
+export function quietClient(config: ConstructorParameters<typeof Client>[0]): Client {
+  const client = new Client(config);
+  client.on("error", () => undefined);
+  return client;
+}
+
 /** One short-lived connection for one piece of work; always closed, whatever the work does. */
 export async function withClient<T>(url: string, work: (client: Client) => Promise<T>, applicationName = "bloom-platform"): Promise<T> {
-  const client = new Client({ connectionString: url, application_name: applicationName });
+  const client = quietClient({ connectionString: url, application_name: applicationName });
   await client.connect();
   try {
     return await work(client);

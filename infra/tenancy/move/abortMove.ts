@@ -1,5 +1,6 @@
 import { withClient } from "../../database/sql/withClient";
-import { holdMoveLock, readCatalogRow } from "./moveJournal";
+import { readCatalogRow } from "./moveJournal";
+import { MoveLease } from "./moveLease";
 import { MoveRun, undoMove, type MoveHooks } from "./moveRun";
 import { copyModePlan } from "./moveSteps";
 import { onlinePlan } from "./onlineMove";
@@ -18,7 +19,8 @@ export interface AbortHooks extends Pick<MoveHooks, "declare" | "dedicatedUrl"> 
 
 export async function abortTenantMove(poolUrl: string, tenantId: string, hooks: AbortHooks, log: (l: string) => void = () => undefined): Promise<{ direction: string; deletedFromTarget: number }> {
   return withClient(poolUrl, async (pool) => {
-    await holdMoveLock(pool, tenantId);
+    const lease = await MoveLease.hold(pool, tenantId);
+    await lease.endEarlierHolders(pool, log);
     const row = await readCatalogRow(pool, tenantId);
     if (!row) throw new Error(`unknown tenant "${tenantId}": it is not in the pool's catalog`);
     const journal = row.move;
@@ -28,7 +30,7 @@ export async function abortTenantMove(poolUrl: string, tenantId: string, hooks: 
       dedicated: (journal.direction === "extract" ? journal.to : journal.from) as Extract<typeof journal.to, { kind: "dedicated" }>,
       hooks: { ...hooks, provisionDedicated: () => Promise.reject(new Error("an abort provisions nothing")) },
     };
-    const run = new MoveRun(pool, opts, row, journal);
+    const run = new MoveRun(pool, opts, row, journal, lease);
     try {
       await undoMove(journal.online ? onlinePlan : copyModePlan, run);
     } finally {

@@ -2,7 +2,8 @@ import type { Client } from "pg";
 import type { TenantRecord } from "../tenantCatalog";
 import type { TableFingerprint } from "./tableCopy";
 import type { BulkLoadPlan } from "./bulkLoad";
-import { acquireLease, LeaseHeldError } from "../../coordination/lease";
+import { leaseGuardSql } from "../../coordination/lease";
+import type { MoveLease } from "./moveLease";
 
 /**
  * A move's journal lives in the tenant's catalog row in the pool (`bloom_platform.tenants.move`): every step is
@@ -72,42 +73,39 @@ export async function listCatalog(pool: Client): Promise<CatalogRow[]> {
   return (await pool.query<CatalogDbRow>(`SELECT ${CATALOG_COLUMNS} FROM "bloom_platform"."tenants" ORDER BY "id"`)).rows.map(toCatalogRow);
 }
 
-export async function saveJournal(pool: Client, tenantId: string, journal: MoveJournal): Promise<void> {
-  await pool.query(
+/** A mover's catalog write: with its lease, it commits only while that lease's token still holds it. */
+async function writeCatalog(pool: Client, sql: string, params: unknown[], lease: MoveLease | undefined): Promise<void> {
+  if (!lease) {
+    await pool.query(sql, params);
+    return;
+  }
+  const res = await pool.query(`${sql} AND ${leaseGuardSql(params.length + 1, params.length + 2)}`, [...params, lease.name, lease.token]);
+  if (res.rowCount) return;
+  await lease.check();
+  throw new Error(`tenant "${String(params[0])}" is not in the pool's catalog any more`);
+}
+
+export async function saveJournal(pool: Client, tenantId: string, journal: MoveJournal, lease?: MoveLease): Promise<void> {
+  await writeCatalog(pool,
     `UPDATE "bloom_platform"."tenants" SET "move" = $2, "move_state" = $3, "move_started_at" = coalesce("move_started_at", now()), "updated_at" = now() WHERE "id" = $1`,
-    [tenantId, JSON.stringify(journal), journal.direction === "extract" ? "extracting" : "returning"]);
+    [tenantId, JSON.stringify(journal), journal.direction === "extract" ? "extracting" : "returning"], lease);
 }
 
 /** One table's copy recorded on its own (tables of a level finish concurrently: no read-modify-write of the journal). */
-export async function recordTableCopied(pool: Client, tenantId: string, table: string, copied: { rows: number; bytes: number }): Promise<void> {
-  await pool.query(`UPDATE "bloom_platform"."tenants" SET "move" = jsonb_set("move", ARRAY['copied', $2::text], $3::jsonb) WHERE "id" = $1`,
-    [tenantId, table, JSON.stringify(copied)]);
+export async function recordTableCopied(pool: Client, tenantId: string, table: string, copied: { rows: number; bytes: number }, lease?: MoveLease): Promise<void> {
+  await writeCatalog(pool, `UPDATE "bloom_platform"."tenants" SET "move" = jsonb_set("move", ARRAY['copied', $2::text], $3::jsonb) WHERE "id" = $1`,
+    [tenantId, table, JSON.stringify(copied)], lease);
 }
 
 /** Ends a move in the catalog: the tenant settled at `location`, with its old copy (if any) pending purge. */
-export async function settleCatalogRow(pool: Client, tenantId: string, location: TenantLocation, pendingPurge: PendingPurge | null): Promise<void> {
-  await pool.query(
+export async function settleCatalogRow(pool: Client, tenantId: string, location: TenantLocation, pendingPurge: PendingPurge | null, lease?: MoveLease): Promise<void> {
+  await writeCatalog(pool,
     `UPDATE "bloom_platform"."tenants" SET "isolation" = $2, "location" = $3, "move" = NULL, "move_state" = 'settled', "move_started_at" = NULL,
        "pending_purge" = $4, "updated_at" = now() WHERE "id" = $1`,
-    [tenantId, location.kind === "pool" ? "pooled" : "dedicated", JSON.stringify(location), pendingPurge && JSON.stringify(pendingPurge)]);
+    [tenantId, location.kind === "pool" ? "pooled" : "dedicated", JSON.stringify(location), pendingPurge && JSON.stringify(pendingPurge)], lease);
 }
 
 /** The old copy a move left is gone (purged, or erased with the tenant): nothing pending any more. */
 export async function clearPendingPurge(pool: Client, tenantId: string): Promise<void> {
   await pool.query(`UPDATE "bloom_platform"."tenants" SET "pending_purge" = NULL, "updated_at" = now() WHERE "id" = $1`, [tenantId]);
-}
-
-/**
- * Held for a whole move on the pool: one process moves a tenant at a time. A lease bound to this session
- * (infra/coordination/lease.ts), so a killed process releases it with its connection — and, unlike the advisory
- * lock it replaced, the app cannot take it (issue 22).
- */
-export async function holdMoveLock(pool: Client, tenantId: string, waitMs = 10_000): Promise<void> {
-  // A killed mover's server session ends a moment after the process: wait that long before calling it a conflict.
-  try {
-    await acquireLease(pool, `tenant-move:${tenantId}`, `tenant move or purge of "${tenantId}"`, { waitMs });
-  } catch (err) {
-    if (!(err instanceof LeaseHeldError)) throw err;
-    throw new Error(`another process is moving or purging tenant "${tenantId}" right now (${err.heldBy?.pid ? `pid ${err.heldBy.pid}, ` : ""}since ${err.heldBy?.since.toISOString() ?? "?"}): wait for it to finish (bloom tenants status)`);
-  }
 }

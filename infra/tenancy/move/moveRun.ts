@@ -1,8 +1,9 @@
 import { Client } from "pg";
-import { withClient } from "../../database/sql/withClient";
+import { quietClient, withClient } from "../../database/sql/withClient";
 import { isoSeconds } from "../../time";
 import { tenantDataTables } from "../tenantPolicies";
-import { holdMoveLock, readCatalogRow, saveJournal, settleCatalogRow, type CatalogRow, type DedicatedLocation, type MoveDirection, type MoveJournal } from "./moveJournal";
+import { readCatalogRow, saveJournal, settleCatalogRow, type CatalogRow, type DedicatedLocation, type MoveDirection, type MoveJournal } from "./moveJournal";
+import { MoveLease, MoveLeaseLost, type MoveLeaseSettings } from "./moveLease";
 import { isFinal, runSteps, undoSteps, MoveRefused, type MoveStep, type RunnerState } from "./moveRunner";
 import type { TableCopyResult } from "./tableCopy";
 
@@ -39,6 +40,11 @@ export interface TenantMoveOptions {
   adminUrl?(databaseUrl: string): Promise<string>;
   /** Runs the steps only up to and including this one (a workflow runs a move as a few activities). */
   through?: string;
+  /**
+   * A workflow's mover: its lease is also bound to a time it renews, so a retry on another worker takes it over
+   * from a frozen one (moveLease.ts). Without it, the lease is bound to this process's session only.
+   */
+  lease?: MoveLeaseSettings;
 }
 
 export interface MovePlan {
@@ -74,7 +80,7 @@ export class MoveRun implements RunnerState {
   private readonly clients = new Map<Role, Promise<Client>>();
   private tableList: Promise<string[]> | undefined;
 
-  constructor(readonly pool: Client, readonly opts: TenantMoveOptions, readonly row: CatalogRow, journal: MoveJournal) {
+  constructor(readonly pool: Client, readonly opts: TenantMoveOptions, readonly row: CatalogRow, journal: MoveJournal, readonly lease?: MoveLease) {
     this.journal = journal;
     this.tenantId = opts.tenantId;
     this.direction = journal.direction;
@@ -120,8 +126,17 @@ export class MoveRun implements RunnerState {
       c = (async () => {
         const side: Side = role.startsWith("source") ? "source" : "target";
         const url = role.endsWith("Admin") ? await this.adminUrl(side) : await this.requiredUrl(side);
-        const client = new Client({ connectionString: url, application_name: role.endsWith("Admin") ? "bloom-move-admin" : `bloom-move-${side}` });
+        const client = quietClient({ connectionString: url, application_name: this.lease?.sessionTag ?? (role.endsWith("Admin") ? "bloom-move-admin" : `bloom-move-${side}`) });
         await client.connect();
+        try {
+          // Open, then checked: a connection a zombie opens after a takeover writes nothing; one opened before is
+          // ended by the new holder, on each server as the new holder connects there.
+          await this.lease?.endEarlierHolders(client, this.log);
+          await this.lease?.check();
+        } catch (err) {
+          await client.end().catch(() => undefined);
+          throw err;
+        }
         return client;
       })();
       this.clients.set(role, c);
@@ -139,7 +154,16 @@ export class MoveRun implements RunnerState {
   /** Data a step needs durable before it completes (what its undo must know). */
   async note(patch: Partial<MoveJournal>): Promise<void> {
     this.journal = { ...this.journal, ...patch };
-    await saveJournal(this.pool, this.tenantId, this.journal);
+    await saveJournal(this.pool, this.tenantId, this.journal, this.lease);
+  }
+
+  /**
+   * A resumed move's first act: every server it will touch is rid of the sessions of earlier movers of the tenant
+   * (a frozen mover's copy in flight, say), through the connections the run keeps, before any step runs.
+   */
+  async endEarlierMovers(online: boolean): Promise<void> {
+    const roles: Role[] = online ? ["source", "target", "sourceAdmin", "targetAdmin"] : ["source", "target"];
+    for (const role of roles) await this.optionalClient(role);
   }
 
   async close(): Promise<void> {
@@ -154,37 +178,53 @@ export const describeLocation = (l: CatalogRow["location"]) => (l.kind === "pool
 /** Runs the plan's remaining steps under the tenant's move lease; a failure the plan does not keep is undone. */
 export async function executeMove(plan: MovePlan, opts: TenantMoveOptions, refuse: (row: CatalogRow | undefined) => string | undefined): Promise<MoveRun & { resumed: boolean }> {
   return withClient(opts.poolUrl, async (pool) => {
-    await holdMoveLock(pool, opts.tenantId);
-    const row = await readCatalogRow(pool, opts.tenantId);
-    const refused = refuse(row);
-    if (refused) throw new MoveRefused(refused);
-    const resumed = Boolean(row!.move);
-    const journal = row!.move ?? (plan.begin ?? ((j) => j))(newJournal(row!, opts), opts.tenantId);
-    const run = Object.assign(new MoveRun(pool, opts, row!, journal), { resumed });
-    const mode = plan.online ? "online " : "";
+    const lease = await MoveLease.hold(pool, opts.tenantId, { timeBound: opts.lease });
     try {
-      if (!resumed) {
-        await plan.check?.(run);
-        await saveJournal(pool, opts.tenantId, run.journal);
-      }
-      run.log(`${resumed ? "resuming" : "starting"} ${mode}${run.direction} of ${opts.tenantId} (${describeLocation(journal.from)} → ${describeLocation(journal.to)}), last step: ${journal.step}`);
-      try {
-        await runSteps(plan.steps, run, opts.through);
-      } catch (err) {
-        const at = run.journal.running ?? nextStep(plan, run.journal);
-        if (!isFinal(err) && plan.undoOn === "final") {
-          run.log(`the ${mode}${run.direction} of ${opts.tenantId} stopped at step ${at} (${(err as Error).message}): rerun it to resume, or \`bloom tenants abort ${opts.tenantId}\``);
-          throw err;
-        }
-        run.log(`the ${mode}${run.direction} of ${opts.tenantId} failed at step ${at} (${(err as Error).message}); undoing its steps`);
-        await undoMove(plan, run).catch((undo: unknown) => run.log(`undoing failed too (${(undo as Error).message}): run \`bloom tenants abort ${opts.tenantId}\``));
-        throw err;
-      }
-      return run;
+      // Before the journal is read: an earlier holder's write in flight is rolled back, or committed, by then.
+      await lease.endEarlierHolders(pool, opts.log ?? (() => undefined));
+      return await runUnderLease(plan, opts, refuse, pool, lease);
     } finally {
-      await run.close();
+      await lease.release();
     }
   }, "bloom-move");
+}
+
+async function runUnderLease(plan: MovePlan, opts: TenantMoveOptions, refuse: (row: CatalogRow | undefined) => string | undefined, pool: Client, lease: MoveLease): Promise<MoveRun & { resumed: boolean }> {
+  const row = await readCatalogRow(pool, opts.tenantId);
+  const refused = refuse(row);
+  if (refused) throw new MoveRefused(refused);
+  const resumed = Boolean(row!.move);
+  const journal = row!.move ?? (plan.begin ?? ((j) => j))(newJournal(row!, opts), opts.tenantId);
+  const run = Object.assign(new MoveRun(pool, opts, row!, journal, lease), { resumed });
+  const mode = plan.online ? "online " : "";
+  try {
+    if (resumed) await run.endEarlierMovers(plan.online);
+    else {
+      await plan.check?.(run);
+      await saveJournal(pool, opts.tenantId, run.journal, lease);
+    }
+    run.log(`${resumed ? "resuming" : "starting"} ${mode}${run.direction} of ${opts.tenantId} (${describeLocation(journal.from)} → ${describeLocation(journal.to)}), last step: ${journal.step}`);
+    try {
+      await runSteps(plan.steps, run, opts.through);
+    } catch (err) {
+      if (err instanceof MoveLeaseLost || !(await lease.check().then(() => true, () => false))) {
+        // Another mover has the tenant now: undoing here would undo its work. Whatever failed, this one stops.
+        run.log(`the ${mode}${run.direction} of ${opts.tenantId} stopped (${(err as Error).message})`);
+        throw lease.lostError();
+      }
+      const at = run.journal.running ?? nextStep(plan, run.journal);
+      if (!isFinal(err) && plan.undoOn === "final") {
+        run.log(`the ${mode}${run.direction} of ${opts.tenantId} stopped at step ${at} (${(err as Error).message}): rerun it to resume, or \`bloom tenants abort ${opts.tenantId}\``);
+        throw err;
+      }
+      run.log(`the ${mode}${run.direction} of ${opts.tenantId} failed at step ${at} (${(err as Error).message}); undoing its steps`);
+      await undoMove(plan, run).catch((undo: unknown) => run.log(`undoing failed too (${(undo as Error).message}): run \`bloom tenants abort ${opts.tenantId}\``));
+      throw err;
+    }
+    return run;
+  } finally {
+    await run.close();
+  }
 }
 
 /** The journal a move starts with: from where the tenant is, to the other side. */
@@ -195,7 +235,7 @@ export function newJournal(row: CatalogRow, opts: Pick<TenantMoveOptions, "direc
 /** Undoes the running and completed steps, last first, then ends the move in the catalog where it began. */
 export async function undoMove(plan: MovePlan, run: MoveRun): Promise<void> {
   await undoSteps(plan.steps, run);
-  await settleCatalogRow(run.pool, run.tenantId, run.journal.from, run.row.pendingPurge);
+  await settleCatalogRow(run.pool, run.tenantId, run.journal.from, run.row.pendingPurge, run.lease);
 }
 
 const nextStep = (plan: MovePlan, journal: MoveJournal) =>

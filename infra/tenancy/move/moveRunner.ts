@@ -1,5 +1,6 @@
 import type { Client } from "pg";
 import { saveJournal, type MoveJournal } from "./moveJournal";
+import type { MoveLease } from "./moveLease";
 
 /**
  * A move is a list of steps run in order by one runner (the shape of pgroll's operations). A step is idempotent:
@@ -23,6 +24,8 @@ export interface MoveStep<R> {
 /** What the runner needs of a run: the pool connection holding the move's lease, the journal, a log. */
 export interface RunnerState {
   pool: Client;
+  /** Checked before every step and undo; guards the journal's writes (moveLease.ts). */
+  lease?: MoveLease;
   tenantId: string;
   journal: MoveJournal;
   log(line: string): void;
@@ -64,6 +67,7 @@ export async function runSteps<R extends RunnerState>(steps: MoveStep<R>[], run:
   const last = through === undefined ? steps.length - 1 : steps.findIndex((s) => s.name === through);
   if (last < 0) throw new Error(`no step "${through}" in this move; its steps are ${steps.map((s) => s.name).join(", ")}`);
   for (const step of steps.slice(completedCount(steps, run.journal), last + 1)) {
+    await run.lease?.check();
     if (step.undo) await record(run, { running: step.name });
     const started = Date.now();
     const patch = (await step.run(run)) ?? {};
@@ -80,6 +84,7 @@ export async function undoSteps<R extends RunnerState>(steps: MoveStep<R>[], run
   const upTo = Math.max(done, running + 1);
   for (const step of steps.slice(0, upTo).reverse()) {
     if (!step.undo) continue;
+    await run.lease?.check();
     await step.undo(run);
   }
 }
@@ -94,5 +99,5 @@ function completedCount<R>(steps: MoveStep<R>[], journal: MoveJournal): number {
 async function record(run: RunnerState, patch: Partial<MoveJournal>): Promise<void> {
   run.journal = { ...run.journal, ...patch };
   if (run.journal.running === undefined) delete run.journal.running;
-  await saveJournal(run.pool, run.tenantId, run.journal);
+  await saveJournal(run.pool, run.tenantId, run.journal, run.lease);
 }

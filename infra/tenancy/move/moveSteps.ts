@@ -96,13 +96,13 @@ const copy: Step = {
     let recorded = Promise.resolve();
     m.copied = await copyTenantTables({
       sourceUrl: await m.requiredUrl("source"), targetUrl: await m.requiredUrl("target"), tenantId: m.tenantId, levels,
-      concurrency: m.opts.concurrency ?? 3, log: m.log,
+      concurrency: m.opts.concurrency ?? 3, log: m.log, session: m.lease,
       skip: (table) => Boolean(done[table]),
       // Tables of a level finish concurrently: each recorded on its own (no read-modify-write of the journal), one
       // statement at a time on the pool's connection.
       onCopied: (r) => {
         m.journal.copied = { ...m.journal.copied, [r.table]: { rows: r.rows, bytes: r.bytes } };
-        return (recorded = recorded.then(() => recordTableCopied(m.pool, m.tenantId, r.table, { rows: r.rows, bytes: r.bytes })));
+        return (recorded = recorded.then(() => recordTableCopied(m.pool, m.tenantId, r.table, { rows: r.rows, bytes: r.bytes }, m.lease)));
       },
     });
     if (bulkLoad) await restoreAfterBulkLoad(target, bulkLoad);
@@ -118,8 +118,8 @@ export const verify: Step = {
     const verified: Record<string, TableFingerprint> = {};
     const mismatched: string[] = [];
     const settled = await mapSettledWithLimit(tables, m.opts.concurrency ?? 3, (t) => Promise.all([
-      withClient(sourceUrl, (c) => tenantTableFingerprint(c, t, m.tenantId), "bloom-move-verify"),
-      withClient(targetUrl, (c) => tenantTableFingerprint(c, t, m.tenantId), "bloom-move-verify"),
+      withClient(sourceUrl, (c) => tenantTableFingerprint(c, t, m.tenantId), m.lease?.sessionTag ?? "bloom-move-verify"),
+      withClient(targetUrl, (c) => tenantTableFingerprint(c, t, m.tenantId), m.lease?.sessionTag ?? "bloom-move-verify"),
     ]));
     settled.forEach((r, i) => {
       if (r.status === "rejected") throw r.reason;
@@ -149,7 +149,7 @@ export const cutover: Step = {
     if (m.direction === "return") await fenceTenant(source, m.tenantId, "moved-out");
     await m.pool.query("BEGIN");
     try {
-      await settleCatalogRow(m.pool, m.tenantId, m.journal.to, { location: m.journal.from, movedAt: isoSeconds(), after: m.purgeAfter });
+      await settleCatalogRow(m.pool, m.tenantId, m.journal.to, { location: m.journal.from, movedAt: isoSeconds(), after: m.purgeAfter }, m.lease);
       if (m.direction === "extract") await fenceTenant(m.pool, m.tenantId, "moved-out", { inTransaction: true });
       await m.pool.query("COMMIT");
       m.cutoverAt = Date.now();

@@ -72,7 +72,7 @@ const replicate: Step = {
     if (m.journal.bulkLoad) await restoreAfterBulkLoad(target, m.journal.bulkLoad);
     await copyClinicRow(source, target, m.tenantId);
     await ensurePublication(sourceAdmin, names(m).publication, tables, m.tenantId);
-    const slot = await createSlotExportingSnapshot(sourceAdminUrl, names(m).slot);
+    const slot = await createSlotExportingSnapshot(sourceAdminUrl, names(m).slot, m.lease?.sessionTag);
     try {
       const rate = settings(m).copyRateMBps;
       m.log(`slot ${names(m).slot} at ${slot.consistentPoint}; copying ${tables.length} tables as of its snapshot${rate ? ` at ≤ ${rate} MB/s` : ""}`);
@@ -82,7 +82,7 @@ const replicate: Step = {
       const levels = bulkLoad ? [tables] : await foreignKeyLevels(source, tables);
       await copyTenantTables({
         sourceUrl: sourceAdminUrl, targetUrl: await m.requiredUrl("target"), tenantId: m.tenantId, snapshot: slot.snapshot, levels,
-        concurrency: m.opts.concurrency ?? 3, pace: rate ? byteRate(rate) : undefined, log: m.log,
+        concurrency: m.opts.concurrency ?? 3, pace: rate ? byteRate(rate) : undefined, log: m.log, session: m.lease,
       });
       if (bulkLoad) await restoreAfterBulkLoad(target, bulkLoad);
     } finally {

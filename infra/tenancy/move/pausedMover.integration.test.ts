@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { upsertTenantRecord } from "../tenantCatalog";
 import { readCatalogRow } from "./moveJournal";
+import { MOVE_SESSION_PREFIX } from "./moveLease";
 import { purgeMovedCopy } from "./purgeCopy";
 import { runTenantMove } from "./tenantMove";
 import { query, requirePostgres } from "../../../test/postgres";
@@ -10,11 +11,14 @@ import { TENANT_MAINTENANCE_SQLSTATE } from "../tenantFence";
 import { TENANTS, asApp, fingerprint, seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
 
 /**
- * A mover that stops without dying (SIGSTOP: a paused VM, a GC stall, a debugger) still holds the tenant's move
- * lease, because the lease is bound to its database session, which lives on while the process is frozen. A second
- * mover is refused before it changes anything, however long the first is gone; resumed, the first finishes, and
- * nothing is lost or duplicated. (What this does not show: a lease taken over from a live but paused holder with a
- * fencing token, issue 19 — the session-bound lease never hands over while that session lives.)
+ * A mover that stops without dying (SIGSTOP: a paused VM, a GC stall, a debugger).
+ *   - Run by hand (the CLI's session-bound lease): it still holds the tenant's move lease, because its database
+ *     session lives on while the process is frozen. A second mover is refused before it changes anything, however
+ *     long the first is gone; resumed, the first finishes, and nothing is lost or duplicated.
+ *   - Run by a workflow (a lease bound to a time as well, renewed by the mover: moveLease.ts): once the frozen
+ *     mover misses its renewals, a second mover takes the lease over with the next fencing token, ends the first
+ *     one's sessions and finishes the move while the first is still frozen; resumed, the first — a zombie — is
+ *     refused by its stale token and changes nothing.
  */
 const only = (fp: Record<string, string>, tenant: string) => Object.fromEntries(Object.entries(fp).filter(([k]) => k.endsWith(`:${tenant}`) && !k.startsWith("clinic:")));
 const PAUSE_MS = 12_000; // longer than the second mover waits for the lease (10 s)
@@ -77,13 +81,88 @@ describe("a paused mover keeps its tenant (real Postgres)", () => {
     expect(only(await fingerprint(pool.url), "alpha")).toEqual({});
   }, 120_000);
 
-  async function withCatalog<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-    const c = new Client({ connectionString: pool.url });
-    await c.connect();
-    try {
-      return await fn(c);
-    } finally {
-      await c.end();
-    }
-  }
+  const withCatalog = <T>(fn: (c: Client) => Promise<T>) => withConnection(pool.url, fn);
 });
+
+const LEASE_TTL_MS = 3_000; // the workflow mover's lease: a heartbeat timeout, made short for the test
+
+describe("a frozen workflow mover is taken over and, resumed, refused by its fencing token (real Postgres)", () => {
+  let pool: TenantDatabase;
+  let dedicated: TenantDatabase;
+
+  beforeAll(async () => {
+    await requirePostgres();
+    [pool, dedicated] = await Promise.all([tenantDatabase("zbpool"), tenantDatabase("zbded")]);
+    for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
+    await seedTenants(pool.url);
+    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'zb-' || i, 'bulk ' || i, 'alpha' FROM generate_series(1, 40000) i`);
+  });
+  afterAll(async () => {
+    await Promise.all([pool?.drop(), dedicated?.drop()]);
+  });
+
+  it(`a mover frozen mid-copy past its lease (${LEASE_TTL_MS} ms): a second mover takes over, ends its sessions and finishes while it is frozen; resumed, the first fails with MoveLeaseLost and changes nothing`, async () => {
+    const reference = only(await fingerprint(pool.url), "alpha");
+    const worker = startMoveWorker({ tenantId: "alpha", direction: "extract", poolUrl: pool.url, dedicatedUrl: dedicated.url, lease: { holder: "workflow A", ttlMs: LEASE_TTL_MS } });
+    const exited = worker.exited.then(() => "exited 0", (err: Error) => err.message);
+    await worker.started;
+    const catalog = new Client({ connectionString: pool.url });
+    await catalog.connect();
+    const log: string[] = [];
+    let frozenAfter: string | undefined;
+    try {
+      // Frozen right after the fence, with the copy in flight (its COPY transactions open on the target).
+      for (let i = 0; i < 3000 && (await readCatalogRow(catalog, "alpha"))?.move?.step !== "fence"; i++) await new Promise((r) => setTimeout(r, 2));
+      worker.child.kill("SIGSTOP");
+      const frozenAt = Date.now();
+      frozenAfter = (await readCatalogRow(catalog, "alpha"))?.move?.step;
+      expect(frozenAfter, "frozen after the fence, before the copy completed").toBe("fence");
+      const zombieSessions = await sessionsOf(catalog, "alpha");
+      expect(zombieSessions.length, "the frozen mover has sessions open").toBeGreaterThan(1);
+
+      // The second mover waits for the frozen one's lease to expire, takes it over, and finishes the move.
+      const second = await runTenantMove({
+        tenantId: "alpha", direction: "extract", poolUrl: pool.url, graceMs: 0, log: (l) => log.push(l),
+        dedicated: { kind: "dedicated", stack: "test-alpha", project: "test-alpha" },
+        hooks: { declare: async () => undefined, provisionDedicated: async () => dedicated.url, dedicatedUrl: async () => dedicated.url },
+        lease: { holder: "workflow A, retried", ttlMs: LEASE_TTL_MS },
+      });
+      const tookOverAfterMs = Date.now() - frozenAt;
+      expect(second.resumed, "it resumed the frozen mover's journal").toBe(true);
+      expect(log.join("\n")).toMatch(/ended \d+ session\(s\) of an earlier mover of alpha \(token \d+ holds the lease now\)/);
+      expect((await sessionsOf(catalog, "alpha")).filter((pid) => zombieSessions.includes(pid)), "none of the frozen mover's sessions is left").toEqual([]);
+      expect(worker.child.exitCode, "the first mover is still frozen").toBeNull();
+      const after = { pool: await fingerprint(pool.url), dedicated: await fingerprint(dedicated.url), row: await readCatalogRow(catalog, "alpha") };
+      expect(after.row).toMatchObject({ location: { kind: "dedicated" }, move: null });
+      expect(only(after.dedicated, "alpha")).toEqual(reference);
+
+      // Resumed, the zombie learns its token is stale and stops without writing anything.
+      worker.child.kill("SIGCONT");
+      const outcome = await exited;
+      expect(outcome).toMatch(/MoveLeaseLost: this mover lost the move lease of tenant "alpha"/);
+      expect({ pool: await fingerprint(pool.url), dedicated: await fingerprint(dedicated.url), row: await readCatalogRow(catalog, "alpha") }, "the resumed zombie changed nothing").toEqual(after);
+      console.log(`zombie mover: frozen after step "${frozenAfter}" with ${zombieSessions.length} sessions; taken over and finished by a second mover ${tookOverAfterMs} ms later; resumed, it stopped: ${/MoveLeaseLost: [^\n]*/.exec(outcome)?.[0]}`);
+    } finally {
+      worker.child.kill("SIGCONT");
+      await catalog.end();
+    }
+    await purgeMovedCopy(pool.url, "alpha", { dedicatedUrl: async () => dedicated.url, now: true });
+    expect(only(await fingerprint(pool.url), "alpha")).toEqual({});
+  }, 120_000);
+});
+
+/** The sessions a mover of the tenant tagged as its own (moveLease.ts), on the whole server. */
+async function sessionsOf(c: Client, tenantId: string): Promise<number[]> {
+  const { rows } = await c.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1`, [`${MOVE_SESSION_PREFIX}${tenantId}:%`]);
+  return rows.map((r) => r.pid);
+}
+
+async function withConnection<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}

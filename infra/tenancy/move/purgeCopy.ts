@@ -3,7 +3,8 @@ import { withClient } from "../../database/sql/withClient";
 import { quoteIdent } from "../../naming";
 import { isoSeconds } from "../../time";
 import { tenantDataTables } from "../tenantPolicies";
-import { clearPendingPurge, holdMoveLock, readCatalogRow, type TenantLocation } from "./moveJournal";
+import { clearPendingPurge, readCatalogRow, type TenantLocation } from "./moveJournal";
+import { MoveLease } from "./moveLease";
 import { foreignKeyLevels } from "./tableOrder";
 
 /**
@@ -56,7 +57,7 @@ export async function purgeMovedCopy(poolUrl: string, tenantId: string, opts: {
   log?: (l: string) => void;
 }): Promise<PurgeResult | undefined> {
   return withClient(poolUrl, async (pool) => {
-    await holdMoveLock(pool, tenantId);
+    await MoveLease.hold(pool, tenantId);
     const row = await readCatalogRow(pool, tenantId);
     if (!row) throw new Error(`unknown tenant "${tenantId}": it is not in the pool's catalog`);
     const pending = row.pendingPurge;

@@ -1,8 +1,9 @@
 import { Client } from "pg";
 import { mapAllWithLimit } from "../../concurrency";
-import { withClient } from "../../database/sql/withClient";
+import { quietClient, withClient } from "../../database/sql/withClient";
 import { quoteIdent } from "../../naming";
 import { copyTenantTable, describeCopy, type TableCopyResult } from "./tableCopy";
+import type { MoveSessionGuard } from "./moveLease";
 
 /**
  * An online move's initial copy: the slot is made over a replication connection that exports its snapshot, and
@@ -17,8 +18,8 @@ export interface ExportedSlot {
   close(): Promise<void>;
 }
 
-export async function createSlotExportingSnapshot(sourceAdminUrl: string, slot: string): Promise<ExportedSlot> {
-  const replication = new Client({ connectionString: sourceAdminUrl, replication: "database", application_name: "bloom-move-slot" } as ConstructorParameters<typeof Client>[0]);
+export async function createSlotExportingSnapshot(sourceAdminUrl: string, slot: string, applicationName = "bloom-move-slot"): Promise<ExportedSlot> {
+  const replication = quietClient({ connectionString: sourceAdminUrl, replication: "database", application_name: applicationName } as ConstructorParameters<typeof Client>[0]);
   await replication.connect();
   try {
     const { rows } = await replication.query<{ snapshot_name: string; consistent_point: string }>(`CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`);
@@ -44,18 +45,21 @@ export function byteRate(mbPerSecond: number): (bytes: number) => Promise<void> 
  * The tenant's rows of every table, levels in order (parents first), a level's tables `concurrency` at a time,
  * each on its own pair of connections: both moves' copy. `snapshot`: read as of an exported snapshot (the online
  * move, whose stream then starts where the copy ends); `skip`: tables a resumed move has copied already;
- * `onCopied`: after each table (the copy mode's journal).
+ * `onCopied`: after each table (the copy mode's journal); `session`: the mover's lease, whose tag the connections
+ * carry and which is checked before each table is written.
  */
 export async function copyTenantTables(opts: {
   sourceUrl: string; targetUrl: string; tenantId: string; levels: string[][]; concurrency: number;
   snapshot?: string; skip?: (table: string) => boolean; pace?: (bytes: number) => Promise<void>;
-  onCopied?: (r: TableCopyResult) => Promise<void>; log: (l: string) => void;
+  onCopied?: (r: TableCopyResult) => Promise<void>; log: (l: string) => void; session?: MoveSessionGuard;
 }): Promise<TableCopyResult[]> {
+  const appName = opts.session?.sessionTag ?? "bloom-move-copy";
   const results: TableCopyResult[] = [];
   for (const level of opts.levels) {
     const todo = opts.skip ? level.filter((t) => !opts.skip!(t)) : level;
     results.push(...await mapAllWithLimit(todo, opts.concurrency, (table) =>
       withClient(opts.sourceUrl, (s) => withClient(opts.targetUrl, async (d) => {
+        await opts.session?.check();
         if (opts.snapshot) {
           await s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
           await s.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/[^0-9A-Fa-f-]/g, "")}'`);
@@ -65,7 +69,7 @@ export async function copyTenantTables(opts: {
         await opts.onCopied?.(r);
         opts.log(describeCopy(r));
         return r;
-      }, "bloom-move-copy"), "bloom-move-copy")));
+      }, appName), appName)));
   }
   return results;
 }

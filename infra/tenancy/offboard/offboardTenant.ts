@@ -3,7 +3,8 @@ import path from "node:path";
 import { withClient } from "../../database/sql/withClient";
 import { fenceTenant, unfenceTenant } from "../tenantFence";
 import { tenantRowCount } from "../tenantCatalog";
-import { clearPendingPurge, holdMoveLock, readCatalogRow, type TenantLocation } from "../move/moveJournal";
+import { clearPendingPurge, readCatalogRow, type TenantLocation } from "../move/moveJournal";
+import { MoveLease } from "../move/moveLease";
 import { deleteTenantRows } from "../move/purgeCopy";
 import { exportTenant, verifyExport, type ExportManifest } from "./tenantExport";
 
@@ -45,7 +46,7 @@ export async function offboardTenant(opts: OffboardOptions): Promise<ErasureEvid
   const { tenantId } = opts;
   const log = opts.log ?? (() => undefined);
   return withClient(opts.poolUrl, async (pool) => {
-    await holdMoveLock(pool, tenantId);
+    await MoveLease.hold(pool, tenantId);
     const row = await readCatalogRow(pool, tenantId);
     if (!row) throw new Error(`unknown tenant "${tenantId}": it is not in the pool's catalog`);
     if (row.move) throw new Error(`${row.move.direction === "extract" ? "an" : "a"} ${row.move.direction} of tenant "${tenantId}" is in progress: finish it or \`bloom tenants abort ${tenantId}\` before offboarding`);
