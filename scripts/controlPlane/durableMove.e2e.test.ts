@@ -14,7 +14,7 @@ import { e2eStackFile, tearDownTenantE2e } from "../../test/e2eStack";
 import { runBloom } from "../../test/bloomCli";
 import { query, requirePostgres, uniqueName } from "../../test/postgres";
 import { fingerprint } from "../../test/tenantFixtures";
-import { stopLocalWorker } from "./localWorker";
+import { localWorkerLog, stopLocalWorker } from "./localWorker";
 
 /**
  * A move on the control plane (issue 19): `bloom tenants extract --workflow` starts the `moveTenant` workflow and
@@ -23,7 +23,10 @@ import { stopLocalWorker } from "./localWorker";
  * other worker takes the activity over once the heartbeat timeout (5 s here) passes, resumes the move from the
  * catalog's journal and finishes it. The CLI, which only follows, prints the outcome; the old copy's purge (grace 0)
  * is the child workflow. Rows identical at the new home, none left in the pool, no command run by hand. Then the
- * return, with the Temporal server killed mid-workflow and restarted on its file: the move completes.
+ * return, with the Temporal server killed mid-workflow and restarted on its file: the move completes. Then a second
+ * extract whose worker is frozen (SIGSTOP) mid-copy, past the heartbeat timeout: the other worker takes the move's
+ * lease over and finishes it; resumed, the frozen worker's attempt is refused by its stale fencing token, and the
+ * worker lives on.
  */
 const engine = findEngine();
 const mustRun = process.env.CI === "true";
@@ -131,5 +134,50 @@ describe.skipIf((!engine || !builtTemporalCli()) && !mustRun)("a move on the con
     console.log(`[move on the control plane] server killed and restarted mid-return; the CLI printed:\n${output.split("\n").filter((l) => /control plane|write freeze|done:/.test(l)).join("\n")}`);
     expect(await query(pool, `SELECT isolation, move FROM bloom_platform.tenants WHERE id = $1`, [tenant])).toEqual([{ isolation: "pooled", move: null }]);
     expect(ofTenant(await fingerprint(pool), tenant)).toEqual(before);
+  }, 420_000);
+
+  it("the worker running the copy frozen past its heartbeat timeout: the other takes the lease over and finishes; resumed, the frozen one's attempt is refused by its fencing token and the worker lives on", async () => {
+    // Enough rows that the copy takes a few seconds: the freeze lands inside it.
+    await query(pool, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'z' || i, 'Z' || i, $1 FROM generate_series(1, 150000) i`, [tenant]);
+    const before = ofTenant(await fingerprint(pool), tenant);
+    const endpoint = { address: `127.0.0.1:${port}`, namespace: "default", local: true };
+    const workflowId = moveWorkflowId(stackName, tenant);
+    const following = runBloom({ stackName, configFile, root }, ["tenants", "extract", tenant, "--workflow", "--grace", "0", "--yes"]);
+
+    let step: string | undefined;
+    for (let i = 0; i < 6000 && step !== "fence"; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      step = (await query<{ step: string | null }>(pool, `SELECT move->>'step' AS step FROM bloom_platform.tenants WHERE id = $1`, [tenant]))[0]?.step ?? undefined;
+    }
+    expect(step, "the move reached its copy").toBe("fence");
+    const pending = await withControlPlane(endpoint, (c) => c.workflow.getHandle(workflowId).describe()).then((d) => d.raw.pendingActivities ?? []);
+    const frozen = Number(pending.find((a) => a.lastWorkerIdentity)?.lastWorkerIdentity?.split("@")[0]);
+    expect(frozen).toBeGreaterThan(0);
+    process.kill(-frozen, "SIGSTOP");
+    let output = "";
+    try {
+      ({ output } = await following);
+    } finally {
+      process.kill(-frozen, "SIGCONT");
+    }
+    expect(output).toMatch(/done: \d+ rows moved on the control plane/);
+    const history = await withControlPlane(endpoint, (c) => c.workflow.getHandle(workflowId).fetchHistory());
+    const started = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes] : []));
+    const copying = started.at(-1)!;
+    expect(copying.attempt, "the copy's activity completed on a later attempt").toBeGreaterThanOrEqual(2);
+    expect(copying.identity).not.toMatch(new RegExp(`^${frozen}@`));
+
+    // Resumed, the frozen worker's attempt learns its token is stale: it stops, and the worker process lives on.
+    const logs = () => [localWorkerLog(endpoint), secondLog].map((f) => readFileSync(f, "utf8")).join("\n");
+    for (let i = 0; i < 120 && !/lost the move lease/.test(logs()); i++) await new Promise((r) => setTimeout(r, 250));
+    const refusal = /the extract of \S+ stopped: this mover lost the move lease[^\n]*/.exec(logs())?.[0];
+    expect(refusal, "the resumed worker's attempt says it lost the lease").toBeDefined();
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(processAlive(frozen), "the resumed worker is still running").toBe(true);
+    console.log(`[move on the control plane] worker pid ${frozen} frozen mid-copy; the copy completed on attempt ${copying.attempt} by ${copying.identity}; resumed, the frozen worker said: ${refusal}`);
+
+    expect(await query(pool, `SELECT isolation, move FROM bloom_platform.tenants WHERE id = $1`, [tenant])).toEqual([{ isolation: "dedicated", move: null }]);
+    const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+    expect(ofTenant(await fingerprint(dedicated), tenant)).toEqual(before);
   }, 420_000);
 });

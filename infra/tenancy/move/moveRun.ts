@@ -209,8 +209,9 @@ async function runUnderLease(plan: MovePlan, opts: TenantMoveOptions, refuse: (r
     } catch (err) {
       if (err instanceof MoveLeaseLost || !(await lease.check().then(() => true, () => false))) {
         // Another mover has the tenant now: undoing here would undo its work. Whatever failed, this one stops.
-        run.log(`the ${mode}${run.direction} of ${opts.tenantId} stopped (${(err as Error).message})`);
-        throw lease.lostError();
+        const lost = lease.lostError();
+        run.log(`the ${mode}${run.direction} of ${opts.tenantId} stopped: ${lost.message} (what failed here: ${(err as Error).message})`);
+        throw lost;
       }
       const at = run.journal.running ?? nextStep(plan, run.journal);
       if (!isFinal(err) && plan.undoOn === "final") {
