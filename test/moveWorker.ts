@@ -11,8 +11,8 @@ import type { MoveLeaseSettings } from "../infra/tenancy/move/moveLease";
 let input = "";
 process.stdin.on("data", (d) => (input += d));
 process.stdin.on("end", async () => {
-  const { tenantId, direction, poolUrl, dedicatedUrl, onlineServerUrl, lease } = JSON.parse(input) as
-    { tenantId: string; direction: "extract" | "return"; poolUrl: string; dedicatedUrl: string; onlineServerUrl?: string; lease?: MoveLeaseSettings };
+  const { tenantId, direction, poolUrl, dedicatedUrl, onlineServerUrl, lease, copyRateMBps } = JSON.parse(input) as
+    { tenantId: string; direction: "extract" | "return"; poolUrl: string; dedicatedUrl: string; onlineServerUrl?: string; lease?: MoveLeaseSettings; copyRateMBps?: number };
   console.log("start"); // the trials time their kill from here (module loading excluded)
   const move = {
     tenantId, direction, poolUrl,
@@ -21,7 +21,7 @@ process.stdin.on("end", async () => {
     graceMs: 0,
     ...(lease ? { lease } : {}),
   };
-  if (onlineServerUrl) await runOnlineTenantMove({ ...move, adminUrl: async (db) => serverAdminUrl(onlineServerUrl, db) });
+  if (onlineServerUrl) await runOnlineTenantMove({ ...move, adminUrl: async (db) => serverAdminUrl(onlineServerUrl, db), ...(copyRateMBps ? { copyRateMBps } : {}) });
   else await runTenantMove(move);
   console.log("done");
 });

@@ -12,6 +12,8 @@ export interface MoveWorkerSettings {
   onlineServerUrl?: string;
   /** A workflow activity's move lease (bound to a time as well as the session), instead of the CLI's. */
   lease?: MoveLeaseSettings;
+  /** Online move: the initial copy's cap (MB/s), to make it last. */
+  copyRateMBps?: number;
 }
 
 export interface MoveWorkerProcess {

@@ -3,6 +3,10 @@ import { Client } from "pg";
 import { upsertTenantRecord } from "../tenantCatalog";
 import { readCatalogRow } from "./moveJournal";
 import { MOVE_SESSION_PREFIX } from "./moveLease";
+import { runOnlineTenantMove } from "./onlineMove";
+import { moveReplicationLeftovers } from "./replication";
+import { serverAdminUrl } from "../../database/local/localPostgresBackend";
+import { ensureLogicalTestPostgres } from "../../../scripts/services/ensurePostgres";
 import { purgeMovedCopy } from "./purgeCopy";
 import { runTenantMove } from "./tenantMove";
 import { query, requirePostgres } from "../../../test/postgres";
@@ -148,6 +152,72 @@ describe("a frozen workflow mover is taken over and, resumed, refused by its fen
     }
     await purgeMovedCopy(pool.url, "alpha", { dedicatedUrl: async () => dedicated.url, now: true });
     expect(only(await fingerprint(pool.url), "alpha")).toEqual({});
+  }, 120_000);
+});
+
+describe("a frozen online mover is taken over: its replication sessions are ended, no slot, publication or subscription is left (real Postgres, wal_level = logical)", () => {
+  let serverUrl: string;
+  let pool: TenantDatabase;
+  let dedicated: TenantDatabase;
+  const adminUrl = async (db: string) => serverAdminUrl(serverUrl, db);
+  const leftovers = () => withConnection(serverAdminUrl(serverUrl, pool.url), (p) => withConnection(serverAdminUrl(serverUrl, dedicated.url), async (d) =>
+    [...(await moveReplicationLeftovers(p, d)), ...(await moveReplicationLeftovers(d, p))]));
+
+  beforeAll(async () => {
+    serverUrl = await ensureLogicalTestPostgres(console.log);
+    [pool, dedicated] = await Promise.all([tenantDatabase("zopool", serverUrl), tenantDatabase("zoded", serverUrl)]);
+    for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
+    await seedTenants(pool.url);
+    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'zo-' || i, 'bulk ' || i, 'beta' FROM generate_series(1, 40000) i`);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([pool?.drop(), dedicated?.drop()]);
+  });
+
+  it(`an online mover frozen in its snapshot copy past its lease (${LEASE_TTL_MS} ms): a second mover ends its sessions (the slot's walsender among them) and finishes; resumed, the first fails with MoveLeaseLost; nothing is left streaming`, async () => {
+    const reference = only(await fingerprint(pool.url), "beta");
+    const worker = startMoveWorker({ tenantId: "beta", direction: "extract", poolUrl: pool.url, dedicatedUrl: dedicated.url, onlineServerUrl: serverUrl, copyRateMBps: 1, lease: { holder: "workflow B", ttlMs: LEASE_TTL_MS } });
+    const exited = worker.exited.then(() => "exited 0", (err: Error) => err.message);
+    await worker.started;
+    const catalog = new Client({ connectionString: pool.url });
+    await catalog.connect();
+    const log: string[] = [];
+    try {
+      for (let i = 0; i < 3000 && (await readCatalogRow(catalog, "beta"))?.move?.running !== "replicate"; i++) await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, 500)); // into the copy, at 1 MB/s
+      worker.child.kill("SIGSTOP");
+      const journal = (await readCatalogRow(catalog, "beta"))?.move;
+      expect(journal?.running, "frozen in the snapshot copy").toBe("replicate");
+      const zombieSessions = await withConnection(serverAdminUrl(serverUrl, pool.url), (admin) => sessionsOf(admin, "beta"));
+      const walsenders = await withConnection(serverAdminUrl(serverUrl, pool.url), async (admin) =>
+        (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'walsender' AND pid = ANY($1)`, [zombieSessions])).rows[0].n as number);
+      expect(walsenders, "the frozen mover holds the slot's replication connection").toBe(1);
+
+      const second = await runOnlineTenantMove({
+        tenantId: "beta", direction: "extract", poolUrl: pool.url, graceMs: 0, log: (l) => log.push(l), adminUrl,
+        dedicated: { kind: "dedicated", stack: "test-beta", project: "test-beta" },
+        hooks: { declare: async () => undefined, provisionDedicated: async () => dedicated.url, dedicatedUrl: async () => dedicated.url },
+        lease: { holder: "workflow B, retried", ttlMs: LEASE_TTL_MS },
+      });
+      expect(second.resumed).toBe(true);
+      expect(log.join("\n")).toMatch(/ended \d+ session\(s\) of an earlier mover of beta/);
+      const left = await withConnection(serverAdminUrl(serverUrl, pool.url), (admin) => sessionsOf(admin, "beta"));
+      expect(left.filter((pid) => zombieSessions.includes(pid)), "none of the frozen mover's sessions is left, superuser ones included").toEqual([]);
+      expect(worker.child.exitCode, "the first mover is still frozen").toBeNull();
+      const after = { pool: await fingerprint(pool.url), dedicated: await fingerprint(dedicated.url), row: await readCatalogRow(catalog, "beta") };
+      expect(after.row).toMatchObject({ location: { kind: "dedicated" }, move: null });
+      expect(only(after.dedicated, "beta")).toEqual(reference);
+
+      worker.child.kill("SIGCONT");
+      const outcome = await exited;
+      expect(outcome).toMatch(/MoveLeaseLost: this mover lost the move lease of tenant "beta"/);
+      expect({ pool: await fingerprint(pool.url), dedicated: await fingerprint(dedicated.url), row: await readCatalogRow(catalog, "beta") }, "the resumed zombie changed nothing").toEqual(after);
+      expect(await leftovers(), "no slot, publication or subscription left").toEqual([]);
+      console.log(`online zombie mover: frozen in the snapshot copy with ${zombieSessions.length} sessions (${walsenders} walsender); taken over and finished; resumed, it stopped: ${/MoveLeaseLost: [^\n]*/.exec(outcome)?.[0]}`);
+    } finally {
+      worker.child.kill("SIGCONT");
+      await catalog.end();
+    }
   }, 120_000);
 });
 
