@@ -23,3 +23,26 @@ export async function mapAllWithLimit<T, R>(items: readonly T[], limit: number, 
   if (failed) throw (failed as PromiseRejectedResult).reason;
   return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
 }
+
+/**
+ * At most `limit` runs of `work` at once across every caller (a worker's engine runs, say); the others wait their
+ * turn in order. `waiting` is called when a run has to wait, with how many are ahead of it.
+ */
+export function runLimit(limit: number): <R>(work: () => Promise<R>, waiting?: (ahead: number) => void) => Promise<R> {
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`a run limit must be a whole number of at least 1, not ${limit}`);
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async (work, waiting) => {
+    if (active >= limit) {
+      waiting?.(queue.length + 1);
+      await new Promise<void>((resolve) => queue.push(resolve));
+    } else active++;
+    try {
+      return await work();
+    } finally {
+      const next = queue.shift();
+      if (next) next(); // the slot passes to the next in line
+      else active--;
+    }
+  };
+}

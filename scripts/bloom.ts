@@ -14,6 +14,7 @@ import { stagingRefresh } from "./runbook/stagingCommands";
 import { durablePurges, purgeScheduleStatus } from "./controlPlane/purgeSchedule";
 import { moveOnControlPlane } from "./controlPlane/moveWorkflow";
 import { workerCommand } from "./controlPlane/workerCommand";
+import { syncOnControlPlane } from "./controlPlane/syncWorkflow";
 import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
@@ -30,6 +31,7 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
   flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>
   tenants status
   tenants sync [--concurrency 4]     (tenant stacks made to match the catalog: create, update, destroy if empty)
+      … [--workflow [--detach]]      (on the control plane: a child workflow per stack, any worker runs its engine)
   tenants extract <id> [--grace 7d]  (pool → its own database: fence, copy, verify, cutover; --grace 0 purges at once)
   tenants return <id> [--grace 7d]   (its own database → the pool, the same way)
       … [--online [--copy-rate 20]]  (either way while the tenant keeps writing: row-filtered logical replication,
@@ -48,8 +50,16 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
                                       a run's masked values; --dry-run prints the masking and the row counts)
   ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)
   status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)
-  worker [--address h:p] [--namespace n] [--max-activities 4]
+  worker [--address h:p] [--namespace n] [--max-activities 4] [--engine-runs 2]
                                      (a control-plane worker until Ctrl-C; default: this machine's dev server)`;
+
+/** `--concurrency 4` (a whole number above 0) or undefined. */
+function parseConcurrency(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency "${value}": give how many tenant stacks to sync at once, a whole number above 0 (e.g. 4)`);
+  return n;
+}
 
 async function main(argv: string[]) {
   const { positionals, values } = parseArgs({
@@ -93,6 +103,7 @@ async function main(argv: string[]) {
       address: { type: "string" },
       namespace: { type: "string" },
       "max-activities": { type: "string" },
+      "engine-runs": { type: "string" },
     },
   });
   const [command, sub, arg] = positionals;
@@ -105,7 +116,7 @@ async function main(argv: string[]) {
     return;
   }
   if (command === "tenants" && sub === "verify-export" && arg) return verifyExportCommand(arg, say);
-  if (command === "worker") return workerCommand({ address: values.address, namespace: values.namespace, maxActivities: values["max-activities"] }, say);
+  if (command === "worker") return workerCommand({ address: values.address, namespace: values.namespace, maxActivities: values["max-activities"], engineRuns: values["engine-runs"] }, say);
   const ctx = await openStackContext({ stackName: values.stack!, configFile: values.config, root: values.root });
 
   if (command === "staging" && sub === "refresh") {
@@ -120,7 +131,9 @@ async function main(argv: string[]) {
   } else if (command === "tenants" && sub === "purge" && arg) {
     await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
   } else if (command === "tenants" && sub === "sync") {
-    await syncTenantStacks(ctx, { concurrency: values.concurrency ? Number(values.concurrency) : undefined, dryRun: common.dryRun, say });
+    const concurrency = parseConcurrency(values.concurrency);
+    if (values.workflow && !common.dryRun) await syncOnControlPlane(ctx, { concurrency: concurrency ?? 4, detach: values.detach!, say });
+    else await syncTenantStacks(ctx, { concurrency, dryRun: common.dryRun, say });
   } else if (command === "tenants" && sub === "offboard" && arg) {
     await offboardCommand(ctx, arg, { ...common, exportDir: values.export });
   } else if (command === "tenants" && sub === "abort" && arg) {

@@ -57,9 +57,39 @@ export interface MoveStepsOutcome {
   moved?: { rows: number; freezeMs: number; movedAt: string; purgeAfter: string; resumed: boolean };
 }
 
+/** `bloom tenants sync --workflow`: the tenant stacks made to match the catalog, `concurrency` stacks at a time. */
+export interface SyncFleetInput {
+  stack: StackRef;
+  concurrency: number;
+}
+
+/** One tenant stack's part of a sync (scripts/runbook/tenantSync.ts). */
+export interface StackSyncItem {
+  stack: string;
+  tenantId: string;
+  action: "up" | "destroy";
+}
+
+export interface StackSyncInput {
+  stack: StackRef;
+  item: StackSyncItem;
+}
+
+export type StackSyncResult = "upped" | "destroyed" | "refused";
+
+export interface FleetSyncOutcome {
+  upped: string[];
+  destroyed: string[];
+  refused: string[];
+  /** Stacks whose sync failed after its retries, with the last error. */
+  failed: { stack: string; error: string }[];
+}
+
 export interface ControlPlaneActivities {
   purgeDueCopy(input: PurgeDueCopyInput): Promise<PurgeOutcome>;
   runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome>;
+  planFleetSync(input: { stack: StackRef }): Promise<StackSyncItem[]>;
+  syncStack(input: StackSyncInput): Promise<StackSyncResult>;
 }
 
 /**
@@ -71,3 +101,7 @@ export const purgeWorkflowId = (stackName: string, tenantId: string, movedAt: st
 
 /** One move of a tenant at a time per namespace (the move lease holds across namespaces). */
 export const moveWorkflowId = (stackName: string, tenantId: string) => `bloom/${stackName}/move/${tenantId}`;
+
+/** One fleet sync per platform stack, and one sync of a tenant stack at a time: its engine runs are serialized. */
+export const syncFleetWorkflowId = (stackName: string) => `bloom/${stackName}/sync`;
+export const stackSyncWorkflowId = (stackName: string, tenantStack: string) => `bloom/${stackName}/sync/${tenantStack}`;

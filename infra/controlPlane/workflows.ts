@@ -1,5 +1,9 @@
-import { defineQuery, ParentClosePolicy, proxyActivities, setHandler, sleep, startChild } from "@temporalio/workflow";
-import { MOVE_ACTIVITY_STEPS, purgeWorkflowId, type ControlPlaneActivities, type MoveStepsOutcome, type MoveTenantInput, type PurgeDueCopyInput, type PurgeOutcome } from "./contract";
+import { defineQuery, executeChild, ParentClosePolicy, proxyActivities, setHandler, sleep, startChild } from "@temporalio/workflow";
+import {
+  MOVE_ACTIVITY_STEPS, purgeWorkflowId, stackSyncWorkflowId,
+  type ControlPlaneActivities, type FleetSyncOutcome, type MoveStepsOutcome, type MoveTenantInput, type PurgeDueCopyInput, type PurgeOutcome,
+  type StackSyncInput, type StackSyncResult, type SyncFleetInput,
+} from "./contract";
 
 /**
  * The control plane's workflows (Temporal). Deterministic code only: no I/O, no imports beyond the workflow SDK and
@@ -68,4 +72,64 @@ export async function moveTenant(input: MoveTenantInput): Promise<MoveProgress> 
   await startChild(purgeMovedCopy, { workflowId: childId, args: [purge], parentClosePolicy: ParentClosePolicy.ABANDON });
   progress = { step: "done", outcome: moved, purgeWorkflowId: childId };
   return progress;
+}
+
+/** Where a fleet sync stands: planning, the stacks done and in hand, or its outcome. */
+export type SyncProgress = { step: "planning" } | { step: "syncing"; done: number; total: number; running: string[] } | { step: "done"; outcome: FleetSyncOutcome };
+export const syncProgress = defineQuery<SyncProgress>("progress");
+
+/**
+ * `bloom tenants sync --workflow`: the tenant stacks made to match the catalog. The plan is an activity (the same
+ * as the CLI's, scripts/runbook/tenantSync.ts); each stack is a child workflow whose id names the stack, so two
+ * syncs never run one stack's engine at once, `concurrency` children at a time. A stack that still fails after its
+ * retries is reported with its error; the others go on.
+ */
+export async function syncFleet(input: SyncFleetInput): Promise<FleetSyncOutcome> {
+  let progress: SyncProgress = { step: "planning" };
+  setHandler(syncProgress, () => progress);
+  const { planFleetSync } = proxyActivities<ControlPlaneActivities>({ startToCloseTimeout: "10 minutes", retry: { initialInterval: "2 seconds", maximumAttempts: 5 } });
+  const work = await planFleetSync({ stack: input.stack });
+  const outcome: FleetSyncOutcome = { upped: [], destroyed: [], refused: [], failed: [] };
+  const running = new Set<string>();
+  let next = 0;
+  let done = 0;
+  const report = () => void (progress = { step: "syncing", done, total: work.length, running: [...running] });
+  report();
+  const lane = async () => {
+    while (next < work.length) {
+      const item = work[next++]!;
+      running.add(item.stack);
+      report();
+      try {
+        const result = await executeChild(syncOneStack, { workflowId: stackSyncWorkflowId(input.stack.stackName, item.stack), args: [{ stack: input.stack, item }] });
+        outcome[result].push(item.stack);
+      } catch (err) {
+        outcome.failed.push({ stack: item.stack, error: rootMessage(err) });
+      } finally {
+        running.delete(item.stack);
+        done++;
+        report();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, work.length)) }, lane));
+  progress = { step: "done", outcome };
+  return outcome;
+}
+
+/** One tenant stack's sync: its `up` (or destroy) as an activity, retried on any worker, within the worker's engine cap. */
+export async function syncOneStack(input: StackSyncInput): Promise<StackSyncResult> {
+  const { syncStack } = proxyActivities<ControlPlaneActivities>({
+    startToCloseTimeout: "2 hours",
+    heartbeatTimeout: "1 minute", // an engine run is quiet for long stretches: the activity beats on a timer
+    retry: { initialInterval: "5 seconds", backoffCoefficient: 2, maximumInterval: "1 minute", maximumAttempts: 3 },
+  });
+  return syncStack(input);
+}
+
+/** The innermost cause's message: a child's failure wraps its activity's, which wraps the error thrown. */
+function rootMessage(err: unknown): string {
+  let e = err as { cause?: unknown; message?: string } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
 }

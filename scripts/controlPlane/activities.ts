@@ -1,5 +1,6 @@
 import { activityInfo, heartbeat } from "@temporalio/activity";
-import { MOVE_ACTIVITY_STEPS, type ControlPlaneActivities, type MoveStepsInput, type MoveStepsOutcome, type PurgeDueCopyInput, type PurgeOutcome } from "../../infra/controlPlane/contract";
+import { MOVE_ACTIVITY_STEPS, type ControlPlaneActivities, type MoveStepsInput, type MoveStepsOutcome, type PurgeDueCopyInput, type PurgeOutcome, type StackSyncInput, type StackSyncItem, type StackSyncResult, type StackRef } from "../../infra/controlPlane/contract";
+import { runLimit } from "../../infra/concurrency";
 import { withClient } from "../../infra/database/sql/withClient";
 import { readCatalogRow } from "../../infra/tenancy/move/moveJournal";
 import { executeMove } from "../../infra/tenancy/move/moveRun";
@@ -8,6 +9,7 @@ import { onlinePlan } from "../../infra/tenancy/move/onlineMove";
 import { purgeMovedCopy } from "../../infra/tenancy/move/purgeCopy";
 import { refusal } from "../../infra/tenancy/move/tenantMove";
 import { moveHooks } from "../runbook/tenantCommands";
+import { planTenantSync, syncTenantStack } from "../runbook/tenantSync";
 import { replicationAdminUrl } from "../runbook/replicationAdmin";
 import { openStackContext } from "../runbook/stackContext";
 import { tenantHandle, tenantStackUrl } from "../runbook/tenantStackAccess";
@@ -17,7 +19,9 @@ import { tenantHandle, tenantStackUrl } from "../runbook/tenantStackAccess";
  * workflow names. Each heartbeats as it goes, so a worker that dies is noticed within the heartbeat timeout and the
  * activity retried elsewhere; each is safe to retry (the operation rechecks the catalog under the tenant's lease).
  */
-export function controlPlaneActivities(log: (line: string) => void = () => undefined): ControlPlaneActivities {
+export function controlPlaneActivities(log: (line: string) => void = () => undefined, opts: { engineRuns?: number } = {}): ControlPlaneActivities {
+  // Engine runs (`up`, destroy) at once on this worker: each is a `pulumi` process of its own, with its memory.
+  const engineRun = runLimit(opts.engineRuns ?? 2);
   return {
     async purgeDueCopy(input: PurgeDueCopyInput): Promise<PurgeOutcome> {
       const ctx = await openStackContext(input.stack);
@@ -66,11 +70,13 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
           return { step: finalStep, moved: { rows: 0, freezeMs: 0, movedAt: before.pendingPurge.movedAt, purgeAfter: before.pendingPurge.after, resumed: true } };
         }
         const handle = tenantHandle(ctx, input.tenantId);
+        const hooks = moveHooks(ctx, input.tenantId, say);
+        const provisionDedicated = () => engineRun(hooks.provisionDedicated, (ahead) => say(`waiting for this worker's engine runs (${ahead} ahead)`));
         const info = activityInfo();
         const lease = { holder: `workflow ${info.workflowExecution?.workflowId ?? "?"} (activity ${info.activityId}, attempt ${info.attempt})`, ttlMs: info.heartbeatTimeoutMs ?? 30_000 };
         const run = await executeMove(plan, {
           tenantId: input.tenantId, direction: input.direction, poolUrl, dedicated: handle.dedicated, graceMs: input.graceMs, log: say,
-          hooks: moveHooks(ctx, input.tenantId, say), adminUrl: (db) => replicationAdminUrl(ctx, db), through: input.through, lease,
+          hooks: { ...hooks, provisionDedicated }, adminUrl: (db) => replicationAdminUrl(ctx, db), through: input.through, lease,
           ...(input.copyRateMBps ? { copyRateMBps: input.copyRateMBps } : {}),
         }, (row) => {
           // Only the first activity begins a move; a later one whose journal is gone (aborted meanwhile) must not
@@ -85,6 +91,29 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
         const rows = Object.values(run.journal.verified ?? {}).reduce((n, t) => n + t.rows, 0);
         say(`cutover: ${input.tenantId} now lives in its new home (${rows} rows); its old copy is purged after ${run.purgeAfter}`);
         return { step: finalStep, moved: { rows, freezeMs: run.cutoverAt - Date.parse(run.journal.fencedAt!), movedAt: after!.pendingPurge!.movedAt, purgeAfter: run.purgeAfter, resumed: run.resumed } };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** A sync's plan, read where the CLI reads it: the catalog, the config, the tenant stacks that exist. */
+    async planFleetSync(input: { stack: StackRef }): Promise<StackSyncItem[]> {
+      const ctx = await openStackContext(input.stack);
+      return planTenantSync(ctx, (line) => log(`[${input.stack.stackName}] ${line}`));
+    },
+
+    /** One tenant stack's `up` or destroy, within this worker's cap on engine runs; heartbeats while it waits and runs. */
+    async syncStack(input: StackSyncInput): Promise<StackSyncResult> {
+      const ctx = await openStackContext(input.stack);
+      let last = `${input.item.stack}: ${input.item.action}`;
+      const say = (line: string) => {
+        last = line;
+        heartbeat(line);
+        log(`[${input.stack.stackName}] ${line}`);
+      };
+      const beat = setInterval(() => heartbeat(last), 2_000);
+      try {
+        return await engineRun(() => syncTenantStack(ctx, input.item, say), (ahead) => say(`${input.item.stack}: waiting for this worker's engine runs (${ahead} ahead)`));
       } finally {
         clearInterval(beat);
       }

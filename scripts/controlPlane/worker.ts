@@ -14,6 +14,8 @@ export interface WorkerOptions {
   endpoint: ControlPlaneEndpoint;
   /** Activities at once on this worker (each may run an engine or a long copy). */
   maxConcurrentActivities?: number;
+  /** Engine runs (`pulumi up`, destroy) at once on this worker (default 2). */
+  engineRuns?: number;
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
@@ -37,7 +39,7 @@ export async function runControlPlaneWorker(opts: WorkerOptions): Promise<void> 
       namespace: opts.endpoint.namespace,
       taskQueue: CONTROL_PLANE_TASK_QUEUE,
       workflowBundle: await workflowBundle(log),
-      activities: controlPlaneActivities(log),
+      activities: controlPlaneActivities(log, { engineRuns: opts.engineRuns }),
       maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 4,
       shutdownGraceTime: "10 seconds",
     });

@@ -8,9 +8,17 @@ import { loadMigrations, migrationsContentHash } from "../../infra/migrations/mi
 import { listCatalog } from "../../infra/tenancy/move/moveJournal";
 import { tenantRowCount } from "../../infra/tenancy/tenantCatalog";
 import { listTenantStacks } from "../engine/tenantStack";
+import type { StackSyncItem, StackSyncResult } from "../../infra/controlPlane/contract";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
 import { tenantHandle, tenantStackUrl, upRecovering } from "./tenantStackAccess";
+
+export interface SyncSummary {
+  upped: string[];
+  destroyed: string[];
+  refused: string[];
+  failed: string[];
+}
 
 /**
  * `bloom tenants sync`: the tenant stacks made to match the catalog. Every tenant the catalog holds as dedicated
@@ -18,51 +26,63 @@ import { tenantHandle, tenantStackUrl, upRecovering } from "./tenantStackAccess"
  * database still holds that tenant's rows, which is refused and reported. Stacks run `concurrency` at a time, each
  * in its own work dir and PULUMI_HOME; a lock a killed run left on this host is removed first. Moves are not sync's
  * business: a tenant declared dedicated whose rows are still in the pool is reported, with the command that moves it.
+ * The same plan and steps run on the control plane as the `syncFleet` workflow (`--workflow`).
  */
-export async function syncTenantStacks(ctx: StackContext, opts: { concurrency?: number; dryRun?: boolean; say: Say }): Promise<{ upped: string[]; destroyed: string[]; refused: string[]; failed: string[] }> {
-  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
-  const catalog = await withClient(poolUrl, listCatalog);
-  const dedicated = catalog.filter((r) => r.isolation === "dedicated" && ctx.config.tenants.some((t) => t.id === r.id));
-  for (const t of ctx.config.tenants.filter((t) => t.isolation === "dedicated" && !dedicated.some((r) => r.id === t.id))) {
-    opts.say(`${t.id}: declared dedicated, but its data is in the pool — \`bloom tenants extract ${t.id}\` moves it (sync does not move data)`);
-  }
-  const wanted = new Map(dedicated.map((r) => [tenantStackName(ctx.config.environment, r.id), r.id]));
-  const existing = await listTenantStacks(ctx.root);
-  const stale = existing.filter((s) => s.startsWith(`${ctx.config.environment}-`) && !wanted.has(s));
-  opts.say(`plan: up ${[...wanted.keys()].join(", ") || "nothing"}; destroy ${stale.join(", ") || "nothing"} (if it holds no tenant rows)`);
-  const result = { upped: [] as string[], destroyed: [] as string[], refused: [] as string[], failed: [] as string[] };
+export async function syncTenantStacks(ctx: StackContext, opts: { concurrency?: number; dryRun?: boolean; say: Say }): Promise<SyncSummary> {
+  const work = await planTenantSync(ctx, opts.say);
+  const result: SyncSummary = { upped: [], destroyed: [], refused: [], failed: [] };
   if (opts.dryRun) return result;
-
-  const work = [...[...wanted].map(([stack, id]) => ({ stack, id, action: "up" as const })), ...stale.map((stack) => ({ stack, id: stack.slice(ctx.config.environment.length + 1), action: "destroy" as const }))];
-  const settled = await mapSettledWithLimit(work, opts.concurrency ?? 4, async (w) => {
-    const handle = tenantHandle(ctx, w.id, { declared: w.action === "up" });
-    if (w.action === "up") {
-      await upRecovering(await handle.openStack(), (l) => opts.say(`${w.stack}: ${l}`));
-      result.upped.push(w.stack);
-      return;
-    }
-    const url = await tenantStackUrl(handle).catch(() => undefined);
-    const held = url ? await withClient(url, (c) => tenantRowCount(c, w.id)) : 0;
-    if (held > 0) {
-      result.refused.push(w.stack);
-      opts.say(`${w.stack}: NOT destroyed — its database holds ${held} rows of ${w.id}: return (\`bloom tenants return\`) or offboard the tenant first`);
-      return;
-    }
-    const stack = await handle.openStack();
-    await stack.destroy({ onOutput: () => undefined });
-    await stack.workspace.removeStack(stack.name);
-    result.destroyed.push(w.stack);
-    opts.say(`${w.stack}: destroyed (no tenant rows)`);
-  });
+  const settled = await mapSettledWithLimit(work, opts.concurrency ?? 4, async (w) => result[await syncTenantStack(ctx, w, opts.say)].push(w.stack));
   settled.forEach((s, i) => {
     if (s.status === "rejected") {
       result.failed.push(work[i]!.stack);
       opts.say(`${work[i]!.stack}: FAILED — ${(s.reason as Error).message.split("\n")[0]}`);
     }
   });
-  opts.say(`sync: ${result.upped.length} up, ${result.destroyed.length} destroyed, ${result.refused.length} refused, ${result.failed.length} failed`);
+  return reportSync(result, opts.say);
+}
+
+/** The summary line; a sync with failures throws, naming them. */
+export function reportSync(result: SyncSummary, say: Say): SyncSummary {
+  say(`sync: ${result.upped.length} up, ${result.destroyed.length} destroyed, ${result.refused.length} refused, ${result.failed.length} failed`);
   if (result.failed.length) throw new Error(`sync failed for ${result.failed.join(", ")}: rerun \`bloom tenants sync\` (it resumes; stale locks of killed runs are removed)`);
   return result;
+}
+
+/** What a sync would do (printed as its plan), and the tenants declared dedicated whose data is still in the pool. */
+export async function planTenantSync(ctx: StackContext, say: Say): Promise<StackSyncItem[]> {
+  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+  const catalog = await withClient(poolUrl, listCatalog);
+  const dedicated = catalog.filter((r) => r.isolation === "dedicated" && ctx.config.tenants.some((t) => t.id === r.id));
+  for (const t of ctx.config.tenants.filter((t) => t.isolation === "dedicated" && !dedicated.some((r) => r.id === t.id))) {
+    say(`${t.id}: declared dedicated, but its data is in the pool — \`bloom tenants extract ${t.id}\` moves it (sync does not move data)`);
+  }
+  const wanted = new Map(dedicated.map((r) => [tenantStackName(ctx.config.environment, r.id), r.id]));
+  const existing = await listTenantStacks(ctx.root);
+  const stale = existing.filter((s) => s.startsWith(`${ctx.config.environment}-`) && !wanted.has(s));
+  say(`plan: up ${[...wanted.keys()].join(", ") || "nothing"}; destroy ${stale.join(", ") || "nothing"} (if it holds no tenant rows)`);
+  return [...[...wanted].map(([stack, id]) => ({ stack, tenantId: id, action: "up" as const })),
+    ...stale.map((stack) => ({ stack, tenantId: stack.slice(ctx.config.environment.length + 1), action: "destroy" as const }))];
+}
+
+/** One stack's sync; idempotent, so a retry after a killed run finishes it. */
+export async function syncTenantStack(ctx: StackContext, w: StackSyncItem, say: Say): Promise<StackSyncResult> {
+  const handle = tenantHandle(ctx, w.tenantId, { declared: w.action === "up" });
+  if (w.action === "up") {
+    await upRecovering(await handle.openStack(), (l) => say(`${w.stack}: ${l}`));
+    return "upped";
+  }
+  const url = await tenantStackUrl(handle).catch(() => undefined);
+  const held = url ? await withClient(url, (c) => tenantRowCount(c, w.tenantId)) : 0;
+  if (held > 0) {
+    say(`${w.stack}: NOT destroyed — its database holds ${held} rows of ${w.tenantId}: return (\`bloom tenants return\`) or offboard the tenant first`);
+    return "refused";
+  }
+  const stack = await handle.openStack();
+  await stack.destroy({ onOutput: () => undefined });
+  await stack.workspace.removeStack(stack.name);
+  say(`${w.stack}: destroyed (no tenant rows)`);
+  return "destroyed";
 }
 
 /**

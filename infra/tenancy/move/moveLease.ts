@@ -12,7 +12,7 @@ import { acquireLease, LeaseHeldError, type Lease } from "../../coordination/lea
  * The frozen one — a zombie when it resumes — then changes nothing:
  *   - catalog writes are guarded by its token (leaseGuardSql): they commit only while that token holds the lease;
  *   - every session of a mover is tagged (application_name `bloom-move:<tenant>:<nonce>`, set by the very statement
- *     that acquires the lease), and the new holder ends the sessions of earlier holders on every server of the move
+ *     that acquires the lease), and the new holder ends the sessions of earlier holders on every database of the move
  *     before it reads the journal: a zombie's statement in flight is rolled back and its connections are gone. The
  *     tenant's rows live in databases the token cannot guard, so this is their fence;
  *   - a connection a mover opens is checked against the lease once open: one a zombie opens after the takeover is
@@ -88,9 +88,10 @@ export class MoveLease implements MoveSessionGuard {
   }
 
   /**
-   * Ends the sessions of this tenant's earlier movers on `c`'s server (those it may end: its own role's, or any if
-   * it is a superuser; the rest are ended through an admin connection, and listed otherwise), waiting until each
-   * is gone. Returns how many it ended.
+   * Ends the sessions of this tenant's earlier movers on `c`'s database (those it may end: its own role's, or any
+   * if it is a superuser; the rest are ended through an admin connection, and listed otherwise), waiting until each
+   * is gone. Only this database: another pool on the same server may be moving a tenant of the same id. Returns how
+   * many it ended.
    */
   async endEarlierHolders(c: Client, log: (line: string) => void): Promise<number> {
     const { rows } = await c.query<{ pid: number; application: string; ended: boolean | null }>(
@@ -99,7 +100,8 @@ export class MoveLease implements MoveSessionGuard {
                    THEN pg_catalog.pg_terminate_backend(a.pid, 5000) END AS ended
        FROM pg_catalog.pg_stat_activity a JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid,
             (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) me
-       WHERE left(a.application_name, length($1)) = $1 AND a.application_name <> $2 AND a.pid <> pg_catalog.pg_backend_pid()`,
+       WHERE a.datname = pg_catalog.current_database() AND left(a.application_name, length($1)) = $1
+         AND a.application_name <> $2 AND a.pid <> pg_catalog.pg_backend_pid()`,
       [`${MOVE_SESSION_PREFIX}${this.tenantId}:`, this.sessionTag]);
     const ended = rows.filter((r) => r.ended);
     if (ended.length) log(`ended ${ended.length} session(s) of an earlier mover of ${this.tenantId} (token ${this.token} holds the lease now): pids ${ended.map((r) => r.pid).join(", ")}`);

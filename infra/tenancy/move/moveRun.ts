@@ -130,7 +130,7 @@ export class MoveRun implements RunnerState {
         await client.connect();
         try {
           // Open, then checked: a connection a zombie opens after a takeover writes nothing; one opened before is
-          // ended by the new holder, on each server as the new holder connects there.
+          // ended by the new holder, on each database as the new holder connects there.
           await this.lease?.endEarlierHolders(client, this.log);
           await this.lease?.check();
         } catch (err) {
@@ -158,7 +158,7 @@ export class MoveRun implements RunnerState {
   }
 
   /**
-   * A resumed move's first act: every server it will touch is rid of the sessions of earlier movers of the tenant
+   * A resumed move's first act: every database it will touch is rid of the sessions of earlier movers of the tenant
    * (a frozen mover's copy in flight, say), through the connections the run keeps, before any step runs.
    */
   async endEarlierMovers(online: boolean): Promise<void> {

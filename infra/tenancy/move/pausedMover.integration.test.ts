@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { upsertTenantRecord } from "../tenantCatalog";
 import { readCatalogRow } from "./moveJournal";
-import { MOVE_SESSION_PREFIX } from "./moveLease";
+import { MOVE_SESSION_PREFIX, MoveLease } from "./moveLease";
 import { runOnlineTenantMove } from "./onlineMove";
 import { moveReplicationLeftovers } from "./replication";
 import { serverAdminUrl } from "../../database/local/localPostgresBackend";
@@ -86,6 +86,30 @@ describe("a paused mover keeps its tenant (real Postgres)", () => {
   }, 120_000);
 
   const withCatalog = <T>(fn: (c: Client) => Promise<T>) => withConnection(pool.url, fn);
+
+  it("a new holder ends earlier movers' sessions in its own database only: a tenant of the same id moving in another database of the server is left alone", async () => {
+    const tagged = async (url: string) => {
+      const c = new Client({ connectionString: url, application_name: `${MOVE_SESSION_PREFIX}gamma:0ldm0ver` });
+      c.on("error", () => undefined);
+      await c.connect();
+      return c;
+    };
+    // The same role in another database (one it may end sessions in: its own role's), as a second pool would be.
+    const otherDatabase = new URL(pool.url);
+    otherDatabase.pathname = "/postgres";
+    const [here, elsewhere] = [await tagged(pool.url), await tagged(otherDatabase.toString())];
+    const holder = new Client({ connectionString: pool.url });
+    await holder.connect();
+    try {
+      const lease = await MoveLease.hold(holder, "gamma");
+      expect(await lease.endEarlierHolders(holder, () => undefined)).toBe(1);
+      await expect(here.query("SELECT 1")).rejects.toThrow();
+      expect((await elsewhere.query("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
+      await lease.release();
+    } finally {
+      await Promise.all([holder, here, elsewhere].map((c) => c.end().catch(() => undefined)));
+    }
+  });
 });
 
 const LEASE_TTL_MS = 3_000; // the workflow mover's lease: a heartbeat timeout, made short for the test
