@@ -15,6 +15,7 @@ import { durablePurges, purgeScheduleStatus } from "./controlPlane/purgeSchedule
 import { moveOnControlPlane } from "./controlPlane/moveWorkflow";
 import { workerCommand } from "./controlPlane/workerCommand";
 import { syncOnControlPlane } from "./controlPlane/syncWorkflow";
+import { migrateOnControlPlane } from "./controlPlane/migrateWorkflow";
 import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
@@ -25,7 +26,8 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
   rollback --to <snapshot> [--restore]
   rollback --undo
   migrate status | deploy [--all] | resolve (--rolled-back <name> | --applied <name>)
-                                     (--all: the pool and every dedicated tenant, each behind its own snapshot)
+                                     (--all: the pool and every dedicated tenant, each behind its own snapshot;
+                                      --all --workflow [--detach]: the same on the control plane)
   backfill [--batch-size <n>] [--legacy <clinic>]
   tenancy status | sync | relax | restore
   flags list | get <flag> [--tenant <id>] | set <flag> <true|false> [--tenant <id>] | history [<flag>] | kill <flag> | unkill <flag>
@@ -151,7 +153,8 @@ async function main(argv: string[]) {
   } else if (command === "migrate" && sub === "status") {
     await migrateStatus(ctx, say);
   } else if (command === "migrate" && sub === "deploy" && values.all) {
-    await migrateAll(ctx, say);
+    if (values.workflow && !common.dryRun) await migrateOnControlPlane(ctx, { detach: values.detach!, say });
+    else await migrateAll(ctx, say, { dryRun: common.dryRun });
   } else if (command === "migrate" && sub === "deploy") {
     await migrateDeploy(ctx, say);
   } else if (command === "migrate" && sub === "resolve" && (values["rolled-back"] || values.applied)) {

@@ -85,11 +85,45 @@ export interface FleetSyncOutcome {
   failed: { stack: string; error: string }[];
 }
 
+/** `bloom migrate deploy --all --workflow`: every database of the stack, each behind its own snapshot. */
+export interface DeployMigrationsInput {
+  stack: StackRef;
+  concurrency: number;
+}
+
+/** The databases by name only (`pool`, `tenant:<id>`): their connection strings never enter a workflow's history. */
+export interface MigrationsPlan {
+  deployId: string;
+  targets: string[];
+}
+
+export interface TargetDeployInput {
+  stack: StackRef;
+  target: string;
+  deployId: string;
+}
+
+export interface TargetDeployOutcome {
+  target: string;
+  snapshot?: string;
+  applied: string[];
+  warnings: string[];
+}
+
+export interface MigrationsOutcome {
+  deployId: string;
+  deployed: TargetDeployOutcome[];
+  /** Databases whose deploy failed, with the error and the snapshot to roll back to. */
+  failed: { target: string; error: string; snapshot?: string }[];
+}
+
 export interface ControlPlaneActivities {
   purgeDueCopy(input: PurgeDueCopyInput): Promise<PurgeOutcome>;
   runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome>;
   planFleetSync(input: { stack: StackRef }): Promise<StackSyncItem[]>;
   syncStack(input: StackSyncInput): Promise<StackSyncResult>;
+  planMigrations(input: { stack: StackRef }): Promise<MigrationsPlan>;
+  deployMigrationsTo(input: TargetDeployInput): Promise<TargetDeployOutcome>;
 }
 
 /**
@@ -105,3 +139,6 @@ export const moveWorkflowId = (stackName: string, tenantId: string) => `bloom/${
 /** One fleet sync per platform stack, and one sync of a tenant stack at a time: its engine runs are serialized. */
 export const syncFleetWorkflowId = (stackName: string) => `bloom/${stackName}/sync`;
 export const stackSyncWorkflowId = (stackName: string, tenantStack: string) => `bloom/${stackName}/sync/${tenantStack}`;
+
+/** One fleet-wide migration deploy per platform stack at a time. */
+export const deployMigrationsWorkflowId = (stackName: string) => `bloom/${stackName}/migrate`;

@@ -2,7 +2,7 @@ import { defineQuery, executeChild, ParentClosePolicy, proxyActivities, setHandl
 import {
   MOVE_ACTIVITY_STEPS, purgeWorkflowId, stackSyncWorkflowId,
   type ControlPlaneActivities, type FleetSyncOutcome, type MoveStepsOutcome, type MoveTenantInput, type PurgeDueCopyInput, type PurgeOutcome,
-  type StackSyncInput, type StackSyncResult, type SyncFleetInput,
+  type DeployMigrationsInput, type MigrationsOutcome, type StackSyncInput, type StackSyncResult, type SyncFleetInput,
 } from "./contract";
 
 /**
@@ -90,31 +90,84 @@ export async function syncFleet(input: SyncFleetInput): Promise<FleetSyncOutcome
   const { planFleetSync } = proxyActivities<ControlPlaneActivities>({ startToCloseTimeout: "10 minutes", retry: { initialInterval: "2 seconds", maximumAttempts: 5 } });
   const work = await planFleetSync({ stack: input.stack });
   const outcome: FleetSyncOutcome = { upped: [], destroyed: [], refused: [], failed: [] };
+  await inLanes(work.map((w) => w.stack), input.concurrency, (p) => void (progress = { step: "syncing", ...p }), async (i) => {
+    const item = work[i]!;
+    try {
+      const result = await executeChild(syncOneStack, { workflowId: stackSyncWorkflowId(input.stack.stackName, item.stack), args: [{ stack: input.stack, item }] });
+      outcome[result].push(item.stack);
+    } catch (err) {
+      outcome.failed.push({ stack: item.stack, error: rootMessage(err) });
+    }
+  });
+  progress = { step: "done", outcome };
+  return outcome;
+}
+
+/**
+ * Runs `work` for each of `names` (by index), `concurrency` at a time, reporting which are done and in hand as it
+ * goes. Deterministic: the order a lane picks its next item is the list's.
+ */
+async function inLanes(names: string[], concurrency: number, report: (p: { done: number; total: number; running: string[] }) => void, work: (index: number) => Promise<void>): Promise<void> {
   const running = new Set<string>();
   let next = 0;
   let done = 0;
-  const report = () => void (progress = { step: "syncing", done, total: work.length, running: [...running] });
-  report();
+  const say = () => report({ done, total: names.length, running: [...running] });
+  say();
   const lane = async () => {
-    while (next < work.length) {
-      const item = work[next++]!;
-      running.add(item.stack);
-      report();
+    while (next < names.length) {
+      const index = next++;
+      running.add(names[index]!);
+      say();
       try {
-        const result = await executeChild(syncOneStack, { workflowId: stackSyncWorkflowId(input.stack.stackName, item.stack), args: [{ stack: input.stack, item }] });
-        outcome[result].push(item.stack);
-      } catch (err) {
-        outcome.failed.push({ stack: item.stack, error: rootMessage(err) });
+        await work(index);
       } finally {
-        running.delete(item.stack);
+        running.delete(names[index]!);
         done++;
-        report();
+        say();
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(input.concurrency, work.length)) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, names.length)) }, lane));
+}
+
+/** Where a fleet-wide deploy stands: planning, the databases done and in hand, or its outcome. */
+export type MigrationsProgress = { step: "planning" } | { step: "deploying"; done: number; total: number; running: string[] } | { step: "done"; outcome: MigrationsOutcome };
+export const migrationsProgress = defineQuery<MigrationsProgress>("progress");
+
+/**
+ * `bloom migrate deploy --all --workflow`: the plan (the snapshots' name, the databases, every pending migration
+ * linted) is an activity; then each database's deploy — its snapshot, then its pending migrations — is an activity
+ * any worker may run, `concurrency` at a time. A failed migration is not retried (running it again gives the same
+ * error): it is reported with the snapshot to roll back to, and the other databases go on.
+ */
+export async function deployMigrations(input: DeployMigrationsInput): Promise<MigrationsOutcome> {
+  let progress: MigrationsProgress = { step: "planning" };
+  setHandler(migrationsProgress, () => progress);
+  const { planMigrations, deployMigrationsTo } = proxyActivities<ControlPlaneActivities>({
+    startToCloseTimeout: "1 hour",
+    heartbeatTimeout: "1 minute",
+    retry: { initialInterval: "2 seconds", backoffCoefficient: 2, maximumInterval: "1 minute", maximumAttempts: 3, nonRetryableErrorTypes: ["MigrationHookError", "LintError"] },
+  });
+  const plan = await planMigrations({ stack: input.stack });
+  const outcome: MigrationsOutcome = { deployId: plan.deployId, deployed: [], failed: [] };
+  await inLanes(plan.targets, input.concurrency, (p) => void (progress = { step: "deploying", ...p }), async (i) => {
+    const target = plan.targets[i]!;
+    try {
+      outcome.deployed.push(await deployMigrationsTo({ stack: input.stack, target, deployId: plan.deployId }));
+    } catch (err) {
+      outcome.failed.push({ target, error: rootMessage(err), ...snapshotOf(err) });
+    }
+  });
   progress = { step: "done", outcome };
   return outcome;
+}
+
+/** The snapshot a failed deploy names in its failure's details (the activity puts it there). */
+function snapshotOf(err: unknown): { snapshot?: string } {
+  let e = err as { cause?: unknown; details?: unknown[] } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  const snapshot = (e?.details?.[0] as { snapshot?: string } | undefined)?.snapshot;
+  return snapshot ? { snapshot } : {};
 }
 
 /** One tenant stack's sync: its `up` (or destroy) as an activity, retried on any worker, within the worker's engine cap. */

@@ -1,5 +1,6 @@
-import { activityInfo, heartbeat } from "@temporalio/activity";
-import { MOVE_ACTIVITY_STEPS, type ControlPlaneActivities, type MoveStepsInput, type MoveStepsOutcome, type PurgeDueCopyInput, type PurgeOutcome, type StackSyncInput, type StackSyncItem, type StackSyncResult, type StackRef } from "../../infra/controlPlane/contract";
+import { activityInfo, ApplicationFailure, heartbeat } from "@temporalio/activity";
+import { MigrationHookError } from "../../infra/migrations/deployToTargets";
+import { MOVE_ACTIVITY_STEPS, type ControlPlaneActivities, type MoveStepsInput, type MoveStepsOutcome, type PurgeDueCopyInput, type PurgeOutcome, type StackSyncInput, type StackSyncItem, type StackSyncResult, type StackRef, type MigrationsPlan, type TargetDeployInput, type TargetDeployOutcome } from "../../infra/controlPlane/contract";
 import { runLimit } from "../../infra/concurrency";
 import { withClient } from "../../infra/database/sql/withClient";
 import { readCatalogRow } from "../../infra/tenancy/move/moveJournal";
@@ -9,7 +10,7 @@ import { onlinePlan } from "../../infra/tenancy/move/onlineMove";
 import { purgeMovedCopy } from "../../infra/tenancy/move/purgeCopy";
 import { refusal } from "../../infra/tenancy/move/tenantMove";
 import { moveHooks } from "../runbook/tenantCommands";
-import { planTenantSync, syncTenantStack } from "../runbook/tenantSync";
+import { deployToTarget, planFleetMigrations, planTenantSync, syncTenantStack } from "../runbook/tenantSync";
 import { replicationAdminUrl } from "../runbook/replicationAdmin";
 import { openStackContext } from "../runbook/stackContext";
 import { tenantHandle, tenantStackUrl } from "../runbook/tenantStackAccess";
@@ -116,6 +117,30 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
         return await engineRun(() => syncTenantStack(ctx, input.item, say), (ahead) => say(`${input.item.stack}: waiting for this worker's engine runs (${ahead} ahead)`));
       } finally {
         clearInterval(beat);
+      }
+    },
+
+    /** A fleet-wide deploy's plan: the snapshots' name and the databases by name, every pending migration linted. */
+    async planMigrations(input: { stack: StackRef }): Promise<MigrationsPlan> {
+      return planFleetMigrations(await openStackContext(input.stack));
+    },
+
+    /**
+     * One database's deploy behind its snapshot. A migration that fails is final for the workflow (running it again
+     * gives the same error): it fails with that error alone and the snapshot to roll back to.
+     */
+    async deployMigrationsTo(input: TargetDeployInput): Promise<TargetDeployOutcome> {
+      const ctx = await openStackContext(input.stack);
+      const say = (line: string) => {
+        heartbeat(line);
+        log(`[${input.stack.stackName}] ${line}`);
+      };
+      try {
+        return await deployToTarget(ctx, input.target, input.deployId, say);
+      } catch (err) {
+        if (!(err instanceof MigrationHookError)) throw err;
+        const failure = err.failures[0]!;
+        throw ApplicationFailure.create({ message: failure.error.message, type: "MigrationHookError", nonRetryable: true, details: [{ snapshot: failure.snapshot }] });
       }
     },
   };

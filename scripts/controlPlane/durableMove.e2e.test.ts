@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import { withControlPlane } from "../../infra/controlPlane/client";
-import { moveWorkflowId, stackSyncWorkflowId, syncFleetWorkflowId } from "../../infra/controlPlane/contract";
+import { deployMigrationsWorkflowId, moveWorkflowId, stackSyncWorkflowId, syncFleetWorkflowId } from "../../infra/controlPlane/contract";
 import { builtTemporalCli, ensureTemporalDevServer, stopTemporalDevServer } from "../../infra/controlPlane/temporalDevServer";
 import { processAlive } from "../../infra/processes";
 import { findEngine } from "../engine/engineLocation";
@@ -26,7 +26,8 @@ import { localWorkerLog, stopLocalWorker } from "./localWorker";
  * return, with the Temporal server killed mid-workflow and restarted on its file: the move completes. Then a second
  * extract whose worker is frozen (SIGSTOP) mid-copy, past the heartbeat timeout: the other worker takes the move's
  * lease over and finishes it; resumed, the frozen worker's attempt is refused by its stale fencing token, and the
- * worker lives on. Last, `tenants sync --workflow` brings the tenant's stack up through a child workflow.
+ * worker lives on. Last, `tenants sync --workflow` brings the tenant's stack up through a child workflow, and
+ * `migrate deploy --all --workflow` deploys the pool and the tenant's database as activities.
  */
 const engine = findEngine();
 const mustRun = process.env.CI === "true";
@@ -196,5 +197,18 @@ describe.skipIf((!engine || !builtTemporalCli()) && !mustRun)("a move on the con
     const child = await withControlPlane(endpoint, (c) => c.workflow.getHandle(stackSyncWorkflowId(stackName, tenantHandle(ctx, tenant).dedicated.stack)).describe());
     expect(child.status.name).toBe("COMPLETED");
     console.log(`[sync on the control plane] the CLI printed:\n${output.split("\n").filter((l) => /control plane|sync:/.test(l)).join("\n")}`);
+  }, 300_000);
+
+  it("migrate deploy --all: --dry-run lists each database's pending migrations and changes nothing; --workflow deploys each database as an activity and prints the direct deploy's lines", async () => {
+    const dedicatedStack = tenantHandle(ctx, tenant).dedicated.stack;
+    const dry = await runBloom({ stackName, configFile, root }, ["migrate", "deploy", "--all", "--dry-run", "--yes"]);
+    expect(dry.output).toMatch(/^pool: 0 pending$/m);
+    expect(dry.output).toMatch(new RegExp(`^tenant:${tenant}: 0 pending$`, "m"));
+    expect(dry.output).toContain("dry run: no snapshot taken, nothing applied");
+    const { output } = await runBloom({ stackName, configFile, root }, ["migrate", "deploy", "--all", "--workflow", "--yes"]);
+    expect(output).toContain(`control plane: the migration deploy of ${stackName}'s databases runs as workflow ${deployMigrationsWorkflowId(stackName)}`);
+    expect(output).toMatch(/^pool: 0 applied$/m);
+    expect(output).toMatch(new RegExp(`^tenant:${tenant}: 0 applied$`, "m"));
+    console.log(`[migrations on the control plane] (tenant stack ${dedicatedStack}) the CLI printed:\n${output.split("\n").filter((l) => /control plane|applied/.test(l)).join("\n")}`);
   }, 300_000);
 });

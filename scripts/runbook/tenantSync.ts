@@ -3,7 +3,8 @@ import path from "node:path";
 import { mapSettledWithLimit } from "../../infra/concurrency";
 import { REPO_ROOT } from "../../infra/config/stackFile";
 import { withClient } from "../../infra/database/sql/withClient";
-import { deployIdFor, deployMigrationsToTargets, type MigrationTarget, type TargetOutcome } from "../../infra/migrations/deployToTargets";
+import { deployIdFor, deployMigrationsToTargets, pendingMigrationNames, type MigrationTarget, type TargetOutcome } from "../../infra/migrations/deployToTargets";
+import { assertLintClean } from "../../infra/migrations/lintMigrations";
 import { loadMigrations, migrationsContentHash } from "../../infra/migrations/migrationSource";
 import { listCatalog } from "../../infra/tenancy/move/moveJournal";
 import { tenantRowCount } from "../../infra/tenancy/tenantCatalog";
@@ -88,25 +89,61 @@ export async function syncTenantStack(ctx: StackContext, w: StackSyncItem, say: 
 /**
  * `bloom migrate deploy --all`: the pool and every dedicated tenant's database from one command, each behind its own
  * pre-deploy snapshot, `bloom:migrations.concurrency` at a time; one summary names any failed database and its
- * snapshot. (`pulumi up` of each stack runs the same hook; this is the fleet-wide way to run it at once.)
+ * snapshot. (`pulumi up` of each stack runs the same hook; this is the fleet-wide way to run it at once.) The
+ * control plane runs the same per database (`deployMigrations`, `--workflow`).
  */
-export async function migrateAll(ctx: StackContext, say: Say): Promise<TargetOutcome[]> {
-  const migrations = loadMigrations(path.resolve(REPO_ROOT, ctx.config.migrations.dir));
-  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
-  const targets: MigrationTarget[] = [{ name: "pool", projectId: await ctx.output<string>("poolProjectId"), branchId: await ctx.output<string>("appBranchId"), migratorUrl: poolUrl }];
-  for (const r of (await withClient(poolUrl, listCatalog)).filter((x) => x.isolation === "dedicated")) {
-    const outputs = await (await tenantHandle(ctx, r.id).openStack()).outputs();
-    if (!outputs.migratorDatabaseUrl) throw new Error(`tenant ${r.id} is dedicated but its stack has no outputs: run \`bloom tenants sync\` first`);
-    targets.push({ name: `tenant:${r.id}`, projectId: outputs.projectId!.value as string, branchId: outputs.appBranchId!.value as string, migratorUrl: outputs.migratorDatabaseUrl.value as string });
+export async function migrateAll(ctx: StackContext, say: Say, opts: { dryRun?: boolean } = {}): Promise<TargetOutcome[]> {
+  const migrations = fleetMigrations(ctx);
+  const targets: MigrationTarget[] = [];
+  for (const name of await migrationTargetNames(ctx)) targets.push(await migrationTarget(ctx, name)); // one stack at a time
+  if (opts.dryRun) {
+    for (const t of targets) {
+      const { pending } = await pendingMigrationNames(t.migratorUrl, migrations);
+      say(`${t.name}: ${pending.length} pending${pending.length ? ` (${pending.join(", ")})` : ""}`);
+    }
+    say("dry run: no snapshot taken, nothing applied");
+    return [];
   }
+  const outcomes = await deployWithBackend(ctx, targets, deployIdFor(migrationsContentHash(migrations)), ctx.config.migrations.concurrency, say);
+  for (const o of outcomes) say(`${o.target}: ${o.applied.length} applied${o.snapshot ? ` (snapshot ${o.snapshot})` : ""}`);
+  return outcomes;
+}
+
+/** The databases a fleet-wide deploy covers, by name: `pool`, then `tenant:<id>` for each dedicated tenant. */
+export async function migrationTargetNames(ctx: StackContext): Promise<string[]> {
+  const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+  return ["pool", ...(await withClient(poolUrl, listCatalog)).filter((x) => x.isolation === "dedicated").map((r) => `tenant:${r.id}`)];
+}
+
+/** A deploy's plan for the control plane: its snapshots' name and the databases, the pending migrations linted first. */
+export async function planFleetMigrations(ctx: StackContext): Promise<{ deployId: string; targets: string[] }> {
+  const migrations = fleetMigrations(ctx);
+  const targets = await migrationTargetNames(ctx);
+  const pending = new Set<string>();
+  for (const name of targets) for (const m of (await pendingMigrationNames((await migrationTarget(ctx, name)).migratorUrl, migrations)).pending) pending.add(m);
+  assertLintClean(migrations.filter((m) => pending.has(m.name))); // before any database changes, as the direct deploy does
+  return { deployId: deployIdFor(migrationsContentHash(migrations)), targets };
+}
+
+/** One database's deploy behind its snapshot `deployId` (idempotent: a rerun finds the snapshot and applied rows). */
+export async function deployToTarget(ctx: StackContext, name: string, deployId: string, say: Say): Promise<TargetOutcome> {
+  return (await deployWithBackend(ctx, [await migrationTarget(ctx, name)], deployId, 1, say))[0]!;
+}
+
+async function migrationTarget(ctx: StackContext, name: string): Promise<MigrationTarget> {
+  if (name === "pool") return { name, projectId: await ctx.output<string>("poolProjectId"), branchId: await ctx.output<string>("appBranchId"), migratorUrl: await ctx.output<string>("migratorDatabaseUrl") };
+  const tenantId = name.replace(/^tenant:/, "");
+  const outputs = await (await tenantHandle(ctx, tenantId).openStack()).outputs();
+  if (!outputs.migratorDatabaseUrl) throw new Error(`tenant ${tenantId} is dedicated but its stack has no outputs: run \`bloom tenants sync\` first`);
+  return { name, projectId: outputs.projectId!.value as string, branchId: outputs.appBranchId!.value as string, migratorUrl: outputs.migratorDatabaseUrl.value as string };
+}
+
+const fleetMigrations = (ctx: StackContext) => loadMigrations(path.resolve(REPO_ROOT, ctx.config.migrations.dir));
+
+async function deployWithBackend(ctx: StackContext, targets: MigrationTarget[], deployId: string, concurrency: number, say: Say): Promise<TargetOutcome[]> {
   const backend = await ctx.backend();
   try {
-    const outcomes = await deployMigrationsToTargets(targets, {
-      backend, migrations, deployId: deployIdFor(migrationsContentHash(migrations)), snapshotTtlHours: ctx.config.migrations.snapshotTtlHours,
-      concurrency: ctx.config.migrations.concurrency, log: say,
-    });
-    for (const o of outcomes) say(`${o.target}: ${o.applied.length} applied${o.snapshot ? ` (snapshot ${o.snapshot})` : ""}`);
-    return outcomes;
+    return await deployMigrationsToTargets(targets, { backend, migrations: fleetMigrations(ctx), deployId, snapshotTtlHours: ctx.config.migrations.snapshotTtlHours, concurrency, log: say });
   } finally {
     await backend.close();
   }

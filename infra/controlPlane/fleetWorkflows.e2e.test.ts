@@ -5,21 +5,24 @@ import { Client, Connection } from "@temporalio/client";
 import { NativeConnection, Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workflowBundle } from "../../scripts/controlPlane/workflowBundle";
-import { CONTROL_PLANE_TASK_QUEUE, stackSyncWorkflowId, syncFleetWorkflowId, type ControlPlaneActivities, type StackSyncInput, type StackSyncItem } from "./contract";
+import { ApplicationFailure } from "@temporalio/common";
+import { CONTROL_PLANE_TASK_QUEUE, deployMigrationsWorkflowId, stackSyncWorkflowId, syncFleetWorkflowId, type ControlPlaneActivities, type StackSyncInput, type StackSyncItem, type TargetDeployInput } from "./contract";
 import { builtTemporalCli, ensureTemporalDevServer, stopTemporalDevServer } from "./temporalDevServer";
-import type { syncFleet } from "./workflows";
+import type { deployMigrations, syncFleet } from "./workflows";
 
 /**
- * The `syncFleet` workflow's orchestration on the real dev server and the real workflow bundle, with activities that
- * stand in for the engine (the real ones run in durableMove.e2e.test.ts): a child workflow per stack, named by the
- * stack, `concurrency` at a time; a stack whose sync keeps failing is retried (3 attempts), then reported with its
- * error while the others complete.
+ * The fleet workflows' orchestration on the real dev server and the real workflow bundle, with activities that
+ * stand in for the engine and the databases (the real ones run in durableMove.e2e.test.ts):
+ *   - `syncFleet`: a child workflow per stack, named by the stack, `concurrency` at a time; a stack whose sync keeps
+ *     failing is retried (3 attempts), then reported with its error while the others complete;
+ *   - `deployMigrations`: a deploy per database, `concurrency` at a time; a failed migration is not retried and is
+ *     reported with its snapshot; a transient failure is retried; the others complete.
  */
 const mustRun = process.env.CI === "true";
 const stateDir = mkdtempSync(path.join(tmpdir(), "bloom-sync-fleet-"));
 const port = 18_800 + Math.floor(Math.random() * 300) * 3;
 
-describe.skipIf(!builtTemporalCli() && !mustRun)("syncFleet on the control plane", () => {
+describe.skipIf(!builtTemporalCli() && !mustRun)("fleet workflows on the control plane", () => {
   let address = "";
   beforeAll(async () => {
     if (!builtTemporalCli()) throw new Error("CI=true and no Temporal CLI: `npm run setup:temporal` must run before the e2e suite");
@@ -66,6 +69,42 @@ describe.skipIf(!builtTemporalCli() && !mustRun)("syncFleet on the control plane
       for await (const w of client.workflow.list({ query: `WorkflowType = 'syncOneStack'` })) children.push(w.workflowId);
       expect(children.sort()).toEqual(work.map((w) => stackSyncWorkflowId("local", w.stack)).sort());
       console.log(`syncFleet: ${work.length} stacks, concurrency 2 (peak ${peak}); attempts ${JSON.stringify(attempts)}; outcome ${JSON.stringify(outcome)}`);
+    } finally {
+      await client.connection.close();
+      await connection.close();
+    }
+  }, 120_000);
+
+  it("deploys each database, two at a time: a failed migration is reported with its snapshot and not retried, a transient failure is retried, the others finish", async () => {
+    const targets = ["pool", "tenant:a", "tenant:b", "tenant:c", "tenant:d"];
+    let running = 0;
+    let peak = 0;
+    const attempts: Record<string, number> = {};
+    const activities: Pick<ControlPlaneActivities, "planMigrations" | "deployMigrationsTo"> = {
+      planMigrations: async () => ({ deployId: "predeploy-20261203-1000-abcdef12", targets }),
+      async deployMigrationsTo({ target, deployId }: TargetDeployInput) {
+        attempts[target] = (attempts[target] ?? 0) + 1;
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 300));
+        running--;
+        if (target === "tenant:c") throw ApplicationFailure.create({ message: "20261210000000_add_column: column \"x\" already exists", type: "MigrationHookError", nonRetryable: true, details: [{ snapshot: deployId }] });
+        if (target === "tenant:d" && attempts[target] === 1) throw new Error("connection reset by peer");
+        return { target, snapshot: deployId, applied: ["20261210000000_add_column"], warnings: [] };
+      },
+    };
+    const connection = await NativeConnection.connect({ address });
+    const worker = await Worker.create({ connection, taskQueue: CONTROL_PLANE_TASK_QUEUE, workflowBundle: await workflowBundle(), activities });
+    const client = new Client({ connection: await Connection.connect({ address }) });
+    try {
+      const outcome = await worker.runUntil(client.workflow.execute<typeof deployMigrations>("deployMigrations", {
+        taskQueue: CONTROL_PLANE_TASK_QUEUE, workflowId: deployMigrationsWorkflowId("local"), args: [{ stack: { stackName: "local", configFile: "Pulumi.local.yaml" }, concurrency: 2 }],
+      }));
+      expect(outcome.failed).toEqual([{ target: "tenant:c", error: "20261210000000_add_column: column \"x\" already exists", snapshot: "predeploy-20261203-1000-abcdef12" }]);
+      expect(outcome.deployed.map((d) => d.target).sort()).toEqual(["pool", "tenant:a", "tenant:b", "tenant:d"]);
+      expect(peak).toBe(2);
+      expect(attempts).toEqual({ pool: 1, "tenant:a": 1, "tenant:b": 1, "tenant:c": 1, "tenant:d": 2 });
+      console.log(`deployMigrations: ${targets.length} databases, concurrency 2 (peak ${peak}); attempts ${JSON.stringify(attempts)}; failed ${JSON.stringify(outcome.failed)}`);
     } finally {
       await client.connection.close();
       await connection.close();
