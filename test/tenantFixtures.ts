@@ -5,6 +5,7 @@ import { REPO_ROOT } from "../infra/config/stackFile";
 import { ensureAppRole, withCredentials } from "../infra/database/sql/appRole";
 import { applyPendingMigrations } from "../infra/migrations/applyPendingMigrations";
 import { loadMigrations } from "../infra/migrations/migrationSource";
+import { upsertTenantRecord } from "../infra/tenancy/tenantCatalog";
 import { freshMigratorDatabase } from "./databases";
 import { query } from "./postgres";
 
@@ -26,6 +27,20 @@ export async function tenantDatabase(prefix: string, serverUrl?: string) {
   return { ...db, appRole: roleName, appUrl: withCredentials(db.url, roleName, app.password) };
 }
 export type TenantDatabase = Awaited<ReturnType<typeof tenantDatabase>>;
+
+/**
+ * A move's two sides: a pool (every tenant pooled in its catalog, the fixed graph seeded, and `bulk.rows` more
+ * patients of `bulk.tenant`, ids `<idPrefix><n>`) and an empty database for a dedicated tenant.
+ */
+export async function moveDatabases(prefix: string, opts: { serverUrl?: string; bulk?: { tenant: TenantId; rows: number; idPrefix: string } } = {}): Promise<{ pool: TenantDatabase; dedicated: TenantDatabase }> {
+  const [pool, dedicated] = await Promise.all([tenantDatabase(`${prefix}pool`, opts.serverUrl), tenantDatabase(`${prefix}ded`, opts.serverUrl)]);
+  for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
+  await seedTenants(pool.url);
+  if (opts.bulk) {
+    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT $1 || i, 'bulk ' || i, $2 FROM generate_series(1, $3::int) i`, [opts.bulk.idPrefix, opts.bulk.tenant, opts.bulk.rows]);
+  }
+  return { pool, dedicated };
+}
 
 /** Replaces every tenant row with the same fixed graph (3 of each per tenant). One round trip. */
 export async function seedTenants(target: string | Client): Promise<void> {

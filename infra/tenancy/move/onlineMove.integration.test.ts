@@ -13,7 +13,7 @@ import { ensureLogicalTestPostgres } from "../../../scripts/services/ensurePostg
 import { query, requirePostgres, TEST_PG_URL } from "../../../test/postgres";
 import { runMoveWorker } from "../../../test/moveWorkerProcess";
 import { TenantWriter, writerRows } from "../../../test/tenantWriter";
-import { TENANTS, fingerprint, seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
+import { TENANTS, fingerprint, moveDatabases, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
 
 /**
  * Online moves over row-filtered logical replication, on a Postgres the harness starts with wal_level = logical
@@ -46,10 +46,7 @@ describe("online tenant moves (row-filtered logical replication, real Postgres)"
 
   beforeAll(async () => {
     serverUrl = await ensureLogicalTestPostgres(console.log);
-    [pool, dedicated] = await Promise.all([tenantDatabase("olpool", serverUrl), tenantDatabase("olded", serverUrl)]);
-    for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
-    await seedTenants(pool.url);
-    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'bp-alpha-' || i, 'bulk ' || i, 'alpha' FROM generate_series(1, 20000) i`);
+    ({ pool, dedicated } = await moveDatabases("ol", { serverUrl, bulk: { tenant: "alpha", rows: 20_000, idPrefix: "bp-alpha-" } }));
   }, 120_000);
   afterAll(async () => {
     await Promise.all([pool?.drop(), dedicated?.drop()]);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
-import { upsertTenantRecord } from "../tenantCatalog";
 import { readCatalogRow } from "./moveJournal";
 import { MOVE_SESSION_PREFIX, MoveLease } from "./moveLease";
 import { runOnlineTenantMove } from "./onlineMove";
@@ -9,10 +8,10 @@ import { serverAdminUrl } from "../../database/local/localPostgresBackend";
 import { ensureLogicalTestPostgres } from "../../../scripts/services/ensurePostgres";
 import { purgeMovedCopy } from "./purgeCopy";
 import { runTenantMove } from "./tenantMove";
-import { query, requirePostgres } from "../../../test/postgres";
+import { requirePostgres } from "../../../test/postgres";
 import { startMoveWorker } from "../../../test/moveWorkerProcess";
 import { TENANT_MAINTENANCE_SQLSTATE } from "../tenantFence";
-import { TENANTS, asApp, fingerprint, seedTenants, tenantDatabase, type TenantDatabase } from "../../../test/tenantFixtures";
+import { asApp, fingerprint, moveDatabases, type TenantDatabase } from "../../../test/tenantFixtures";
 
 /**
  * A mover that stops without dying (SIGSTOP: a paused VM, a GC stall, a debugger).
@@ -33,10 +32,7 @@ describe("a paused mover keeps its tenant (real Postgres)", () => {
 
   beforeAll(async () => {
     await requirePostgres();
-    [pool, dedicated] = await Promise.all([tenantDatabase("pzpool"), tenantDatabase("pzded")]);
-    for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
-    await seedTenants(pool.url);
-    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'pz-' || i, 'bulk ' || i, 'alpha' FROM generate_series(1, 20000) i`);
+    ({ pool, dedicated } = await moveDatabases("pz", { bulk: { tenant: "alpha", rows: 20_000, idPrefix: "pz-" } }));
   });
   afterAll(async () => {
     await Promise.all([pool?.drop(), dedicated?.drop()]);
@@ -120,10 +116,7 @@ describe("a frozen workflow mover is taken over and, resumed, refused by its fen
 
   beforeAll(async () => {
     await requirePostgres();
-    [pool, dedicated] = await Promise.all([tenantDatabase("zbpool"), tenantDatabase("zbded")]);
-    for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
-    await seedTenants(pool.url);
-    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'zb-' || i, 'bulk ' || i, 'alpha' FROM generate_series(1, 40000) i`);
+    ({ pool, dedicated } = await moveDatabases("zb", { bulk: { tenant: "alpha", rows: 40_000, idPrefix: "zb-" } }));
   });
   afterAll(async () => {
     await Promise.all([pool?.drop(), dedicated?.drop()]);
@@ -189,10 +182,7 @@ describe("a frozen online mover is taken over: its replication sessions are ende
 
   beforeAll(async () => {
     serverUrl = await ensureLogicalTestPostgres(console.log);
-    [pool, dedicated] = await Promise.all([tenantDatabase("zopool", serverUrl), tenantDatabase("zoded", serverUrl)]);
-    for (const t of TENANTS) await upsertTenantRecord(pool.url, { id: t, name: t, tier: "standard", isolation: "pooled", location: { kind: "pool" } });
-    await seedTenants(pool.url);
-    await query(pool.url, `INSERT INTO "patient" (id, name, clinic_id) SELECT 'zo-' || i, 'bulk ' || i, 'beta' FROM generate_series(1, 40000) i`);
+    ({ pool, dedicated } = await moveDatabases("zo", { serverUrl, bulk: { tenant: "beta", rows: 40_000, idPrefix: "zo-" } }));
   }, 120_000);
   afterAll(async () => {
     await Promise.all([pool?.drop(), dedicated?.drop()]);
