@@ -140,5 +140,12 @@ export const moveWorkflowId = (stackName: string, tenantId: string) => `bloom/${
 export const syncFleetWorkflowId = (stackName: string) => `bloom/${stackName}/sync`;
 export const stackSyncWorkflowId = (stackName: string, tenantStack: string) => `bloom/${stackName}/sync/${tenantStack}`;
 
+/** The innermost cause of a failure: a child workflow's wraps its activity's, which wraps the error thrown. */
+export function innermostCause(err: unknown): { message?: string; details?: unknown[] } | undefined {
+  let e = err as { cause?: unknown; message?: string; details?: unknown[] } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e;
+}
+
 /** One fleet-wide migration deploy per platform stack at a time. */
 export const deployMigrationsWorkflowId = (stackName: string) => `bloom/${stackName}/migrate`;

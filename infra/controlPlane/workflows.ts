@@ -1,6 +1,6 @@
 import { defineQuery, executeChild, ParentClosePolicy, proxyActivities, setHandler, sleep, startChild } from "@temporalio/workflow";
 import {
-  MOVE_ACTIVITY_STEPS, purgeWorkflowId, stackSyncWorkflowId,
+  innermostCause, MOVE_ACTIVITY_STEPS, purgeWorkflowId, stackSyncWorkflowId,
   type ControlPlaneActivities, type FleetSyncOutcome, type MoveStepsOutcome, type MoveTenantInput, type PurgeDueCopyInput, type PurgeOutcome,
   type DeployMigrationsInput, type MigrationsOutcome, type StackSyncInput, type StackSyncResult, type SyncFleetInput,
 } from "./contract";
@@ -164,9 +164,7 @@ export async function deployMigrations(input: DeployMigrationsInput): Promise<Mi
 
 /** The snapshot a failed deploy names in its failure's details (the activity puts it there). */
 function snapshotOf(err: unknown): { snapshot?: string } {
-  let e = err as { cause?: unknown; details?: unknown[] } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  const snapshot = (e?.details?.[0] as { snapshot?: string } | undefined)?.snapshot;
+  const snapshot = (innermostCause(err)?.details?.[0] as { snapshot?: string } | undefined)?.snapshot;
   return snapshot ? { snapshot } : {};
 }
 
@@ -180,9 +178,4 @@ export async function syncOneStack(input: StackSyncInput): Promise<StackSyncResu
   return syncStack(input);
 }
 
-/** The innermost cause's message: a child's failure wraps its activity's, which wraps the error thrown. */
-function rootMessage(err: unknown): string {
-  let e = err as { cause?: unknown; message?: string } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
+const rootMessage = (err: unknown): string => innermostCause(err)?.message ?? String(err);

@@ -28,10 +28,7 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
       const ctx = await openStackContext(input.stack);
       const handle = tenantHandle(ctx, input.tenantId, { declared: false });
       const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
-      const say = (line: string) => {
-        heartbeat(line);
-        log(`[${input.stack.stackName}] ${line}`);
-      };
+      const say = progressLine(input.stack, log);
       say(`purging ${input.tenantId}'s old copy (move of ${input.movedAt}, due ${input.after})`);
       const res = await purgeMovedCopy(poolUrl, input.tenantId, { dedicatedUrl: () => tenantStackUrl(handle), movedAt: input.movedAt, log: say });
       if (!res) {
@@ -54,13 +51,7 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
     async runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome> {
       const ctx = await openStackContext(input.stack);
       const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
-      let last = `${input.direction} of ${input.tenantId}: through ${input.through}`;
-      const say = (line: string) => {
-        last = line;
-        heartbeat(line);
-        log(`[${input.stack.stackName}] ${line}`);
-      };
-      const beat = setInterval(() => heartbeat(last), 2_000); // an engine `up` can be quiet for longer than the timeout
+      const say = progressLine(input.stack, log, `${input.direction} of ${input.tenantId}: through ${input.through}`);
       try {
         const plan = input.online ? onlinePlan : copyModePlan;
         const finalStep = plan.steps.at(-1)!.name;
@@ -93,7 +84,7 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
         say(`cutover: ${input.tenantId} now lives in its new home (${rows} rows); its old copy is purged after ${run.purgeAfter}`);
         return { step: finalStep, moved: { rows, freezeMs: run.cutoverAt - Date.parse(run.journal.fencedAt!), movedAt: after!.pendingPurge!.movedAt, purgeAfter: run.purgeAfter, resumed: run.resumed } };
       } finally {
-        clearInterval(beat);
+        say.stop();
       }
     },
 
@@ -106,17 +97,11 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
     /** One tenant stack's `up` or destroy, within this worker's cap on engine runs; heartbeats while it waits and runs. */
     async syncStack(input: StackSyncInput): Promise<StackSyncResult> {
       const ctx = await openStackContext(input.stack);
-      let last = `${input.item.stack}: ${input.item.action}`;
-      const say = (line: string) => {
-        last = line;
-        heartbeat(line);
-        log(`[${input.stack.stackName}] ${line}`);
-      };
-      const beat = setInterval(() => heartbeat(last), 2_000);
+      const say = progressLine(input.stack, log, `${input.item.stack}: ${input.item.action}`);
       try {
         return await engineRun(() => syncTenantStack(ctx, input.item, say), (ahead) => say(`${input.item.stack}: waiting for this worker's engine runs (${ahead} ahead)`));
       } finally {
-        clearInterval(beat);
+        say.stop();
       }
     },
 
@@ -131,10 +116,7 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
      */
     async deployMigrationsTo(input: TargetDeployInput): Promise<TargetDeployOutcome> {
       const ctx = await openStackContext(input.stack);
-      const say = (line: string) => {
-        heartbeat(line);
-        log(`[${input.stack.stackName}] ${line}`);
-      };
+      const say = progressLine(input.stack, log);
       try {
         return await deployToTarget(ctx, input.target, input.deployId, say);
       } catch (err) {
@@ -144,4 +126,19 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
       }
     },
   };
+}
+
+/**
+ * An activity's progress line: heartbeated (a dead worker is noticed by the beats it misses) and logged with its
+ * stack. Given a first line, the last line is also beaten every 2 s until `stop`: an engine run can be quiet for
+ * longer than the heartbeat timeout.
+ */
+function progressLine(stack: StackRef, log: (line: string) => void, first?: string): ((line: string) => void) & { stop(): void } {
+  let last = first ?? "";
+  const beat = first === undefined ? undefined : setInterval(() => heartbeat(last), 2_000);
+  return Object.assign((line: string) => {
+    last = line;
+    heartbeat(line);
+    log(`[${stack.stackName}] ${line}`);
+  }, { stop: () => clearInterval(beat) });
 }

@@ -1,4 +1,5 @@
 import { WorkflowFailedError, type WorkflowHandle } from "@temporalio/client";
+import { innermostCause } from "../../infra/controlPlane/contract";
 import type { Say } from "../runbook/snapshotCommands";
 
 const FOLLOW_UNREACHABLE_MS = 10 * 60_000;
@@ -37,9 +38,7 @@ export async function followWorkflow<R, P>(handle: WorkflowHandle, opts: { what:
     }
     return await handle.result().catch((err: unknown) => {
       if (!(err instanceof WorkflowFailedError)) throw err;
-      let cause = err.cause as { cause?: unknown; message?: string } | undefined;
-      while (cause?.cause) cause = cause.cause as typeof cause;
-      throw new Error(`${opts.what} failed on the control plane (workflow ${handle.workflowId}): ${cause?.message ?? err.message}`);
+      throw new Error(`${opts.what} failed on the control plane (workflow ${handle.workflowId}): ${innermostCause(err.cause)?.message ?? err.message}`);
     }) as R;
   } finally {
     process.removeListener("SIGINT", detach);

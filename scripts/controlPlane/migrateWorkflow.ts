@@ -1,11 +1,11 @@
 import { withControlPlane } from "../../infra/controlPlane/client";
 import { CONTROL_PLANE_TASK_QUEUE, deployMigrationsWorkflowId, type MigrationsOutcome } from "../../infra/controlPlane/contract";
-import { controlPlaneFor } from "../../infra/controlPlane/endpoint";
 import type { deployMigrations, MigrationsProgress } from "../../infra/controlPlane/workflows";
 import type { Say } from "../runbook/snapshotCommands";
 import type { StackContext } from "../runbook/stackContext";
+import { MigrationHookError } from "../../infra/migrations/deployToTargets";
 import { followWorkflow } from "./followWorkflow";
-import { ensureLocalWorker } from "./localWorker";
+import { reachControlPlane } from "./stackControlPlane";
 
 /**
  * `bloom migrate deploy --all --workflow [--detach]`: the fleet-wide deploy on the control plane (`deployMigrations`:
@@ -15,12 +15,11 @@ import { ensureLocalWorker } from "./localWorker";
  */
 export async function migrateOnControlPlane(ctx: StackContext, opts: { detach: boolean; say: Say }): Promise<MigrationsOutcome | undefined> {
   const { say } = opts;
-  const found = await controlPlaneFor(ctx.config, say);
-  if (!found.endpoint) throw new Error(`--workflow: no control plane for this stack (${found.why}); run the deploy without --workflow`);
-  if (found.endpoint.local) await ensureLocalWorker(found.endpoint, say);
-  const stack = { stackName: ctx.stackName, configFile: ctx.configFile, ...(ctx.root ? { root: ctx.root } : {}) };
+  const cp = await reachControlPlane(ctx, say);
+  if (!cp.endpoint) throw new Error(`--workflow: no control plane for this stack (${cp.why}); run the deploy without --workflow`);
+  const { stack } = cp;
   const workflowId = deployMigrationsWorkflowId(ctx.stackName);
-  return withControlPlane(found.endpoint, async (client) => {
+  return withControlPlane(cp.endpoint, async (client) => {
     const handle = await client.workflow.start<typeof deployMigrations>("deployMigrations", {
       taskQueue: CONTROL_PLANE_TASK_QUEUE, workflowId, args: [{ stack, concurrency: ctx.config.migrations.concurrency }], workflowIdConflictPolicy: "USE_EXISTING",
     });
@@ -37,9 +36,7 @@ export async function migrateOnControlPlane(ctx: StackContext, opts: { detach: b
       },
     });
     for (const o of outcome.deployed) say(`${o.target}: ${o.applied.length} applied${o.snapshot ? ` (snapshot ${o.snapshot})` : ""}`);
-    if (outcome.failed.length) {
-      throw new Error(`migrations failed on ${outcome.failed.length} database(s):\n${outcome.failed.map((f) => `  - ${f.target}: ${f.error}${f.snapshot ? `\n    roll back: npm run bloom -- rollback --to ${f.snapshot}` : ""}`).join("\n")}`);
-    }
+    if (outcome.failed.length) throw new MigrationHookError(outcome.failed.map((f) => ({ target: f.target, snapshot: f.snapshot, error: new Error(f.error) })), outcome.deployed);
     return outcome;
   });
 }

@@ -1,11 +1,10 @@
 import { withControlPlane } from "../../infra/controlPlane/client";
 import { CONTROL_PLANE_TASK_QUEUE, moveWorkflowId, type MoveTenantInput } from "../../infra/controlPlane/contract";
-import { controlPlaneFor } from "../../infra/controlPlane/endpoint";
 import type { moveTenant, MoveProgress } from "../../infra/controlPlane/workflows";
 import type { Say } from "../runbook/snapshotCommands";
 import type { StackContext } from "../runbook/stackContext";
 import { followWorkflow } from "./followWorkflow";
-import { ensureLocalWorker } from "./localWorker";
+import { reachControlPlane } from "./stackControlPlane";
 
 export type MoveOnControlPlane = (move: Omit<MoveTenantInput, "stack">, opts: { detach: boolean }) => Promise<void>;
 
@@ -17,13 +16,12 @@ export type MoveOnControlPlane = (move: Omit<MoveTenantInput, "stack">, opts: { 
  */
 export function moveOnControlPlane(ctx: StackContext, say: Say): MoveOnControlPlane {
   return async (move, opts) => {
-    const found = await controlPlaneFor(ctx.config, say);
-    if (!found.endpoint) throw new Error(`--workflow: no control plane for this stack (${found.why}); run the move without --workflow`);
-    if (found.endpoint.local) await ensureLocalWorker(found.endpoint, say);
-    const stack = { stackName: ctx.stackName, configFile: ctx.configFile, ...(ctx.root ? { root: ctx.root } : {}) };
+    const cp = await reachControlPlane(ctx, say);
+    if (!cp.endpoint) throw new Error(`--workflow: no control plane for this stack (${cp.why}); run the move without --workflow`);
+    const { stack } = cp;
     const heartbeat = process.env.BLOOM_MOVE_HEARTBEAT_TIMEOUT_S ? { heartbeatTimeoutSeconds: Number(process.env.BLOOM_MOVE_HEARTBEAT_TIMEOUT_S) } : {};
     const workflowId = moveWorkflowId(ctx.stackName, move.tenantId);
-    await withControlPlane(found.endpoint, async (client) => {
+    await withControlPlane(cp.endpoint, async (client) => {
       const handle = await client.workflow.start<typeof moveTenant>("moveTenant", {
         taskQueue: CONTROL_PLANE_TASK_QUEUE, workflowId, args: [{ ...move, ...heartbeat, stack }], workflowIdConflictPolicy: "USE_EXISTING",
       });

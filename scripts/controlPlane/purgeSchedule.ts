@@ -1,11 +1,11 @@
 import { WorkflowNotFoundError } from "@temporalio/client";
 import { withControlPlane, schedulePurge } from "../../infra/controlPlane/client";
 import { purgeWorkflowId } from "../../infra/controlPlane/contract";
-import { controlPlaneFor } from "../../infra/controlPlane/endpoint";
 import { builtTemporalCli, temporalDevServerRunning, temporalPort } from "../../infra/controlPlane/temporalDevServer";
 import type { Say } from "../runbook/snapshotCommands";
 import type { StackContext } from "../runbook/stackContext";
-import { ensureLocalWorker, localWorkerRunning } from "./localWorker";
+import { localWorkerRunning } from "./localWorker";
+import { reachControlPlane } from "./stackControlPlane";
 
 export type PurgeScheduling = { scheduled: true; workflowId: string } | { scheduled: false; why: string };
 export type SchedulePurge = (due: { tenantId: string; movedAt: string; after: string }) => Promise<PurgeScheduling>;
@@ -16,11 +16,9 @@ export type SchedulePurge = (due: { tenantId: string; movedAt: string; after: st
  */
 export function durablePurges(ctx: StackContext, say: Say): SchedulePurge {
   return async ({ tenantId, movedAt, after }) => {
-    const found = await controlPlaneFor(ctx.config, say);
-    if (!found.endpoint) return { scheduled: false, why: found.why };
-    if (found.endpoint.local) await ensureLocalWorker(found.endpoint, say);
-    const stack = { stackName: ctx.stackName, configFile: ctx.configFile, ...(ctx.root ? { root: ctx.root } : {}) };
-    const workflowId = await withControlPlane(found.endpoint, (client) => schedulePurge(client, { stack, tenantId, movedAt, after }));
+    const cp = await reachControlPlane(ctx, say);
+    if (!cp.endpoint) return { scheduled: false, why: cp.why };
+    const workflowId = await withControlPlane(cp.endpoint, (client) => schedulePurge(client, { stack: cp.stack, tenantId, movedAt, after }));
     return { scheduled: true, workflowId };
   };
 }

@@ -1,12 +1,11 @@
 import { withControlPlane } from "../../infra/controlPlane/client";
 import { CONTROL_PLANE_TASK_QUEUE, syncFleetWorkflowId, type FleetSyncOutcome } from "../../infra/controlPlane/contract";
-import { controlPlaneFor } from "../../infra/controlPlane/endpoint";
 import type { syncFleet, SyncProgress } from "../../infra/controlPlane/workflows";
 import type { Say } from "../runbook/snapshotCommands";
 import type { StackContext } from "../runbook/stackContext";
 import { reportSync, type SyncSummary } from "../runbook/tenantSync";
 import { followWorkflow } from "./followWorkflow";
-import { ensureLocalWorker } from "./localWorker";
+import { reachControlPlane } from "./stackControlPlane";
 
 /**
  * `bloom tenants sync --workflow [--detach]`: the sync runs on the control plane (`syncFleet`: a child workflow per
@@ -16,12 +15,11 @@ import { ensureLocalWorker } from "./localWorker";
  */
 export async function syncOnControlPlane(ctx: StackContext, opts: { concurrency: number; detach: boolean; say: Say }): Promise<SyncSummary | undefined> {
   const { say } = opts;
-  const found = await controlPlaneFor(ctx.config, say);
-  if (!found.endpoint) throw new Error(`--workflow: no control plane for this stack (${found.why}); run the sync without --workflow`);
-  if (found.endpoint.local) await ensureLocalWorker(found.endpoint, say);
-  const stack = { stackName: ctx.stackName, configFile: ctx.configFile, ...(ctx.root ? { root: ctx.root } : {}) };
+  const cp = await reachControlPlane(ctx, say);
+  if (!cp.endpoint) throw new Error(`--workflow: no control plane for this stack (${cp.why}); run the sync without --workflow`);
+  const { stack } = cp;
   const workflowId = syncFleetWorkflowId(ctx.stackName);
-  return withControlPlane(found.endpoint, async (client) => {
+  return withControlPlane(cp.endpoint, async (client) => {
     const handle = await client.workflow.start<typeof syncFleet>("syncFleet", {
       taskQueue: CONTROL_PLANE_TASK_QUEUE, workflowId, args: [{ stack, concurrency: opts.concurrency }], workflowIdConflictPolicy: "USE_EXISTING",
     });
