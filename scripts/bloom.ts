@@ -156,7 +156,7 @@ async function main(argv: string[]) {
     if (values.workflow && !common.dryRun) await migrateOnControlPlane(ctx, { detach: values.detach!, say });
     else await migrateAll(ctx, say, { dryRun: common.dryRun });
   } else if (command === "migrate" && sub === "deploy") {
-    await migrateDeploy(ctx, say);
+    await migrateDeploy(ctx, say, { dryRun: common.dryRun });
   } else if (command === "migrate" && sub === "resolve" && (values["rolled-back"] || values.applied)) {
     await migrateResolve(ctx, (values["rolled-back"] ?? values.applied)!, values["rolled-back"] ? "rolled-back" : "applied", say);
   } else if (command === "backfill") {

@@ -25,8 +25,16 @@ export async function migrateResolve(ctx: StackContext, name: string, as: "rolle
   say(`marked ${name} as ${as} on ${ctx.stackName} (${ctx.config.appBranch})`);
 }
 
-/** Applies pending migrations without the deploy hook's snapshot: for break-glass use; `up` is the normal path. */
-export async function migrateDeploy(ctx: StackContext, say: Say): Promise<string[]> {
+/**
+ * Applies pending migrations without the deploy hook's snapshot: for break-glass use; `up` is the normal path.
+ * A dry run names what would be applied and changes nothing.
+ */
+export async function migrateDeploy(ctx: StackContext, say: Say, opts: { dryRun?: boolean } = {}): Promise<string[]> {
+  if (opts.dryRun) {
+    await migrateStatus(ctx, say);
+    say("dry run: nothing applied");
+    return [];
+  }
   const res = await applyPendingMigrations(await ctx.output<string>("migratorDatabaseUrl"), await stackMigrations(ctx), { database: `${ctx.stackName}/${ctx.config.appBranch}`, log: say });
   res.warnings.forEach((w) => say(`warning: ${w}`));
   return res.applied;

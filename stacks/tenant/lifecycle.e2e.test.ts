@@ -9,6 +9,7 @@ import { openStackContext, type StackContext } from "../../scripts/runbook/stack
 import { moveTenantCommand, purgeCommand } from "../../scripts/runbook/tenantCommands";
 import { offboardCommand } from "../../scripts/runbook/offboardCommand";
 import { migrateAll, syncTenantStacks } from "../../scripts/runbook/tenantSync";
+import { migrateDeploy } from "../../scripts/runbook/migrateCommands";
 import { listTenantStacks } from "../../scripts/engine/tenantStack";
 import { findOrphanedPlugins } from "../../scripts/engine/staleLocks";
 import { verifyExport } from "../../infra/tenancy/offboard/tenantExport";
@@ -209,14 +210,21 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
     }
   });
 
-  it("migrate deploy --all: a new migration reaches the pool and the dedicated database, each behind its own snapshot", async () => {
+  it("migrate deploy --all: a dry run (of the stack's own database or of all) applies nothing; then a new migration reaches the pool and the dedicated database, each behind its own snapshot", async () => {
     addMigration(migrationsDir, "20270101000000_patient_note", `ALTER TABLE "patient" ADD COLUMN "note" TEXT;`);
+    const noteColumns = `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'patient' AND column_name = 'note'`;
+    const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
+    const dryLines: string[] = [];
+    expect(await migrateDeploy(ctx, (l) => dryLines.push(l), { dryRun: true })).toEqual([]);
+    expect(await migrateAll(ctx, (l) => dryLines.push(l), { dryRun: true })).toEqual([]);
+    expect(dryLines).toContain(`${stackName} (${ctx.config.appBranch}): 1 pending: 20270101000000_patient_note`);
+    expect(dryLines).toContain("pool: 1 pending (20270101000000_patient_note)");
+    for (const url of [pool, dedicated]) expect(await query(url, noteColumns)).toEqual([{ n: 0 }]);
     const outcomes = await migrateAll(ctx, say);
     expect(outcomes.map((o) => [o.target, o.applied, Boolean(o.snapshot)])).toEqual([
       ["pool", ["20270101000000_patient_note"], true], [`tenant:${tenant}`, ["20270101000000_patient_note"], true],
     ]);
-    const dedicated = (await (await tenantHandle(ctx, tenant).openStack()).outputs()).migratorDatabaseUrl!.value as string;
-    for (const url of [pool, dedicated]) expect(await query(url, `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'patient' AND column_name = 'note'`)).toEqual([{ n: 1 }]);
+    for (const url of [pool, dedicated]) expect(await query(url, noteColumns)).toEqual([{ n: 1 }]);
     expect((await migrateAll(ctx, say)).every((o) => o.applied.length === 0)).toBe(true);
   });
 
