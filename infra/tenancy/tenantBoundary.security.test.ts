@@ -181,6 +181,20 @@ describe("attacks of our own", () => {
     }
   });
 
+  it("an online move's change capture is out of reach: the app can neither hide a change from the fence's verification nor read what moved", async () => {
+    await query(db.url, `INSERT INTO bloom_platform.move_changes (move, table_name, key, loaded) VALUES ('bloom_move_test', 'patient', '{"id": "p-alpha-0"}', true)`);
+    try {
+      for (const sql of [
+        "DELETE FROM bloom_platform.move_changes", "SELECT * FROM bloom_platform.move_changes",
+        `INSERT INTO bloom_platform.move_changes (move, table_name, key, loaded) VALUES ('bloom_move_test', 'patient', '{"id": "x"}', false)`,
+        "SELECT bloom_platform.capture_move_change()",
+      ]) expect((await asApp(db.appUrl, "alpha", sql)).code, sql).toBe("42501");
+      expect(await query(db.url, "SELECT count(*)::int AS n FROM bloom_platform.move_changes")).toEqual([{ n: 1 }]);
+    } finally {
+      await query(db.url, "DELETE FROM bloom_platform.move_changes WHERE move = 'bloom_move_test'");
+    }
+  });
+
   it("shadow mode: a tenant still sees only its own rows; enforce mode: no tenant, no rows, no writes", async () => {
     await setTenancyMode(db.url, "shadow");
     expect((await asApp(db.appUrl, "gamma", `SELECT DISTINCT clinic_id FROM "appointment"`)).rows).toEqual([{ clinic_id: "gamma" }]);

@@ -21,7 +21,7 @@ import { BIG, benchSql, buildBenchPool, freshDatabase, resetCatalog, seconds } f
  * Headline: `extract-1M vs raw-copy = <ratio> (target <= 1.3)`; the write freeze on the line before; the ratio to
  * pg_dump|pg_restore (goal: extract >= 1.5x faster). The pool is built once and kept (`--rebuild` rebuilds).
  */
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "5" }, rebuild: { type: "boolean", default: false }, online: { type: "boolean", default: false }, "copy-rate": { type: "string" } } });
+const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "5" }, rebuild: { type: "boolean", default: false }, online: { type: "boolean", default: false }, "copy-rate": { type: "string" }, rounds: { type: "string", default: "6" } } });
 const ROWS = Number(values.rows);
 const TENANTS = Number(values.tenants);
 const sql = benchSql;
@@ -46,7 +46,11 @@ async function rawCopy(sourceUrl: string, targetUrl: string, relaxed: boolean): 
 }
 
 async function main() {
-  if (values.online) return runOnlineBench({ tenants: TENANTS, rows: ROWS, rebuild: values.rebuild! }, values["copy-rate"] ? Number(values["copy-rate"]) : undefined);
+  if (values.online) {
+    const rounds = Number(values.rounds);
+    if (!Number.isInteger(rounds) || rounds < 2) throw new Error(`--rounds must be an integer >= 2 (each round an extract and a return, the arms alternating by round); got "${values.rounds}"`);
+    return runOnlineBench({ tenants: TENANTS, rows: ROWS, rebuild: values.rebuild! }, { copyRateMBps: values["copy-rate"] ? Number(values["copy-rate"]) : undefined, rounds });
+  }
   const serverUrl = await ensureTestPostgres((m) => console.log(m));
   const poolUrl = await buildPool(serverUrl);
   const tenantRows = Number((await sql(poolUrl, (await withClient(poolUrl, tenantDataTables)).map((t) => `SELECT count(*) AS n FROM ${quoteIdent(t)} WHERE clinic_id = '${BIG}'`).join(" UNION ALL "))).rows.reduce((n, r) => n + Number(r.n), 0));

@@ -5,7 +5,8 @@ import { withClient } from "../../infra/database/sql/withClient";
 import { applyPendingMigrations } from "../../infra/migrations/applyPendingMigrations";
 import { loadMigrations } from "../../infra/migrations/migrationSource";
 import { ensureFenceTriggers } from "../../infra/tenancy/tenantFence";
-import { upsertTenantRecord } from "../../infra/tenancy/tenantCatalog";
+import { tenantRowCount, upsertTenantRecord } from "../../infra/tenancy/tenantCatalog";
+import { deleteTenantRows } from "../../infra/tenancy/move/purgeCopy";
 
 /** The extract benchmarks' pool: `--tenants` tenants of `--rows` rows each across the 7 tenant tables. */
 export const BIG = "tenant-0";
@@ -59,6 +60,18 @@ export async function buildBenchPool(serverUrl: string, size: PoolSize): Promise
     if (built?.rows[0]?.m === marker) {
       // A kept pool gets the migrations added since it was built (source and target must match).
       await applyPendingMigrations(url, loadMigrations(path.join(REPO_ROOT, "prisma", "migrations")), { database: name });
+      // A tenant short of rows (a killed run's purge or move) gets them again; a killed run's writers' users go.
+      await sql(url, `DELETE FROM "user" WHERE id LIKE 'w-%'`);
+      for (let i = 0; i < TENANTS; i++) {
+        const tenant = `tenant-${i}`;
+        const held = await withClient(url, (c) => tenantRowCount(c, tenant));
+        if (held === ROWS) continue;
+        console.log(`  ${tenant} holds ${held.toLocaleString("en")} rows, not ${ROWS.toLocaleString("en")}: loading it again`);
+        await withClient(url, async (c) => {
+          await deleteTenantRows(c, tenant);
+          for (const s of tenantRowsSql(tenant, ROWS)) await c.query(s);
+        });
+      }
       return url;
     }
   }

@@ -58,7 +58,7 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
   if (admin) {
     opts.say(`  total: ${plan.reduce((n, t) => n + t.rows, 0)} rows, ${mb.toFixed(1)} MB; online: the tenant keeps writing while they stream; the freeze is the catch-up check, verify and cutover (seconds)`);
     opts.say(`  source server: ${admin.readiness.problems.length ? admin.readiness.problems.join("; ") : `wal_level ${admin.readiness.walLevel}, slots and senders free`}`);
-    opts.say(`  steps: set isolation: ${direction === "extract" ? "dedicated" : "pooled"} in ${ctx.configFile}${provision}; publication + slot + subscription; initial copy; catch up; fence; confirm LSN; verify; drop replication; cutover; purge of the old copy after ${Math.round(opts.graceMs / 3_600_000)} h`);
+    opts.say(`  steps: set isolation: ${direction === "extract" ? "dedicated" : "pooled"} in ${ctx.configFile}${provision}; publication + slot; initial copy, verified as it loads; change capture + subscription; catch up; fence; confirm LSN; verify the rows changed since the copy; drop replication; cutover; purge of the old copy after ${Math.round(opts.graceMs / 3_600_000)} h`);
     if (admin.readiness.problems.length && !opts.dryRun) throw new MoveRefused(`cannot move ${tenantId} online; nothing was changed: ${admin.readiness.problems.join("; ")}`);
   } else {
     opts.say(`  total: ${plan.reduce((n, t) => n + t.rows, 0)} rows, ${mb.toFixed(1)} MB; estimated write freeze ~${Math.max(1, Math.ceil(mb / ASSUMED_MB_PER_S * 2))} s (copy + verify at ~${ASSUMED_MB_PER_S} MB/s)`);
@@ -74,7 +74,10 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
 
   const move: TenantMoveOptions = { tenantId, direction, poolUrl, dedicated: handle.dedicated, graceMs: opts.graceMs, log: opts.say, hooks: moveHooks(ctx, tenantId, opts.say) };
   const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl, copyRateMBps: opts.copyRateMBps }) : await runTenantMove(move);
-  for (const t of summary.tables) opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  checksum ${t.checksum}`);
+  for (const t of summary.tables) {
+    const since = t.changedSinceCopy === undefined ? "" : ` (of the copy, at its snapshot; ${t.changedSinceCopy} rows changed since, compared under the fence)`;
+    opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  checksum ${t.checksum}${since}`);
+  }
   if ("streamMs" in summary) {
     opts.say(`write freeze: ${(summary.freezeMs / 1000).toFixed(2)} s (fence → cutover; confirm ${(summary.confirmMs / 1000).toFixed(2)} s, verify ${(summary.verifyMs / 1000).toFixed(2)} s); the tenant wrote freely for ${(summary.streamMs / 1000).toFixed(1)} s of streaming`);
     opts.say(`done: ${summary.rows} rows moved online${summary.resumed ? " (resumed)" : ""}`);

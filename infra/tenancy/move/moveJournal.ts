@@ -32,6 +32,11 @@ export interface MoveJournal {
   /** Tables whose copy committed in the target, with what was copied. */
   copied: Record<string, { rows: number; bytes: number }>;
   verified?: Record<string, TableFingerprint>;
+  /**
+   * Online moves: each table's rows as the copy loaded them, equal in source (at the copy's snapshot) and target;
+   * the stream's changes since are captured in the target (changeCapture.ts) and verified under the fence.
+   */
+  copyVerified?: Record<string, TableFingerprint>;
 }
 
 /** The copy a finished move left at its old location, purged after the grace period. */

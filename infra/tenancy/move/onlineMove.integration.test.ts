@@ -112,12 +112,35 @@ describe("online tenant moves (row-filtered logical replication, real Postgres)"
     const log = (l: string) => {
       if (!stray && /^streaming/.test(l)) stray = query(dedicated.url, `INSERT INTO "branch" (id, name, clinic_id) VALUES ('stray-online', 'x', 'beta')`);
     };
-    await expect(move("beta", "extract", { log })).rejects.toThrow(/verification failed for tenant "beta": branch \(source 3 rows, target 4\)/);
+    // The stray row is in the target's change capture (it records every write there since the copy, not only the
+    // stream's): compared under the fence, the source has no such row.
+    await expect(move("beta", "extract", { log })).rejects.toThrow(/verification failed for tenant "beta": branch \(of 1 rows changed since the copy: source 0, target 1\)/);
     await stray;
     expect(await leftovers()).toEqual([]);
     const row = await withClient(pool.url, (c) => readCatalogRow(c, "beta"));
     expect([row?.move, row?.isolation]).toEqual([null, "pooled"]);
     expect(await query(pool.url, `SELECT 1 FROM bloom_platform.tenant_fences WHERE tenant_id = 'beta'`)).toEqual([]);
+    expect(only(await fingerprint(dedicated.url), "beta")).toEqual({});
+    expect(only(await fingerprint(pool.url), "beta")).toEqual(before);
+  });
+
+  it("a copy the target loads differently from the source's snapshot fails the move before the fence (the rows the stream never touches are verified there), and undoes it", async () => {
+    const before = only(await fingerprint(pool.url), "beta");
+    // A trigger in the target alters one column of beta's patients as the COPY loads them: the counts agree, the
+    // content does not. Nothing changes them afterwards, so only the copy's own verification can see it.
+    await query(dedicated.url, `CREATE FUNCTION public.test_corrupt_copy() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.clinic_id = 'beta' THEN NEW.name := NEW.name || ' (altered)'; END IF; RETURN NEW; END $$`);
+    await query(dedicated.url, `CREATE TRIGGER test_corrupt_copy BEFORE INSERT ON "patient" FOR EACH ROW EXECUTE FUNCTION public.test_corrupt_copy()`);
+    const lines: string[] = [];
+    try {
+      await expect(move("beta", "extract", { log: (l) => lines.push(l) })).rejects.toThrow(/verification of the copy failed for tenant "beta": patient \(source (\d+) rows at the snapshot, target \1 loaded\)/);
+    } finally {
+      await query(dedicated.url, `DROP TRIGGER IF EXISTS test_corrupt_copy ON "patient"; DROP FUNCTION IF EXISTS public.test_corrupt_copy()`);
+    }
+    expect(lines.some((l) => /^fenced/.test(l))).toBe(false);
+    expect(await leftovers()).toEqual([]);
+    const row = await withClient(pool.url, (c) => readCatalogRow(c, "beta"));
+    expect([row?.move, row?.isolation]).toEqual([null, "pooled"]);
     expect(only(await fingerprint(dedicated.url), "beta")).toEqual({});
     expect(only(await fingerprint(pool.url), "beta")).toEqual(before);
   });

@@ -2,7 +2,7 @@ import { fenceTenant } from "../tenantFence";
 import { tenantDataTables } from "../tenantPolicies";
 import type { Client } from "pg";
 import { withClient } from "../../database/sql/withClient";
-import { MoveRefused, type MoveStep } from "./moveRunner";
+import { MoveRefused, VerificationFailed, type MoveStep } from "./moveRunner";
 import { executeMove, type MovePlan, type MoveRun, type TenantMoveOptions } from "./moveRun";
 import { clearTarget, cutover, declare, liftFence, preflight, provision, verify } from "./moveSteps";
 import { refusal, type MoveSummary } from "./tenantMove";
@@ -13,7 +13,8 @@ import {
 import { byteRate, copyTenantTables, createSlotExportingSnapshot } from "./snapshotCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 import { deleteTenantRows } from "./purgeCopy";
-import { copyClinicRow, type TableFingerprint } from "./tableCopy";
+import { copyClinicRow, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+import { capturedChanges, identityColumns, installChangeCapture } from "./changeCapture";
 import { foreignKeyLevels } from "./tableOrder";
 import { moveSequences } from "./sequences";
 
@@ -21,9 +22,9 @@ import { moveSequences } from "./sequences";
  * An online move (`--online`): the tenant keeps writing while its rows stream to the target through row-filtered
  * logical replication; the write freeze is only the last stretch. Its plan, over the steps it shares with the copy
  * mode (moveSteps.ts):
- *   declare → provision → preflight → replicate (publication + slot + initial copy + subscription) → catch up →
- *   fence → confirm (the subscriber has the source's LSN at the fence) → sequences → verify → drop replication →
- *   cutover.
+ *   declare → provision → preflight → replicate (publication + slot + initial copy, verified as it loads, + change
+ *   capture + subscription) → catch up → fence → confirm (the subscriber has the source's LSN at the fence) →
+ *   sequences → verify (the rows changed since the copy) → drop replication → cutover.
  * Any failure undoes it (a kept slot would retain WAL at the source until someone came back); a killed move is
  * resumed by a rerun, or undone by `bloom tenants abort`.
  */
@@ -37,6 +38,11 @@ export interface OnlineMoveOptions extends TenantMoveOptions {
   progressEveryMs?: number;
   /** A rate limit for the initial copy (MB/s, all tables together): less load on the source while it streams. */
   copyRateMBps?: number;
+  /**
+   * Compare every row under the fence, not only those changed since the verified copy: what moves did before
+   * issue 21; the freeze then grows with the tenant's size (bench:extract runs both, interleaved).
+   */
+  verifyEveryRowUnderFence?: boolean;
 }
 
 export interface OnlineMoveSummary extends Omit<MoveSummary, "tables" | "bytes"> {
@@ -45,6 +51,8 @@ export interface OnlineMoveSummary extends Omit<MoveSummary, "tables" | "bytes">
   streamMs: number;
   /** Waiting for the subscriber to confirm the fence's LSN (part of the freeze). */
   confirmMs: number;
+  /** The steps under the fence and their durations (ms), in order: where the freeze went. */
+  freezeSteps: Record<string, number>;
 }
 
 type Step = MoveStep<MoveRun>;
@@ -55,8 +63,10 @@ const names = (m: MoveRun): ReplicationNames => m.journal.online!;
  * The initial copy, from scratch (a copy a crash interrupted cannot be resumed: its snapshot died with the
  * connection that exported it): whatever the last attempt left is removed — slot, publication, rows in the target,
  * a relaxed schema put back — then publication, a slot exporting its snapshot, and the copy as of that snapshot;
- * into an empty target in bulk (keys, indexes and foreign keys rebuilt after), else row by row in FK order; then
- * the subscription, which streams from the slot's position on. Done once the subscription exists.
+ * into an empty target in bulk (keys, indexes and foreign keys rebuilt after), else row by row in FK order, each
+ * table fingerprinted on both sides in the copy's own transactions (the source at the snapshot, the target as
+ * loaded: equal, or the move fails); then the target's change capture, and the subscription, which streams from
+ * the slot's position on. Done once the subscription exists.
  */
 const replicate: Step = {
   name: "replicate",
@@ -80,14 +90,16 @@ const replicate: Step = {
       await m.note({ bulkLoad }); // durable before the schema is relaxed: the undo puts it back
       if (bulkLoad) await relaxForBulkLoad(target, bulkLoad);
       const levels = bulkLoad ? [tables] : await foreignKeyLevels(source, tables);
-      await copyTenantTables({
+      const copied = await copyTenantTables({
         sourceUrl: sourceAdminUrl, targetUrl: await m.requiredUrl("target"), tenantId: m.tenantId, snapshot: slot.snapshot, levels,
-        concurrency: m.opts.concurrency ?? 3, pace: rate ? byteRate(rate) : undefined, log: m.log, session: m.lease,
+        concurrency: m.opts.concurrency ?? 3, pace: rate ? byteRate(rate) : undefined, log: m.log, session: m.lease, fingerprint: true,
       });
       if (bulkLoad) await restoreAfterBulkLoad(target, bulkLoad);
+      await m.note({ copyVerified: verifiedAsLoaded(m.tenantId, copied) });
     } finally {
       await slot.close();
     }
+    await installChangeCapture(targetAdmin, names(m).subscription, m.tenantId, tables);
     await ensureSubscription(targetAdmin, names(m), sourceAdminUrl);
     m.log(`streaming ${tables.length} tables of ${m.tenantId} from the copy's snapshot on, while it keeps writing`);
   },
@@ -97,6 +109,51 @@ const replicate: Step = {
     await dropReplication(sourceAdmin, targetAdmin, names(m));
     m.log(`dropped the replication of the online ${m.direction} (subscription, slot, publication)`);
     await clearTarget(m);
+  },
+};
+
+/** The copy's fingerprints, equal on both sides table by table, or a final VerificationFailed naming the tables. */
+function verifiedAsLoaded(tenantId: string, copied: TableCopyResult[]): Record<string, TableFingerprint> {
+  const mismatched = copied.filter((r) => r.fingerprints!.source.rows !== r.fingerprints!.target.rows || r.fingerprints!.source.checksum !== r.fingerprints!.target.checksum);
+  if (mismatched.length) {
+    throw new VerificationFailed(`verification of the copy failed for tenant "${tenantId}": ${mismatched.map((r) => `${r.table} (source ${r.fingerprints!.source.rows} rows at the snapshot, target ${r.fingerprints!.target.rows} loaded)`).join("; ")}`);
+  }
+  return Object.fromEntries(copied.map((r) => [r.table, r.fingerprints!.source]));
+}
+
+/**
+ * Under the fence, only what the stream changed: the rows whose keys the target's capture recorded, compared
+ * between source and target (count and checksum of exactly those rows). Every other row of the target is as the
+ * copy loaded it — equal to the source at the copy's snapshot — and unchanged at the source since (a change there
+ * would have streamed in and been captured), so this proves the same as comparing every row. A table's row count
+ * follows: the copy's, less the captured keys that had a row when it loaded, plus those that have one now.
+ */
+const verifyChangesSinceCopy: Step = {
+  name: "verify",
+  async run(m) {
+    const copied = m.journal.copyVerified;
+    // Begun before copies were verified as they loaded (or asked to): every row, as then.
+    if (!copied || settings(m).verifyEveryRowUnderFence) return verify.run(m);
+    const [source, target, tables] = [await m.client("source"), await m.client("target"), await m.tables()];
+    const verified: Record<string, TableFingerprint> = {};
+    const mismatched: string[] = [];
+    let changed = 0;
+    for (const table of tables) {
+      const changes = await capturedChanges(target, names(m).subscription, table);
+      const atCopy = copied[table]!;
+      let now = { rows: 0, checksum: "0" };
+      if (changes.keys.length) {
+        const only = { columns: await identityColumns(target, table), values: changes.keys };
+        const [s, d] = await Promise.all([tenantTableFingerprint(source, table, m.tenantId, only), tenantTableFingerprint(target, table, m.tenantId, only)]);
+        if (s.rows !== d.rows || s.checksum !== d.checksum) mismatched.push(`${table} (of ${changes.keys.length} rows changed since the copy: source ${s.rows}, target ${d.rows})`);
+        now = s;
+      }
+      changed += changes.keys.length;
+      verified[table] = { rows: atCopy.rows - changes.loaded + now.rows, checksum: atCopy.checksum, changedSinceCopy: changes.keys.length };
+    }
+    if (mismatched.length) throw new VerificationFailed(`verification failed for tenant "${m.tenantId}": ${mismatched.join("; ")}`);
+    m.log(`verified ${tables.length} tables: the copy equal to the source at its snapshot, and the ${changed} rows changed since equal in source and target`);
+    return { verified };
   },
 };
 
@@ -159,11 +216,13 @@ const dropStream: Step = {
 
 export const onlinePlan: MovePlan = {
   online: true,
-  steps: [declare, provision, preflight, replicate, catchUp, fenceForStream, confirm, sequences, verify, dropStream, cutover],
+  steps: [declare, provision, preflight, replicate, catchUp, fenceForStream, confirm, sequences, verifyChangesSinceCopy, dropStream, cutover],
   undoOn: "any",
   begin: (journal, tenantId) => ({ ...journal, online: replicationNames(tenantId, journal.startedAt) }),
   check: (m) => checkSource(m),
 };
+
+const FROZEN_STEPS = onlinePlan.steps.slice(onlinePlan.steps.indexOf(fenceForStream) + 1).map((s) => s.name);
 
 export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<OnlineMoveSummary> {
   const run = await executeMove(onlinePlan, opts, (row) => refusal(row, opts.tenantId, opts.direction, true));
@@ -175,6 +234,7 @@ export async function runOnlineTenantMove(opts: OnlineMoveOptions): Promise<Onli
     tenantId: opts.tenantId, direction: opts.direction, resumed: run.resumed, tables, rows: tables.reduce((n, t) => n + t.rows, 0),
     freezeMs: run.cutoverAt - Date.parse(journal.fencedAt!), copyMs: streamMs, verifyMs: run.durations.verify ?? 0,
     purgeAfter: run.purgeAfter, streamMs, confirmMs: run.durations.confirm ?? 0,
+    freezeSteps: Object.fromEntries(FROZEN_STEPS.filter((s) => s in run.durations).map((s) => [s, run.durations[s]!])),
   };
 }
 

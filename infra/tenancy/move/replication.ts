@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Client } from "pg";
 import { quoteIdent, quoteLiteral } from "../../naming";
+import { changeCaptureLeftovers, dropChangeCapture } from "./changeCapture";
 
 /**
  * Row-filtered logical replication of one tenant between two databases (PostgreSQL 15+): a publication on the
@@ -119,6 +120,7 @@ export async function dropReplication(source: Client | undefined, target: Client
     await target.query(`ALTER SUBSCRIPTION ${ident} SET (slot_name = NONE)`);
     await target.query(`DROP SUBSCRIPTION ${ident}`);
   }
+  if (target) await dropChangeCapture(target, names.subscription); // after the stream stopped: nothing left to capture
   if (!source) return;
   // A disabled subscription's walsender may take a moment to let go of the slot; after 5 s it is ended.
   for (let attempt = 0; ; attempt++) {
@@ -137,7 +139,8 @@ export async function dropReplication(source: Client | undefined, target: Client
 
 /**
  * Replication objects of any bloom move on these two databases (slots and subscriptions are cluster-wide
- * catalogs: scoped to the database they belong to). What the kill trials check is left at the end.
+ * catalogs: scoped to the database they belong to), and the target's change capture. What the kill trials check
+ * is left at the end.
  */
 export async function moveReplicationLeftovers(source: Client, target: Client): Promise<string[]> {
   const slots = (await source.query<{ n: string }>(`SELECT 'slot ' || slot_name AS n FROM pg_catalog.pg_replication_slots
@@ -145,5 +148,5 @@ export async function moveReplicationLeftovers(source: Client, target: Client): 
   const pubs = (await source.query<{ n: string }>(`SELECT 'publication ' || pubname AS n FROM pg_catalog.pg_publication WHERE pubname LIKE 'bloom\\_move\\_%'`)).rows;
   const subs = (await target.query<{ n: string }>(`SELECT 'subscription ' || subname AS n FROM pg_catalog.pg_subscription
     WHERE subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) AND subname LIKE 'bloom\\_move\\_%'`)).rows;
-  return [...slots, ...pubs, ...subs].map((r) => r.n);
+  return [...[...slots, ...pubs, ...subs].map((r) => r.n), ...(await changeCaptureLeftovers(target))];
 }

@@ -45,12 +45,13 @@ export function byteRate(mbPerSecond: number): (bytes: number) => Promise<void> 
  * The tenant's rows of every table, levels in order (parents first), a level's tables `concurrency` at a time,
  * each on its own pair of connections: both moves' copy. `snapshot`: read as of an exported snapshot (the online
  * move, whose stream then starts where the copy ends); `skip`: tables a resumed move has copied already;
- * `onCopied`: after each table (the copy mode's journal); `session`: the mover's lease, whose tag the connections
+ * `onCopied`: after each table (the copy mode's journal); `fingerprint`: both sides fingerprinted in the copy's
+ * transactions (copyTenantTable); `session`: the mover's lease, whose tag the connections
  * carry and which is checked before each table is written.
  */
 export async function copyTenantTables(opts: {
   sourceUrl: string; targetUrl: string; tenantId: string; levels: string[][]; concurrency: number;
-  snapshot?: string; skip?: (table: string) => boolean; pace?: (bytes: number) => Promise<void>;
+  snapshot?: string; skip?: (table: string) => boolean; pace?: (bytes: number) => Promise<void>; fingerprint?: boolean;
   onCopied?: (r: TableCopyResult) => Promise<void>; log: (l: string) => void; session?: MoveSessionGuard;
 }): Promise<TableCopyResult[]> {
   const appName = opts.session?.sessionTag ?? "bloom-move-copy";
@@ -64,7 +65,7 @@ export async function copyTenantTables(opts: {
           await s.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
           await s.query(`SET TRANSACTION SNAPSHOT '${opts.snapshot.replace(/[^0-9A-Fa-f-]/g, "")}'`);
         }
-        const r = await copyTenantTable(s, d, table, opts.tenantId, { pace: opts.pace });
+        const r = await copyTenantTable(s, d, table, opts.tenantId, { pace: opts.pace, fingerprint: opts.fingerprint });
         if (opts.snapshot) await s.query("COMMIT");
         await opts.onCopied?.(r);
         opts.log(describeCopy(r));

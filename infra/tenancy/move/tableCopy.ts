@@ -14,6 +14,8 @@ export interface TableCopyResult {
   rows: number;
   bytes: number;
   ms: number;
+  /** With `fingerprint`: both sides' fingerprints, taken in the copy's own transactions (the source at its snapshot). */
+  fingerprints?: { source: TableFingerprint; target: TableFingerprint };
 }
 
 /** The columns COPY can write (generated columns are computed by the target), in table order, with their types. */
@@ -36,8 +38,12 @@ export async function copyClinicRow(source: Client, target: Client, tenantId: st
   await target.query(`INSERT INTO "public"."clinic" SELECT * FROM jsonb_populate_record(NULL::"public"."clinic", $1) ON CONFLICT ("id") DO NOTHING`, [clinic]);
 }
 
-/** `pace`: awaited before each chunk is passed on, with its size (a rate limit shared by concurrent copies). */
-export async function copyTenantTable(source: Client, target: Client, table: string, tenantId: string, opts: { pace?: (bytes: number) => Promise<void> } = {}): Promise<TableCopyResult> {
+/**
+ * `pace`: awaited before each chunk is passed on, with its size (a rate limit shared by concurrent copies).
+ * `fingerprint`: both sides fingerprinted before the target commits — the source as the COPY read it (its
+ * transaction's snapshot), the target exactly as loaded.
+ */
+export async function copyTenantTable(source: Client, target: Client, table: string, tenantId: string, opts: { pace?: (bytes: number) => Promise<void>; fingerprint?: boolean } = {}): Promise<TableCopyResult> {
   const started = Date.now();
   const columns = (await copyableColumns(source, table)).map(quoteIdent).join(", ");
   const t = `"public".${quoteIdent(table)}`;
@@ -57,8 +63,11 @@ export async function copyTenantTable(source: Client, target: Client, table: str
     const out = source.query(copyTo(`COPY (SELECT ${columns} FROM ${t} WHERE "clinic_id" = ${quoteLiteral(tenantId)}) TO STDOUT (FORMAT binary)`));
     const into = target.query(copyFrom(`COPY ${t} (${columns}) FROM STDIN (FORMAT binary)`));
     await pipeline(out, counter, into);
+    const fingerprints = opts.fingerprint
+      ? await Promise.all([tenantTableFingerprint(source, table, tenantId), tenantTableFingerprint(target, table, tenantId)]).then(([s, d]) => ({ source: s, target: d }))
+      : undefined;
     await target.query("COMMIT");
-    return { table, rows: Number(into.rowCount ?? 0), bytes, ms: Date.now() - started };
+    return { table, rows: Number(into.rowCount ?? 0), bytes, ms: Date.now() - started, ...(fingerprints ? { fingerprints } : {}) };
   } catch (err) {
     await target.query("ROLLBACK").catch(() => undefined);
     throw err;
@@ -69,10 +78,21 @@ export async function copyTenantTable(source: Client, target: Client, table: str
 export const describeCopy = (r: TableCopyResult) =>
   `copied ${r.table}: ${r.rows} rows, ${(r.bytes / 1e6).toFixed(1)} MB in ${(r.ms / 1000).toFixed(1)} s (${(r.bytes / 1e6 / Math.max(r.ms / 1000, 0.001)).toFixed(1)} MB/s)`;
 
+/** Some rows of a table, by their key: the key's columns (with their SQL types), and each row's values of them. */
+export interface RowKeys {
+  columns: { column: string; type: string }[];
+  values: Record<string, unknown>[];
+}
+
 export interface TableFingerprint {
   rows: number;
   /** Sum of a 64-bit hash of every row (of the record, or of its text form): independent of row order, sensitive to any changed value. */
   checksum: string;
+  /**
+   * An online move's: the checksum is of the rows as the copy loaded them (at its snapshot), and this many rows
+   * changed since, each compared between source and target under the fence.
+   */
+  changedSinceCopy?: number;
 }
 
 /**
@@ -82,14 +102,18 @@ export interface TableFingerprint {
  */
 const PORTABLE_HASH_TYPES = new Set(["bool", "int2", "int4", "int8", "numeric", "float4", "float8", "text", "varchar", "bpchar", "date", "time", "timestamp", "timestamptz", "interval", "uuid", "jsonb", "bytea"]);
 
-export async function tenantTableFingerprint(c: Client, table: string, tenantId: string): Promise<TableFingerprint> {
+export async function tenantTableFingerprint(c: Client, table: string, tenantId: string, only?: RowKeys): Promise<TableFingerprint> {
   const { rows: cols } = await c.query<{ attname: string; typname: string }>(
     `SELECT a.attname, t.typname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = ('"public".' || $1)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`, [quoteIdent(table)]);
   const columns = cols.map((r) => quoteIdent(r.attname)).join(", ");
   const hash = cols.every((r) => PORTABLE_HASH_TYPES.has(r.typname)) ? "pg_catalog.hash_record_extended(x, 0)" : "pg_catalog.hashtextextended(x::text, 0)";
+  const keyed = only
+    ? ` AND (${only.columns.map((k) => quoteIdent(k.column)).join(", ")}) IN (SELECT ${only.columns.map((k) => `k.${quoteIdent(k.column)}`).join(", ")}
+         FROM pg_catalog.jsonb_to_recordset($2::jsonb) AS k(${only.columns.map((k) => `${quoteIdent(k.column)} ${k.type}`).join(", ")}))`
+    : "";
   const { rows } = await c.query<{ n: string; sum: string }>(
     `SELECT count(*) AS n, coalesce(sum(${hash}::numeric), 0)::text AS sum
-     FROM (SELECT ${columns} FROM "public".${quoteIdent(table)} WHERE "clinic_id" = $1) x`, [tenantId]);
+     FROM (SELECT ${columns} FROM "public".${quoteIdent(table)} WHERE "clinic_id" = $1${keyed}) x`, only ? [tenantId, JSON.stringify(only.values)] : [tenantId]);
   return { rows: Number(rows[0]!.n), checksum: rows[0]!.sum };
 }
