@@ -25,20 +25,23 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
   const engineRun = runLimit(opts.engineRuns ?? 2);
   return {
     async purgeDueCopy(input: PurgeDueCopyInput): Promise<PurgeOutcome> {
-      const ctx = await openStackContext(input.stack);
-      const handle = tenantHandle(ctx, input.tenantId, { declared: false });
-      const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
-      const say = progressLine(input.stack, log);
-      say(`purging ${input.tenantId}'s old copy (move of ${input.movedAt}, due ${input.after})`);
-      const res = await purgeMovedCopy(poolUrl, input.tenantId, { dedicatedUrl: () => tenantStackUrl(handle), movedAt: input.movedAt, log: say });
-      if (!res) {
-        const reason = `no old copy of ${input.tenantId}'s move of ${input.movedAt} is pending: purged already, or a later move's`;
-        say(reason);
-        return { purged: false, reason };
+      const say = progressLine(input.stack, log, `purging ${input.tenantId}'s old copy (move of ${input.movedAt}, due ${input.after})`);
+      try {
+        const ctx = await openStackContext(input.stack);
+        const handle = tenantHandle(ctx, input.tenantId, { declared: false });
+        const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
+        const res = await purgeMovedCopy(poolUrl, input.tenantId, { dedicatedUrl: () => tenantStackUrl(handle), movedAt: input.movedAt, log: say });
+        if (!res) {
+          const reason = `no old copy of ${input.tenantId}'s move of ${input.movedAt} is pending: purged already, or a later move's`;
+          say(reason);
+          return { purged: false, reason };
+        }
+        const rows = Object.values(res.deleted).reduce((a, b) => a + b, 0);
+        say(`purged ${rows} rows of ${input.tenantId} at ${res.at}`);
+        return { purged: true, rows, at: res.at };
+      } finally {
+        say.stop();
       }
-      const rows = Object.values(res.deleted).reduce((a, b) => a + b, 0);
-      say(`purged ${rows} rows of ${input.tenantId} at ${res.at}`);
-      return { purged: true, rows, at: res.at };
     },
 
     /**
@@ -49,10 +52,10 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
      * the last activity after a cutover whose completion never reached the server finds the move done, and says so.
      */
     async runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome> {
-      const ctx = await openStackContext(input.stack);
-      const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
       const say = progressLine(input.stack, log, `${input.direction} of ${input.tenantId}: through ${input.through}`);
       try {
+        const ctx = await openStackContext(input.stack);
+        const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
         const plan = input.online ? onlinePlan : copyModePlan;
         const finalStep = plan.steps.at(-1)!.name;
         const before = await withClient(poolUrl, (c) => readCatalogRow(c, input.tenantId));
@@ -69,7 +72,7 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
         const run = await executeMove(plan, {
           tenantId: input.tenantId, direction: input.direction, poolUrl, dedicated: handle.dedicated, graceMs: input.graceMs, log: say,
           hooks: { ...hooks, provisionDedicated }, adminUrl: (db) => replicationAdminUrl(ctx, db), through: input.through, lease,
-          ...(input.copyRateMBps ? { copyRateMBps: input.copyRateMBps } : {}),
+          ...(input.copyRateMBps ? { copyRateMBps: input.copyRateMBps } : {}), ...(input.maxImpact !== undefined ? { maxImpact: input.maxImpact } : {}),
         }, (row) => {
           // Only the first activity begins a move; a later one whose journal is gone (aborted meanwhile) must not
           // begin it again.
@@ -96,9 +99,9 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
 
     /** One tenant stack's `up` or destroy, within this worker's cap on engine runs; heartbeats while it waits and runs. */
     async syncStack(input: StackSyncInput): Promise<StackSyncResult> {
-      const ctx = await openStackContext(input.stack);
       const say = progressLine(input.stack, log, `${input.item.stack}: ${input.item.action}`);
       try {
+        const ctx = await openStackContext(input.stack);
         return await engineRun(() => syncTenantStack(ctx, input.item, say), (ahead) => say(`${input.item.stack}: waiting for this worker's engine runs (${ahead} ahead)`));
       } finally {
         say.stop();
@@ -115,14 +118,16 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
      * gives the same error): it fails with that error alone and the snapshot to roll back to.
      */
     async deployMigrationsTo(input: TargetDeployInput): Promise<TargetDeployOutcome> {
-      const ctx = await openStackContext(input.stack);
-      const say = progressLine(input.stack, log);
+      const say = progressLine(input.stack, log, `${input.target}: deploying migrations`);
       try {
+        const ctx = await openStackContext(input.stack);
         return await deployToTarget(ctx, input.target, input.deployId, say);
       } catch (err) {
         if (!(err instanceof MigrationHookError)) throw err;
         const failure = err.failures[0]!;
         throw ApplicationFailure.create({ message: failure.error.message, type: "MigrationHookError", nonRetryable: true, details: [{ snapshot: failure.snapshot }] });
+      } finally {
+        say.stop();
       }
     },
   };
@@ -130,11 +135,14 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
 
 /**
  * An activity's progress line: heartbeated (a dead worker is noticed by the beats it misses) and logged with its
- * stack. Given a first line, the last line is also beaten every 2 s until `stop`: an engine run can be quiet for
- * longer than the heartbeat timeout.
+ * stack. Given a first line, it is beaten at once and the last line every 2 s until `stop` (an engine run can be
+ * quiet for longer than the heartbeat timeout); begin it before anything slow — opening the stack reads its outputs
+ * through the engine, seconds here — or an activity whose set-up outlasts a short heartbeat timeout is timed out on
+ * every attempt (seen: the move's first activity retried forever under a 5 s timeout).
  */
 function progressLine(stack: StackRef, log: (line: string) => void, first?: string): ((line: string) => void) & { stop(): void } {
   let last = first ?? "";
+  if (first !== undefined) heartbeat(first);
   const beat = first === undefined ? undefined : setInterval(() => heartbeat(last), 2_000);
   return Object.assign((line: string) => {
     last = line;
