@@ -16,7 +16,7 @@ import { moveOnControlPlane } from "./controlPlane/moveWorkflow";
 import { workerCommand } from "./controlPlane/workerCommand";
 import { syncOnControlPlane } from "./controlPlane/syncWorkflow";
 import { migrateOnControlPlane } from "./controlPlane/migrateWorkflow";
-import { abortCommand, moveTenantCommand, parseCopyRate, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
+import { abortCommand, moveTenantCommand, parseCopyRate, parseMaxImpact, parseGrace, purgeCommand, tenantsStatus } from "./runbook/tenantCommands";
 
 /** The runbook CLI: `npm run bloom -- <command> [options]`. See docs/runbooks/. */
 const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <stack file>] [--yes] [--dry-run]
@@ -36,9 +36,11 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
       … [--workflow [--detach]]      (on the control plane: a child workflow per stack, any worker runs its engine)
   tenants extract <id> [--grace 7d]  (pool → its own database: fence, copy, verify, cutover; --grace 0 purges at once)
   tenants return <id> [--grace 7d]   (its own database → the pool, the same way)
-      … [--online [--copy-rate 20]]  (either way while the tenant keeps writing: row-filtered logical replication,
-                                      a freeze of seconds; --copy-rate caps the initial copy in MB/s; Neon: add
-                                      --enable-logical-replication to allow it)
+      … [--online [--copy-rate 20] [--max-impact 2]]
+                                     (either way while the tenant keeps writing: row-filtered logical replication,
+                                      a freeze of a fraction of a second; --copy-rate caps the initial copy in MB/s;
+                                      the copy waits while a write at the source is over --max-impact times slower
+                                      than before it (default 2, 0: never); Neon: add --enable-logical-replication)
       … [--workflow [--detach]]      (either way on the control plane: a worker runs the move, which outlives
                                       this command; Ctrl-C or --detach leaves it running, the same command follows it)
   tenants purge <id> [--now]         (the old copy a move left, after the grace period; a move with a grace period
@@ -94,6 +96,7 @@ async function main(argv: string[]) {
       workflow: { type: "boolean", default: false },
       detach: { type: "boolean", default: false },
       "copy-rate": { type: "string" },
+      "max-impact": { type: "string" },
       "enable-logical-replication": { type: "boolean", default: false },
       now: { type: "boolean", default: false },
       export: { type: "string" },
@@ -129,7 +132,7 @@ async function main(argv: string[]) {
     await tenantsStatus(ctx, say, purgeScheduleStatus(ctx));
   } else if (command === "tenants" && (sub === "extract" || sub === "return") && arg) {
     await moveTenantCommand(ctx, arg, sub, { ...common, graceMs: parseGrace(values.grace), schedulePurge: durablePurges(ctx, say), online: values.online,
-      ...(values.workflow ? { workflow: { run: moveOnControlPlane(ctx, say), detach: values.detach! } } : {}), enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]) });
+      ...(values.workflow ? { workflow: { run: moveOnControlPlane(ctx, say), detach: values.detach! } } : {}), enableLogicalReplication: values["enable-logical-replication"], copyRateMBps: parseCopyRate(values["copy-rate"]), maxImpact: parseMaxImpact(values["max-impact"]) });
   } else if (command === "tenants" && sub === "purge" && arg) {
     await purgeCommand(ctx, arg, { now: values.now, dryRun: common.dryRun, say });
   } else if (command === "tenants" && sub === "sync") {

@@ -33,6 +33,8 @@ export interface MoveTenantInput {
   /** Kept before the old copy is purged; its purge is a `purgeMovedCopy` child workflow. */
   graceMs: number;
   copyRateMBps?: number;
+  /** The online copy's impact throttle (OnlineMoveOptions.maxImpact); unset: its default. */
+  maxImpact?: number;
   /** How long a silent activity may go before another worker retries it (default 30 s). */
   heartbeatTimeoutSeconds?: number;
 }

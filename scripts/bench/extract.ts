@@ -9,6 +9,7 @@ import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "../../infr
 import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
 import { ensureTestPostgres } from "../services/ensurePostgres";
 import { pgDumpRestore } from "./pgDump";
+import { DEFAULT_MAX_IMPACT } from "../../infra/tenancy/move/onlineMove";
 import { runOnlineBench } from "./extractOnline";
 import { BIG, benchSql, buildBenchPool, freshDatabase, resetCatalog, seconds } from "./extractPool";
 
@@ -21,7 +22,7 @@ import { BIG, benchSql, buildBenchPool, freshDatabase, resetCatalog, seconds } f
  * Headline: `extract-1M vs raw-copy = <ratio> (target <= 1.3)`; the write freeze on the line before; the ratio to
  * pg_dump|pg_restore (goal: extract >= 1.5x faster). The pool is built once and kept (`--rebuild` rebuilds).
  */
-const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "5" }, rebuild: { type: "boolean", default: false }, online: { type: "boolean", default: false }, "copy-rate": { type: "string" }, rounds: { type: "string", default: "6" } } });
+const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, tenants: { type: "string", default: "5" }, rebuild: { type: "boolean", default: false }, online: { type: "boolean", default: false }, "copy-rate": { type: "string" }, rounds: { type: "string", default: "10" }, "max-impact": { type: "string" } } });
 const ROWS = Number(values.rows);
 const TENANTS = Number(values.tenants);
 const sql = benchSql;
@@ -49,7 +50,9 @@ async function main() {
   if (values.online) {
     const rounds = Number(values.rounds);
     if (!Number.isInteger(rounds) || rounds < 2) throw new Error(`--rounds must be an integer >= 2 (each round an extract and a return, the arms alternating by round); got "${values.rounds}"`);
-    return runOnlineBench({ tenants: TENANTS, rows: ROWS, rebuild: values.rebuild! }, { copyRateMBps: values["copy-rate"] ? Number(values["copy-rate"]) : undefined, rounds });
+    const maxImpact = values["max-impact"] === undefined ? DEFAULT_MAX_IMPACT : Number(values["max-impact"]);
+    if (!(maxImpact === 0 || maxImpact >= 1)) throw new Error(`--max-impact must be 0 (no throttle) or a ratio >= 1; got "${values["max-impact"]}"`);
+    return runOnlineBench({ tenants: TENANTS, rows: ROWS, rebuild: values.rebuild! }, { copyRateMBps: values["copy-rate"] ? Number(values["copy-rate"]) : undefined, rounds, maxImpact });
   }
   const serverUrl = await ensureTestPostgres((m) => console.log(m));
   const poolUrl = await buildPool(serverUrl);

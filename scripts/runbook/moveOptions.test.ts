@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCopyRate, parseGrace } from "./tenantCommands";
+import { parseCopyRate, parseGrace, parseMaxImpact } from "./tenantCommands";
 
 describe("move options on the command line", () => {
   it("--grace: days by default, h, m and s suffixes, 0; anything else named with the fix", () => {
@@ -11,5 +11,9 @@ describe("move options on the command line", () => {
     expect(parseCopyRate(undefined)).toBeUndefined();
     expect(parseCopyRate("12.5")).toBe(12.5);
     for (const bad of ["0", "-3", "fast", ""]) expect(() => parseCopyRate(bad), bad).toThrow(/--copy-rate ".*": give the initial copy's cap in MB\/s, a number above 0/);
+  });
+  it("--max-impact: a ratio of at least 1, 0 for no throttle, or the default", () => {
+    expect([parseMaxImpact(undefined), parseMaxImpact("1.5"), parseMaxImpact("0")]).toEqual([undefined, 1.5, 0]);
+    for (const bad of ["0.5", "-1", "gentle", ""]) expect(() => parseMaxImpact(bad), bad).toThrow(/--max-impact ".*": give how much slower a write at the source may get .* a ratio of at least 1 \(e\.g\. 2\), or 0 for no throttle/);
   });
 });

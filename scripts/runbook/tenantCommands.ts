@@ -26,6 +26,8 @@ export interface MoveCommandOptions {
   online?: boolean;
   /** Online: a cap on the initial copy (MB/s), less load on the source while the tenant streams. */
   copyRateMBps?: number;
+  /** Online: the copy waits while a write at the source is slower than this multiple of before (0: never). */
+  maxImpact?: number;
   /** Neon: consent to turning logical replication on for the source project (irreversible; computes restart). */
   enableLogicalReplication?: boolean;
   /** Kept before the old copy may be purged; 0 purges right after the cutover. */
@@ -68,12 +70,12 @@ export async function moveTenantCommand(ctx: StackContext, tenantId: string, dir
   if (admin?.enable) await admin.enable();
   if (opts.workflow) {
     const { run, detach } = opts.workflow;
-    await run({ tenantId, direction, online: Boolean(admin), graceMs: opts.graceMs, ...(opts.copyRateMBps ? { copyRateMBps: opts.copyRateMBps } : {}) }, { detach });
+    await run({ tenantId, direction, online: Boolean(admin), graceMs: opts.graceMs, ...(opts.copyRateMBps ? { copyRateMBps: opts.copyRateMBps } : {}), ...(opts.maxImpact !== undefined ? { maxImpact: opts.maxImpact } : {}) }, { detach });
     return undefined;
   }
 
   const move: TenantMoveOptions = { tenantId, direction, poolUrl, dedicated: handle.dedicated, graceMs: opts.graceMs, log: opts.say, hooks: moveHooks(ctx, tenantId, opts.say) };
-  const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl, copyRateMBps: opts.copyRateMBps }) : await runTenantMove(move);
+  const summary = admin ? await runOnlineTenantMove({ ...move, adminUrl: admin.adminUrl, copyRateMBps: opts.copyRateMBps, maxImpact: opts.maxImpact }) : await runTenantMove(move);
   for (const t of summary.tables) {
     const since = t.changedSinceCopy === undefined ? "" : ` (of the copy, at its snapshot; ${t.changedSinceCopy} rows changed since, compared under the fence)`;
     opts.say(`  ${t.table.padEnd(16)} ${String(t.rows).padStart(10)} rows  checksum ${t.checksum}${since}`);
@@ -177,6 +179,16 @@ export function parseGrace(value: string | undefined): number {
   const m = /^(\d+)([dhms]?)$/.exec(value.trim());
   if (!m) throw new Error(`--grace "${value}": give a duration like 7d, 12h, 30m, 45s or 0`);
   return Number(m[1]) * ({ d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, "": 86_400_000 } as Record<string, number>)[m[2]!]!;
+}
+
+/** `--max-impact 2` (a ratio >= 1, or 0: no throttle) or undefined (the default). */
+export function parseMaxImpact(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ratio = value.trim() === "" ? Number.NaN : Number(value);
+  if (!Number.isFinite(ratio) || !(ratio === 0 || ratio >= 1)) {
+    throw new Error(`--max-impact "${value}": give how much slower a write at the source may get while the initial copy runs, a ratio of at least 1 (e.g. 2), or 0 for no throttle`);
+  }
+  return ratio;
 }
 
 /** `--copy-rate 20` (MB/s, > 0) or undefined. */

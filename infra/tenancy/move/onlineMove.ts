@@ -15,6 +15,7 @@ import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad
 import { deleteTenantRows } from "./purgeCopy";
 import { copyClinicRow, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
 import { capturedChanges, identityColumns, installChangeCapture } from "./changeCapture";
+import { commitProbe, startImpactThrottle } from "./impactThrottle";
 import { foreignKeyLevels } from "./tableOrder";
 import { moveSequences } from "./sequences";
 
@@ -38,6 +39,11 @@ export interface OnlineMoveOptions extends TenantMoveOptions {
   progressEveryMs?: number;
   /** A rate limit for the initial copy (MB/s, all tables together): less load on the source while it streams. */
   copyRateMBps?: number;
+  /**
+   * The initial copy waits while a write probe at the source is slower than this multiple of its latency before
+   * the copy (impactThrottle.ts); default DEFAULT_MAX_IMPACT, 0: never throttled.
+   */
+  maxImpact?: number;
   /**
    * Compare every row under the fence, not only those changed since the verified copy: what moves did before
    * issue 21; the freeze then grows with the tenant's size (bench:extract runs both, interleaved).
@@ -90,10 +96,11 @@ const replicate: Step = {
       await m.note({ bulkLoad }); // durable before the schema is relaxed: the undo puts it back
       if (bulkLoad) await relaxForBulkLoad(target, bulkLoad);
       const levels = bulkLoad ? [tables] : await foreignKeyLevels(source, tables);
-      const copied = await copyTenantTables({
-        sourceUrl: sourceAdminUrl, targetUrl: await m.requiredUrl("target"), tenantId: m.tenantId, snapshot: slot.snapshot, levels,
-        concurrency: m.opts.concurrency ?? 3, pace: rate ? byteRate(rate) : undefined, log: m.log, session: m.lease, fingerprint: true,
-      });
+      const targetUrl = await m.requiredUrl("target");
+      const copied = await withThrottle(m, (pace) => copyTenantTables({
+        sourceUrl: sourceAdminUrl, targetUrl, tenantId: m.tenantId, snapshot: slot.snapshot, levels,
+        concurrency: m.opts.concurrency ?? 3, pace, log: m.log, session: m.lease, fingerprint: true,
+      }));
       if (bulkLoad) await restoreAfterBulkLoad(target, bulkLoad);
       await m.note({ copyVerified: verifiedAsLoaded(m.tenantId, copied) });
     } finally {
@@ -111,6 +118,28 @@ const replicate: Step = {
     await clearTarget(m);
   },
 };
+
+export const DEFAULT_MAX_IMPACT = 2;
+
+/** The copy under its limits: `--copy-rate`, and the impact throttle on a probe connection of its own. */
+async function withThrottle<T>(m: MoveRun, copy: (pace: ((bytes: number) => Promise<void>) | undefined) => Promise<T>): Promise<T> {
+  const rate = settings(m).copyRateMBps ? byteRate(settings(m).copyRateMBps!) : undefined;
+  const maxImpact = settings(m).maxImpact ?? DEFAULT_MAX_IMPACT;
+  if (!maxImpact) return copy(rate);
+  return withClient(await m.requiredUrl("source"), async (probe) => {
+    const throttle = await startImpactThrottle({ probe: commitProbe(probe), maxImpact, log: m.log });
+    try {
+      const result = await copy(async (bytes) => {
+        await throttle.pace(bytes);
+        await rate?.(bytes);
+      });
+      if (throttle.waitedMs) m.log(`the copy waited ${(throttle.waitedMs / 1000).toFixed(1)} s for the source (probe budget ${throttle.budgetMs.toFixed(1)} ms)`);
+      return result;
+    } finally {
+      throttle.stop();
+    }
+  }, m.lease?.sessionTag ?? "bloom-move-probe");
+}
 
 /** The copy's fingerprints, equal on both sides table by table, or a final VerificationFailed naming the tables. */
 function verifiedAsLoaded(tenantId: string, copied: TableCopyResult[]): Record<string, TableFingerprint> {
