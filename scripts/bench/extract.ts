@@ -10,6 +10,7 @@ import { tenantDataTables } from "../../infra/tenancy/tenantPolicies";
 import { ensureTestPostgres } from "../services/ensurePostgres";
 import { pgDumpRestore } from "./pgDump";
 import { DEFAULT_MAX_IMPACT } from "../../infra/tenancy/move/onlineMove";
+import { parseMaxImpact } from "../runbook/tenantCommands";
 import { runOnlineBench } from "./extractOnline";
 import { BIG, benchSql, buildBenchPool, freshDatabase, resetCatalog, seconds } from "./extractPool";
 
@@ -50,8 +51,7 @@ async function main() {
   if (values.online) {
     const rounds = Number(values.rounds);
     if (!Number.isInteger(rounds) || rounds < 2) throw new Error(`--rounds must be an integer >= 2 (each round an extract and a return, the arms alternating by round); got "${values.rounds}"`);
-    const maxImpact = values["max-impact"] === undefined ? DEFAULT_MAX_IMPACT : Number(values["max-impact"]);
-    if (!(maxImpact === 0 || maxImpact >= 1)) throw new Error(`--max-impact must be 0 (no throttle) or a ratio >= 1; got "${values["max-impact"]}"`);
+    const maxImpact = parseMaxImpact(values["max-impact"]) ?? DEFAULT_MAX_IMPACT;
     return runOnlineBench({ tenants: TENANTS, rows: ROWS, rebuild: values.rebuild! }, { copyRateMBps: values["copy-rate"] ? Number(values["copy-rate"]) : undefined, rounds, maxImpact });
   }
   const serverUrl = await ensureTestPostgres((m) => console.log(m));

@@ -12,7 +12,7 @@ import { refusal } from "../../infra/tenancy/move/tenantMove";
 import { moveHooks } from "../runbook/tenantCommands";
 import { deployToTarget, planFleetMigrations, planTenantSync, syncTenantStack } from "../runbook/tenantSync";
 import { replicationAdminUrl } from "../runbook/replicationAdmin";
-import { openStackContext } from "../runbook/stackContext";
+import { openStackContext, type StackContext } from "../runbook/stackContext";
 import { tenantHandle, tenantStackUrl } from "../runbook/tenantStackAccess";
 
 /**
@@ -23,11 +23,22 @@ import { tenantHandle, tenantStackUrl } from "../runbook/tenantStackAccess";
 export function controlPlaneActivities(log: (line: string) => void = () => undefined, opts: { engineRuns?: number } = {}): ControlPlaneActivities {
   // Engine runs (`up`, destroy) at once on this worker: each is a `pulumi` process of its own, with its memory.
   const engineRun = runLimit(opts.engineRuns ?? 2);
+  /**
+   * Every activity's frame: its progress line beating from the first moment, then its stack opened (which reads the
+   * outputs through the engine: seconds), the work, the beat stopped. An activity whose set-up outlasted a short
+   * heartbeat timeout was timed out on every attempt (seen: the move's first activity retried forever under 5 s).
+   */
+  const onStack = async <T>(stack: StackRef, first: string, work: (ctx: StackContext, say: ProgressLine) => Promise<T>): Promise<T> => {
+    const say = progressLine(stack, log, first);
+    try {
+      return await work(await openStackContext(stack), say);
+    } finally {
+      say.stop();
+    }
+  };
   return {
     async purgeDueCopy(input: PurgeDueCopyInput): Promise<PurgeOutcome> {
-      const say = progressLine(input.stack, log, `purging ${input.tenantId}'s old copy (move of ${input.movedAt}, due ${input.after})`);
-      try {
-        const ctx = await openStackContext(input.stack);
+      return onStack(input.stack, `purging ${input.tenantId}'s old copy (move of ${input.movedAt}, due ${input.after})`, async (ctx, say) => {
         const handle = tenantHandle(ctx, input.tenantId, { declared: false });
         const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
         const res = await purgeMovedCopy(poolUrl, input.tenantId, { dedicatedUrl: () => tenantStackUrl(handle), movedAt: input.movedAt, log: say });
@@ -39,9 +50,7 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
         const rows = Object.values(res.deleted).reduce((a, b) => a + b, 0);
         say(`purged ${rows} rows of ${input.tenantId} at ${res.at}`);
         return { purged: true, rows, at: res.at };
-      } finally {
-        say.stop();
-      }
+      });
     },
 
     /**
@@ -52,9 +61,7 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
      * the last activity after a cutover whose completion never reached the server finds the move done, and says so.
      */
     async runMoveSteps(input: MoveStepsInput): Promise<MoveStepsOutcome> {
-      const say = progressLine(input.stack, log, `${input.direction} of ${input.tenantId}: through ${input.through}`);
-      try {
-        const ctx = await openStackContext(input.stack);
+      return onStack(input.stack, `${input.direction} of ${input.tenantId}: through ${input.through}`, async (ctx, say) => {
         const poolUrl = await ctx.output<string>("migratorDatabaseUrl");
         const plan = input.online ? onlinePlan : copyModePlan;
         const finalStep = plan.steps.at(-1)!.name;
@@ -86,31 +93,23 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
         const rows = Object.values(run.journal.verified ?? {}).reduce((n, t) => n + t.rows, 0);
         say(`cutover: ${input.tenantId} now lives in its new home (${rows} rows); its old copy is purged after ${run.purgeAfter}`);
         return { step: finalStep, moved: { rows, freezeMs: run.cutoverAt - Date.parse(run.journal.fencedAt!), movedAt: after!.pendingPurge!.movedAt, purgeAfter: run.purgeAfter, resumed: run.resumed } };
-      } finally {
-        say.stop();
-      }
+      });
     },
 
     /** A sync's plan, read where the CLI reads it: the catalog, the config, the tenant stacks that exist. */
     async planFleetSync(input: { stack: StackRef }): Promise<StackSyncItem[]> {
-      const ctx = await openStackContext(input.stack);
-      return planTenantSync(ctx, (line) => log(`[${input.stack.stackName}] ${line}`));
+      return onStack(input.stack, "planning the sync", (ctx, say) => planTenantSync(ctx, say));
     },
 
     /** One tenant stack's `up` or destroy, within this worker's cap on engine runs; heartbeats while it waits and runs. */
     async syncStack(input: StackSyncInput): Promise<StackSyncResult> {
-      const say = progressLine(input.stack, log, `${input.item.stack}: ${input.item.action}`);
-      try {
-        const ctx = await openStackContext(input.stack);
-        return await engineRun(() => syncTenantStack(ctx, input.item, say), (ahead) => say(`${input.item.stack}: waiting for this worker's engine runs (${ahead} ahead)`));
-      } finally {
-        say.stop();
-      }
+      return onStack(input.stack, `${input.item.stack}: ${input.item.action}`, (ctx, say) =>
+        engineRun(() => syncTenantStack(ctx, input.item, say), (ahead) => say(`${input.item.stack}: waiting for this worker's engine runs (${ahead} ahead)`)));
     },
 
     /** A fleet-wide deploy's plan: the snapshots' name and the databases by name, every pending migration linted. */
     async planMigrations(input: { stack: StackRef }): Promise<MigrationsPlan> {
-      return planFleetMigrations(await openStackContext(input.stack));
+      return onStack(input.stack, "planning the migration deploy", (ctx) => planFleetMigrations(ctx));
     },
 
     /**
@@ -118,32 +117,30 @@ export function controlPlaneActivities(log: (line: string) => void = () => undef
      * gives the same error): it fails with that error alone and the snapshot to roll back to.
      */
     async deployMigrationsTo(input: TargetDeployInput): Promise<TargetDeployOutcome> {
-      const say = progressLine(input.stack, log, `${input.target}: deploying migrations`);
-      try {
-        const ctx = await openStackContext(input.stack);
-        return await deployToTarget(ctx, input.target, input.deployId, say);
-      } catch (err) {
-        if (!(err instanceof MigrationHookError)) throw err;
-        const failure = err.failures[0]!;
-        throw ApplicationFailure.create({ message: failure.error.message, type: "MigrationHookError", nonRetryable: true, details: [{ snapshot: failure.snapshot }] });
-      } finally {
-        say.stop();
-      }
+      return onStack(input.stack, `${input.target}: deploying migrations`, async (ctx, say) => {
+        try {
+          return await deployToTarget(ctx, input.target, input.deployId, say);
+        } catch (err) {
+          if (!(err instanceof MigrationHookError)) throw err;
+          const failure = err.failures[0]!;
+          throw ApplicationFailure.create({ message: failure.error.message, type: "MigrationHookError", nonRetryable: true, details: [{ snapshot: failure.snapshot }] });
+        }
+      });
     },
   };
 }
 
+type ProgressLine = ((line: string) => void) & { stop(): void };
+
 /**
  * An activity's progress line: heartbeated (a dead worker is noticed by the beats it misses) and logged with its
- * stack. Given a first line, it is beaten at once and the last line every 2 s until `stop` (an engine run can be
- * quiet for longer than the heartbeat timeout); begin it before anything slow — opening the stack reads its outputs
- * through the engine, seconds here — or an activity whose set-up outlasts a short heartbeat timeout is timed out on
- * every attempt (seen: the move's first activity retried forever under a 5 s timeout).
+ * stack; beaten with `first` at once, then with the last line every 2 s until `stop` (an engine run can be quiet
+ * for longer than the heartbeat timeout).
  */
-function progressLine(stack: StackRef, log: (line: string) => void, first?: string): ((line: string) => void) & { stop(): void } {
-  let last = first ?? "";
-  if (first !== undefined) heartbeat(first);
-  const beat = first === undefined ? undefined : setInterval(() => heartbeat(last), 2_000);
+function progressLine(stack: StackRef, log: (line: string) => void, first: string): ProgressLine {
+  let last = first;
+  heartbeat(first);
+  const beat = setInterval(() => heartbeat(last), 2_000);
   return Object.assign((line: string) => {
     last = line;
     heartbeat(line);

@@ -1,5 +1,6 @@
 import type { Client } from "pg";
 import { quoteIdent, quoteLiteral } from "../../naming";
+import type { ColumnType } from "./tableCopy";
 
 /**
  * What an online move's stream changed in the target since the copy (migration 20261207000000): a trigger per
@@ -9,11 +10,6 @@ import { quoteIdent, quoteLiteral } from "../../naming";
  * exists, they see every change the stream makes; everything else in the target is the copy, verified against
  * the source at its snapshot. Under the fence only the captured keys are compared (verifyChangesSince).
  */
-export interface KeyColumn {
-  column: string;
-  type: string;
-}
-
 const OPERATIONS = [
   { op: "INSERT", suffix: "i", when: (t: string) => `NEW."clinic_id" = ${t}` },
   { op: "UPDATE", suffix: "u", when: (t: string) => `OLD."clinic_id" = ${t} OR NEW."clinic_id" = ${t}` },
@@ -24,8 +20,8 @@ const OPERATIONS = [
 const triggerName = (move: string, suffix: string) => `${move}_capture_${suffix}`;
 
 /** The columns the subscriber finds a row by (the replica identity's index, else the primary key), in index order. */
-export async function identityColumns(c: Client, table: string): Promise<KeyColumn[]> {
-  const { rows } = await c.query<KeyColumn>(
+export async function identityColumns(c: Client, table: string): Promise<ColumnType[]> {
+  const { rows } = await c.query<ColumnType>(
     `SELECT a.attname AS column, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type
      FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
      WHERE i.indrelid = ('"public".' || $1)::regclass

@@ -39,7 +39,7 @@ export async function startImpactThrottle(opts: ImpactThrottleOptions): Promise<
   let stopped = false;
   let waitedMs = 0;
   let lastLog = 0;
-  const loop = (async () => {
+  void (async () => {
     while (!stopped) {
       let ms: number;
       try {
@@ -70,7 +70,6 @@ export async function startImpactThrottle(opts: ImpactThrottleOptions): Promise<
     },
     stop() {
       stopped = true;
-      void loop;
     },
     get waitedMs() {
       return waitedMs;

@@ -9,7 +9,7 @@ import type { MovePlan, MoveRun } from "./moveRun";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 import { deleteTenantRows } from "./purgeCopy";
 import { foreignKeyLevels } from "./tableOrder";
-import { copyClinicRow, tenantTableFingerprint, type TableFingerprint } from "./tableCopy";
+import { copyClinicRow, sameFingerprint, tenantTableFingerprint, type TableFingerprint } from "./tableCopy";
 import { copyTenantTables } from "./snapshotCopy";
 
 /**
@@ -124,7 +124,7 @@ export const verify: Step = {
     settled.forEach((r, i) => {
       if (r.status === "rejected") throw r.reason;
       const [s, d] = r.value;
-      if (s.rows !== d.rows || s.checksum !== d.checksum) mismatched.push(`${tables[i]} (source ${s.rows} rows, target ${d.rows})`);
+      if (!sameFingerprint(s, d)) mismatched.push(`${tables[i]} (source ${s.rows} rows, target ${d.rows})`);
       verified[tables[i]!] = s;
     });
     if (mismatched.length) throw new VerificationFailed(`verification failed for tenant "${m.tenantId}": ${mismatched.join("; ")}`);

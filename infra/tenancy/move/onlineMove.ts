@@ -13,7 +13,7 @@ import {
 import { byteRate, copyTenantTables, createSlotExportingSnapshot } from "./snapshotCopy";
 import { bulkLoadPlan, relaxForBulkLoad, restoreAfterBulkLoad } from "./bulkLoad";
 import { deleteTenantRows } from "./purgeCopy";
-import { copyClinicRow, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
+import { copyClinicRow, sameFingerprint, tenantTableFingerprint, type TableCopyResult, type TableFingerprint } from "./tableCopy";
 import { capturedChanges, identityColumns, installChangeCapture } from "./changeCapture";
 import { commitProbe, startImpactThrottle } from "./impactThrottle";
 import { foreignKeyLevels } from "./tableOrder";
@@ -143,7 +143,7 @@ async function withThrottle<T>(m: MoveRun, copy: (pace: ((bytes: number) => Prom
 
 /** The copy's fingerprints, equal on both sides table by table, or a final VerificationFailed naming the tables. */
 function verifiedAsLoaded(tenantId: string, copied: TableCopyResult[]): Record<string, TableFingerprint> {
-  const mismatched = copied.filter((r) => r.fingerprints!.source.rows !== r.fingerprints!.target.rows || r.fingerprints!.source.checksum !== r.fingerprints!.target.checksum);
+  const mismatched = copied.filter((r) => !sameFingerprint(r.fingerprints!.source, r.fingerprints!.target));
   if (mismatched.length) {
     throw new VerificationFailed(`verification of the copy failed for tenant "${tenantId}": ${mismatched.map((r) => `${r.table} (source ${r.fingerprints!.source.rows} rows at the snapshot, target ${r.fingerprints!.target.rows} loaded)`).join("; ")}`);
   }
@@ -174,7 +174,7 @@ const verifyChangesSinceCopy: Step = {
       if (changes.keys.length) {
         const only = { columns: await identityColumns(target, table), values: changes.keys };
         const [s, d] = await Promise.all([tenantTableFingerprint(source, table, m.tenantId, only), tenantTableFingerprint(target, table, m.tenantId, only)]);
-        if (s.rows !== d.rows || s.checksum !== d.checksum) mismatched.push(`${table} (of ${changes.keys.length} rows changed since the copy: source ${s.rows}, target ${d.rows})`);
+        if (!sameFingerprint(s, d)) mismatched.push(`${table} (of ${changes.keys.length} rows changed since the copy: source ${s.rows}, target ${d.rows})`);
         now = s;
       }
       changed += changes.keys.length;

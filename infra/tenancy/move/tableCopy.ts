@@ -19,8 +19,14 @@ export interface TableCopyResult {
 }
 
 /** The columns COPY can write (generated columns are computed by the target), in table order, with their types. */
-export async function copyableColumnTypes(c: Client, table: string): Promise<{ column: string; type: string }[]> {
-  const { rows } = await c.query<{ column: string; type: string }>(
+export interface ColumnType {
+  column: string;
+  /** As format_type writes it (with its modifier). */
+  type: string;
+}
+
+export async function copyableColumnTypes(c: Client, table: string): Promise<ColumnType[]> {
+  const { rows } = await c.query<ColumnType>(
     `SELECT a.attname AS column, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = ('"public".' || $1)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`, [quoteIdent(table)]);
   return rows;
@@ -80,7 +86,7 @@ export const describeCopy = (r: TableCopyResult) =>
 
 /** Some rows of a table, by their key: the key's columns (with their SQL types), and each row's values of them. */
 export interface RowKeys {
-  columns: { column: string; type: string }[];
+  columns: ColumnType[];
   values: Record<string, unknown>[];
 }
 
@@ -101,6 +107,9 @@ export interface TableFingerprint {
  * label's OID, which differs between databases; such tables (or any other type) fall back to the text form.
  */
 const PORTABLE_HASH_TYPES = new Set(["bool", "int2", "int4", "int8", "numeric", "float4", "float8", "text", "varchar", "bpchar", "date", "time", "timestamp", "timestamptz", "interval", "uuid", "jsonb", "bytea"]);
+
+/** Equal rows and checksums: the same rows, whatever their order. */
+export const sameFingerprint = (a: TableFingerprint, b: TableFingerprint) => a.rows === b.rows && a.checksum === b.checksum;
 
 export async function tenantTableFingerprint(c: Client, table: string, tenantId: string, only?: RowKeys): Promise<TableFingerprint> {
   const { rows: cols } = await c.query<{ attname: string; typname: string }>(
