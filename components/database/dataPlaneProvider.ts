@@ -7,7 +7,8 @@ import type { BackendSettings, DatabaseBackend } from "../../infra";
  * everything they capture, so methods capture only plain strings (module paths) and load the data plane inside
  * the provider process, building the backend there from the resource's own inputs (pulumi/pulumi #13960, #8265).
  */
-const DATA_PLANE_ENTRY = path.resolve(__dirname, "..", "..", "infra", "index.ts");
+const CHECKOUT = path.resolve(__dirname, "..", "..");
+const DATA_PLANE_ENTRY = path.join(CHECKOUT, "infra", "index.ts");
 const TSX_REGISTER = require.resolve("tsx/cjs/api");
 
 type DataPlane = typeof import("../../infra");
@@ -18,6 +19,50 @@ export function loadDataPlane(): DataPlane {
   if (!extensions[".ts"]) require(TSX_REGISTER).register();
   return require(DATA_PLANE_ENTRY);
 }
+
+/**
+ * What a dynamic resource keeps in its `__provider`: a pointer to the provider (`exportName` of `file`), loaded in
+ * the provider process, not the provider serialized with everything it captures. That was ~90 KB a resource
+ * (twice: inputs and outputs), in every checkpoint and every engine round trip (issue 21); this is about 2 KB and
+ * the same for every resource of a kind. The module is named relative to the checkout, found in the provider
+ * process from its working directory (the engine runs it in the project's folder, which is in the checkout:
+ * the repo root, `stacks/tenant`, or a stack's work dir under `.bloom/`) or BLOOM_PLATFORM_ROOT — so no path of
+ * this machine is in state, and a moved checkout is no change. The provider process runs the checkout's current
+ * code for every call, as a provider plugin would. One object per kind: the SDK caches the serialization per
+ * provider object.
+ */
+export function providerReference(file: string, exportName: string): pulumi.dynamic.ResourceProvider {
+  const modulePath = path.relative(CHECKOUT, file).split(path.sep).join("/");
+  const key = `${modulePath}#${exportName}`;
+  let reference = references.get(key);
+  if (!reference) {
+    const target = (): pulumi.dynamic.ResourceProvider => {
+      const fs = require("node:fs") as typeof import("node:fs");
+      const paths = require("node:path") as typeof import("node:path");
+      let root = process.env.BLOOM_PLATFORM_ROOT || undefined;
+      for (let dir = process.cwd(); !root; dir = paths.dirname(dir)) {
+        const manifest = paths.join(dir, "package.json");
+        if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, "utf8")).name === "bloom-platform") root = dir;
+        else if (paths.dirname(dir) === dir) throw new Error(`the bloom-platform checkout was not found above ${process.cwd()}: run the engine from the checkout, or set BLOOM_PLATFORM_ROOT`);
+      }
+      const extensions = (require as NodeJS.Require & { extensions: Record<string, unknown> }).extensions;
+      if (!extensions[".ts"]) require(require.resolve("tsx/cjs/api", { paths: [root] })).register();
+      const provider = require(paths.join(root, modulePath))[exportName] as pulumi.dynamic.ResourceProvider | undefined;
+      if (!provider) throw new Error(`${modulePath} exports no provider named ${exportName}`);
+      return provider;
+    };
+    reference = {
+      create: async (inputs) => target().create(inputs),
+      diff: async (id, olds, news) => target().diff!(id, olds, news),
+      update: async (id, olds, news) => target().update!(id, olds, news),
+      delete: async (id, props) => target().delete!(id, props),
+      read: async (id, props) => target().read!(id, props),
+    };
+    references.set(key, reference);
+  }
+  return reference;
+}
+const references = new Map<string, pulumi.dynamic.ResourceProvider>();
 
 export interface WithBackend {
   backend: BackendSettings;
@@ -84,8 +129,11 @@ export function dataPlaneProvider<I extends object, O extends object, C>(spec: D
       return { id, outs: { ...inputs, ...outs } };
     },
     async diff(_id: string, olds: I & O, news: I) {
+      // `__provider` is the provider's reference (providerReference), not the object's: the provider process
+      // uses the new one anyway, and counting it made every provider change an update of every resource, which in
+      // preview hid their outputs and showed the pool's database as replaced.
       const changed = Object.keys({ ...news, ...pickInputs(olds as Record<string, unknown>, news as Record<string, unknown>) }).filter(
-        (k) => !spec.createOnly?.includes(k as keyof I & string) && !sameValue((olds as Record<string, unknown>)[k], (news as Record<string, unknown>)[k]),
+        (k) => k !== "__provider" && !spec.createOnly?.includes(k as keyof I & string) && !sameValue((olds as Record<string, unknown>)[k], (news as Record<string, unknown>)[k]),
       );
       const replaces = changed.filter((k) => spec.replaceOn.includes(k as keyof I & string));
       if (!changed.length && spec.drifted) {

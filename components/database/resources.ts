@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
-import { databaseResourceProvider } from "./dataPlaneProvider";
+import { databaseResourceProvider, providerReference } from "./dataPlaneProvider";
 import type { RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /**
@@ -12,7 +12,7 @@ type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 interface ProjectInputs { backend: BackendSettings; name: string; regionId?: string; pgVersion?: number; historyRetentionSeconds?: number }
 interface ProjectOutputs { projectId: string; defaultBranchId: string }
 
-const projectProvider = databaseResourceProvider<ProjectInputs, ProjectOutputs>({
+export const projectProvider = databaseResourceProvider<ProjectInputs, ProjectOutputs>({
   replaceOn: ["name", "regionId", "pgVersion"],
   async create(_dp, backend, inputs) {
     const ref = await backend.ensureProject(inputs);
@@ -34,14 +34,14 @@ export class DatabaseProjectResource extends pulumi.dynamic.Resource {
   declare readonly projectId: pulumi.Output<string>;
   declare readonly defaultBranchId: pulumi.Output<string>;
   constructor(name: string, args: In<ProjectInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(projectProvider, name, { projectId: undefined, defaultBranchId: undefined, ...args }, opts, "bloom", "DatabaseProject");
+    super(providerReference(__filename, "projectProvider"), name, { projectId: undefined, defaultBranchId: undefined, ...args }, opts, "bloom", "DatabaseProject");
   }
 }
 
 interface BranchInputs { backend: BackendSettings; projectId: string; name: string; parentBranchId?: string; at?: string; expiresAt?: string; ropa?: RopaAnnotation }
 interface BranchOutputs { branchId: string; createdAt: string }
 
-const branchProvider = databaseResourceProvider<BranchInputs, BranchOutputs>({
+export const branchProvider = databaseResourceProvider<BranchInputs, BranchOutputs>({
   replaceOn: ["projectId", "name", "parentBranchId", "at"],
   // Re-creating a snapshot to move its expiry would copy today's data under an old name: never do that.
   createOnly: ["expiresAt"],
@@ -61,14 +61,14 @@ export class DatabaseBranchResource extends pulumi.dynamic.Resource {
   declare readonly branchId: pulumi.Output<string>;
   declare readonly createdAt: pulumi.Output<string>;
   constructor(name: string, args: In<BranchInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(branchProvider, name, { branchId: undefined, createdAt: undefined, ...args }, opts, "bloom", "DatabaseBranch");
+    super(providerReference(__filename, "branchProvider"), name, { branchId: undefined, createdAt: undefined, ...args }, opts, "bloom", "DatabaseBranch");
   }
 }
 
 interface RoleInputs { backend: BackendSettings; projectId: string; branchId: string; name: string }
 interface RoleOutputs { roleName: string; password: string }
 
-const roleProvider = databaseResourceProvider<RoleInputs, RoleOutputs>({
+export const roleProvider = databaseResourceProvider<RoleInputs, RoleOutputs>({
   replaceOn: ["projectId", "branchId", "name"],
   async create(_dp, backend, inputs) {
     const role = await backend.ensureRole(inputs.projectId, inputs.branchId, inputs.name);
@@ -83,7 +83,7 @@ export class DatabaseRoleResource extends pulumi.dynamic.Resource {
   declare readonly roleName: pulumi.Output<string>;
   declare readonly password: pulumi.Output<string>;
   constructor(name: string, args: In<RoleInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(roleProvider, name, { roleName: undefined, password: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password"] }, "bloom", "DatabaseRole");
+    super(providerReference(__filename, "roleProvider"), name, { roleName: undefined, password: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password"] }, "bloom", "DatabaseRole");
   }
 }
 
@@ -99,7 +99,7 @@ async function ownerUris(backend: import("../../infra").DatabaseBackend, i: Data
   };
 }
 
-const databaseProvider = databaseResourceProvider<DatabaseInputs, DatabaseOutputs>({
+export const databaseProvider = databaseResourceProvider<DatabaseInputs, DatabaseOutputs>({
   replaceOn: ["projectId", "branchId", "name"],
   async create(_dp, backend, inputs) {
     await backend.ensureDatabase(inputs.projectId, inputs.branchId, inputs.name, inputs.ownerRole);
@@ -119,7 +119,7 @@ export class DatabaseResource extends pulumi.dynamic.Resource {
   declare readonly directUri: pulumi.Output<string>;
   declare readonly pooledUri: pulumi.Output<string>;
   constructor(name: string, args: In<DatabaseInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(databaseProvider, name, { databaseName: undefined, directUri: undefined, pooledUri: undefined, ...args },
+    super(providerReference(__filename, "databaseProvider"), name, { databaseName: undefined, directUri: undefined, pooledUri: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["directUri", "pooledUri"] }, "bloom", "Database");
   }
 }
@@ -127,7 +127,7 @@ export class DatabaseResource extends pulumi.dynamic.Resource {
 interface AppRoleInputs { backend: BackendSettings; projectId: string; name: string; migratorDirectUri: string; migratorPooledUri: string }
 interface AppRoleOutputs { roleName: string; password: string; directUri: string; pooledUri: string }
 
-const appRoleProvider = databaseResourceProvider<AppRoleInputs, AppRoleOutputs>({
+export const appRoleProvider = databaseResourceProvider<AppRoleInputs, AppRoleOutputs>({
   replaceOn: ["name"],
   async create(dp, _backend, inputs) {
     const role = await dp.ensureAppRole(inputs.migratorDirectUri, inputs.name);
@@ -165,7 +165,7 @@ export class AppRoleResource extends pulumi.dynamic.Resource {
   declare readonly directUri: pulumi.Output<string>;
   declare readonly pooledUri: pulumi.Output<string>;
   constructor(name: string, args: In<AppRoleInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(appRoleProvider, name, { roleName: undefined, password: undefined, directUri: undefined, pooledUri: undefined, ...args },
+    super(providerReference(__filename, "appRoleProvider"), name, { roleName: undefined, password: undefined, directUri: undefined, pooledUri: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["password", "directUri", "pooledUri"] }, "bloom", "AppRole");
   }
 }
@@ -176,7 +176,7 @@ interface AppPrivilegesInputs { backend: BackendSettings; migratorUrl: string; r
  * The app role's allow-list applied again after migrations (infra/database/sql/appPrivileges.ts): new tables get
  * nothing by default, so a tenant table a migration adds is granted here, and anything else stays closed.
  */
-const appPrivilegesProvider = databaseResourceProvider<AppPrivilegesInputs, object>({
+export const appPrivilegesProvider = databaseResourceProvider<AppPrivilegesInputs, object>({
   replaceOn: [],
   async create(dp, _backend, inputs) {
     await dp.applyAppPrivilegesAt(inputs.migratorUrl, inputs.roleName);
@@ -193,7 +193,7 @@ const appPrivilegesProvider = databaseResourceProvider<AppPrivilegesInputs, obje
 
 export class AppPrivilegesResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<AppPrivilegesInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(appPrivilegesProvider, name, args, opts, "bloom", "AppPrivileges");
+    super(providerReference(__filename, "appPrivilegesProvider"), name, args, opts, "bloom", "AppPrivileges");
   }
 }
 
@@ -225,7 +225,7 @@ async function branchConnection(backend: import("../../infra").DatabaseBackend, 
   };
 }
 
-const branchConnectionProvider = databaseResourceProvider<BranchConnectionInputs, BranchConnectionOutputs>({
+export const branchConnectionProvider = databaseResourceProvider<BranchConnectionInputs, BranchConnectionOutputs>({
   replaceOn: [],
   async create(_dp, backend, inputs) {
     const outs = await branchConnection(backend, inputs);
@@ -245,7 +245,7 @@ export class BranchConnectionResource extends pulumi.dynamic.Resource {
   declare readonly appPooledUri: pulumi.Output<string>;
   declare readonly appDirectUri: pulumi.Output<string>;
   constructor(name: string, args: In<BranchConnectionInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(branchConnectionProvider, name, { branchId: undefined, migratorDirectUri: undefined, appPooledUri: undefined, appDirectUri: undefined, ...args },
+    super(providerReference(__filename, "branchConnectionProvider"), name, { branchId: undefined, migratorDirectUri: undefined, appPooledUri: undefined, appDirectUri: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["migratorDirectUri", "appPooledUri", "appDirectUri"] }, "bloom", "BranchConnection");
   }
 }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Budget, KvSettings } from "../../infra";
-import { dataPlaneProvider } from "../database/dataPlaneProvider";
+import { dataPlaneProvider, providerReference } from "../database/dataPlaneProvider";
 import type { RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /** Dynamic resources over the key-value store: the database itself, each declared flag, and the tenant budgets. */
@@ -9,7 +9,7 @@ type In<T> = { [K in keyof T]: pulumi.Input<T[K]> };
 interface KvDatabaseInputs { settings: KvSettings; name: string; ropa?: RopaAnnotation }
 interface KvDatabaseOutputs { databaseId: string; restUrl: string; restToken: string }
 
-const kvDatabaseProvider = dataPlaneProvider<KvDatabaseInputs, KvDatabaseOutputs, KvSettings>({
+export const kvDatabaseProvider = dataPlaneProvider<KvDatabaseInputs, KvDatabaseOutputs, KvSettings>({
   connect: (_dp, inputs) => inputs.settings,
   replaceOn: ["name"],
   async create(dp, settings, inputs) {
@@ -37,7 +37,7 @@ export class KvDatabaseResource extends pulumi.dynamic.Resource {
   declare readonly restUrl: pulumi.Output<string>;
   declare readonly restToken: pulumi.Output<string>;
   constructor(name: string, args: In<KvDatabaseInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(kvDatabaseProvider, name, { databaseId: undefined, restUrl: undefined, restToken: undefined, ...args },
+    super(providerReference(__filename, "kvDatabaseProvider"), name, { databaseId: undefined, restUrl: undefined, restToken: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["restToken"] }, "bloom", "KvDatabase");
   }
 }
@@ -50,7 +50,7 @@ interface StoreAccess { restUrl: string; restToken: string; prefix: string }
  */
 interface FlagInputs { store: StoreAccess; name: string; default: boolean; description: string | null }
 
-const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redis").Redis>({
+export const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redis").Redis>({
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: ["name"],
   async create(dp, redis, inputs) {
@@ -74,14 +74,14 @@ const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upstash/redi
 
 export class FeatureFlagResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<FlagInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(flagProvider, name, args, opts, "bloom", "FeatureFlag");
+    super(providerReference(__filename, "flagProvider"), name, args, opts, "bloom", "FeatureFlag");
   }
 }
 
 /** The tiers' budgets: what a tenant without its own budget falls back to. Tenants' fields are their own. */
 interface TierBudgetInputs { store: StoreAccess; tiers: Record<string, Budget> }
 
-const tierBudgetProvider = dataPlaneProvider<TierBudgetInputs, object, import("@upstash/redis").Redis>({
+export const tierBudgetProvider = dataPlaneProvider<TierBudgetInputs, object, import("@upstash/redis").Redis>({
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: [],
   async create(dp, redis, inputs) {
@@ -103,7 +103,7 @@ const tierBudgetProvider = dataPlaneProvider<TierBudgetInputs, object, import("@
 export class TierBudgetsResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<TierBudgetInputs>, opts?: pulumi.CustomResourceOptions) {
     // It held every tenant's budget too before each tenant got its own: the alias keeps that state (no delete).
-    super(tierBudgetProvider, name, args, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "pulumi-nodejs:dynamic/bloom:TenantBudgets" }] }, "bloom", "TierBudgets");
+    super(providerReference(__filename, "tierBudgetProvider"), name, args, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "pulumi-nodejs:dynamic/bloom:TenantBudgets" }] }, "bloom", "TierBudgets");
   }
 }
 
@@ -113,7 +113,7 @@ export class TierBudgetsResource extends pulumi.dynamic.Resource {
  */
 interface TenantSettingsInputs { store: StoreAccess; tenantId: string; budget: Budget | null; flags: Record<string, boolean> }
 
-const tenantSettingsProvider = dataPlaneProvider<TenantSettingsInputs, object, import("@upstash/redis").Redis>({
+export const tenantSettingsProvider = dataPlaneProvider<TenantSettingsInputs, object, import("@upstash/redis").Redis>({
   connect: (dp, inputs) => dp.connectKv(inputs.store.restUrl, inputs.store.restToken),
   replaceOn: ["tenantId"],
   async create(dp, redis, inputs) {
@@ -143,7 +143,7 @@ async function writeTenantSettings(dp: typeof import("../../infra"), redis: impo
 
 export class TenantSettingsResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<TenantSettingsInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(tenantSettingsProvider, name, args, opts, "bloom", "TenantSettings");
+    super(providerReference(__filename, "tenantSettingsProvider"), name, args, opts, "bloom", "TenantSettings");
   }
 }
 
@@ -151,7 +151,7 @@ interface AppAccessInputs { store: StoreAccess; userBase: string }
 interface AppAccessOutputs { readerUser: string; readToken: string; limiterUser: string; limiterToken: string }
 
 /** The app's scoped store credentials (infra/kv/appAccess.ts): re-applied on update with the same tokens. */
-const appAccessProvider = dataPlaneProvider<AppAccessInputs, AppAccessOutputs, StoreAccess>({
+export const appAccessProvider = dataPlaneProvider<AppAccessInputs, AppAccessOutputs, StoreAccess>({
   connect: async (dp, inputs) => {
     await dp.connectKv(inputs.store.restUrl, inputs.store.restToken); // revives the local endpoint if it went away
     return inputs.store;
@@ -178,7 +178,7 @@ export class KvAppAccessResource extends pulumi.dynamic.Resource {
   declare readonly readToken: pulumi.Output<string>;
   declare readonly limiterToken: pulumi.Output<string>;
   constructor(name: string, args: In<AppAccessInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(appAccessProvider, name, { readerUser: undefined, readToken: undefined, limiterUser: undefined, limiterToken: undefined, ...args },
+    super(providerReference(__filename, "appAccessProvider"), name, { readerUser: undefined, readToken: undefined, limiterUser: undefined, limiterToken: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["readToken", "limiterToken"] }, "bloom", "KvAppAccess");
   }
 }

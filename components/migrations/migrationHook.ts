@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { loadMigrations, migrationsContentHash } from "../../infra/migrations/migrationSource";
-import { databaseResourceProvider, type WithBackend } from "../database/dataPlaneProvider";
+import { databaseResourceProvider, type WithBackend, providerReference } from "../database/dataPlaneProvider";
 import { preDeploySnapshotRopa, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /** One database the hook migrates. */
@@ -42,7 +42,7 @@ interface HookInputs extends WithBackend {
 }
 interface HookOutputs { deployId: string; snapshots: Record<string, string>; applied: Record<string, string[]> }
 
-const hookProvider = databaseResourceProvider<HookInputs, HookOutputs>({
+export const hookProvider = databaseResourceProvider<HookInputs, HookOutputs>({
   replaceOn: [],
   async create(dp, backend, inputs) {
     return { id: `migrations-${inputs.targets.map((t) => t.name).join("+")}`, outs: await runHook(dp, backend, inputs) };
@@ -123,6 +123,6 @@ class MigrationHookResource extends pulumi.dynamic.Resource {
   declare readonly snapshots: pulumi.Output<Record<string, string>>;
   declare readonly applied: pulumi.Output<Record<string, string[]>>;
   constructor(name: string, args: In<HookInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(hookProvider, name, { deployId: undefined, snapshots: undefined, applied: undefined, ...args }, opts, "bloom", "MigrationHook");
+    super(providerReference(__filename, "hookProvider"), name, { deployId: undefined, snapshots: undefined, applied: undefined, ...args }, opts, "bloom", "MigrationHook");
   }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import type { StoreAccess } from "../../infra/tenancy/modeFromStore";
-import { databaseResourceProvider } from "../database/dataPlaneProvider";
+import { databaseResourceProvider, providerReference } from "../database/dataPlaneProvider";
 
 /**
  * The database side of the `tenancy_enabled` flag: shadow while it resolves false, enforce once true. The mode is
@@ -14,7 +14,7 @@ import { databaseResourceProvider } from "../database/dataPlaneProvider";
 interface ModeInputs { backend: BackendSettings; migratorUrl: string; store: StoreAccess; declaredEnabled: boolean; migrationsHash: string }
 interface ModeOutputs { mode: "shadow" | "enforce" }
 
-const modeProvider = databaseResourceProvider<ModeInputs, ModeOutputs>({
+export const modeProvider = databaseResourceProvider<ModeInputs, ModeOutputs>({
   replaceOn: [],
   async create(dp, _backend, inputs) {
     const { mode } = await dp.applyTenancyModeFromStore(inputs.store, [inputs.migratorUrl]);
@@ -68,6 +68,6 @@ export class TenancyMode extends pulumi.ComponentResource {
 class TenancyModeResource extends pulumi.dynamic.Resource {
   declare readonly mode: pulumi.Output<"shadow" | "enforce">;
   constructor(name: string, args: { [K in keyof ModeInputs]: pulumi.Input<ModeInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-    super(modeProvider, name, { mode: undefined, ...args }, opts, "bloom", "TenancyMode");
+    super(providerReference(__filename, "modeProvider"), name, { mode: undefined, ...args }, opts, "bloom", "TenancyMode");
   }
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import type { TenantRecord } from "../../infra/tenancy/tenantCatalog";
-import { databaseResourceProvider } from "../database/dataPlaneProvider";
+import { databaseResourceProvider, providerReference } from "../database/dataPlaneProvider";
 
 /**
  * A tenant's rows in the platform's catalog and its clinic row (infra/tenancy/tenantCatalog.ts), written by the
@@ -21,7 +21,7 @@ interface RecordInputs {
 type DataPlane = typeof import("../../infra");
 const write = (dp: DataPlane, i: RecordInputs) => (i.scope === "dedicated" ? dp.provisionDedicatedClinic(i.migratorUrl, i.tenant) : dp.upsertTenantRecord(i.migratorUrl, i.tenant));
 
-const recordProvider = databaseResourceProvider<RecordInputs, object>({
+export const recordProvider = databaseResourceProvider<RecordInputs, object>({
   replaceOn: ["scope"],
   async create(dp, _backend, inputs) {
     await write(dp, inputs);
@@ -39,6 +39,6 @@ const recordProvider = databaseResourceProvider<RecordInputs, object>({
 
 export class TenantRecordResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: { [K in keyof RecordInputs]: pulumi.Input<RecordInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-    super(recordProvider, name, args, opts, "bloom", "TenantRecord");
+    super(providerReference(__filename, "recordProvider"), name, args, opts, "bloom", "TenantRecord");
   }
 }
