@@ -7,6 +7,7 @@ import { rollbackTo, undoRollback } from "./runbook/rollbackCommands";
 import { createSnapshot, deleteSnapshot, listSnapshots } from "./runbook/snapshotCommands";
 import { openStackContext } from "./runbook/stackContext";
 import { ropaFor } from "./compliance/ropaCommand";
+import { rewriteProviderState } from "./runbook/providerRewrite";
 import { statusCommand } from "./runbook/statusCommand";
 import { offboardCommand, verifyExportCommand } from "./runbook/offboardCommand";
 import { migrateAll, syncTenantStacks } from "./runbook/tenantSync";
@@ -54,6 +55,9 @@ const USAGE = `usage: npm run bloom -- <command> [--stack <name>] [--config <sta
                                       a run's masked values; --dry-run prints the masking and the row counts)
   ropa [--format md|json]            (the GDPR Art. 30 records, from the stack file; no engine needed)
   status [--json] [--watch]          (tenants, rows, rejections, RLS mode, migrations, snapshots)
+  state rewrite-providers            (state from before providers were kept by reference: each dynamic resource's
+                                      __provider replaced by its reference, in the platform and tenant stacks,
+                                      by export and import; a preview after must propose nothing)
   worker [--address h:p] [--namespace n] [--max-activities 4] [--engine-runs 2]
                                      (a control-plane worker until Ctrl-C; default: this machine's dev server)`;
 
@@ -126,6 +130,8 @@ async function main(argv: string[]) {
 
   if (command === "staging" && sub === "refresh") {
     await stagingRefresh(ctx, { ...common, from: values.from, fromConfig: values["from-config"], tenants: values.tenants, sample: values.sample });
+  } else if (command === "state" && sub === "rewrite-providers") {
+    await rewriteProviderState(ctx, { dryRun: values["dry-run"], say });
   } else if (command === "status") {
     await statusCommand(ctx, { json: values.json!, watch: values.watch!, say });
   } else if (command === "tenants" && sub === "status") {

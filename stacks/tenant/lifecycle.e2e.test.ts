@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import fc from "fast-check";
+import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TENANT_MAINTENANCE_SQLSTATE } from "../../infra/tenancy/tenantFence";
 import { findEngine } from "../../scripts/engine/engineLocation";
@@ -19,6 +20,8 @@ import { runBloom } from "../../test/bloomCli";
 import { tenantHandle } from "../../scripts/runbook/tenantStackAccess";
 import { query, requirePostgres, uniqueName } from "../../test/postgres";
 import { asApp, fingerprint } from "../../test/tenantFixtures";
+import { REPO_ROOT } from "../../infra/config/stackFile";
+import { PROVIDER_OF_KIND } from "../../scripts/runbook/providerRewrite";
 
 /**
  * The tenant lifecycle on the real engine, as enterprise onboarding runs it: a new pooled tenant declared and `up`;
@@ -208,6 +211,44 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
       writeFileSync(configFile, saved);
       await ctx.reload();
     }
+  });
+
+  it("state rewrite-providers: providers serialized with their closures (state from before references) are replaced by references in the platform's and the tenant's stack; --dry-run imports nothing; a preview after proposes nothing", async () => {
+    const stacks = [ctx.stack, await tenantHandle(ctx, tenant).openStack()];
+    // State as the code before providerReference wrote it: each resource's outputs hold its provider's closure.
+    const closures = new Map<string, string>();
+    for (const stack of stacks) {
+      const exported = await stack.exportStack();
+      for (const r of exported.deployment.resources as { type: string; outputs?: Record<string, unknown> }[]) {
+        const kind = r.type.startsWith("pulumi-nodejs:dynamic/bloom:") ? r.type.slice("pulumi-nodejs:dynamic/bloom:".length) : undefined;
+        if (!kind || !r.outputs) continue;
+        if (!closures.has(kind)) {
+          const { module, exportName } = PROVIDER_OF_KIND[kind]!;
+          const provider = (await import(path.join(REPO_ROOT, module)))[exportName];
+          closures.set(kind, (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text);
+        }
+        r.outputs.__provider = closures.get(kind);
+      }
+      await stack.importStack(exported);
+    }
+    const providersIn = async () => (await Promise.all(stacks.map((s) => s.exportStack()))).flatMap((e) => (e.deployment.resources as { outputs?: Record<string, unknown> }[]).map((r) => r.outputs?.__provider).filter((p): p is string => typeof p === "string"));
+    const old = await providersIn();
+    expect(old.filter((p) => [...closures.values()].includes(p)).length).toBeGreaterThan(10);
+
+    const dry = await bloomOutput(["state", "rewrite-providers", "--dry-run"]);
+    expect(dry).toMatch(new RegExp(`^${stackName}: \\d+ resource\\(s\\) to rewrite \\(__provider \\d+ KB → \\d+ KB\\); dry run: nothing imported$`, "m"));
+    expect(dry).toMatch(new RegExp(`^local-${tenant}: \\d+ resource\\(s\\) to rewrite`, "m"));
+    expect(await providersIn()).toEqual(old);
+
+    const done = await bloomOutput(["state", "rewrite-providers"]);
+    expect(done).toMatch(new RegExp(`^${stackName}: \\d+ resource\\(s\\) rewritten \\([^)]*\\); preview: no changes$`, "m"));
+    expect(done).toMatch(new RegExp(`^local-${tenant}: \\d+ resource\\(s\\) rewritten \\([^)]*\\); preview: no changes$`, "m"));
+    const now = await providersIn();
+    expect(now.filter((p) => [...closures.values()].includes(p))).toEqual([]);
+    expect(Math.max(...now.map((p) => p.length))).toBeLessThan(3_000);
+    console.log(`[state rewrite-providers]\n${done.split("\n").filter((l) => /rewritten/.test(l)).join("\n")}`);
+    // A second run finds nothing to do.
+    expect(await bloomOutput(["state", "rewrite-providers"])).toMatch(new RegExp(`^${stackName}: 0 resource\\(s\\) to rewrite`, "m"));
   });
 
   it("migrate deploy --all: a dry run (of the stack's own database or of all) applies nothing; then a new migration reaches the pool and the dedicated database, each behind its own snapshot", async () => {
