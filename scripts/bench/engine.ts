@@ -20,9 +20,11 @@ import { findEngine } from "../engine/engineLocation";
  * (<= 6 GB at 10,000). `--program <checkout>` runs another checkout's program (a before arm), with this checkout's
  * engine. The throw-away stack is removed at the end by deleting its databases through the local backend and its
  * state folder (an engine destroy rewrites the state after every deletion: over ten minutes at 1,000 tenants);
- * `--destroy` times the engine's destroy instead, `--keep` leaves the stack.
+ * `--destroy` times the engine's destroy instead, `--keep` leaves the stack. `--skip-checkpoints` runs the engine with
+ * PULUMI_SKIP_CHECKPOINTS (only the final state is written, not one checkpoint per step): a measurement of what the
+ * checkpoints cost, not how the platform runs — a kill mid-`up` then loses the run's record.
  */
-const { values } = parseArgs({ options: { tenants: { type: "string", default: "1000" }, program: { type: "string" }, keep: { type: "boolean", default: false }, destroy: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { tenants: { type: "string", default: "1000" }, program: { type: "string" }, keep: { type: "boolean", default: false }, destroy: { type: "boolean", default: false }, "skip-checkpoints": { type: "boolean", default: false } } });
 const tenants = Number(values.tenants);
 if (!Number.isInteger(tenants) || tenants < 1) throw new Error(`--tenants must be a positive integer (got ${values.tenants})`);
 const checkout = path.resolve(values.program ?? REPO_ROOT);
@@ -35,6 +37,7 @@ const root = path.join(REPO_ROOT, ".bloom", "bench-engine", stackName);
 const projectDir = path.join(root, "project");
 const stateDir = path.join(root, "state");
 const env: NodeJS.ProcessEnv = { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "bench-engine", PULUMI_HOME: path.join(root, "home") };
+if (values["skip-checkpoints"]) env.PULUMI_SKIP_CHECKPOINTS = "true";
 const peaks: number[] = [];
 
 /** One CLI run, timed, with the peak resident memory of its largest process (GNU time's %M: the engine, the language host or a plugin). */
@@ -94,7 +97,7 @@ async function main() {
       "bloom:tenants": [...(base["bloom:tenants"] as object[]), ...Array.from({ length: n }, (_, i) => tenantEntry(i))] };
     writeFileSync(path.join(projectDir, `Pulumi.${stackName}.yaml`), stringify({ config }));
   };
-  console.log(`bench:engine: ${tenants} pooled tenants, program ${path.relative(REPO_ROOT, programMain) || programMain}, stack ${stackName}`);
+  console.log(`bench:engine: ${tenants} pooled tenants, program ${path.relative(REPO_ROOT, programMain) || programMain}, stack ${stackName}${values["skip-checkpoints"] ? ", PULUMI_SKIP_CHECKPOINTS (one state write per run)" : ""}`);
   writeConfig(tenants);
   execFileSync(path.join(REPO_ROOT, "bin", "pulumi"), ["stack", "init", stackName, "--non-interactive"], { cwd: projectDir, env, stdio: "ignore" });
   const lines: string[] = [];
