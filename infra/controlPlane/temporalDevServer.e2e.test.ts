@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { processAlive } from "../processes";
 import { ensureTemporalDevServer, stopTemporalDevServer, temporalCli, temporalDevServerRunning } from "./temporalDevServer";
 
 /**
@@ -14,11 +15,15 @@ import { ensureTemporalDevServer, stopTemporalDevServer, temporalCli, temporalDe
 const stateDir = mkdtempSync(path.join(tmpdir(), "bloom-temporal-"));
 const port = 17_233 + Math.floor(Math.random() * 500) * 3;
 let foreign: Server | undefined;
+let serverPid = 0;
 
-afterAll(() => {
+afterAll(async () => {
   stopTemporalDevServer({ port, stateDir, kill: true });
   foreign?.close();
-  rmSync(stateDir, { recursive: true, force: true });
+  // A stopped server may still be writing its SQLite files as it exits (CI saw ENOTEMPTY here): the folder goes
+  // once the process is gone, and its removal is retried.
+  for (let i = 0; i < 40 && serverPid && processAlive(serverPid); i++) await new Promise((r) => setTimeout(r, 250));
+  rmSync(stateDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
 const cli = (args: string[]) => execFileSync(temporalCli(), [...args, "--address", `127.0.0.1:${port}`], { encoding: "utf8", timeout: 30_000 });
@@ -37,6 +42,7 @@ describe("the Temporal dev server of the local stack", () => {
     const again = await ensureTemporalDevServer({ port, stateDir });
     expect(again.started).toBe(true);
     expect(again.pid).not.toBe(first.pid);
+    serverPid = again.pid;
     const described = JSON.parse(cli(["workflow", "describe", "--namespace", "default", "--workflow-id", "durable-1", "--output", "json"])) as { workflowExecutionInfo: { status: string; type: { name: string } } };
     expect(described.workflowExecutionInfo).toMatchObject({ status: "WORKFLOW_EXECUTION_STATUS_RUNNING", type: { name: "purgeMovedCopy" } });
   }, 180_000);
