@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
-import { databaseResourceProvider, providerReference } from "./dataPlaneProvider";
+import { databaseResourceProvider } from "./dataPlaneProvider";
+import { providerOfKind } from "./providerKinds";
 import type { RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /**
@@ -34,7 +35,7 @@ export class DatabaseProjectResource extends pulumi.dynamic.Resource {
   declare readonly projectId: pulumi.Output<string>;
   declare readonly defaultBranchId: pulumi.Output<string>;
   constructor(name: string, args: In<ProjectInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "projectProvider"), name, { projectId: undefined, defaultBranchId: undefined, ...args }, opts, "bloom", "DatabaseProject");
+    super(providerOfKind("DatabaseProject"), name, { projectId: undefined, defaultBranchId: undefined, ...args }, opts, "bloom", "DatabaseProject");
   }
 }
 
@@ -61,7 +62,7 @@ export class DatabaseBranchResource extends pulumi.dynamic.Resource {
   declare readonly branchId: pulumi.Output<string>;
   declare readonly createdAt: pulumi.Output<string>;
   constructor(name: string, args: In<BranchInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "branchProvider"), name, { branchId: undefined, createdAt: undefined, ...args }, opts, "bloom", "DatabaseBranch");
+    super(providerOfKind("DatabaseBranch"), name, { branchId: undefined, createdAt: undefined, ...args }, opts, "bloom", "DatabaseBranch");
   }
 }
 
@@ -83,7 +84,7 @@ export class DatabaseRoleResource extends pulumi.dynamic.Resource {
   declare readonly roleName: pulumi.Output<string>;
   declare readonly password: pulumi.Output<string>;
   constructor(name: string, args: In<RoleInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "roleProvider"), name, { roleName: undefined, password: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password"] }, "bloom", "DatabaseRole");
+    super(providerOfKind("DatabaseRole"), name, { roleName: undefined, password: undefined, ...args }, { ...opts, additionalSecretOutputs: ["password"] }, "bloom", "DatabaseRole");
   }
 }
 
@@ -119,7 +120,7 @@ export class DatabaseResource extends pulumi.dynamic.Resource {
   declare readonly directUri: pulumi.Output<string>;
   declare readonly pooledUri: pulumi.Output<string>;
   constructor(name: string, args: In<DatabaseInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "databaseProvider"), name, { databaseName: undefined, directUri: undefined, pooledUri: undefined, ...args },
+    super(providerOfKind("Database"), name, { databaseName: undefined, directUri: undefined, pooledUri: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["directUri", "pooledUri"] }, "bloom", "Database");
   }
 }
@@ -165,7 +166,7 @@ export class AppRoleResource extends pulumi.dynamic.Resource {
   declare readonly directUri: pulumi.Output<string>;
   declare readonly pooledUri: pulumi.Output<string>;
   constructor(name: string, args: In<AppRoleInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "appRoleProvider"), name, { roleName: undefined, password: undefined, directUri: undefined, pooledUri: undefined, ...args },
+    super(providerOfKind("AppRole"), name, { roleName: undefined, password: undefined, directUri: undefined, pooledUri: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["password", "directUri", "pooledUri"] }, "bloom", "AppRole");
   }
 }
@@ -193,7 +194,7 @@ export const appPrivilegesProvider = databaseResourceProvider<AppPrivilegesInput
 
 export class AppPrivilegesResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<AppPrivilegesInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "appPrivilegesProvider"), name, args, opts, "bloom", "AppPrivileges");
+    super(providerOfKind("AppPrivileges"), name, args, opts, "bloom", "AppPrivileges");
   }
 }
 
@@ -245,7 +246,7 @@ export class BranchConnectionResource extends pulumi.dynamic.Resource {
   declare readonly appPooledUri: pulumi.Output<string>;
   declare readonly appDirectUri: pulumi.Output<string>;
   constructor(name: string, args: In<BranchConnectionInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "branchConnectionProvider"), name, { branchId: undefined, migratorDirectUri: undefined, appPooledUri: undefined, appDirectUri: undefined, ...args },
+    super(providerOfKind("BranchConnection"), name, { branchId: undefined, migratorDirectUri: undefined, appPooledUri: undefined, appDirectUri: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["migratorDirectUri", "appPooledUri", "appDirectUri"] }, "bloom", "BranchConnection");
   }
 }

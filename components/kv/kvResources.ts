@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Budget, KvSettings } from "../../infra";
-import { dataPlaneProvider, providerReference } from "../database/dataPlaneProvider";
+import { dataPlaneProvider } from "../database/dataPlaneProvider";
+import { providerOfKind } from "../database/providerKinds";
 import type { RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /** Dynamic resources over the key-value store: the database itself, each declared flag, and the tenant budgets. */
@@ -37,7 +38,7 @@ export class KvDatabaseResource extends pulumi.dynamic.Resource {
   declare readonly restUrl: pulumi.Output<string>;
   declare readonly restToken: pulumi.Output<string>;
   constructor(name: string, args: In<KvDatabaseInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "kvDatabaseProvider"), name, { databaseId: undefined, restUrl: undefined, restToken: undefined, ...args },
+    super(providerOfKind("KvDatabase"), name, { databaseId: undefined, restUrl: undefined, restToken: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["restToken"] }, "bloom", "KvDatabase");
   }
 }
@@ -74,7 +75,7 @@ export const flagProvider = dataPlaneProvider<FlagInputs, object, import("@upsta
 
 export class FeatureFlagResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<FlagInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "flagProvider"), name, args, opts, "bloom", "FeatureFlag");
+    super(providerOfKind("FeatureFlag"), name, args, opts, "bloom", "FeatureFlag");
   }
 }
 
@@ -103,7 +104,7 @@ export const tierBudgetProvider = dataPlaneProvider<TierBudgetInputs, object, im
 export class TierBudgetsResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<TierBudgetInputs>, opts?: pulumi.CustomResourceOptions) {
     // It held every tenant's budget too before each tenant got its own: the alias keeps that state (no delete).
-    super(providerReference(__filename, "tierBudgetProvider"), name, args, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "pulumi-nodejs:dynamic/bloom:TenantBudgets" }] }, "bloom", "TierBudgets");
+    super(providerOfKind("TierBudgets"), name, args, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "pulumi-nodejs:dynamic/bloom:TenantBudgets" }] }, "bloom", "TierBudgets");
   }
 }
 
@@ -143,7 +144,7 @@ async function writeTenantSettings(dp: typeof import("../../infra"), redis: impo
 
 export class TenantSettingsResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: In<TenantSettingsInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "tenantSettingsProvider"), name, args, opts, "bloom", "TenantSettings");
+    super(providerOfKind("TenantSettings"), name, args, opts, "bloom", "TenantSettings");
   }
 }
 
@@ -178,7 +179,7 @@ export class KvAppAccessResource extends pulumi.dynamic.Resource {
   declare readonly readToken: pulumi.Output<string>;
   declare readonly limiterToken: pulumi.Output<string>;
   constructor(name: string, args: In<AppAccessInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "appAccessProvider"), name, { readerUser: undefined, readToken: undefined, limiterUser: undefined, limiterToken: undefined, ...args },
+    super(providerOfKind("KvAppAccess"), name, { readerUser: undefined, readToken: undefined, limiterUser: undefined, limiterToken: undefined, ...args },
       { ...opts, additionalSecretOutputs: ["readToken", "limiterToken"] }, "bloom", "KvAppAccess");
   }
 }

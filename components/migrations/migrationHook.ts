@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import { loadMigrations, migrationsContentHash } from "../../infra/migrations/migrationSource";
-import { databaseResourceProvider, type WithBackend, providerReference } from "../database/dataPlaneProvider";
+import { databaseResourceProvider, type WithBackend } from "../database/dataPlaneProvider";
+import { providerOfKind } from "../database/providerKinds";
 import { preDeploySnapshotRopa, type RopaAnnotation } from "../../infra/compliance/ropaAnnotations";
 
 /** One database the hook migrates. */
@@ -123,6 +124,6 @@ class MigrationHookResource extends pulumi.dynamic.Resource {
   declare readonly snapshots: pulumi.Output<Record<string, string>>;
   declare readonly applied: pulumi.Output<Record<string, string[]>>;
   constructor(name: string, args: In<HookInputs>, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "hookProvider"), name, { deployId: undefined, snapshots: undefined, applied: undefined, ...args }, opts, "bloom", "MigrationHook");
+    super(providerOfKind("MigrationHook"), name, { deployId: undefined, snapshots: undefined, applied: undefined, ...args }, opts, "bloom", "MigrationHook");
   }
 }

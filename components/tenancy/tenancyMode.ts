@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import type { StoreAccess } from "../../infra/tenancy/modeFromStore";
-import { databaseResourceProvider, providerReference } from "../database/dataPlaneProvider";
+import { databaseResourceProvider } from "../database/dataPlaneProvider";
+import { providerOfKind } from "../database/providerKinds";
 
 /**
  * The database side of the `tenancy_enabled` flag: shadow while it resolves false, enforce once true. The mode is
@@ -68,6 +69,6 @@ export class TenancyMode extends pulumi.ComponentResource {
 class TenancyModeResource extends pulumi.dynamic.Resource {
   declare readonly mode: pulumi.Output<"shadow" | "enforce">;
   constructor(name: string, args: { [K in keyof ModeInputs]: pulumi.Input<ModeInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "modeProvider"), name, { mode: undefined, ...args }, opts, "bloom", "TenancyMode");
+    super(providerOfKind("TenancyMode"), name, { mode: undefined, ...args }, opts, "bloom", "TenancyMode");
   }
 }

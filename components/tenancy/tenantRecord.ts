@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BackendSettings } from "../../infra";
 import type { TenantRecord } from "../../infra/tenancy/tenantCatalog";
-import { databaseResourceProvider, providerReference } from "../database/dataPlaneProvider";
+import { databaseResourceProvider } from "../database/dataPlaneProvider";
+import { providerOfKind } from "../database/providerKinds";
 
 /**
  * A tenant's rows in the platform's catalog and its clinic row (infra/tenancy/tenantCatalog.ts), written by the
@@ -39,6 +40,6 @@ export const recordProvider = databaseResourceProvider<RecordInputs, object>({
 
 export class TenantRecordResource extends pulumi.dynamic.Resource {
   constructor(name: string, args: { [K in keyof RecordInputs]: pulumi.Input<RecordInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
-    super(providerReference(__filename, "recordProvider"), name, args, opts, "bloom", "TenantRecord");
+    super(providerOfKind("TenantRecord"), name, args, opts, "bloom", "TenantRecord");
   }
 }

@@ -1,8 +1,6 @@
-import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { providerReference } from "../../components/database/dataPlaneProvider";
-import { REPO_ROOT } from "../../infra/config/stackFile";
+import { PROVIDER_OF_KIND, providerOfKind, type DynamicKind } from "../../components/database/providerKinds";
 import type { Say } from "./snapshotCommands";
 import type { StackContext } from "./stackContext";
 import { tenantHandle } from "./tenantStackAccess";
@@ -16,32 +14,12 @@ import { tenantHandle } from "./tenantStackAccess";
  * backups keep what was there: rotate the keys that were in it.
  */
 
-/** Each dynamic resource kind (`pulumi-nodejs:dynamic/bloom:<kind>`) and the module and export of its provider. */
-export const PROVIDER_OF_KIND: Record<string, { module: string; exportName: string }> = {
-  DatabaseProject: { module: "components/database/resources.ts", exportName: "projectProvider" },
-  DatabaseBranch: { module: "components/database/resources.ts", exportName: "branchProvider" },
-  DatabaseRole: { module: "components/database/resources.ts", exportName: "roleProvider" },
-  Database: { module: "components/database/resources.ts", exportName: "databaseProvider" },
-  AppRole: { module: "components/database/resources.ts", exportName: "appRoleProvider" },
-  AppPrivileges: { module: "components/database/resources.ts", exportName: "appPrivilegesProvider" },
-  BranchConnection: { module: "components/database/resources.ts", exportName: "branchConnectionProvider" },
-  TenantRecord: { module: "components/tenancy/tenantRecord.ts", exportName: "recordProvider" },
-  TenancyMode: { module: "components/tenancy/tenancyMode.ts", exportName: "modeProvider" },
-  MigrationHook: { module: "components/migrations/migrationHook.ts", exportName: "hookProvider" },
-  KvDatabase: { module: "components/kv/kvResources.ts", exportName: "kvDatabaseProvider" },
-  FeatureFlag: { module: "components/kv/kvResources.ts", exportName: "flagProvider" },
-  TierBudgets: { module: "components/kv/kvResources.ts", exportName: "tierBudgetProvider" },
-  TenantBudgets: { module: "components/kv/kvResources.ts", exportName: "tierBudgetProvider" }, // TierBudgets' old name (aliased)
-  TenantSettings: { module: "components/kv/kvResources.ts", exportName: "tenantSettingsProvider" },
-  KvAppAccess: { module: "components/kv/kvResources.ts", exportName: "appAccessProvider" },
-};
 const DYNAMIC_PREFIX = "pulumi-nodejs:dynamic/bloom:";
 
 /** The `__provider` text the program writes for a kind: the reference, serialized as the SDK serializes it. */
 export async function referenceText(kind: string): Promise<string> {
-  const found = PROVIDER_OF_KIND[kind];
-  if (!found) throw new Error(`no provider is known for dynamic resource kind ${kind}: add it to PROVIDER_OF_KIND (scripts/runbook/providerRewrite.ts)`);
-  const reference = providerReference(path.join(REPO_ROOT, found.module), found.exportName);
+  if (!(kind in PROVIDER_OF_KIND)) throw new Error(`no provider is known for dynamic resource kind ${kind}: add it to PROVIDER_OF_KIND (components/database/providerKinds.ts)`);
+  const reference = providerOfKind(kind as DynamicKind);
   return (await pulumi.runtime.serializeFunction(() => reference, { allowSecrets: true })).text;
 }
 

@@ -21,7 +21,7 @@ import { tenantHandle } from "../../scripts/runbook/tenantStackAccess";
 import { query, requirePostgres, uniqueName } from "../../test/postgres";
 import { asApp, fingerprint } from "../../test/tenantFixtures";
 import { REPO_ROOT } from "../../infra/config/stackFile";
-import { PROVIDER_OF_KIND } from "../../scripts/runbook/providerRewrite";
+import { PROVIDER_OF_KIND, type DynamicKind } from "../../components/database/providerKinds";
 
 /**
  * The tenant lifecycle on the real engine, as enterprise onboarding runs it: a new pooled tenant declared and `up`;
@@ -223,7 +223,7 @@ describe.skipIf(!engine && !mustRun)("tenant lifecycle on the real engine: decla
         const kind = r.type.startsWith("pulumi-nodejs:dynamic/bloom:") ? r.type.slice("pulumi-nodejs:dynamic/bloom:".length) : undefined;
         if (!kind || !r.outputs) continue;
         if (!closures.has(kind)) {
-          const { module, exportName } = PROVIDER_OF_KIND[kind]!;
+          const { module, exportName } = PROVIDER_OF_KIND[kind as DynamicKind];
           const provider = (await import(path.join(REPO_ROOT, module)))[exportName];
           closures.set(kind, (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text);
         }
