@@ -10,12 +10,17 @@ import { query } from "./postgres";
  */
 export default async function removeStackLeftovers(): Promise<void> {
   const serverUrl = process.env.BLOOM_TEST_PG_URL ?? (await ensureTestPostgres(() => undefined));
-  const projects = await leftoverProjects(serverUrl);
+  await removeProjects(serverUrl, { say: (project) => console.log(`[test services] removing project ${project} (its databases and roles), left on the test server by an earlier run`) });
+}
+
+/** Every project the local backend made on the server, but those in `keep`, deleted through the backend. */
+export async function removeProjects(serverUrl: string, opts: { keep?: Set<string>; say?: (project: string) => void } = {}): Promise<void> {
+  const projects = (await leftoverProjects(serverUrl)).filter((p) => !opts.keep?.has(p));
   if (!projects.length) return;
   const backend = createDatabaseBackend({ kind: "local", serverUrl });
   try {
     for (const project of projects) {
-      console.log(`[test services] removing project ${project} (its databases and roles), left on the test server by an earlier run`);
+      opts.say?.(project);
       await backend.deleteProject(project);
     }
   } finally {

@@ -3,12 +3,11 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:f
 import { performance } from "node:perf_hooks";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { stringify } from "yaml";
-import { readStackConfig, REPO_ROOT } from "../../infra/config/stackFile";
+import { parse, stringify } from "yaml";
+import { REPO_ROOT, stackFilePath } from "../../infra/config/stackFile";
 import { stopLocalRestEndpoint } from "../../infra/kv/localEndpoint";
 import startServices from "../../test/globalSetup";
-import { leftoverProjects } from "../../test/stackLeftovers";
-import { createDatabaseBackend } from "../../infra/database/createBackend";
+import { leftoverProjects, removeProjects } from "../../test/stackLeftovers";
 import { freePort } from "../../test/kvPort";
 import { findEngine } from "../engine/engineLocation";
 
@@ -61,16 +60,6 @@ function runOrSay(run: () => string, label: string): string {
     throw new Error(`${label} failed:\n${[e.stdout, e.stderr].filter(Boolean).join("\n").split("\n").slice(-30).join("\n") || e.message}`);
   }
 }
-/** The projects this run made on the test server (not there before it), deleted through the local backend. */
-async function removeProjects(serverUrl: string, before: Set<string>): Promise<void> {
-  const backend = createDatabaseBackend({ kind: "local", serverUrl });
-  try {
-    for (const project of (await leftoverProjects(serverUrl)).filter((p) => !before.has(p))) await backend.deleteProject(project);
-  } finally {
-    await backend.close();
-  }
-}
-
 /** What another checkout's program started for the before arm: its PgBouncer, its store Redis, its key-value endpoints. */
 function stopServicesOf(other: string, ports: { poolerPort: number; redisPort: number }): void {
   const kill = (pattern: string) => spawnSync("pkill", ["-f", pattern]);
@@ -90,7 +79,7 @@ async function main() {
   if (checkout !== REPO_ROOT) env.BLOOM_STORE_REDIS_PORT = String(await freePort());
   for (const dir of [projectDir, stateDir, env.PULUMI_HOME!]) mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(projectDir, "Pulumi.yaml"), stringify({ name: "bloom-platform", runtime: { name: "nodejs", options: { typescript: false } }, main: programMain }));
-  const base: Record<string, unknown> = Object.fromEntries(Object.entries(readStackConfig("local")).map(([k, v]) => [k, v.startsWith("{") || v.startsWith("[") ? JSON.parse(v) : v]));
+  const base = (parse(readFileSync(stackFilePath("local"), "utf8")) as { config: Record<string, unknown> }).config; // as e2eStackFile reads it
   const writeConfig = (n: number) => {
     const config = { ...base, "bloom:database": { backend: "local", local: { serverUrl: process.env.BLOOM_TEST_PG_URL, poolerPort } },
       "bloom:kv": { backend: "local", local: { port: kvPort } },
@@ -118,7 +107,7 @@ async function main() {
     if (values.keep) console.log(`kept: ${root}`);
     else {
       if (values.destroy) pulumi("destroy", ["destroy", "--yes"]);
-      else await removeProjects(process.env.BLOOM_TEST_PG_URL!, projectsBefore);
+      else await removeProjects(process.env.BLOOM_TEST_PG_URL!, { keep: projectsBefore }); // the projects this run made
       rmSync(root, { recursive: true, force: true });
       stopLocalRestEndpoint(kvPort, undefined, { forget: true });
       if (checkout !== REPO_ROOT) stopServicesOf(checkout, { poolerPort, redisPort: Number(env.BLOOM_STORE_REDIS_PORT) });
